@@ -1,0 +1,21 @@
+"""promptctl: version, evaluate and deploy LLM prompts as git-native artifacts.
+
+Apps import the runtime from here (`promptctl.Registry`); everything else is the CLI's.
+The runtime names are loaded lazily so `import promptctl` stays cheap for the CLI.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["Registry", "ResolvedPrompt", "PromptctlError", "__version__"]
+
+
+def __getattr__(name: str):
+    if name in ("Registry", "ResolvedPrompt"):
+        from . import runtime
+        return getattr(runtime, name)
+    if name == "PromptctlError":
+        from .errors import PromptctlError
+        return PromptctlError
+    raise AttributeError(f"module 'promptctl' has no attribute {name!r}")

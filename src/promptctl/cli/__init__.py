@@ -1,0 +1,93 @@
+"""The promptctl command line: parse arguments, call a service, render the result.
+
+This package is the only error boundary: known errors become one line on stderr and
+the exit code of their class; `--traceback` shows the stack instead.
+Command modules import services and rich inside their functions so start-up stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .. import __version__
+
+app = typer.Typer(
+    name="promptctl",
+    help="Version, evaluate and deploy LLM prompts as git-native artifacts.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@dataclass
+class State:
+    directory: Path = Path(".")
+    traceback: bool = False
+
+
+_state = State()
+
+
+def state() -> State:
+    return _state
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"promptctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    directory: Optional[Path] = typer.Option(None, "-C", help="Run as if started in DIR (like git -C)."),
+    traceback: bool = typer.Option(False, "--traceback", help="Show the stack trace on errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    _state.directory = directory or Path(".")
+    _state.traceback = traceback
+
+
+def command(group: typer.Typer = app, *args, **kwargs):
+    """Register a command whose PromptctlErrors become one line on stderr and their exit code."""
+    def wrap(func):
+        @functools.wraps(func)
+        def run(*a, **kw):
+            from ..errors import PromptctlError
+            try:
+                return func(*a, **kw)
+            except PromptctlError as exc:
+                if _state.traceback:
+                    raise
+                typer.echo(f"error: {exc.one_line()}", err=True)
+                raise typer.Exit(exc.exit_code) from None
+        return group.command(*args, **kwargs)(run)
+    return wrap
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    app(args=argv, prog_name="promptctl")
+
+
+def _register() -> None:
+    # Command modules register on `app` when imported; they import nothing heavy at top level.
+    from . import registry  # noqa: F401
+    for optional in ("deploy", "evals", "canary", "drift"):
+        try:
+            importlib.import_module(f"{__name__}.{optional}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{optional}":
+                raise
+
+
+_register()

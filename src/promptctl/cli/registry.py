@@ -1,0 +1,3 @@
+"""Commands of the prompt registry: init, new, check, bump, diff, show, log, list, verify."""
+
+from __future__ import annotations

@@ -1,0 +1,271 @@
+"""Read promptctl's files from any source (working tree, git tree, bundle) into models.
+
+Every read is validated here; errors name the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, Iterable, Protocol
+
+import yaml
+from jinja2 import TemplateSyntaxError
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
+from .errors import NotFoundError, Problem, RepoError, ValidationError
+from .model import Config, PromptContent, PromptSpec
+from .render import make_environment, parse, referenced_templates
+
+CONFIG_FILE = "promptctl.yaml"
+PROMPT_FILE = "prompt.yaml"
+PARTIALS_DIR = "_partials"
+
+
+class FileSource(Protocol):
+    """Where prompt files come from: paths are relative to the repo root, '/'-separated."""
+
+    def read(self, path: str) -> str | None: ...
+
+    def listdir(self, path: str) -> list[str]: ...
+
+
+class WorkingTree:
+    """Files as they are on disk now."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def read(self, path: str) -> str | None:
+        try:
+            return (self.root / path).read_text(encoding="utf-8")
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+
+    def listdir(self, path: str) -> list[str]:
+        try:
+            return sorted(e.name for e in os.scandir(self.root / path) if e.is_file())
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+
+class DictSource:
+    """Files held in memory (a bundle, a test)."""
+
+    def __init__(self, files: dict[str, str]) -> None:
+        self.files = files
+
+    def read(self, path: str) -> str | None:
+        return self.files.get(path)
+
+    def listdir(self, path: str) -> list[str]:
+        prefix = path.rstrip("/") + "/"
+        return sorted(p[len(prefix):] for p in self.files
+                      if p.startswith(prefix) and "/" not in p[len(prefix):])
+
+
+# ---------------------------------------------------------------- YAML with lines
+
+def load_yaml(text: str, file: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        problem = Problem(file, f"invalid YAML: {getattr(exc, 'problem', exc)}", line=line)
+        raise ValidationError(problems=[problem], file=file) from exc
+
+
+def key_lines(text: str) -> dict[tuple, int]:
+    """Map each path of keys/indices in a YAML document to its 1-based line."""
+    lines: dict[tuple, int] = {}
+
+    def walk(node: yaml.Node, path: tuple) -> None:
+        lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                sub = (*path, key.value)
+                lines[sub] = key.start_mark.line + 1
+                walk(value, sub)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                walk(item, (*path, index))
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return lines
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+def validation_problems(exc: PydanticValidationError, text: str, file: str) -> list[Problem]:
+    lines = key_lines(text)
+    problems = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        line = None
+        for cut in range(len(loc), -1, -1):
+            if loc[:cut] in lines:
+                line = lines[loc[:cut]]
+                break
+        field = ".".join(str(p) for p in loc) or "(document)"
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown field (remove it or check its spelling)"
+        problems.append(Problem(file, message, line=line, field=field))
+    return problems
+
+
+def parse_model(model: type[BaseModel], text: str, file: str) -> Any:
+    data = load_yaml(text, file)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ValidationError(problems=[Problem(file, "expected a mapping at the top level", line=1)],
+                              file=file)
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as exc:
+        raise ValidationError(problems=validation_problems(exc, text, file), file=file) from exc
+
+
+# ---------------------------------------------------------------- repo and config
+
+def find_root(start: Path) -> Path:
+    """The nearest folder at or above `start` holding promptctl.yaml."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+    raise RepoError(f"no {CONFIG_FILE} in {start} or any parent folder",
+                    fix="run `promptctl init` or pass -C DIR")
+
+
+def load_config(source: FileSource) -> Config:
+    text = source.read(CONFIG_FILE)
+    if text is None:
+        raise NotFoundError(f"{CONFIG_FILE} not found", fix="run `promptctl init`")
+    return parse_model(Config, text, CONFIG_FILE)
+
+
+# ---------------------------------------------------------------- prompts
+
+def prompt_dir(config: Config, name: str) -> str:
+    return f"{config.prompts_dir}/{name}"
+
+
+def list_prompt_names(root: Path, config: Config) -> list[str]:
+    """Every folder under prompts/ that holds a prompt.yaml, as prompt names."""
+    base = root / config.prompts_dir
+    names = []
+    for folder, dirs, files in os.walk(base):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", PARTIALS_DIR)))
+        if PROMPT_FILE in files:
+            names.append(Path(folder).relative_to(base).as_posix())
+    return sorted(names)
+
+
+def content_digest(files: dict[str, str]) -> str:
+    """sha256 over (path, sha256(content)) pairs in path order, line endings normalised."""
+    outer = hashlib.sha256()
+    for path in sorted(files):
+        inner = hashlib.sha256(files[path].replace("\r\n", "\n").encode("utf-8")).hexdigest()
+        outer.update(f"{path}\0{inner}\n".encode("utf-8"))
+    return "sha256:" + outer.hexdigest()
+
+
+def load_prompt(source: FileSource, config: Config, name: str) -> PromptContent:
+    """Read, validate and gather a prompt with its partials; raises with every problem."""
+    folder = prompt_dir(config, name)
+    yaml_path = f"{folder}/{PROMPT_FILE}"
+    text = source.read(yaml_path)
+    if text is None:
+        raise NotFoundError(f"prompt {name!r} not found", file=yaml_path,
+                            fix="run `promptctl list` to see the prompts")
+    spec: PromptSpec = parse_model(PromptSpec, text, yaml_path)
+    problems: list[Problem] = []
+    if spec.name != name:
+        problems.append(Problem(yaml_path, f"is {spec.name!r} but the folder says {name!r}",
+                                line=key_lines(text).get(("name",)), field="name"))
+    files = {f"{name}/{f}": source.read(f"{folder}/{f}") or "" for f in source.listdir(folder)}
+    templates, bodies = _bodies(spec, name, files, yaml_path, text, problems)
+    _gather_partials(source, config, templates, problems, yaml_path)
+    if problems:
+        raise ValidationError(problems=problems, file=yaml_path)
+    used = {k: v for k, v in templates.items() if "#" not in k}
+    return PromptContent(spec=spec, files={**files, **used}, templates=templates,
+                         bodies=tuple(bodies), digest=content_digest({**files, **used}))
+
+
+def _bodies(spec: PromptSpec, name: str, files: dict[str, str], yaml_path: str, text: str,
+            problems: list[Problem]) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    templates: dict[str, str] = {}
+    bodies: list[tuple[str, str]] = []
+
+    def add(role: str, inline: str | None, file: str | None, field: tuple) -> None:
+        if inline is not None:
+            loader_name = f"{name}/{PROMPT_FILE}#{'.'.join(map(str, field))}"
+            templates[loader_name] = inline
+        else:
+            loader_name = f"{name}/{file}"
+            if loader_name not in files:
+                problems.append(Problem(yaml_path, f"file {file!r} not found next to prompt.yaml",
+                                        line=key_lines(text).get(field), field=".".join(map(str, field))))
+                return
+            templates[loader_name] = files[loader_name]
+        bodies.append((role, loader_name))
+
+    if spec.messages is not None:
+        for i, msg in enumerate(spec.messages):
+            key = "content" if msg.content is not None else "content_file"
+            add(msg.role, msg.content, msg.content_file, ("messages", i, key))
+    else:
+        key = "template" if spec.template is not None else "template_file"
+        add("text", spec.template, spec.template_file, (key,))
+    return templates, bodies
+
+
+def _gather_partials(source: FileSource, config: Config, templates: dict[str, str],
+                     problems: list[Problem], yaml_path: str) -> None:
+    """Add every template reachable by include/import; report syntax errors and missing ones."""
+    env = make_environment({})
+    pending = list(templates)
+    seen = set(pending)
+    while pending:
+        current = pending.pop()
+        try:
+            ast = parse(env, templates[current], current)
+        except TemplateSyntaxError as exc:
+            problems.append(Problem(_display(config, current, yaml_path),
+                                    f"template syntax: {exc.message}", line=exc.lineno,
+                                    field=_field_of(current)))
+            continue
+        for ref in referenced_templates(ast):
+            if ref in seen:
+                continue
+            seen.add(ref)
+            body = source.read(f"{config.prompts_dir}/{ref}")
+            if body is None:
+                problems.append(Problem(_display(config, current, yaml_path),
+                                        f"included template {ref!r} not found",
+                                        field=_field_of(current),
+                                        ))
+                continue
+            templates[ref] = body
+            pending.append(ref)
+
+
+def _display(config: Config, loader_name: str, yaml_path: str) -> str:
+    return yaml_path if "#" in loader_name else f"{config.prompts_dir}/{loader_name}"
+
+
+def _field_of(loader_name: str) -> str | None:
+    return loader_name.split("#", 1)[1] if "#" in loader_name else None
+
+
+def iter_sources(content: PromptContent) -> Iterable[tuple[str, str]]:
+    return content.templates.items()

@@ -1,0 +1,100 @@
+"""Semver rules for prompts: bump levels, the next version, and the suggested level."""
+
+from __future__ import annotations
+
+import enum
+import re
+
+import semver
+
+from .errors import ReleaseError, UsageError
+
+
+class BumpKind(enum.IntEnum):
+    """How much a change matters; ordered so max() picks the strongest."""
+
+    NONE = 0
+    PATCH = 1
+    MINOR = 2
+    MAJOR = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+def parse_version(text: str) -> semver.Version:
+    try:
+        return semver.Version.parse(text.removeprefix("v"))
+    except ValueError as exc:
+        raise UsageError(f"{text!r} is not a semantic version",
+                         fix="write it as MAJOR.MINOR.PATCH, e.g. 2.1.0 or 2.1.0-rc.1") from exc
+
+
+def sort_versions(versions: list[str]) -> list[str]:
+    return sorted(versions, key=semver.Version.parse)
+
+
+def latest(versions: list[str], *, stable_only: bool = False) -> str | None:
+    pool = [v for v in versions if not (stable_only and semver.Version.parse(v).prerelease)]
+    return max(pool, key=semver.Version.parse) if pool else None
+
+
+def next_version(existing: list[str], level: BumpKind | str, pre: str | None = None) -> str:
+    """The version a bump creates. `level` is a BumpKind or an explicit version."""
+    if isinstance(level, str):
+        wanted = str(parse_version(level))
+    else:
+        wanted = _bumped(latest(existing, stable_only=True), level)
+        if pre:
+            wanted = _next_pre(existing, wanted, pre)
+    _check_allowed(existing, wanted)
+    return wanted
+
+
+def _bumped(base: str | None, level: BumpKind) -> str:
+    if base is None:
+        return "1.0.0"
+    version = semver.Version.parse(base)
+    if level is BumpKind.MAJOR:
+        return str(version.bump_major())
+    if level is BumpKind.MINOR:
+        return str(version.bump_minor())
+    if level is BumpKind.PATCH:
+        return str(version.bump_patch())
+    raise ReleaseError("nothing to release: the change needs no new version",
+                       fix="pass an explicit level (patch, minor, major) or version")
+
+
+def _next_pre(existing: list[str], target: str, label: str) -> str:
+    if not re.fullmatch(r"[0-9A-Za-z-]+", label):
+        raise UsageError(f"pre-release label {label!r} is invalid", field="--pre",
+                         fix="use letters, digits and '-', e.g. rc")
+    numbers = [0]
+    for version in existing:
+        parsed = semver.Version.parse(version)
+        head = f"{parsed.major}.{parsed.minor}.{parsed.patch}"
+        parts = (parsed.prerelease or "").split(".")
+        if head == target and parts[0] == label and len(parts) == 2 and parts[1].isdigit():
+            numbers.append(int(parts[1]))
+    return f"{target}-{label}.{max(numbers) + 1}"
+
+
+def _check_allowed(existing: list[str], wanted: str) -> None:
+    if wanted in existing:
+        raise ReleaseError(f"version {wanted} already exists", field="version",
+                           fix="tags are immutable: release a higher version")
+    top = latest(existing)
+    if top and semver.Version.parse(wanted) <= semver.Version.parse(top):
+        raise ReleaseError(f"version {wanted} is not greater than the latest release {top}",
+                           field="version", fix="choose a version above the latest")
+
+
+def parse_level(text: str) -> BumpKind | None | str:
+    """'major'/'minor'/'patch' → BumpKind, 'auto' → None, anything else an explicit version."""
+    lowered = text.lower()
+    if lowered == "auto":
+        return None
+    if lowered in ("major", "minor", "patch"):
+        return BumpKind[lowered.upper()]
+    return str(parse_version(text))
