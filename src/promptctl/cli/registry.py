@@ -184,3 +184,14 @@ def _read_vars(path: Path) -> dict:
         raise ValidationError(f"expected a mapping of input names to values", file=str(path),
                               field="--render")
     return data
+
+
+@command(app, "quickstart")
+def quickstart_cmd(directory: Path = typer.Argument(Path("promptctl-demo"), help="New folder for the demo repo.")) -> None:
+    """Run the whole story offline on a demo repo: init, release, diff, verify."""
+    from ..services.quickstart import quickstart
+    console = _console()
+    target = state().directory / directory
+    for title, detail in quickstart(target):
+        console.print(f"[bold cyan]{title:>9}[/]  {detail}")
+    console.print(f"\nDone. Explore it: cd {target} && promptctl list && promptctl log support-reply")
