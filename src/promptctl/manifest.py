@@ -129,6 +129,13 @@ class Manifest(_Strict):
     def entry(self, env: str, name: str) -> Entry | None:
         return self.environments.get(env, {}).get(name)
 
+    def exact(self, env: str, name: str, segment: str | None = None) -> Target | None:
+        """The target for exactly this segment (None: the default entry); no fallback."""
+        entry = self.entry(env, name)
+        if entry is None or segment is None:
+            return entry
+        return entry.segments.get(segment)
+
     def target(self, env: str, name: str, segment: str | None = None) -> Target | None:
         """The target for a segment, falling back to the env's default entry."""
         entry = self.entry(env, name)
@@ -239,13 +246,6 @@ def _fields(target: Target) -> dict[str, Any]:
     return {"active": target.active, "canary": target.canary, "model": target.model}
 
 
-def _current(manifest: Manifest, env: str, name: str, segment: str | None) -> Target | None:
-    entry = manifest.entry(env, name)
-    if entry is None or segment is None:
-        return entry
-    return entry.segments.get(segment)
-
-
 def promote(manifest: Manifest, env: str, name: str, version: str,
             segment: str | None = None) -> tuple[Manifest, Change]:
     """Make `version` active; a canary of that same version is done and is cleared."""
@@ -253,7 +253,7 @@ def promote(manifest: Manifest, env: str, name: str, version: str,
     if segment is not None and manifest.entry(env, name) is None:
         raise ManifestError(f"{name} has no default version in {env}", field=f"{env}.{name}",
                             fix=f"promote a version to {env} without --segment first")
-    current = _current(manifest, env, name, segment)
+    current = manifest.exact(env, name, segment)
     if current is not None and current.active == version and not (
             current.canary and current.canary.version == version):
         raise ManifestError(f"{name} {version} is already active in "
@@ -277,7 +277,7 @@ def canary(manifest: Manifest, env: str, name: str, version: str, weight: float,
         weight = _check_weight(float(weight))
     except ValueError as exc:
         raise ManifestError(str(exc), field="--weight", fix="give 0 < PCT <= 100") from exc
-    current = _current(manifest, env, name, segment)
+    current = manifest.exact(env, name, segment)
     where = env + (f"/{segment}" if segment else "")
     if current is None:
         raise ManifestError(f"{name} has no active version in {where}",
@@ -302,7 +302,7 @@ def canary(manifest: Manifest, env: str, name: str, version: str, weight: float,
 def stop(manifest: Manifest, env: str, name: str, segment: str | None = None, *,
          now: datetime | None = None) -> tuple[Manifest, Change]:
     """Set a running canary's weight to 0, keeping its record (version, salt, started)."""
-    current = _current(manifest, env, name, segment)
+    current = manifest.exact(env, name, segment)
     if current is None or current.canary is None or not current.canary.running:
         raise ManifestError(f"{name} has no running canary in {env}" + (f"/{segment}" if segment else ""),
                             fix="see `promptctl status`")
@@ -316,7 +316,7 @@ def stop(manifest: Manifest, env: str, name: str, segment: str | None = None, *,
 def rollback(manifest: Manifest, env: str, name: str, segment: str | None = None, *,
              to: str | None = None, now: datetime | None = None) -> tuple[Manifest, Change]:
     """Stop a running canary; else make `to` (the previous or a chosen version) active."""
-    current = _current(manifest, env, name, segment)
+    current = manifest.exact(env, name, segment)
     where = env + (f"/{segment}" if segment else "")
     if current is None:
         raise ManifestError(f"{name} has nothing deployed in {where}", fix="see `promptctl status`")
