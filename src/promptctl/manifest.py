@@ -14,10 +14,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Annotated, Any, Iterator
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .errors import ManifestError
 from .model import NAME_RE
@@ -46,6 +46,20 @@ def _check_weight(value: float) -> float:
     if round(value, 2) != value:
         raise ValueError("weight allows at most two decimals (e.g. 2.5 or 0.25)")
     return value
+
+
+def _check_key(what: str, pattern: re.Pattern[str], rule: str):
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(f"{what} {value!r} is not valid: use {rule}")
+        return value
+    return AfterValidator(check)
+
+
+_NAME_RULE = "lowercase letters, digits, '-', '_' ('/' between folders in prompt names)"
+EnvName = Annotated[str, _check_key("environment name", re.compile(ENV_RE), _NAME_RULE)]
+SegmentName = Annotated[str, _check_key("segment name", re.compile(ENV_RE), _NAME_RULE)]
+PromptName = Annotated[str, _check_key("prompt name", NAME_RE, _NAME_RULE)]
 
 
 class _Strict(BaseModel):
@@ -98,33 +112,14 @@ class Target(_Strict):
 class Entry(Target):
     """A prompt's entry in an environment: the default target plus optional segments."""
 
-    segments: dict[str, Target] = Field(default_factory=dict)
+    segments: dict[SegmentName, Target] = Field(default_factory=dict)
 
-    @field_validator("segments")
-    @classmethod
-    def _segment_names(cls, value: dict[str, Target]) -> dict[str, Target]:
-        for key in value:
-            if not re.match(ENV_RE, key):
-                raise ValueError(f"segment name {key!r}: use lowercase letters, digits, '-', '_', '.'")
-        return value
 
 
 class Manifest(_Strict):
     """The whole of release.yaml."""
 
-    environments: dict[str, dict[str, Entry]] = Field(default_factory=dict)
-
-    @field_validator("environments")
-    @classmethod
-    def _names(cls, value: dict[str, dict[str, Entry]]) -> dict[str, dict[str, Entry]]:
-        for env, prompts in value.items():
-            if not re.match(ENV_RE, env):
-                raise ValueError(f"environment name {env!r}: use lowercase letters, digits, '-', '_', '.'")
-            for name in prompts:
-                if not NAME_RE.match(name):
-                    raise ValueError(f"prompt name {name!r} in {env}: use lowercase letters, digits, "
-                                     "'-', '_' and '/' between folders")
-        return value
+    environments: dict[EnvName, dict[PromptName, Entry]] = Field(default_factory=dict)
 
     def entry(self, env: str, name: str) -> Entry | None:
         return self.environments.get(env, {}).get(name)
