@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from conftest import git, git_save
 
 from promptctl.files import WorkingTree, load_config, load_prompt
@@ -35,3 +37,26 @@ def add_releases(root: Path) -> None:
         release(root, "support-refund", version)
     path.write_text(base)
     git_save(root, "back to the original working tree")
+
+
+@pytest.fixture
+def deploy_repo(prompt_repo: Path) -> Path:
+    add_releases(prompt_repo)
+    return prompt_repo
+
+
+def project(root: Path):
+    from promptctl.services.project import open_project
+    return open_project(root)
+
+
+def commit_files(root: Path, rev: str = "HEAD") -> list[str]:
+    return git(root, "show", "--name-only", "--format=", rev).splitlines()
+
+
+def repo_snapshot(root: Path) -> dict:
+    """repo_state without .promptctl/ (the gitignored lock file is expected to exist)."""
+    from conftest import repo_state
+    state = repo_state(root)
+    state["files"] = {k: v for k, v in state["files"].items() if not k.startswith(".promptctl/")}
+    return state
