@@ -189,7 +189,8 @@ class _GitLoader:
         from .files import load_config, load_prompt
 
         manifest = parse_manifest(text, str(self.watch.path))
-        wanted = [nv for nv in _referenced(manifest, env) if nv not in cache]
+        known = _by_version(cache)
+        wanted = [nv for nv in _referenced(manifest, env) if nv not in known]
         releases = {(r.name, r.version): r for r in self.store.releases()} if wanted else {}
         for name, version in wanted:
             release = releases.get((name, version))
