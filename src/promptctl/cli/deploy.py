@@ -103,15 +103,20 @@ def status_cmd(env: Optional[str] = typer.Option(None, "--env", "-e", help="Only
     if not rows:
         typer.echo("nothing deployed yet")
         return
-    from rich.console import Console
-    from rich.table import Table
-    table = Table("env", "prompt", "segment", "active", "since", "canary", "model", box=None)
+    table = [("ENV", "PROMPT", "SEGMENT", "ACTIVE", "SINCE", "CANARY", "MODEL")]
     for r in rows:
         canary = f"{r.canary} @ {r.weight:g}%" if r.canary and r.weight else (
-            f"{r.canary} (stopped)" if r.canary else "")
-        table.add_row(r.env, r.name, r.segment or "", r.active, (r.since or "")[:19], canary,
-                      r.model or "")
-    Console(highlight=False, soft_wrap=True).print(table)
+            f"{r.canary} (stopped)" if r.canary else "-")
+        table.append((r.env, r.name, r.segment or "-", r.active, (r.since or "-")[:16], canary,
+                      r.model or "-"))
+    _print_table(table)
+
+
+def _print_table(rows: list[tuple]) -> None:
+    # Plain aligned columns: never truncated, easy to grep; --json is there for machines.
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        typer.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
 
 
 @command(app, "history")
