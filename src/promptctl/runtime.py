@@ -240,8 +240,9 @@ class Registry:
     """Thread-safe; share one per process. See the module docstring."""
 
     def __init__(self, loader: Any, env: str, refresh_interval: float = 1.0,
-                 fallback: str | list | Mapping | None = None) -> None:
+                 fallback: str | list | Mapping | None = None, call_log: Any = None) -> None:
         self.env = env
+        self._call_log = call_log
         self.refresh_interval = refresh_interval
         self._loader = loader
         self._cache: dict = {}            # (name, version, digest) -> _Version, never evicted
@@ -262,18 +263,20 @@ class Registry:
     @classmethod
     def open(cls, repo_path: str | os.PathLike = ".", env: str = "production", *,
              refresh_interval: float = 1.0, fallback: Any = None,
-             manifest: str | os.PathLike | None = None) -> "Registry":
+             manifest: str | os.PathLike | None = None, call_log: Any = None) -> "Registry":
         """Manifest from the repo (or `manifest=` path/URL), content from git tags."""
         from .files import find_root
 
         def make() -> _GitLoader:
             return _GitLoader(find_root(Path(repo_path)), manifest)
-        return cls(_Lazy(make), env, refresh_interval, fallback)
+        return cls(_Lazy(make), env, refresh_interval, fallback, call_log)
 
     @classmethod
     def from_bundle(cls, path_or_url: str | os.PathLike, env: str = "production", *,
-                    refresh_interval: float = 1.0, fallback: Any = None) -> "Registry":
-        return cls(_Lazy(lambda: _BundleLoader(path_or_url)), env, refresh_interval, fallback)
+                    refresh_interval: float = 1.0, fallback: Any = None,
+                    call_log: Any = None) -> "Registry":
+        """Everything from one bundle file or URL: no git, no GitPython."""
+        return cls(_Lazy(lambda: _BundleLoader(path_or_url)), env, refresh_interval, fallback, call_log)
 
     # ------------------------------------------------------------ serving
 
@@ -317,10 +320,10 @@ class Registry:
 
     # ------------------------------------------------------------ call log (issue 5)
 
-    def track(self, resolved: ResolvedPrompt, **fields: Any):
+    def track(self, resolved: ResolvedPrompt):
         """`with reg.track(p) as call: ...`; the tracker lives in promptctl.calllog."""
         return self._call_logger().track(resolved, env=self.env, segment=resolved.segment,
-                                         key=resolved.key, **fields)
+                                         key=resolved.key)
 
     def log_call(self, resolved: ResolvedPrompt, **fields: Any):
         return self._call_logger().log_call(resolved, env=self.env, segment=resolved.segment,
@@ -331,7 +334,7 @@ class Registry:
             from . import calllog   # written by the call-log issue; absent until it lands
 
             root = getattr(self._loader.inner, "store", None)
-            self._logger = calllog.open_logger(None, root.root if root else None)
+            self._logger = calllog.open_logger(self._call_log, root.root if root else None)
         return self._logger
 
     # ------------------------------------------------------------ internals
