@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..checks import contract_problems
-from ..errors import CheckFailed, Problem, ReleaseError, ValidationError
+from ..errors import Problem, PromptctlError, ReleaseError, ValidationError
 from ..files import PROMPT_FILE, list_prompt_names, load_yaml
 from ..model import PromptContent, Release
 from ..tags import format_message, format_tag
@@ -40,11 +40,8 @@ def prompt_problems(project: Project, name: str) -> list[Problem]:
         content = load_working(project, name)
     except ValidationError as exc:
         return exc.problems or [Problem(yaml_path, exc.message)]
-    except Exception as exc:  # noqa: BLE001 - a check reports, it never stops at the first
-        from ..errors import PromptctlError
-        if isinstance(exc, PromptctlError):
-            return [Problem(exc.file or yaml_path, exc.message)]
-        raise
+    except PromptctlError as exc:  # a check reports every prompt, it never stops at the first
+        return [Problem(exc.file or yaml_path, exc.message)]
     return contract_problems(content, yaml_path)
 
 
@@ -249,6 +246,6 @@ def _tag_problem(project: Project, release: Release) -> str | None:
         load_release(project, release)
     except ReleaseError:
         return "content does not match the recorded digest: the tag was moved or rewritten"
-    except (ValidationError, CheckFailed) as exc:
+    except PromptctlError as exc:
         return f"content at the tag is not a valid prompt: {exc.message}"
     return None
