@@ -78,14 +78,22 @@ def bump(project: Project, name: str, level: str = "auto", pre: str | None = Non
     store = project.store
     releases = store.releases(name)
     latest = latest_release(project, name)
-    if latest and latest.digest == content.digest:
+    wanted = parse_level(level)
+    unchanged = latest is not None and latest.digest == content.digest
+    if unchanged and _finalises(latest, pre):
+        # 2.1.0-rc.2 → 2.1.0 re-releases the tested content as final: nothing to change.
+        wanted = latest.version.split("-", 1)[0] if wanted is None else wanted
+    elif unchanged:
         raise ReleaseError(f"nothing changed in {name} since {latest.version}",
                            fix="edit the prompt first; releases are immutable")
-    wanted = parse_level(level)
     if wanted is None:
         wanted = suggest_level(project, content, latest)
     version = next_version([r.version for r in releases], wanted, pre)
     return _release(project, content, version, message)
+
+
+def _finalises(latest: Release, pre: str | None) -> bool:
+    return "-" in latest.version.split("+", 1)[0] and pre is None
 
 
 def suggest_level(project: Project, content: PromptContent, latest: Release | None) -> BumpKind:
