@@ -125,7 +125,10 @@ def _eval_gate(project: Project, name: str, content: PromptContent, require: boo
     except ImportError as exc:
         raise UsageError("--require-eval needs the eval engine, which is not installed",
                          fix="drop --require-eval or set eval.require_eval: false") from exc
-    evaluate.require_eval(project.root, name, content.digest)
+    # require_eval returns False (or raises its own error) when no passing run of this digest exists.
+    if evaluate.require_eval(project.root, name, content.digest) is False:
+        raise CheckFailed(f"{name} ({content.digest[:19]}) has no passing eval run recorded",
+                          fix=f"run `promptctl eval {name}` on this version, or drop --require-eval")
 
 
 # ---------------------------------------------------------------- history
