@@ -84,3 +84,24 @@ def test_bundle_and_verify_through_the_installed_command(deploy_repo):
     assert r.returncode == 0 and "ok" in r.stdout
     r = run_cli("bundle", "--env", "nowhere", cwd=deploy_repo)
     assert r.returncode == 2 and "nowhere" in r.stderr
+
+
+def test_the_canary_group_takes_more_subcommands_beside_the_default():
+    import typer
+
+    from promptctl.cli.deploy import DefaultStartGroup
+    group = typer.Typer(cls=DefaultStartGroup)
+    calls = []
+
+    @group.command("start")
+    def start(name: str, version: str, weight: float = typer.Option(..., "--weight")):
+        calls.append(("start", name, version, weight))
+
+    @group.command("analyze")
+    def analyze(name: str, apply: bool = typer.Option(False, "--apply")):
+        calls.append(("analyze", name, apply))
+
+    runner = CliRunner()
+    assert runner.invoke(group, ["p", "1.1.0", "--weight", "5"]).exit_code == 0
+    assert runner.invoke(group, ["analyze", "p", "--apply"]).exit_code == 0
+    assert calls == [("start", "p", "1.1.0", 5.0), ("analyze", "p", True)]

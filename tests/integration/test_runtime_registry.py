@@ -218,3 +218,13 @@ def test_importing_the_runtime_stays_light():
             "if m in sys.modules])")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_fallback_as_chat_messages_per_name(tmp_path):
+    fallback = {"triage": [{"role": "system", "content": "Label it."},
+                           {"role": "user", "content": "{{ ticket }}"}]}
+    reg = promptctl.Registry.from_bundle(tmp_path / "missing.json", env="production", fallback=fallback)
+    assert reg.get("triage").render(ticket="t") == [{"role": "system", "content": "Label it."},
+                                                    {"role": "user", "content": "t"}]
+    with pytest.raises(NotFoundError, match="no fallback"):
+        reg.get("support-refund")
