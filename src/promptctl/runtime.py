@@ -199,7 +199,7 @@ class Registry:
         self._logger = None
         self.last_error: PromptctlError | Exception | None = None
         try:
-            self._refresh(force=True)
+            self._load_first()
         except Exception as exc:
             if self._fallback is None:
                 raise
@@ -293,7 +293,7 @@ class Registry:
         finally:
             self._lock.release()
 
-    def _refresh(self, force: bool = False) -> None:
+    def _load_first(self) -> None:
         with self._lock:
             loader = self._loader.get()
             text = loader.watch.poll()
@@ -311,8 +311,9 @@ class Registry:
                 return False
             self._state = loader.load(text, self.env, self._cache)
         except Exception as exc:   # refuse the change, keep serving the last good state
+            if str(exc) != str(self.last_error):   # once per distinct problem, not every interval
+                log.error("promptctl: refused a changed manifest, keeping the last good one: %s", exc)
             self.last_error = exc
-            log.error("promptctl: refused a changed manifest, keeping the last good one: %s", exc)
             return False
         self.last_error = None
         log.info("promptctl: loaded a new manifest for %s", self.env)
