@@ -185,3 +185,35 @@ def test_kill_9_during_writes_leaves_a_whole_manifest(tmp_path):
         proc.wait()
         assert target.read_text() in (a, b)
     assert parse_manifest(target.read_text()).entry("production", "p4999") is not None
+
+
+PROMOTER = textwrap.dedent("""
+    from promptctl.services.project import open_project
+    from promptctl.services import deploy
+    import sys
+    p = open_project(sys.argv[1])
+    print("ready", flush=True)
+    i = 0
+    while True:
+        deploy.promote(p, "support-refund", ["1.0.0", "1.1.0"][i % 2], "production"); i += 1
+""")
+
+
+def test_kill_9_during_promotes_never_leaves_a_broken_manifest(deploy_repo):
+    for delay in (0.2, 0.45, 0.7):
+        proc = subprocess.Popen([sys.executable, "-c", PROMOTER, str(deploy_repo)],
+                                stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(delay)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        time.sleep(0.2)     # a git child outlives its parent; let it finish
+        committed = parse_manifest(git(deploy_repo, "show", "HEAD:release.yaml"))
+        on_disk = manifest(deploy_repo)
+        assert committed.entry("production", "support-refund").active in ("1.0.0", "1.1.0")
+        assert on_disk.entry("production", "support-refund").active in ("1.0.0", "1.1.0")
+        if git(deploy_repo, "status", "--porcelain", "release.yaml"):
+            # killed between rename and commit: the next write refuses instead of guessing
+            with pytest.raises(ManifestError, match="uncommitted"):
+                deploy.promote(project(deploy_repo), "support-refund", "2.0.0", "production")
+            git(deploy_repo, "checkout", "HEAD", "--", "release.yaml")
