@@ -278,6 +278,10 @@ def canary(manifest: Manifest, env: str, name: str, version: str, weight: float,
         raise ManifestError(f"{name} has no active version in {where}",
                             fix=f"run `promptctl promote {name} VERSION --env {env}` first")
     if weight == 0:
+        running = current.canary
+        if running is not None and running.running and running.version != version:
+            raise ManifestError(f"the canary running in {where} is {running.version}, not {version}",
+                                fix=f"stop it with `--weight 0` on {running.version} or `promptctl rollback`")
         return stop(manifest, env, name, segment, now=now)
     if current.active == version:
         raise ManifestError(f"{name} {version} is already active in {where}",

@@ -109,6 +109,8 @@ def test_weight_zero_stops_and_keeps_the_record():
     assert not c.running and change.action == "stop"
     with pytest.raises(ManifestError, match="no running canary"):
         mf.canary(m, "production", "support-refund", "2.1.0", 0)
+    with pytest.raises(ManifestError, match="is 2.1.0, not 9.9.9"):
+        mf.canary(example(), "production", "support-refund", "9.9.9", 0)
 
 
 def test_canary_needs_an_active_version_and_a_different_one():
