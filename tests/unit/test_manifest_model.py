@@ -142,3 +142,15 @@ def test_shipped_json_schema_is_generated_from_the_model():
     shipped = json.loads(files("promptctl").joinpath("schemas/manifest.schema.json").read_text())
     assert shipped == json.loads(json.dumps(mf.json_schema()))
     assert "environments" in shipped["properties"]
+
+
+def test_editors_can_check_release_yaml_with_the_shipped_schema():
+    jsonschema = pytest.importorskip("jsonschema")
+    import yaml
+    schema = json.loads(files("promptctl").joinpath("schemas/manifest.schema.json").read_text())
+    good = yaml.safe_load(SPEC_EXAMPLE.replace("2026-11-20T10:00:00Z", "'2026-11-20T10:00:00Z'"))
+    jsonschema.validate(good, schema)
+    bad = yaml.safe_load("environments: {production: {p: {active: 1.0.0, canary: "
+                         "{version: 1.1.0, weight: 150}, colour: red}}}")
+    errors = {e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(bad)}
+    assert any("150" in m for m in errors) and any("colour" in m for m in errors)
