@@ -228,3 +228,20 @@ def test_fallback_as_chat_messages_per_name(tmp_path):
                                                     {"role": "user", "content": "t"}]
     with pytest.raises(NotFoundError, match="no fallback"):
         reg.get("support-refund")
+
+
+def test_open_with_a_manifest_url_reads_content_from_git(live_repo):
+    handler = type("H", (_BundleServer,), {"body": (live_repo / "release.yaml").read_bytes(),
+                                           "hits": {"200": 0, "304": 0}})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/release.yaml"
+        reg = promptctl.Registry.open(live_repo, env="production", manifest=url, refresh_interval=0)
+        assert reg.get("support-refund", segment="enterprise").version == "1.1.0"
+        handler.body = b"environments: {production: {support-refund: {active: 2.0.0}}}\n"
+        assert reg.get("support-refund", segment="enterprise").version == "2.0.0"
+        handler.body = b"environments: {production: {support-refund: {active: nope}}}\n"
+        assert reg.get("support-refund").version == "2.0.0" and "nope" in str(reg.last_error)
+    finally:
+        server.shutdown()
