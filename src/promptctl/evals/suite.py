@@ -160,3 +160,29 @@ def parse_suite(text: str, file: str) -> Suite:
     if problems:
         raise ValidationError(problems=problems, file=file)
     return suite
+
+
+def suite_path(evals_dir: str, name: str) -> str:
+    return f"{evals_dir}/{name}/{SUITE_FILE}"
+
+
+def check_suite(project, name: str) -> list[Problem]:
+    """`promptctl check`'s view of a suite: the file validates and its datasets parse."""
+    from .datasets import load_cases
+
+    path = suite_path(project.config.evals_dir, name)
+    text = project.working.read(path)
+    if text is None:
+        return []
+    try:
+        suite = parse_suite(text, path)
+        folder = path.rsplit("/", 1)[0]
+        load_cases(lambda p: project.working.read(f"{folder}/{p}"), suite.datasets, path)
+    except ValidationError as exc:
+        return exc.problems or [Problem(exc.file or path, exc.message, field=exc.field)]
+    except Exception as exc:  # noqa: BLE001 - a check reports every problem, never stops
+        from ..errors import PromptctlError
+        if isinstance(exc, PromptctlError):
+            return [Problem(exc.file or path, exc.message, field=exc.field)]
+        raise
+    return []
