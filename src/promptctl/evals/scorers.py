@@ -41,7 +41,10 @@ class Context:
 
 
 def _target(params: dict, obs: Observation) -> Any:
-    return params["value"] if "value" in params else obs.case.expected
+    for key in ("value", "values"):
+        if key in params:
+            return params[key]
+    return obs.case.expected
 
 
 def _as_list(value: Any) -> list[str]:
@@ -222,9 +225,9 @@ def python(params: dict, ctx: Context) -> Callable[[Observation], Score]:
 # name -> (factory, allowed params, required params)
 SCORERS: dict[str, tuple[Callable, set[str], set[str]]] = {
     "exact": (exact, {"value", "strip", "ignore_case"}, set()),
-    "contains": (_contains(False, False), {"value", "mode", "ignore_case"}, set()),
-    "icontains": (_contains(True, False), {"value", "mode"}, set()),
-    "not_contains": (_contains(True, True), {"value", "ignore_case"}, {"value"}),
+    "contains": (_contains(False, False), {"value", "values", "mode", "ignore_case"}, set()),
+    "icontains": (_contains(True, False), {"value", "values", "mode"}, set()),
+    "not_contains": (_contains(True, True), {"value", "values", "ignore_case"}, set()),
     "regex": (regex, {"pattern", "ignore_case", "full"}, set()),
     "json_valid": (json_valid, set(), set()),
     "json_schema": (json_schema, {"schema"}, set()),
@@ -242,6 +245,8 @@ def check_params(metric) -> str | None:
     """A one-line complaint about a metric's params, or None when they fit the scorer."""
     _, allowed, required = SCORERS[metric.type]
     given = set(metric.params)
+    if metric.type == "not_contains" and not given & {"value", "values"}:
+        return "scorer 'not_contains' needs `value` (a string or a list)"
     missing = required - given
     if missing:
         return f"scorer {metric.type!r} needs `{sorted(missing)[0]}`"

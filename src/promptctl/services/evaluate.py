@@ -25,6 +25,7 @@ CACHE_FILE = "cache.sqlite"
 class EvalOptions:
     suite: str | None = None              # a suite.yaml path instead of evals/<name>/suite.yaml
     model: str | None = None
+    provider: str | None = None
     repeat: int | None = None
     concurrency: int | None = None
     baseline: str | None = None           # a version, or an environment of release.yaml
@@ -146,7 +147,7 @@ def _execute(project: Project, name: str, version: str, content: PromptContent, 
     from ..render import CompiledPrompt
 
     spec = content.spec
-    kind = suite.provider or spec.model.provider
+    kind = options.provider or suite.provider or spec.model.provider
     model = options.model or suite.model or spec.model.name
     params = dict(spec.model.params if suite.params is None else suite.params)
     settings = _settings(project, kind, suite, options)
