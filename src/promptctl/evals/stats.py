@@ -29,7 +29,9 @@ def wilson(successes: float, n: int) -> tuple[float, float]:
     denom = 1 + Z95 ** 2 / n
     centre = (p + Z95 ** 2 / (2 * n)) / denom
     half = Z95 * math.sqrt(p * (1 - p) / n + Z95 ** 2 / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low, high = max(0.0, centre - half), min(1.0, centre + half)
+    # Rounding must not hide that an all-pass run's interval reaches 1 (and all-fail's 0).
+    return (0.0 if successes == 0 else low), (1.0 if successes == n else high)
 
 
 def t_quantile(df: int) -> float:
