@@ -33,10 +33,11 @@ class ResponseCache:
         self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(SCHEMA)
-        self._pending: list[tuple] = []
+        self._pending: dict[str, tuple] = {}
 
     def get(self, key: str) -> Response | None:
-        row = self._db.execute("SELECT text, tokens_in, tokens_out, latency_ms FROM responses "
+        row = self._pending.get(key)
+        row = row[1:5] if row else self._db.execute("SELECT text, tokens_in, tokens_out, latency_ms FROM responses "
                                "WHERE key = ?", (key,)).fetchone()
         if row is None:
             return None
@@ -44,8 +45,8 @@ class ResponseCache:
                         latency_ms=row[3] or 0.0, cached=True)
 
     def put(self, key: str, response: Response) -> None:
-        self._pending.append((key, response.text, response.tokens_in, response.tokens_out,
-                              response.latency_ms, time.time()))
+        self._pending[key] = (key, response.text, response.tokens_in, response.tokens_out,
+                              response.latency_ms, time.time())
         if len(self._pending) >= 200:
             self.flush()
 
@@ -53,7 +54,7 @@ class ResponseCache:
         if self._pending:
             with self._db:
                 self._db.executemany("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?)",
-                                     self._pending)
+                                     list(self._pending.values()))
             self._pending.clear()
 
     def close(self) -> None:

@@ -40,6 +40,7 @@ class Plan:
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
     context: scoring.Context = field(default_factory=scoring.Context)
     on_progress: Progress | None = None
+    positions: dict[str, int] = field(default_factory=dict)   # case id -> index before sharding
 
 
 def metric_infos(metrics: list[MetricSpec]) -> list[MetricInfo]:
@@ -61,11 +62,15 @@ class _Runner:
         self.sync_scorers = [(m.name, scoring.build(m, plan.context))
                              for m in plan.metrics if m.type != "llm_judge"]
         self.judged = [m for m in plan.metrics if m.type == "llm_judge"]
+        self.inflight: dict[str, asyncio.Future] = {}
         self.done = 0
         self.total = len(plan.cases) * plan.repeat
 
     def jobs(self) -> list[tuple[Case, int]]:
         return [(case, sample) for case in self.plan.cases for sample in range(self.plan.repeat)]
+
+    def position(self, case: Case) -> int:
+        return self.plan.positions.get(case.id, 0)
 
     def request(self, case: Case) -> Request:
         return Request.of(self.plan.model, self.plan.render(case.inputs), self.plan.params)
@@ -75,7 +80,8 @@ class _Runner:
 
     def blank(self, case: Case, sample: int, error: str | None = None) -> CaseResult:
         return CaseResult(id=case.id, sample=sample, inputs=case.inputs, expected=case.expected,
-                          tags=list(case.tags), output=None, error=error)
+                          tags=list(case.tags), output=None, error=error,
+                          index=self.position(case))
 
     def fill(self, result: CaseResult, response: Response) -> scoring.Observation:
         result.output = response.text
@@ -158,10 +164,19 @@ class _Runner:
             hit = cache.get(key)
             if hit is not None:
                 return hit
-        response = await provider.complete(request)
-        if cache is not None:
+            # Identical requests in flight at once (a judge grading equal answers) share one call.
+            if key in self.inflight:
+                response = await asyncio.shield(self.inflight[key])
+                return Response(response.text, response.tokens_in, response.tokens_out,
+                                response.latency_ms, cached=True)
+            self.inflight[key] = asyncio.ensure_future(provider.complete(request))
+            try:
+                response = await self.inflight[key]
+            finally:
+                del self.inflight[key]
             cache.put(key, response)
-        return response
+            return response
+        return await provider.complete(request)
 
     async def judge(self, metric: MetricSpec, obs: scoring.Observation) -> tuple[float, str]:
         judge = self.plan.judge

@@ -66,20 +66,22 @@ def to_junit(report) -> str:
                 ET.SubElement(tc, "failure", message="; ".join(failed)[:500]).text = \
                     f"output: {(case.output or '')[:2000]}"
         for gate in run.summary["gates"]:
-            tc = ET.SubElement(suite, "testcase", classname=f"{run.prompt}.gates", name=gate["gate"])
+            tc = ET.SubElement(suite, "testcase", classname=f"{run.prompt}.gates", name=gate["gate"],
+                               time="0.000")
             s_tests += 1
             if not gate["passed"]:
                 s_fail += 1
                 ET.SubElement(tc, "failure", message=f"{gate['metric']} = {fmt(gate['value'])}")
         if not run.summary["errors_ok"]:
             tc = ET.SubElement(suite, "testcase", classname=f"{run.prompt}.gates",
-                               name=f"errors <= {run.max_errors}")
+                               name=f"errors <= {run.max_errors}", time="0.000")
             s_tests += 1
             s_fail += 1
             ET.SubElement(tc, "failure", message=f"{run.summary['errors']} errors")
         if run.comparison is not None:
             tc = ET.SubElement(suite, "testcase", classname=f"{run.prompt}.baseline",
-                               name=f"no regression vs {run.comparison['baseline_version']}")
+                               name=f"no regression vs {run.comparison['baseline_version']}",
+                               time="0.000")
             s_tests += 1
             if run.comparison["regressed"]:
                 s_fail += 1

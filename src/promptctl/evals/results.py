@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ class CaseResult:
     scores: dict[str, float] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
     passed: bool = False
+    index: int = 0                    # position in the dataset, so merged shards keep order
 
     @property
     def key(self) -> tuple[str, int]:
@@ -102,7 +104,7 @@ def summarise(run: RunResult) -> dict[str, Any]:
     tags = sorted({t for c in cases for t in c.tags})
     for tag in tags:
         tagged = [c for c in cases if tag in c.tags]
-        by_tag[tag] = {m.name: sum(c.scores.get(m.name, 0.0) for c in tagged) / len(tagged)
+        by_tag[tag] = {m.name: math.fsum(c.scores.get(m.name, 0.0) for c in tagged) / len(tagged)
                        for m in run.metrics}
         by_tag[tag]["n"] = len(tagged)
     gate_rows = []
@@ -148,8 +150,10 @@ def compare(base: RunResult, cand: RunResult, tolerance: float, alpha: float,
                            "candidate": sum(c) / len(c) if c else 0.0,
                            "delta": delta, "low": low, "high": high, "p": p, "test": test,
                            "broke": broke, "fixed": fixed, "regression": is_regression}
+    # A case flipped when any metric it passed on the baseline fails on the candidate.
     flipped = [c.id if c.sample == 0 else f"{c.id}#{c.sample}" for b, c in pairs
-               if b.passed and not c.passed]
+               if any(info.passes(b.scores.get(info.name, 0.0))
+                      and not info.passes(c.scores.get(info.name, 0.0)) for info in cand.metrics)]
     return {"baseline_version": base.version, "baseline_digest": base.digest,
             "paired": len(pairs), "tolerance": tolerance, "alpha": alpha,
             "metrics": rows, "flipped": flipped, "regressed": regressed}

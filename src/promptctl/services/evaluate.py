@@ -102,18 +102,19 @@ def _run_one(project: Project, name: str, version: str | None, content: PromptCo
     from ..evals import engine
     from ..evals.results import compare
 
-    suite, cases, dataset_digest = load_suite(project, suite_file)
-    cases = engine.shard(cases, options.shard)
+    suite, all_cases, dataset_digest = load_suite(project, suite_file)
+    positions = {case.id: i for i, case in enumerate(all_cases)}
+    cases = engine.shard(all_cases, options.shard)
     repeat = options.repeat or suite.repeat
     if repeat < 1:
         raise UsageError("--repeat must be at least 1", field="--repeat")
     run = _execute(project, name, version or WORKING, content, suite, cases, dataset_digest,
-                   repeat, options)
+                   repeat, options, positions)
     if options.baseline:
         base_version = resolve_baseline(project, name, options.baseline)
         base_content = load_version(project, name, base_version)
         base = _execute(project, name, base_version, base_content, suite, cases, dataset_digest,
-                        repeat, options)
+                        repeat, options, positions)
         policy = suite.baseline
         run.comparison = compare(base, run, policy.tolerance, policy.alpha, policy.resamples)
     if options.record:
@@ -139,7 +140,8 @@ def load_suite(project: Project, suite_file: str):
 
 
 def _execute(project: Project, name: str, version: str, content: PromptContent, suite,
-             cases, dataset_digest: str, repeat: int, options: EvalOptions):
+             cases, dataset_digest: str, repeat: int, options: EvalOptions,
+             positions: dict[str, int]):
     from ..evals import engine, scorers
     from ..evals.cache import ResponseCache
     from ..evals.results import RunResult, summarise
@@ -170,7 +172,7 @@ def _execute(project: Project, name: str, version: str, content: PromptContent, 
         prices=project.config.prices,
         context=scorers.Context(root=project.root, output_schema=spec.output.json_schema),
         on_progress=(lambda done, total: progress(f"{name}@{version}", done, total))
-        if progress else None)
+        if progress else None, positions=positions)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     clock = time.perf_counter()
     try:
@@ -287,6 +289,7 @@ def merge(directory: Path | str, files: list[Path], record: bool = True) -> Eval
                 if case.key not in seen:
                     seen.add(case.key)
                     cases.append(case)
+        cases.sort(key=lambda c: (c.index, c.sample))
         merged = replace(first, cases=cases, shard=None, comparison=None,
                          duration_s=round(max(p.duration_s for p in parts), 3))
         merged.summary = summarise(merged)
