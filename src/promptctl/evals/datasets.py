@@ -58,8 +58,7 @@ def _jsonl(text: str, file: str) -> list[tuple[int, Any]]:
         try:
             rows.append((number, json.loads(line)))
         except json.JSONDecodeError as exc:
-            raise ValidationError(problems=[Problem(file, f"invalid JSON: {exc.msg}", line=number)],
-                                  file=file) from exc
+            raise ValidationError(problems=[Problem(file, f"invalid JSON: {exc.msg}", line=number)]) from exc
     return rows
 
 
@@ -92,15 +91,14 @@ def _yaml(text: str, file: str) -> list[tuple[int, Any]]:
     else:
         prefix = ()
     if not isinstance(data, list):
-        raise ValidationError(problems=[Problem(file, "expected a list of cases", line=1)], file=file)
+        raise ValidationError(problems=[Problem(file, "expected a list of cases", line=1)])
     lines = key_lines(text)
     return [(lines.get((*prefix, i)) or 0, row) for i, row in enumerate(data)]
 
 
 def _case(row: Any, file: str, line: int) -> Case:
     def bad(message: str, field_name: str | None = None) -> ValidationError:
-        return ValidationError(problems=[Problem(file, message, line=line or None, field=field_name)],
-                               file=file)
+        return ValidationError(problems=[Problem(file, message, line=line or None, field=field_name)])
 
     if not isinstance(row, dict):
         raise bad("a case must be a mapping with `inputs`")

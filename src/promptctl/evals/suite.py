@@ -158,7 +158,7 @@ def parse_suite(text: str, file: str) -> Suite:
             problems.append(Problem(file, message, line=lines.get(("metrics", i)),
                                     field=f"metrics.{i}"))
     if problems:
-        raise ValidationError(problems=problems, file=file)
+        raise ValidationError(problems=problems)
     return suite
 
 

@@ -75,13 +75,16 @@ def evaluate(directory: Path | str, target: str | None, options: EvalOptions) ->
     changed = project.store.changed_paths(options.changed_since) if options.changed_since else None
     for name, version in targets:
         suite_file = options.suite or f"{project.config.evals_dir}/{name}/suite.yaml"
+        if target is not None:
+            content = load_version(project, name, version)
         if options.suite is None and project.working.read(suite_file) is None:
             if target is not None:
                 raise NotFoundError(f"no eval suite for {name!r}", file=suite_file,
                                     fix="create it (see docs/evals.md) or pass --suite")
             report.skipped.append((name, "no suite"))
             continue
-        content = load_version(project, name, version)
+        if target is None:
+            content = load_version(project, name, version)
         if changed is not None and not _touched(project, name, content, suite_file, changed):
             report.skipped.append((name, f"unchanged since {options.changed_since}"))
             continue
