@@ -117,3 +117,17 @@ def test_first_bump_in_a_repo_without_commits(tmp_path):
     release = prompts.bump(project, "support-reply")
     assert release.version == "1.0.0"
     assert prompts.verify(project).findings == []
+
+
+def test_release_candidates_then_final_with_the_same_content(prompt_repo):
+    project = open_project(prompt_repo)
+    assert prompts.bump(project, "triage", pre="rc").version == "1.0.0-rc.1"
+    with pytest.raises(ReleaseError, match="nothing changed"):
+        prompts.bump(project, "triage", pre="rc")
+    edit(prompt_repo, "prompts/triage/system.j2", "bug", "defect")
+    rc2 = prompts.bump(project, "triage", pre="rc")
+    assert rc2.version == "1.0.0-rc.2"
+    final = prompts.bump(project, "triage")
+    assert final.version == "1.0.0" and final.digest == rc2.digest and final.commit == rc2.commit
+    with pytest.raises(ReleaseError, match="nothing changed"):
+        prompts.bump(project, "triage")

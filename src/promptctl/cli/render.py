@@ -75,7 +75,7 @@ def print_log(console: Console, name: str, releases: list[Release]) -> None:
         return
     table = Table("version", "date", "author", "message", "digest", box=None, pad_edge=False)
     for r in releases:
-        table.add_row(r.version, r.date[:19], r.author, escape(r.message.splitlines()[0] if r.message else ""),
+        table.add_row(r.version, r.date[:16].replace("T", " "), r.author, escape(r.message.splitlines()[0] if r.message else ""),
                       (r.digest or "(lightweight)")[:19])
     console.print(table)
 

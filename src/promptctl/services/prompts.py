@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..checks import contract_problems
-from ..errors import CheckFailed, Problem, ReleaseError, ValidationError
+from ..errors import Problem, PromptctlError, ReleaseError, ValidationError
 from ..files import PROMPT_FILE, list_prompt_names, load_yaml
 from ..model import PromptContent, Release
 from ..tags import format_message, format_tag
@@ -40,11 +40,8 @@ def prompt_problems(project: Project, name: str) -> list[Problem]:
         content = load_working(project, name)
     except ValidationError as exc:
         return exc.problems or [Problem(yaml_path, exc.message)]
-    except Exception as exc:  # noqa: BLE001 - a check reports, it never stops at the first
-        from ..errors import PromptctlError
-        if isinstance(exc, PromptctlError):
-            return [Problem(exc.file or yaml_path, exc.message)]
-        raise
+    except PromptctlError as exc:  # a check reports every prompt, it never stops at the first
+        return [Problem(exc.file or yaml_path, exc.message)]
     return contract_problems(content, yaml_path)
 
 
@@ -81,14 +78,22 @@ def bump(project: Project, name: str, level: str = "auto", pre: str | None = Non
     store = project.store
     releases = store.releases(name)
     latest = latest_release(project, name)
-    if latest and latest.digest == content.digest:
+    wanted = parse_level(level)
+    unchanged = latest is not None and latest.digest == content.digest
+    if unchanged and _finalises(latest, pre):
+        # 2.1.0-rc.2 → 2.1.0 re-releases the tested content as final: nothing to change.
+        wanted = latest.version.split("-", 1)[0] if wanted is None else wanted
+    elif unchanged:
         raise ReleaseError(f"nothing changed in {name} since {latest.version}",
                            fix="edit the prompt first; releases are immutable")
-    wanted = parse_level(level)
     if wanted is None:
         wanted = suggest_level(project, content, latest)
     version = next_version([r.version for r in releases], wanted, pre)
     return _release(project, content, version, message)
+
+
+def _finalises(latest: Release, pre: str | None) -> bool:
+    return "-" in latest.version.split("+", 1)[0] and pre is None
 
 
 def suggest_level(project: Project, content: PromptContent, latest: Release | None) -> BumpKind:
@@ -249,6 +254,6 @@ def _tag_problem(project: Project, release: Release) -> str | None:
         load_release(project, release)
     except ReleaseError:
         return "content does not match the recorded digest: the tag was moved or rewritten"
-    except (ValidationError, CheckFailed) as exc:
+    except PromptctlError as exc:
         return f"content at the tag is not a valid prompt: {exc.message}"
     return None

@@ -11,7 +11,8 @@ from ..files import CONFIG_FILE, PROMPT_FILE
 from ..model import NAME_RE
 from .project import Project
 
-_RENAMED = {"gitignore": ".gitignore"}  # dotfiles do not survive packaging as-is
+# Dotfiles and dot-folders do not survive packaging as-is.
+_RENAMED = {"gitignore": ".gitignore", "github/workflows/prompts.yml": ".github/workflows/prompts.yml"}
 
 
 def init(directory: Path) -> list[str]:
