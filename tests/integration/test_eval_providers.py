@@ -151,3 +151,9 @@ def test_python_provider_calls_the_apps_function(tmp_path):
 def test_echo_joins_messages():
     provider = make_provider(ProviderSettings(kind="echo"))
     assert provider.complete_sync(CHAT).text == "Be brief.\nhello there"
+
+
+def test_hosted_api_without_key_fails_fast(monkeypatch):
+    from promptctl.errors import UsageError
+    with pytest.raises(UsageError, match="ANTHROPIC_API_KEY is not set"):
+        make_provider(ProviderSettings(kind="anthropic"))

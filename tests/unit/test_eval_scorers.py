@@ -98,3 +98,10 @@ def test_judge_reply_is_scaled_and_reason_kept():
         scorers.parse_judge(metric, "no idea")
     messages = scorers.judge_messages(metric, scorers.Observation("hi", Case("c", {"q": "x"}, "ref")))
     assert "Is it polite?" in messages[0]["content"] and "Reference answer:\nref" in messages[0]["content"]
+
+
+def test_params_may_read_case_fields():
+    metric = MetricSpec.model_validate({"type": "contains", "value": "{{ expected }}-{{ inputs.n }}"})
+    fn = scorers.build(metric, scorers.Context())
+    assert fn(scorers.Observation("label: bug-2", Case("c", {"n": 2}, "bug")))[0] == 1.0
+    assert fn(scorers.Observation("label: bug-3", Case("c", {"n": 2}, "bug")))[0] == 0.0

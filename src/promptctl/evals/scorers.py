@@ -7,6 +7,7 @@ anything expensive (regex compilation, imports) happens at build time.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -43,8 +44,20 @@ class Context:
 def _target(params: dict, obs: Observation) -> Any:
     for key in ("value", "values"):
         if key in params:
-            return params[key]
+            value = params[key]
+            if isinstance(value, str) and "{{" in value:
+                return _case_template(value).render(expected=obs.case.expected,
+                                                    inputs=obs.case.inputs,
+                                                    metadata=obs.case.metadata)
+            return value
     return obs.case.expected
+
+
+@functools.lru_cache(maxsize=256)
+def _case_template(source: str):
+    """`value: "{{ expected }}"` reads per-case fields; compiled once per distinct text."""
+    from ..render import make_environment
+    return make_environment({}).from_string(source)
 
 
 def _as_list(value: Any) -> list[str]:

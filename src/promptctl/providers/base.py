@@ -131,6 +131,11 @@ class HTTPProvider:
         self.base_url = (settings.base_url or os.environ.get(self.env_base_url)
                          or self.default_base_url).rstrip("/")
         self._key_env = settings.api_key_env or self.env_api_key
+        if self.base_url == self.default_base_url and not self._api_key():
+            # The hosted API always needs a key; failing here beats N cases × retries of 401s.
+            raise UsageError(f"{self._key_env} is not set", field=f"provider {settings.kind}",
+                             fix=f"export {self._key_env}, or set providers.{settings.kind}."
+                                 "api_key_env / base_url in promptctl.yaml")
         self._client = httpx.AsyncClient(timeout=settings.timeout,
                                          limits=httpx.Limits(max_connections=settings.concurrency))
         self._limit = asyncio.Semaphore(settings.concurrency)
