@@ -146,3 +146,19 @@ def test_real_subprocess_end_to_end(repo, tmp_path):
     assert result.returncode == 0 and "nothing to evaluate" in result.stderr
     result = run_cli("eval", "history", "support-refund", cwd=repo)
     assert result.returncode == 0 and "working" in result.stdout
+
+
+def test_check_validates_suites_without_calling_a_model(repo):
+    (repo / "evals/support-refund/suite.yaml").write_text(
+        "dataset: cases.jsonl\nmetrics:\n  - {type: regex, patern: x}\n")
+    result = invoke(repo, "check")
+    assert result.exit_code == 1
+    assert "evals/support-refund/suite.yaml:3: metrics.0: scorer 'regex' has no param `patern`" \
+        in result.output
+
+
+def test_progress_is_reported_per_case(repo):
+    from promptctl.services.evaluate import EvalOptions, evaluate
+    seen = []
+    evaluate(repo, "support-refund", EvalOptions(on_progress=lambda *a: seen.append(a)))
+    assert seen[0] == ("support-refund@working", 1, 8) and seen[-1] == ("support-refund@working", 8, 8)
