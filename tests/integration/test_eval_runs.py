@@ -221,3 +221,26 @@ def test_repeat_samples_each_case_and_judge_grades(tmp_path):
         assert calls.count("m-1") == 6 and calls.count("judge-1") == 3   # judge answers cached
         assert run.summary["metrics"]["clarity"]["mean"] == 0.75 and run.passed
         assert run.cases[0].reasons["clarity"] == "clear"
+
+
+def test_python_provider_runs_the_apps_pipeline(tmp_path):
+    root = make_repo(tmp_path / "r", cases=4)
+    (root / "pipeline.py").write_text(
+        "def run(prompt, **params):\n"
+        "    if 'w3' in prompt:\n"
+        "        raise ValueError('upstream said no')\n"
+        "    return {'text': prompt.split(': ')[1], 'tokens_in': 5, 'tokens_out': 1}\n")
+    (root / "promptctl.yaml").write_text("prompts_dir: prompts\nevals_dir: evals\n"
+                                         "prices: {m-1: {input: 1000, output: 2000}}\n")
+    run = evaluate(root, "qa", EvalOptions(provider="python:pipeline:run")).runs[0]
+    assert [c.output for c in run.cases[:3]] == ["w0", "w1", "w2"]
+    assert run.cases[0].cost == (5 * 1000 + 1 * 2000) / 1e6
+    assert "ValueError: upstream said no" in run.cases[3].error
+    assert run.summary["errors"] == 1 and not run.passed
+
+
+def test_changed_since_with_a_name_skips_an_unchanged_prompt(tmp_path):
+    root = make_repo(tmp_path / "r", cases=2)
+    report = evaluate(root, "qa", EvalOptions(changed_since="HEAD"))
+    assert report.runs == [] and report.skipped == [("qa", "unchanged since HEAD")]
+    assert report.passed
