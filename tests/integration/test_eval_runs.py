@@ -244,3 +244,13 @@ def test_changed_since_with_a_name_skips_an_unchanged_prompt(tmp_path):
     report = evaluate(root, "qa", EvalOptions(changed_since="HEAD"))
     assert report.runs == [] and report.skipped == [("qa", "unchanged since HEAD")]
     assert report.passed
+
+
+def test_history_path_is_configurable_and_settings_checked(tmp_path):
+    root = make_repo(tmp_path / "r", cases=2, config="eval: {history: ci/evals.sqlite}\n")
+    evaluate(root, "qa", EvalOptions())
+    assert (root / "ci/evals.sqlite").is_file() and not (root / ".promptctl/history.sqlite").exists()
+    assert len(history(root, "qa")) == 1
+    (root / "promptctl.yaml").write_text("eval: {histroy: x.sqlite}\n")
+    with pytest.raises(Exception, match="eval.histroy: unknown setting"):
+        evaluate(root, "qa", EvalOptions())

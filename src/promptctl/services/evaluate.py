@@ -51,8 +51,17 @@ class EvalReport:
                 "skipped": [{"prompt": p, "reason": r} for p, r in self.skipped]}
 
 
+EVAL_SETTINGS = ("history", "cache")
+
+
 def state_path(project: Project, key: str, default: str) -> Path:
-    configured = project.config.eval.get(key) if isinstance(project.config.eval, dict) else None
+    """Where the eval history or response cache lives (`eval.history` / `eval.cache`)."""
+    settings = project.config.eval or {}
+    unknown = sorted(set(settings) - set(EVAL_SETTINGS))
+    if unknown:
+        raise ValidationError("unknown setting", file="promptctl.yaml", field=f"eval.{unknown[0]}",
+                              fix=f"known: {', '.join(EVAL_SETTINGS)}")
+    configured = settings.get(key)
     return project.root / (configured or f"{project.config.state_dir}/{default}")
 
 
@@ -61,6 +70,7 @@ def state_path(project: Project, key: str, default: str) -> Path:
 def evaluate(directory: Path | str, target: str | None, options: EvalOptions) -> EvalReport:
     """`promptctl eval`: run the suite of one prompt, the changed ones, or all of them."""
     project = open_project(directory)
+    state_path(project, "history", HISTORY_FILE)   # a bad `eval:` setting fails before any call
     if target is None and not options.all and not options.changed_since:
         raise UsageError("name a prompt, or pass --all or --changed-since REF",
                          fix="for example `promptctl eval support-refund`")
