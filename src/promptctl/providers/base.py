@@ -60,7 +60,6 @@ class ProviderSettings:
     concurrency: int = 8
     backoff: float = 0.5
     backoff_max: float = 30.0
-    extra: tuple[tuple[str, Any], ...] = ()
 
     def cache_identity(self) -> str:
         # The endpoint changes the answer; the key never does and must never be part of it.
@@ -134,8 +133,9 @@ class HTTPProvider:
         if self.base_url == self.default_base_url and not self._api_key():
             # The hosted API always needs a key; failing here beats N cases × retries of 401s.
             raise UsageError(f"{self._key_env} is not set", field=f"provider {settings.kind}",
-                             fix=f"export {self._key_env}, or set providers.{settings.kind}."
-                                 "api_key_env / base_url in promptctl.yaml")
+                             fix=f"export {self._key_env}, set providers.{settings.kind}."
+                                 "api_key_env / base_url in promptctl.yaml, or try it offline "
+                                 "with --provider echo")
         self._client = httpx.AsyncClient(timeout=settings.timeout,
                                          limits=httpx.Limits(max_connections=settings.concurrency))
         self._limit = asyncio.Semaphore(settings.concurrency)
