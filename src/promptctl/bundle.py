@@ -97,4 +97,4 @@ def _content(item: dict, config: Config, file: str, index: int) -> PromptContent
 
 
 def _invalid(file: str, field: str, message: str, fix: str | None = None) -> ValidationError:
-    return ValidationError(problems=[Problem(file, message, field=field)], file=file, fix=fix)
+    return ValidationError(problems=[Problem(file, message, field=field)], fix=fix)

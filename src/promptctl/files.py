@@ -75,7 +75,7 @@ def load_yaml(text: str, file: str) -> Any:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
         problem = Problem(file, f"invalid YAML: {getattr(exc, 'problem', exc)}", line=line)
-        raise ValidationError(problems=[problem], file=file) from exc
+        raise ValidationError(problems=[problem]) from exc
 
 
 def key_lines(text: str) -> dict[tuple, int]:
@@ -125,12 +125,11 @@ def parse_model(model: type[BaseModel], text: str, file: str) -> Any:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ValidationError(problems=[Problem(file, "expected a mapping at the top level", line=1)],
-                              file=file)
+        raise ValidationError(problems=[Problem(file, "expected a mapping at the top level", line=1)])
     try:
         return model.model_validate(data)
     except PydanticValidationError as exc:
-        raise ValidationError(problems=validation_problems(exc, text, file), file=file) from exc
+        raise ValidationError(problems=validation_problems(exc, text, file)) from exc
 
 
 # ---------------------------------------------------------------- repo and config
@@ -195,7 +194,7 @@ def load_prompt(source: FileSource, config: Config, name: str) -> PromptContent:
     templates, bodies = _bodies(spec, name, files, yaml_path, text, problems)
     _gather_partials(source, config, templates, problems, yaml_path)
     if problems:
-        raise ValidationError(problems=problems, file=yaml_path)
+        raise ValidationError(problems=problems)
     used = {k: v for k, v in templates.items() if "#" not in k}
     return PromptContent(spec=spec, files={**files, **used}, templates=templates,
                          bodies=tuple(bodies), digest=content_digest({**files, **used}))

@@ -45,7 +45,6 @@ def test_canary_is_a_group_with_a_default_start(deploy_repo):
     (["promote", "support-refund", "7.0.0", "--env", "production"], "no release 7.0.0"),
     (["promote", "support-refund", "1.0.0", "--env", "Prod"], "--env"),
     (["rollback", "triage", "--env", "production"], "nothing deployed"),
-    (["promote", "support-refund", "1.0.0", "--env", "production", "--require-eval"], "eval"),
 ])
 def test_bad_input_exits_2_with_one_line_and_changes_nothing(deploy_repo, args, words):
     before = repo_snapshot(deploy_repo)
@@ -53,6 +52,18 @@ def test_bad_input_exits_2_with_one_line_and_changes_nothing(deploy_repo, args, 
     assert r.exit_code == 2, r.output
     assert r.output.startswith("error: ") and words in r.output and r.output.count("\n") == 1
     assert repo_snapshot(deploy_repo) == before
+
+
+def test_require_eval_needs_a_passing_run_of_that_version(deploy_repo):
+    before = repo_snapshot(deploy_repo)
+    args = ["promote", "support-refund", "1.0.0", "--env", "production", "--require-eval"]
+    r = cli(deploy_repo, *args)
+    assert r.exit_code == 1 and "no passing eval run" in r.output
+    assert repo_snapshot(deploy_repo)["head"] == before["head"]
+    r = cli(deploy_repo, "eval", "support-refund@1.0.0", "--provider", "echo")
+    assert r.exit_code == 0, r.output
+    r = cli(deploy_repo, *args)
+    assert r.exit_code == 0, r.output
 
 
 def test_an_invalid_release_yaml_names_file_line_and_field(deploy_repo):

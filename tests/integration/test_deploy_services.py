@@ -11,7 +11,7 @@ import pytest
 from conftest import git
 from deploy_support import commit_files, deploy_repo, project, repo_snapshot  # noqa: F401
 
-from promptctl.errors import ManifestError, NotFoundError, ReleaseError, RepoError, UsageError
+from promptctl.errors import CheckFailed, ManifestError, NotFoundError, ReleaseError, RepoError, UsageError
 from promptctl.manifest import parse_manifest
 from promptctl.services import deploy
 
@@ -78,7 +78,7 @@ def test_status_reports_active_canary_and_since(deploy_repo):
     (lambda p: deploy.canary(p, "support-refund", "1.1.0", "production", 5), ManifestError),
     (lambda p: deploy.rollback(p, "support-refund", "production"), ManifestError),
     (lambda p: deploy.promote(p, "support-refund", "1.0.0", "production", require_eval=True),
-     UsageError),
+     CheckFailed),
 ])
 def test_refused_writes_change_nothing(deploy_repo, call, error):
     before = repo_snapshot(deploy_repo)
