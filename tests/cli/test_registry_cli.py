@@ -114,3 +114,21 @@ def test_installed_cli_end_to_end(tmp_path):
     assert moved.returncode == 1 and "support-reply/v1.0.0" in moved.stderr
     missing = run_cli("-C", str(tmp_path), "list", cwd=tmp_path)
     assert missing.returncode == 2 and missing.stderr.startswith("error: no promptctl.yaml")
+
+
+def test_verify_checks_the_manifest_and_bundles(tmp_path):
+    assert run_cli("quickstart", "demo", cwd=tmp_path).returncode == 0
+    demo = tmp_path / "demo"
+    assert run_cli("promote", "support-reply", "1.0.0", "--env", "production", cwd=demo).returncode == 0
+    assert run_cli("bundle", "--env", "production", "-o", "lock.json", cwd=demo).returncode == 0
+    assert run_cli("verify", "--bundle", "lock.json", cwd=demo).returncode == 0
+    lock = demo / "lock.json"
+    data = json.loads(lock.read_text())
+    data["versions"][0]["digest"] = "sha256:" + "0" * 64
+    lock.write_text(json.dumps(data))
+    broken = run_cli("verify", "--bundle", "lock.json", cwd=demo)
+    assert broken.returncode == 1 and "lock.json" in broken.stderr
+    manifest = demo / "release.yaml"
+    manifest.write_text(manifest.read_text().replace("active: 1.0.0", "active: 1.0.9"))
+    dangling = run_cli("verify", cwd=demo)
+    assert dangling.returncode == 1 and "1.0.9" in dangling.stderr

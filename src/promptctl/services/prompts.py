@@ -234,14 +234,20 @@ class VerifyReport:
     findings: list[Finding] = field(default_factory=list)
 
 
-def verify(project: Project) -> VerifyReport:
-    """Every release tag is annotated and its content still matches its recorded digest."""
+def verify(project: Project, bundles: list[Path] | None = None) -> VerifyReport:
+    """Every release tag is annotated and matches its recorded digest; so do the versions
+    the manifest and the given bundles reference."""
+    from .deploy import verify_bundle, verify_manifest
     report = VerifyReport()
     for release in project.store.releases():
         report.checked += 1
         problem = _tag_problem(project, release)
         if problem:
             report.findings.append(Finding(release.tag, problem))
+    problems = verify_manifest(project)
+    for path in bundles or []:
+        problems += verify_bundle(project, path)
+    report.findings += [Finding(p.file, str(p).removeprefix(f"{p.file}: ")) for p in problems]
     return report
 
 
