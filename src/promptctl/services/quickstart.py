@@ -45,6 +45,24 @@ def quickstart(directory: Path) -> Iterator[tuple[str, str]]:
     report = prompts.verify(project)
     yield "verify", f"{report.checked} release tag(s), {len(report.findings)} finding(s)"
 
+    yield from _evaluate_and_deploy(project, first.version, second.version)
+
+
+def _evaluate_and_deploy(project, stable: str, candidate: str) -> Iterator[tuple[str, str]]:
+    from . import deploy
+    from .evaluate import EvalOptions, evaluate
+
+    for version in (stable, candidate):
+        run = evaluate(project.root, f"{DEMO_PROMPT}@{version}", EvalOptions()).runs[0]
+        scores = ", ".join(f"{k}={v['mean']:.2f}" for k, v in run.summary.get("metrics", {}).items())
+        yield "eval", f"{DEMO_PROMPT}@{version}: {'gates pass' if run.passed else 'GATES FAIL'} ({scores})"
+    change = deploy.promote(project, DEMO_PROMPT, stable, "production", why="first rollout",
+                            require_eval=True)
+    yield "promote", change.summary()
+    change = deploy.canary(project, DEMO_PROMPT, candidate, "production", 5,
+                           why="try tighter answers on 5% of users", require_eval=True)
+    yield "canary", change.summary()
+
 
 def _use_echo_provider(directory: Path) -> None:
     # The demo must run offline: the echo provider answers with the rendered prompt.
