@@ -119,7 +119,7 @@ def test_installed_cli_end_to_end(tmp_path):
 def test_verify_checks_the_manifest_and_bundles(tmp_path):
     assert run_cli("quickstart", "demo", cwd=tmp_path).returncode == 0
     demo = tmp_path / "demo"
-    assert run_cli("promote", "support-reply", "1.0.0", "--env", "production", cwd=demo).returncode == 0
+    assert "active: 1.0.0" in (demo / "release.yaml").read_text()   # the quickstart promoted it
     assert run_cli("bundle", "--env", "production", "-o", "lock.json", cwd=demo).returncode == 0
     assert run_cli("verify", "--bundle", "lock.json", cwd=demo).returncode == 0
     lock = demo / "lock.json"
