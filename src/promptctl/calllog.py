@@ -13,11 +13,11 @@ import atexit
 import hashlib
 import logging
 import os
-import queue
+import itertools
 import threading
 import time
-import uuid
 import weakref
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -37,8 +37,24 @@ def hash_key(key: Any) -> str | None:
     return hashlib.sha256(str(key).encode("utf-8")).hexdigest()[:16]
 
 
+_id_prefix = os.urandom(8).hex()
+_id_counter = itertools.count()
+
+
+def _new_id_prefix() -> None:
+    global _id_prefix, _id_counter
+    _id_prefix = os.urandom(8).hex()
+    _id_counter = itertools.count()
+
+
+if hasattr(os, "register_at_fork"):
+    # a forked child must not hand out its parent's ids
+    os.register_at_fork(after_in_child=_new_id_prefix)
+
+
 def new_call_id() -> str:
-    return uuid.uuid4().hex
+    """Unique per call: a random per-process prefix and a counter (cheaper than uuid4)."""
+    return f"{_id_prefix}{next(_id_counter):012x}"
 
 
 @dataclass(slots=True)
@@ -158,26 +174,35 @@ class Call:
 
 
 class CallLogger:
-    """Buffered, thread-safe call logger writing batches to one sink from a daemon thread."""
+    """Buffered, thread-safe call logger writing batches to one sink from a daemon thread.
 
-    def __init__(self, sink: Any, *, queue_size: int = 50_000, batch_size: int = 1000,
-                 flush_interval: float = 0.2, env: str | None = None,
+    The buffer is a deque: appending is atomic under the GIL and takes no lock, which
+    keeps the app's cost per call to a few microseconds. The writer wakes every
+    `flush_interval` seconds (or on flush/close) and drains it in batches.
+    """
+
+    def __init__(self, sink: Any, *, queue_size: int = 100_000, batch_size: int = 2000,
+                 flush_interval: float = 0.05, env: str | None = None,
                  segment: str | None = None) -> None:
         self.sink = sink if hasattr(sink, "write") else open_sink(sink)
         self.env = env
         self.segment = segment
         self.stats = LoggerStats()
+        self.queue_size = queue_size
         self._batch_size = batch_size
         self._interval = flush_interval
-        self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self._buffer: deque = deque()
+        self._busy = False
         self._closed = False
-        self._lock = threading.Lock()
+        self._stop = False
+        self._wake = threading.Event()
+        self._idle = threading.Condition()
         self._thread: threading.Thread | None = None
         self._start()
         ref = weakref.ref(self)
         atexit.register(lambda: (lg := ref()) is not None and lg.close())
         if hasattr(os, "register_at_fork"):
-            # A forked child inherits the queue but not the writer thread: start a fresh one.
+            # A forked child inherits the buffer but not the writer thread: start a fresh one.
             os.register_at_fork(after_in_child=lambda: (lg := ref()) is not None and lg._reset())
 
     # --- app side -------------------------------------------------------------------------
@@ -222,38 +247,39 @@ class CallLogger:
         self.submit(FeedbackRecord(call_id=call_id, time=time.time(), scores=dict(scores)))
 
     def submit(self, record: Record) -> None:
-        self.stats.submitted += 1
-        if self._closed:
-            self.stats.dropped += 1
+        stats = self.stats
+        stats.submitted += 1
+        if self._closed or len(self._buffer) >= self.queue_size:
+            stats.dropped += 1
             return
-        try:
-            self._queue.put_nowait(record)
-        except queue.Full:
-            self.stats.dropped += 1
+        self._buffer.append(record)
 
     # --- lifecycle ------------------------------------------------------------------------
 
     def flush(self, timeout: float | None = 10.0) -> bool:
-        """Wait until every queued record reached the sink (or failed); False on timeout."""
-        q = self._queue
+        """Wait until every buffered record reached the sink (or failed); False on timeout."""
         deadline = None if timeout is None else _perf() + timeout
-        with q.all_tasks_done:
-            while q.unfinished_tasks:
+        self._wake.set()
+        with self._idle:
+            while self._buffer or self._busy:
+                if self._thread is None or not self._thread.is_alive():
+                    return not self._buffer
                 left = None if deadline is None else deadline - _perf()
                 if left is not None and left <= 0:
                     return False
-                q.all_tasks_done.wait(left)
+                self._wake.set()
+                self._idle.wait(0.05 if left is None else min(left, 0.05))
         return True
 
     def close(self, timeout: float | None = 10.0) -> None:
         """Flush, stop the writer and close the sink; later records are dropped (counted)."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
+        if self._closed:
+            return
+        self._closed = True
         self.flush(timeout)
-        self._queue.put(None)
-        if self._thread is not None:
+        self._stop = True
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
         close = getattr(self.sink, "close", None)
         if close is not None:
@@ -275,8 +301,9 @@ class CallLogger:
         self._thread.start()
 
     def _reset(self) -> None:
-        self._queue = queue.Queue(maxsize=self._queue.maxsize)
-        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._idle = threading.Condition()
+        self._busy = False
         reset = getattr(self.sink, "after_fork", None)
         if reset is not None:
             reset()
@@ -284,31 +311,27 @@ class CallLogger:
             self._start()
 
     def _run(self) -> None:
-        q = self._queue
+        buffer = self._buffer
         while True:
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            # _busy is set before popping so flush() never sees "empty and idle" mid-batch.
+            self._busy = True
             try:
-                first = q.get(timeout=self._interval)
-            except queue.Empty:
-                continue
-            if first is None:
-                q.task_done()
-                return
-            batch = [first]
-            stop = False
-            while len(batch) < self._batch_size:
-                try:
-                    item = q.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                    q.task_done()
-                    break
-                batch.append(item)
-            self._write(batch)
-            for _ in batch:
-                q.task_done()
-            if stop:
+                while buffer:
+                    batch = []
+                    pop = buffer.popleft
+                    try:
+                        for _ in range(self._batch_size):
+                            batch.append(pop())
+                    except IndexError:
+                        pass
+                    self._write(batch)
+            finally:
+                self._busy = False
+                with self._idle:
+                    self._idle.notify_all()
+            if self._stop:
                 return
 
     def _write(self, batch: list[Record]) -> None:
