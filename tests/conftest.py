@@ -88,7 +88,7 @@ def repo_state(root: Path) -> dict:
         files[path.relative_to(root).as_posix()] = path.read_bytes()
     return {
         "head": git(root, "rev-parse", "HEAD") if (root / ".git").exists() else None,
-        "tags": git(root, "show-ref", "--tags") if (root / ".git").exists() else None,
+        "tags": git(root, "for-each-ref", "refs/tags") if (root / ".git").exists() else None,
         "files": files,
     }
 

@@ -17,7 +17,7 @@ def make_environment(templates: dict[str, str]) -> ImmutableSandboxedEnvironment
         loader=DictLoader(templates),
         undefined=StrictUndefined,
         autoescape=False,
-        keep_trailing_newline=False,
+        keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
     )

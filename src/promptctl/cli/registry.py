@@ -1,3 +1,197 @@
 """Commands of the prompt registry: init, new, check, bump, diff, show, log, list, verify."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from . import app, command, state
+
+
+def _project():
+    from ..services.project import open_project
+    return open_project(state().directory)
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _echo_json(data) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+@command(app, "init")
+def init_cmd(directory: Path = typer.Argument(Path("."), help="Folder for the new prompt repo.")) -> None:
+    """Create a prompt repo: promptctl.yaml, prompts/, evals/, release.yaml and an example."""
+    from ..services.scaffold import init
+    target = state().directory / directory
+    written = init(target)
+    console = _console()
+    console.print(f"Initialised a prompt repo in {target}")
+    for rel in written:
+        console.print(f"  [green]+[/] {rel}")
+    console.print("Next: promptctl check, then promptctl bump support-reply -m 'first release'")
+
+
+@command(app, "new")
+def new_cmd(
+    name: str = typer.Argument(..., help="Prompt name, e.g. support/refund."),
+    chat: bool = typer.Option(False, "--chat", help="A chat prompt (messages); the default."),
+    text: bool = typer.Option(False, "--text", help="A text prompt (one template)."),
+    from_: Optional[str] = typer.Option(None, "--from", help="Copy another prompt and its suite."),
+) -> None:
+    """Scaffold a prompt and its eval suite."""
+    from ..errors import UsageError
+    from ..services.scaffold import new
+    if chat and text:
+        raise UsageError("--chat and --text exclude each other", fix="pass one of them")
+    for rel in new(_project(), name, "text" if text else "chat", from_):
+        typer.echo(f"+ {rel}")
+
+
+@command(app, "check")
+def check_cmd(
+    names: Optional[List[str]] = typer.Argument(None, help="Prompts to check (default: all)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
+) -> None:
+    """Validate prompts, templates, input contracts and datasets without calling a model."""
+    from ..services.prompts import check
+    checked, problems = check(_project(), names)
+    if as_json:
+        _echo_json({"checked": checked, "problems": [p.as_dict() for p in problems]})
+    else:
+        for problem in problems:
+            typer.echo(str(problem), err=True)
+        verdict = f"{len(problems)} problem(s)" if problems else "ok"
+        typer.echo(f"checked {len(checked)} prompt(s): {verdict}")
+    if problems:
+        raise typer.Exit(1)
+
+
+@command(app, "bump")
+def bump_cmd(
+    name: str = typer.Argument(..., help="Prompt to release."),
+    level: str = typer.Argument("auto", help="major, minor, patch, auto, or an explicit X.Y.Z."),
+    pre: Optional[str] = typer.Option(None, "--pre", help="Pre-release label, e.g. rc → 2.1.0-rc.1."),
+    message: str = typer.Option("", "-m", "--message", help="Why this release exists."),
+) -> None:
+    """Release a prompt: commit its files and create an immutable annotated tag."""
+    from ..services.prompts import bump
+    release = bump(_project(), name, level, pre, message)
+    typer.echo(f"released {release.name} {release.version} (tag {release.tag}, {release.digest[:19]})")
+
+
+@command(app, "diff")
+def diff_cmd(
+    name: str = typer.Argument(..., help="Prompt to compare."),
+    a: Optional[str] = typer.Argument(None, help="Old side: version, 'working' or git ref (default: latest release)."),
+    b: Optional[str] = typer.Argument(None, help="New side (default: the working tree)."),
+    render: Optional[Path] = typer.Option(None, "--render", help="YAML file of inputs: diff the rendered prompts too."),
+    as_json: bool = typer.Option(False, "--json", help="Print the diff as JSON."),
+    exit_code: bool = typer.Option(False, "--exit-code", help="Exit 1 when the sides differ."),
+) -> None:
+    """Show what changed between two versions and the bump it needs."""
+    from ..services.prompts import diff
+    from .render import print_diff
+    result = diff(_project(), name, a, b, _read_vars(render) if render else None)
+    if as_json:
+        _echo_json(result.as_dict())
+    else:
+        print_diff(_console(), result)
+    if exit_code and (result.changed or result.rendered):
+        raise typer.Exit(1)
+
+
+@command(app, "show")
+def show_cmd(
+    ref: str = typer.Argument(..., help="NAME or NAME@VERSION (or NAME@working)."),
+    render: Optional[Path] = typer.Option(None, "--render", help="YAML file of inputs to render with."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """Show a prompt version: files, inputs, model, digest."""
+    from ..services.prompts import render_text, show
+    from .render import print_show
+    content, release = show(_project(), ref)
+    rendered = render_text(content, ref, _read_vars(render)) if render else None
+    if as_json:
+        _echo_json({"name": content.name, "version": release.version if release else "working",
+                    "digest": content.digest, "kind": content.spec.kind,
+                    "model": content.spec.model.model_dump(),
+                    "inputs": {k: v.model_dump() for k, v in content.spec.inputs.items()},
+                    "files": sorted(content.files), "rendered": rendered})
+        return
+    print_show(_console(), content, release, rendered)
+
+
+@command(app, "log")
+def log_cmd(
+    name: str = typer.Argument(..., help="Prompt whose releases to list."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """List a prompt's releases, newest first."""
+    from ..services.prompts import log
+    from .render import print_log
+    releases = log(_project(), name)
+    if as_json:
+        _echo_json([r.__dict__ for r in releases])
+    else:
+        print_log(_console(), name, releases)
+
+
+@command(app, "list")
+def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
+    """Every prompt with its latest version and whether it has unreleased changes."""
+    from ..services.prompts import list_prompts
+    from .render import print_list
+    rows = list_prompts(_project())
+    if as_json:
+        _echo_json([r.as_dict() for r in rows])
+    else:
+        print_list(_console(), rows)
+
+
+@command(app, "verify")
+def verify_cmd(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
+    """Prove immutability: every release tag is annotated and matches its recorded digest."""
+    from ..services.prompts import verify
+    report = verify(_project())
+    if as_json:
+        _echo_json({"checked": report.checked, "findings": [f.as_dict() for f in report.findings]})
+    else:
+        for finding in report.findings:
+            typer.echo(f"{finding.tag}: {finding.problem}", err=True)
+        typer.echo(f"verified {report.checked} release tag(s): "
+                   f"{len(report.findings)} finding(s)" if report.findings else
+                   f"verified {report.checked} release tag(s): ok")
+    if report.findings:
+        raise typer.Exit(1)
+
+
+def _read_vars(path: Path) -> dict:
+    from ..errors import NotFoundError, ValidationError
+    from ..files import load_yaml
+    full = state().directory / path
+    try:
+        data = load_yaml(full.read_text(encoding="utf-8"), str(path))
+    except FileNotFoundError as exc:
+        raise NotFoundError(f"{path} not found", field="--render", fix="pass a YAML file of inputs") from exc
+    if not isinstance(data, dict):
+        raise ValidationError(f"expected a mapping of input names to values", file=str(path),
+                              field="--render")
+    return data
+
+
+@command(app, "quickstart")
+def quickstart_cmd(directory: Path = typer.Argument(Path("promptctl-demo"), help="New folder for the demo repo.")) -> None:
+    """Run the whole story offline on a demo repo: init, release, diff, verify."""
+    from ..services.quickstart import quickstart
+    console = _console()
+    target = state().directory / directory
+    for title, detail in quickstart(target):
+        console.print(f"[bold cyan]{title:>9}[/]  {detail}")
+    console.print(f"\nDone. Explore it: cd {target} && promptctl list && promptctl log support-reply")

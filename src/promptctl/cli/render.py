@@ -1,0 +1,88 @@
+"""Rich rendering of registry results; imported only by commands that print them."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ..diffing import PromptDiff
+from ..model import PromptContent, Release
+
+
+def print_diff(console: Console, diff: PromptDiff) -> None:
+    console.print(f"[bold]{diff.name}[/]: {diff.old_label} → {diff.new_label}")
+    if not diff.changed and not diff.rendered:
+        console.print("no changes")
+        return
+    if diff.inputs:
+        console.print("[bold]Input contract[/]")
+        for change in diff.inputs:
+            detail = "" if change.change in ("added", "removed") else f": {change.before} → {change.after}"
+            what = f"{change.change} ({change.after or change.before})" if change.change in (
+                "added", "removed") else change.change
+            console.print(f"  {change.name}: {what}{detail}")
+    for title, lines in (("Output contract", diff.output), ("Model", diff.model),
+                         ("Metadata", diff.metadata)):
+        if lines:
+            console.print(f"[bold]{title}[/]")
+            for line in lines:
+                console.print(f"  {escape(line)}")
+    for path, text in diff.files.items():
+        console.print(f"[bold]Template {escape(path)}[/]")
+        _print_unified(console, text)
+    if diff.rendered:
+        console.print("[bold]Rendered[/]")
+        _print_unified(console, diff.rendered)
+    reasons = "; ".join(diff.reasons)
+    console.print(f"[bold]Suggested bump:[/] {diff.level.label}" + (f" ({escape(reasons)})" if reasons else ""))
+
+
+def _print_unified(console: Console, text: str) -> None:
+    for line in text.splitlines():
+        style = ("green" if line.startswith("+") and not line.startswith("+++") else
+                 "red" if line.startswith("-") and not line.startswith("---") else
+                 "cyan" if line.startswith("@@") else None)
+        console.print(escape(line), style=style)
+
+
+def print_show(console: Console, content: PromptContent, release: Release | None,
+               rendered: str | None) -> None:
+    spec = content.spec
+    version = release.version if release else "working tree"
+    console.print(f"[bold]{spec.name}[/] {version} ({spec.kind})")
+    if spec.description:
+        console.print(escape(spec.description))
+    params = ", ".join(f"{k}={v}" for k, v in spec.model.params.items())
+    console.print(f"model: {spec.model.provider}/{escape(spec.model.name)}" + (f" ({params})" if params else ""))
+    console.print(f"digest: {content.digest}")
+    if release:
+        console.print(f"tag: {release.tag} at {release.commit[:12]} by {release.author} on {release.date}")
+    table = Table("input", "type", "required", "default", box=None, pad_edge=False)
+    for key, inp in spec.inputs.items():
+        table.add_row(key, inp.type, "yes" if inp.required else "no",
+                      "" if inp.required else repr(inp.default))
+    console.print(table)
+    console.print("files: " + ", ".join(sorted(content.files)))
+    if rendered is not None:
+        console.print("[bold]Rendered[/]")
+        console.print(escape(rendered), end="")
+
+
+def print_log(console: Console, name: str, releases: list[Release]) -> None:
+    if not releases:
+        console.print(f"{name} has no releases yet (run `promptctl bump {name}`)")
+        return
+    table = Table("version", "date", "author", "message", "digest", box=None, pad_edge=False)
+    for r in releases:
+        table.add_row(r.version, r.date[:16].replace("T", " "), r.author, escape(r.message.splitlines()[0] if r.message else ""),
+                      (r.digest or "(lightweight)")[:19])
+    console.print(table)
+
+
+def print_list(console: Console, rows) -> None:
+    table = Table("prompt", "kind", "latest", "releases", "unreleased changes", box=None, pad_edge=False)
+    for row in rows:
+        status = ("[red]" + escape(row.error) + "[/]") if row.error else ("yes" if row.unreleased else "no")
+        table.add_row(row.name, row.kind or "", row.latest or "-", str(row.releases), status)
+    console.print(table)

@@ -1,0 +1,84 @@
+"""A prompt repo opened for a command: its root, config, working tree and git store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from ..errors import NotFoundError, ReleaseError
+from ..files import WorkingTree, find_root, load_config, load_prompt, prompt_dir
+from ..model import Config, PromptContent, Release
+
+WORKING = "working"
+
+
+@dataclass
+class Project:
+    root: Path
+    config: Config
+
+    @cached_property
+    def store(self):
+        from ..store import GitStore  # GitPython only where git is needed
+        return GitStore(self.root, self.config.tag_format)
+
+    @cached_property
+    def working(self) -> WorkingTree:
+        return WorkingTree(self.root)
+
+    def path(self, rel: str) -> Path:
+        return self.root / rel
+
+    def prompt_path(self, name: str) -> str:
+        return prompt_dir(self.config, name)
+
+
+def open_project(directory: Path | str = ".") -> Project:
+    root = find_root(Path(directory))
+    return Project(root=root, config=load_config(WorkingTree(root)))
+
+
+def split_ref(ref: str) -> tuple[str, str | None]:
+    """`name@1.2.0` → ('name', '1.2.0'); `name` → ('name', None)."""
+    name, _, version = ref.partition("@")
+    return name, (version or None)
+
+
+def load_working(project: Project, name: str) -> PromptContent:
+    return load_prompt(project.working, project.config, name)
+
+
+def load_release(project: Project, release: Release) -> PromptContent:
+    """A release's content read from git objects, proven equal to its recorded digest."""
+    content = load_prompt(project.store.source_at(release.commit), project.config, release.name)
+    if release.digest and content.digest != release.digest:
+        raise ReleaseError(f"tag {release.tag} does not match its recorded digest",
+                           fix="the tag was moved or rewritten; run `promptctl verify`")
+    return content
+
+
+def load_version(project: Project, name: str, version: str | None) -> PromptContent:
+    """Content of `name` at a version, `working` (None) or any git ref."""
+    if version in (None, WORKING):
+        return load_working(project, name)
+    bare = version.removeprefix("v")
+    for release in project.store.releases(name):
+        if release.version == bare:
+            return load_release(project, release)
+    if _looks_like_version(bare):
+        raise NotFoundError(f"{name} has no release {bare}",
+                            fix=f"run `promptctl log {name}` to see its versions")
+    return load_prompt(project.store.source_at(version), project.config, name)
+
+
+def latest_release(project: Project, name: str) -> Release | None:
+    from ..versions import latest
+    releases = project.store.releases(name)
+    top = latest([r.version for r in releases])
+    return next((r for r in releases if r.version == top), None)
+
+
+def _looks_like_version(text: str) -> bool:
+    head = text.split("-", 1)[0].split("+", 1)[0]
+    return head.count(".") == 2 and head.replace(".", "").isdigit()

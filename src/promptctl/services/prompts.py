@@ -1,0 +1,259 @@
+"""Services of the prompt registry: check, bump, diff, show, log, list, verify."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..checks import contract_problems
+from ..errors import Problem, PromptctlError, ReleaseError, ValidationError
+from ..files import PROMPT_FILE, list_prompt_names, load_yaml
+from ..model import PromptContent, Release
+from ..tags import format_message, format_tag
+from ..versions import BumpKind, next_version, parse_level, sort_versions
+from . import project as _project
+from .project import WORKING, Project, latest_release, load_release, load_working, open_project
+
+
+def load_version(where: Project | Path | str, name: str, version: str | None) -> PromptContent:
+    """Content of `name` at a version or `working`; `where` is a Project or a folder in one."""
+    proj = where if isinstance(where, Project) else open_project(where)
+    return _project.load_version(proj, name, version)
+
+
+# ---------------------------------------------------------------- check
+
+def check(project: Project, names: list[str] | None = None) -> tuple[list[str], list[Problem]]:
+    """Validate prompts, their contracts, and their eval datasets; no model is called."""
+    names = names or list_prompt_names(project.root, project.config)
+    problems: list[Problem] = []
+    for name in names:
+        problems += prompt_problems(project, name)
+        problems += suite_problems(project, name)
+    return names, problems
+
+
+def prompt_problems(project: Project, name: str) -> list[Problem]:
+    yaml_path = f"{project.prompt_path(name)}/{PROMPT_FILE}"
+    try:
+        content = load_working(project, name)
+    except ValidationError as exc:
+        return exc.problems or [Problem(yaml_path, exc.message)]
+    except PromptctlError as exc:  # a check reports every prompt, it never stops at the first
+        return [Problem(exc.file or yaml_path, exc.message)]
+    return contract_problems(content, yaml_path)
+
+
+def suite_problems(project: Project, name: str) -> list[Problem]:
+    """A suite's own validation when the eval engine is installed, else YAML + datasets parse."""
+    try:
+        from ..evals.suite import check_suite  # provided by the eval engine
+    except ImportError:
+        return _basic_suite_problems(project, name)
+    return check_suite(project, name)
+
+
+def _basic_suite_problems(project: Project, name: str) -> list[Problem]:
+    suite_path = f"{project.config.evals_dir}/{name}/suite.yaml"
+    text = project.working.read(suite_path)
+    if text is None:
+        return []
+    try:
+        load_yaml(text, suite_path)
+    except ValidationError as exc:
+        return exc.problems
+    return []
+
+
+# ---------------------------------------------------------------- bump
+
+def bump(project: Project, name: str, level: str = "auto", pre: str | None = None,
+         message: str = "") -> Release:
+    """Commit the prompt's files (only them) if changed, then tag an immutable release."""
+    content = load_working(project, name)
+    problems = contract_problems(content, f"{project.prompt_path(name)}/{PROMPT_FILE}")
+    if problems:
+        raise ValidationError(problems=problems)
+    store = project.store
+    releases = store.releases(name)
+    latest = latest_release(project, name)
+    wanted = parse_level(level)
+    unchanged = latest is not None and latest.digest == content.digest
+    if unchanged and _finalises(latest, pre):
+        # 2.1.0-rc.2 → 2.1.0 re-releases the tested content as final: nothing to change.
+        wanted = latest.version.split("-", 1)[0] if wanted is None else wanted
+    elif unchanged:
+        raise ReleaseError(f"nothing changed in {name} since {latest.version}",
+                           fix="edit the prompt first; releases are immutable")
+    if wanted is None:
+        wanted = suggest_level(project, content, latest)
+    version = next_version([r.version for r in releases], wanted, pre)
+    return _release(project, content, version, message)
+
+
+def _finalises(latest: Release, pre: str | None) -> bool:
+    return "-" in latest.version.split("+", 1)[0] and pre is None
+
+
+def suggest_level(project: Project, content: PromptContent, latest: Release | None) -> BumpKind:
+    from ..diffing import diff_prompts
+    if latest is None:
+        return BumpKind.MAJOR  # next_version turns a first release into 1.0.0
+    old = load_release(project, latest)
+    return diff_prompts(old, content, latest.version, WORKING).level
+
+
+def _release(project: Project, content: PromptContent, version: str, message: str) -> Release:
+    store, name = project.store, content.name
+    prompts_dir = project.config.prompts_dir
+    pathspecs = [f":(glob){project.prompt_path(name)}/*"]
+    pathspecs += [f"{prompts_dir}/{p}" for p in content.files if not p.startswith(f"{name}/")]
+    subject = f"release {name} {version}" + (f": {message}" if message else "")
+    if not store.has_commits() or store.dirty_paths(pathspecs):
+        store.commit_paths(pathspecs, subject)
+    commit = store.head()
+    committed = load_release(project, Release(name=name, version=version, tag="", commit=commit))
+    if committed.digest != content.digest:
+        raise ReleaseError(f"the commit of {name} does not hold the working files",
+                           fix="check .gitignore: every prompt file must be tracked")
+    tag = format_tag(name, version, project.config.tag_format)
+    store.create_tag(tag, commit, format_message(name, version, content.digest, message))
+    return store.release(name, version)
+
+
+# ---------------------------------------------------------------- read commands
+
+def diff(project: Project, name: str, a: str | None = None, b: str | None = None,
+         render_vars: dict[str, Any] | None = None):
+    from ..diffing import diff_prompts
+    if a is None:
+        latest = latest_release(project, name)
+        old = load_release(project, latest) if latest else None
+        a_label = latest.version if latest else "(none)"
+    else:
+        old, a_label = _project.load_version(project, name, a), a
+    b_label = b or WORKING
+    new = _project.load_version(project, name, b)
+    result = diff_prompts(old, new, a_label, b_label)
+    if render_vars is not None:
+        result.rendered = _rendered_diff(old, new, a_label, b_label, render_vars)
+    return result
+
+
+def _rendered_diff(old: PromptContent | None, new: PromptContent, a: str, b: str,
+                   variables: dict[str, Any]) -> str:
+    import difflib
+    before = render_text(old, a, variables) if old else ""
+    after = render_text(new, b, variables)
+    return "".join(difflib.unified_diff(before.splitlines(keepends=True),
+                                        after.splitlines(keepends=True),
+                                        f"{a} (rendered)", f"{b} (rendered)"))
+
+
+def render_text(content: PromptContent, label: str, variables: dict[str, Any]) -> str:
+    """The rendered prompt as text: chat messages become `[role]` blocks."""
+    from ..render import CompiledPrompt
+    compiled = CompiledPrompt(f"{content.name}@{label}", content.templates, content.bodies,
+                              content.spec.inputs)
+    out = compiled.render(variables)
+    if isinstance(out, str):
+        return out if out.endswith("\n") else out + "\n"
+    return "".join(f"[{m['role']}]\n{m['content'].rstrip()}\n\n" for m in out)
+
+
+def show(project: Project, ref: str) -> tuple[PromptContent, Release | None]:
+    name, version = _project.split_ref(ref)
+    content = _project.load_version(project, name, version)
+    release = None
+    if version not in (None, WORKING):
+        release = project.store.release(name, version.removeprefix("v"))
+    return content, release
+
+
+def log(project: Project, name: str) -> list[Release]:
+    releases = {r.version: r for r in project.store.releases(name)}
+    if not releases:
+        load_working(project, name)  # a clear not-found error for unknown prompts
+    return [releases[v] for v in reversed(sort_versions(list(releases)))]
+
+
+@dataclass
+class PromptStatus:
+    name: str
+    latest: str | None
+    releases: int
+    unreleased: bool | None
+    kind: str | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def list_prompts(project: Project) -> list[PromptStatus]:
+    from ..versions import latest as latest_of
+    by_name: dict[str, list[Release]] = {}
+    for release in project.store.releases():
+        by_name.setdefault(release.name, []).append(release)
+    rows = []
+    for name in sorted(set(list_prompt_names(project.root, project.config)) | set(by_name)):
+        releases = by_name.get(name, [])
+        top = latest_of([r.version for r in releases])
+        digest = next((r.digest for r in releases if r.version == top), None)
+        rows.append(_status(project, name, top, len(releases), digest))
+    return rows
+
+
+def _status(project: Project, name: str, top: str | None, count: int,
+            digest: str | None) -> PromptStatus:
+    from ..errors import NotFoundError
+    try:
+        content = load_working(project, name)
+    except NotFoundError:
+        return PromptStatus(name, top, count, None, error="removed from the working tree")
+    except ValidationError as exc:
+        return PromptStatus(name, top, count, None, error=str(exc.message))
+    return PromptStatus(name, top, count, content.digest != digest, kind=content.spec.kind)
+
+
+# ---------------------------------------------------------------- verify
+
+@dataclass
+class Finding:
+    tag: str
+    problem: str
+
+    def as_dict(self) -> dict:
+        return {"tag": self.tag, "problem": self.problem}
+
+
+@dataclass
+class VerifyReport:
+    checked: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+
+def verify(project: Project) -> VerifyReport:
+    """Every release tag is annotated and its content still matches its recorded digest."""
+    report = VerifyReport()
+    for release in project.store.releases():
+        report.checked += 1
+        problem = _tag_problem(project, release)
+        if problem:
+            report.findings.append(Finding(release.tag, problem))
+    return report
+
+
+def _tag_problem(project: Project, release: Release) -> str | None:
+    if not release.annotated:
+        return "lightweight tag: releases must be annotated tags made by `promptctl bump`"
+    if release.digest is None:
+        return "annotated tag without a Prompt-Digest: not made by `promptctl bump`"
+    try:
+        load_release(project, release)
+    except ReleaseError:
+        return "content does not match the recorded digest: the tag was moved or rewritten"
+    except PromptctlError as exc:
+        return f"content at the tag is not a valid prompt: {exc.message}"
+    return None

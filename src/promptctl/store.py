@@ -1,0 +1,154 @@
+"""The git adapter: the only module that imports GitPython.
+
+Reads files at any revision, lists release tags in one `for-each-ref` call, commits
+exactly the paths it is given and creates annotated tags. It never moves or deletes a tag.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import git
+
+from .errors import NotFoundError, ReleaseError, RepoError
+from .model import DEFAULT_TAG_FORMAT, Release
+from .tags import parse_body, parse_digest, parse_tag, tag_prefix
+
+_SEP, _END = "\x1f", "\x1e"
+_REF_FORMAT = _SEP.join([
+    "%(refname)", "%(objecttype)", "%(objectname)", "%(*objectname)",
+    "%(taggerdate:iso-strict)", "%(taggername)", "%(creatordate:iso-strict)", "%(contents)",
+]) + _END
+
+
+class GitTreeSource:
+    """A FileSource reading blobs of one commit: what was released, not what is on disk."""
+
+    def __init__(self, commit: git.Commit) -> None:
+        self.commit = commit
+        self._tree = commit.tree
+
+    def _item(self, path: str):
+        try:
+            return self._tree / path
+        except KeyError:
+            return None
+
+    def read(self, path: str) -> str | None:
+        item = self._item(path)
+        if item is None or item.type != "blob":
+            return None
+        return item.data_stream.read().decode("utf-8")
+
+    def listdir(self, path: str) -> list[str]:
+        item = self._item(path)
+        if item is None or item.type != "tree":
+            return []
+        return sorted(blob.name for blob in item.blobs)
+
+
+class GitStore:
+    """A prompt repo's git side."""
+
+    def __init__(self, root: Path, tag_format: str = DEFAULT_TAG_FORMAT) -> None:
+        self.root = root
+        self.tag_format = tag_format
+        try:
+            self.repo = git.Repo(root)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
+            raise RepoError(f"{root} is not a git repository", fix="run `git init` there") from exc
+
+    # ------------------------------------------------------------ reading
+
+    def run_git(self, *args: str) -> str:
+        try:
+            return self.repo.git.execute(["git", *args])
+        except git.GitCommandError as exc:
+            detail = (exc.stderr or "").strip().replace("\n", " ") or str(exc)
+            raise RepoError(f"git {' '.join(args[:2])} failed: {detail}") from exc
+
+    def has_commits(self) -> bool:
+        return self.repo.head.is_valid()
+
+    def head(self) -> str:
+        return self.repo.head.commit.hexsha if self.has_commits() else ""
+
+    def resolve(self, rev: str) -> git.Commit:
+        try:
+            return self.repo.commit(rev)
+        except (git.BadName, ValueError) as exc:
+            raise NotFoundError(f"no git revision {rev!r}", fix="give a version, tag or commit") from exc
+
+    def source_at(self, rev: str) -> GitTreeSource:
+        return GitTreeSource(self.resolve(rev))
+
+    def releases(self, name: str | None = None) -> list[Release]:
+        """Release tags (of one prompt, or all), parsed from a single for-each-ref call."""
+        prefix = "refs/tags/" + tag_prefix(self.tag_format, name)
+        # for-each-ref matches a literal prefix only up to a slash; otherwise glob it.
+        pattern = prefix if prefix.endswith("/") else prefix + "*"
+        out = self.repo.git.execute(["git", "for-each-ref", f"--format={_REF_FORMAT}", pattern],
+                                    strip_newline_in_stdout=False)
+        found = []
+        for record in out.split(_END):
+            fields = record.lstrip("\n").split(_SEP)
+            if len(fields) != 8:
+                continue
+            release = _release_from_ref(fields, self.tag_format)
+            if release and (name is None or release.name == name):
+                found.append(release)
+        return found
+
+    def release(self, name: str, version: str) -> Release:
+        for release in self.releases(name):
+            if release.version == version:
+                return release
+        raise NotFoundError(f"{name} has no release {version}",
+                            fix=f"run `promptctl log {name}` to see its versions")
+
+    def tag_commit(self, tag: str) -> str | None:
+        try:
+            return self.repo.tags[tag].commit.hexsha
+        except (IndexError, ValueError):
+            return None
+
+    def changed_paths(self, since: str) -> set[str]:
+        """Paths that differ between `since` and the working tree (committed or not)."""
+        base = self.resolve(since).hexsha
+        tracked = self.run_git("diff", "--name-only", base, "--").splitlines()
+        untracked = self.run_git("ls-files", "--others", "--exclude-standard").splitlines()
+        return {p for p in [*tracked, *untracked] if p}
+
+    def dirty_paths(self, pathspecs: list[str]) -> list[str]:
+        """Paths among `pathspecs` whose working-tree state differs from HEAD (incl. untracked)."""
+        out = self.run_git("status", "--porcelain", "--untracked-files=all", "--", *pathspecs)
+        return [line[3:] for line in out.splitlines() if line.strip()]
+
+    # ------------------------------------------------------------ writing
+
+    def commit_paths(self, pathspecs: list[str], message: str) -> str:
+        """Commit the working-tree state of exactly these paths; other staged work stays staged."""
+        self.run_git("add", "-A", "--", *pathspecs)
+        self.run_git("commit", "-q", "--only", "-m", message, "--", *pathspecs)
+        return self.head()
+
+    def create_tag(self, tag: str, commit: str, message: str) -> None:
+        if self.tag_commit(tag) is not None:
+            raise ReleaseError(f"tag {tag} already exists", fix="tags are immutable: release a new version")
+        self.run_git("tag", "-a", tag, "-m", message, commit)
+
+
+def _release_from_ref(fields: list[str], tag_format: str) -> Release | None:
+    refname, objtype, objname, peeled, tagdate, tagger, created, contents = fields
+    tag = refname.removeprefix("refs/tags/")
+    parsed = parse_tag(tag, tag_format)
+    if parsed is None:
+        return None
+    annotated = objtype == "tag"
+    return Release(
+        name=parsed[0], version=parsed[1], tag=tag,
+        digest=parse_digest(contents) if annotated else None,
+        message=parse_body(contents) if annotated else "",
+        commit=peeled if annotated else objname,
+        tag_sha=objname, date=tagdate or created, author=tagger, annotated=annotated,
+    )

@@ -1,0 +1,116 @@
+"""The registry commands as a user runs them: CliRunner for messages, subprocess for the real CLI."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import git, repo_state, run_cli
+from promptctl.cli import app
+
+runner = CliRunner()
+
+
+def invoke(repo, *args):
+    return runner.invoke(app, ["-C", str(repo), *args])
+
+
+def test_bump_log_show_list_through_the_cli(prompt_repo):
+    result = invoke(prompt_repo, "bump", "support-refund", "-m", "first release")
+    assert result.exit_code == 0, result.output
+    assert "released support-refund 1.0.0" in result.output
+    log = json.loads(invoke(prompt_repo, "log", "support-refund", "--json").output)
+    assert [r["version"] for r in log] == ["1.0.0"] and log[0]["message"] == "first release"
+    shown = json.loads(invoke(prompt_repo, "show", "support-refund@1.0.0", "--json").output)
+    assert shown["digest"] == log[0]["digest"] and shown["kind"] == "text"
+    listed = json.loads(invoke(prompt_repo, "list", "--json").output)
+    assert {r["name"]: r["unreleased"] for r in listed} == {"support-refund": False, "triage": True}
+
+
+def test_commands_work_from_a_subfolder(prompt_repo, monkeypatch):
+    monkeypatch.chdir(prompt_repo / "prompts" / "triage")
+    result = runner.invoke(app, ["check", "triage"])
+    assert result.exit_code == 0, result.output
+    assert "checked 1 prompt(s): ok" in result.output
+
+
+def test_diff_exit_code_and_render(prompt_repo, tmp_path):
+    invoke(prompt_repo, "bump", "support-refund")
+    assert invoke(prompt_repo, "diff", "support-refund", "--exit-code").exit_code == 0
+    path = prompt_repo / "prompts/support-refund/prompt.yaml"
+    path.write_text(path.read_text().replace("Hello", "Hi"))
+    variables = tmp_path / "vars.yaml"
+    variables.write_text("question: Where is my parcel?\n")
+    result = invoke(prompt_repo, "diff", "support-refund", "--exit-code", "--render", str(variables))
+    assert result.exit_code == 1
+    assert "+Hi there." in result.output and "Suggested bump: minor" in result.output
+
+
+def test_check_lists_every_problem_and_exits_1(prompt_repo):
+    path = prompt_repo / "prompts/triage/prompt.yaml"
+    path.write_text(path.read_text().replace("ticket: string", "ticket: string\n  unused: string")
+                    .replace("role: user", "role: usr"))
+    (prompt_repo / "prompts/support-refund/prompt.yaml").write_text("name: [oops\n")
+    result = invoke(prompt_repo, "check")
+    assert result.exit_code == 1
+    assert "prompts/support-refund/prompt.yaml:" in result.output
+    assert "prompts/triage/prompt.yaml:" in result.output and "messages.1.role" in result.output
+
+
+@pytest.mark.parametrize("setup,args,expected", [
+    (lambda r: (r / "prompts/triage/prompt.yaml").write_text("name: triage\nmodel: [x\n"),
+     ["bump", "triage"], "prompts/triage/prompt.yaml:"),
+    (lambda r: (r / "prompts/triage/prompt.yaml").write_text(
+        (r / "prompts/triage/prompt.yaml").read_text() + "colour: blue\n"),
+     ["bump", "triage"], "colour: unknown field"),
+    (lambda r: None, ["bump", "triage", "1.0"], "not a semantic version"),
+    (lambda r: None, ["bump", "Bad_Name!"], "not found"),
+    (lambda r: (r / "prompts/triage/prompt.yaml").write_text(
+        (r / "prompts/triage/prompt.yaml").read_text().replace("system.j2", "missing.j2")),
+     ["bump", "triage"], "messages.0.content_file"),
+    (lambda r: (r / "prompts/triage/prompt.yaml").write_text(
+        (r / "prompts/triage/prompt.yaml").read_text().replace("{{ ticket }}", "{{ ticket }} {{ who }}")),
+     ["bump", "triage"], "'who'"),
+    (lambda r: None, ["new", "Bad Name"], "invalid prompt name"),
+])
+def test_bad_input_exits_2_with_file_and_field_and_changes_nothing(prompt_repo, setup, args, expected):
+    setup(prompt_repo)
+    before = repo_state(prompt_repo)
+    result = invoke(prompt_repo, *args)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: ") and expected in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert repo_state(prompt_repo) == before
+
+
+def test_init_refuses_to_overwrite(tmp_path):
+    assert runner.invoke(app, ["init", str(tmp_path / "p")]).exit_code == 0
+    (tmp_path / "q" / "prompts").mkdir(parents=True)
+    (tmp_path / "q" / "release.yaml").write_text("mine\n")
+    result = runner.invoke(app, ["init", str(tmp_path / "q")])
+    assert result.exit_code == 2 and "release.yaml already exists" in result.output
+    assert (tmp_path / "q" / "release.yaml").read_text() == "mine\n"
+
+
+def test_new_scaffolds_checkable_prompts(prompt_repo):
+    assert invoke(prompt_repo, "new", "support/billing", "--text").exit_code == 0
+    assert invoke(prompt_repo, "new", "triage-v2", "--from", "triage").exit_code == 0
+    result = invoke(prompt_repo, "check", "support/billing", "triage-v2")
+    assert result.exit_code == 0, result.output
+    assert (prompt_repo / "prompts/triage-v2/system.j2").exists()
+
+
+def test_installed_cli_end_to_end(tmp_path):
+    assert run_cli("--version", cwd=tmp_path).stdout.startswith("promptctl ")
+    done = run_cli("quickstart", "demo", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "support-reply 1.1.0" in done.stdout
+    demo = tmp_path / "demo"
+    assert git(demo, "tag", "-l").splitlines() == ["support-reply/v1.0.0", "support-reply/v1.1.0"]
+    verify = run_cli("verify", cwd=demo)
+    assert verify.returncode == 0 and "ok" in verify.stdout
+    git(demo, "tag", "-f", "support-reply/v1.0.0", "HEAD")
+    moved = run_cli("verify", cwd=demo)
+    assert moved.returncode == 1 and "support-reply/v1.0.0" in moved.stderr
+    missing = run_cli("-C", str(tmp_path), "list", cwd=tmp_path)
+    assert missing.returncode == 2 and missing.stderr.startswith("error: no promptctl.yaml")

@@ -1,0 +1,133 @@
+"""bump, verify, diff and list on real temporary git repos."""
+
+from pathlib import Path
+
+import pytest
+
+from conftest import git, repo_state
+from promptctl.errors import ReleaseError, ValidationError
+from promptctl.services import prompts
+from promptctl.services.project import open_project
+
+
+def edit(root: Path, rel: str, old: str, new: str) -> None:
+    path = root / rel
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def test_bump_commits_only_the_prompt_and_tags_it(prompt_repo):
+    project = open_project(prompt_repo)
+    first = prompts.bump(project, "support-refund", message="first")
+    assert (first.version, first.tag, first.annotated) == ("1.0.0", "support-refund/v1.0.0", True)
+    edit(prompt_repo, "prompts/support-refund/prompt.yaml", "Question:", "Customer question:")
+    (prompt_repo / "prompts/triage/system.j2").write_text("unrelated edit\n")
+    (prompt_repo / "notes.txt").write_text("staged elsewhere\n")
+    git(prompt_repo, "add", "notes.txt")
+    second = prompts.bump(project, "support-refund", message="clearer")
+    assert second.version == "1.1.0"
+    committed = git(prompt_repo, "show", "--name-only", "--format=", "HEAD").splitlines()
+    assert committed == ["prompts/support-refund/prompt.yaml"]
+    status = git(prompt_repo, "status", "--porcelain")
+    assert "A  notes.txt" in status and " M prompts/triage/system.j2" in status
+    assert "clearer" in git(prompt_repo, "tag", "-l", "--format=%(contents)", second.tag)
+
+
+def test_bump_refuses_without_changes_and_changes_nothing(prompt_repo):
+    project = open_project(prompt_repo)
+    prompts.bump(project, "support-refund")
+    before = repo_state(prompt_repo)
+    with pytest.raises(ReleaseError, match="nothing changed"):
+        prompts.bump(project, "support-refund", "patch")
+    assert repo_state(prompt_repo) == before
+
+
+def test_partial_change_changes_digest_and_is_released_with_the_prompt(prompt_repo):
+    project = open_project(prompt_repo)
+    first = prompts.bump(project, "support-refund")
+    (prompt_repo / "prompts/_partials/policy.j2").write_text("Never promise refunds or credits.\n")
+    assert prompts.list_prompts(project)[0].unreleased is True
+    second = prompts.bump(project, "support-refund", message="policy")
+    assert second.digest != first.digest
+    committed = git(prompt_repo, "show", "--name-only", "--format=", "HEAD").splitlines()
+    assert committed == ["prompts/_partials/policy.j2"]
+    old = prompts.load_version(project, "support-refund", "1.0.0")
+    assert old.files["_partials/policy.j2"] == "Never promise refunds.\n"
+
+
+def test_invalid_prompt_is_refused_before_any_write(prompt_repo):
+    project = open_project(prompt_repo)
+    edit(prompt_repo, "prompts/support-refund/prompt.yaml", "Question: {{ question }}",
+         "Question: {{ question }} {{ order_id }}")
+    before = repo_state(prompt_repo)
+    with pytest.raises(ValidationError) as info:
+        prompts.bump(project, "support-refund")
+    assert "order_id" in str(info.value.problems[0])
+    assert repo_state(prompt_repo) == before
+
+
+def test_verify_finds_moved_and_lightweight_tags(prompt_repo):
+    project = open_project(prompt_repo)
+    prompts.bump(project, "support-refund")
+    prompts.bump(project, "triage")
+    assert prompts.verify(project).findings == []
+    edit(prompt_repo, "prompts/triage/system.j2", "bug", "defect")
+    git(prompt_repo, "commit", "-qam", "sneaky edit")
+    # Re-point the release at other content, keeping an annotated tag and its digest line.
+    message = git(prompt_repo, "tag", "-l", "--format=%(contents)", "triage/v1.0.0")
+    git(prompt_repo, "tag", "-f", "-a", "triage/v1.0.0", "-m", message, "HEAD")
+    git(prompt_repo, "tag", "support-refund/v9.0.0")
+    report = prompts.verify(project)
+    problems = {f.tag: f.problem for f in report.findings}
+    assert "moved or rewritten" in problems["triage/v1.0.0"]
+    assert "lightweight" in problems["support-refund/v9.0.0"]
+    assert report.checked == 3
+
+
+def test_diff_between_versions_and_auto_major(prompt_repo):
+    project = open_project(prompt_repo)
+    prompts.bump(project, "support-refund")
+    edit(prompt_repo, "prompts/support-refund/prompt.yaml", "  question: {type: string}\n",
+         "  question: {type: string}\n  order_id: {type: string}\n")
+    edit(prompt_repo, "prompts/support-refund/prompt.yaml", "Question: {{ question }}",
+         "Question: {{ question }} (order {{ order_id }})")
+    result = prompts.diff(project, "support-refund", render_vars={"question": "Hi?", "order_id": "42"})
+    assert result.level.label == "major"
+    assert [(c.name, c.change) for c in result.inputs] == [("order_id", "added")]
+    assert "+Question: Hi? (order 42)" in result.rendered
+    release = prompts.bump(project, "support-refund", "auto")
+    assert release.version == "2.0.0"
+    between = prompts.diff(project, "support-refund", "1.0.0", "2.0.0")
+    assert between.level.label == "major" and between.old_label == "1.0.0"
+
+
+def test_list_on_repo_with_releases(prompt_repo):
+    project = open_project(prompt_repo)
+    prompts.bump(project, "triage", "2.0.0")
+    rows = {r.name: r for r in prompts.list_prompts(project)}
+    assert rows["triage"].latest == "2.0.0" and rows["triage"].unreleased is False
+    assert rows["support-refund"].latest is None and rows["support-refund"].unreleased is True
+
+
+def test_first_bump_in_a_repo_without_commits(tmp_path):
+    from promptctl.services.scaffold import init
+    init(tmp_path / "fresh")
+    project = open_project(tmp_path / "fresh")
+    release = prompts.bump(project, "support-reply")
+    assert release.version == "1.0.0"
+    assert prompts.verify(project).findings == []
+
+
+def test_release_candidates_then_final_with_the_same_content(prompt_repo):
+    project = open_project(prompt_repo)
+    assert prompts.bump(project, "triage", pre="rc").version == "1.0.0-rc.1"
+    with pytest.raises(ReleaseError, match="nothing changed"):
+        prompts.bump(project, "triage", pre="rc")
+    edit(prompt_repo, "prompts/triage/system.j2", "bug", "defect")
+    rc2 = prompts.bump(project, "triage", pre="rc")
+    assert rc2.version == "1.0.0-rc.2"
+    final = prompts.bump(project, "triage")
+    assert final.version == "1.0.0" and final.digest == rc2.digest and final.commit == rc2.commit
+    with pytest.raises(ReleaseError, match="nothing changed"):
+        prompts.bump(project, "triage")

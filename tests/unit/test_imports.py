@@ -1,0 +1,29 @@
+"""Every module imports on its own in a fresh interpreter, and the CLI starts light."""
+
+import pkgutil
+import subprocess
+import sys
+
+import promptctl
+
+
+def modules():
+    return sorted(m.name for m in pkgutil.walk_packages(promptctl.__path__, "promptctl."))
+
+
+def test_every_module_imports_alone():
+    code = ("import importlib, sys\n"
+            "for name in sys.argv[1:]:\n"
+            "    importlib.import_module(name)\n")
+    optional = ("promptctl.sinks", "promptctl.calllog_otel", "promptctl.calllog_prometheus")
+    names = [m for m in modules() if not m.startswith(optional) and m != "promptctl.__main__"]
+    result = subprocess.run([sys.executable, "-c", code, *names], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_cli_start_does_not_import_heavy_modules():
+    code = ("import sys; import promptctl.cli\n"
+            "heavy = [m for m in ('git', 'rich', 'jinja2', 'pydantic', 'httpx') if m in sys.modules]\n"
+            "print(','.join(heavy))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
