@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -23,7 +23,7 @@ import yaml
 from ..calllog import ENV_VAR, default_log_path
 from ..canary import Action, Decision, Observations, Policy, decide, parse_policy
 from ..canary_sources import PrometheusSource, Selection, read_call_log
-from ..errors import MetricSourceError, NotFoundError, UsageError
+from ..errors import MetricSourceError, NotFoundError, PromptctlError, UsageError
 from .project import Project, open_project
 
 
@@ -249,7 +249,10 @@ def watch(root: Path | str, *, env: str | None = None, interval: float = 60.0,
             analysis = _analyze(project, target, time.time(), call_log, failures.get(key, 0))
             failures[key] = failures.get(key, 0) + 1 if analysis.error else 0
             if apply_decisions:
-                apply(project, analysis, webhook=webhook)
+                try:
+                    apply(project, analysis, webhook=webhook)
+                except PromptctlError as exc:   # a sidecar keeps watching; report and go on
+                    analysis = replace(analysis, error=exc.one_line())
             yield analysis
         done += 1
         if iterations is None or done < iterations:
