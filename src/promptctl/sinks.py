@@ -290,6 +290,7 @@ class PrometheusSink:
                 }
                 self._shared[id(self.registry)] = metrics
         self._m = metrics
+        self._seen: set[tuple] = set()
 
     def write(self, records: Sequence[Record]) -> None:
         m = self._m
@@ -297,6 +298,11 @@ class PrometheusSink:
             if r.kind != "call":
                 continue
             labels = (r.name, r.version, r.variant, r.env or "", r.segment or "")
+            if labels not in self._seen:
+                # Create the error series at 0 with the first call: a series that first
+                # appears with the first error makes PromQL's increase() miss that error.
+                self._seen.add(labels)
+                m["errors"].labels(*labels)
             m["calls"].labels(*labels).inc()
             if not r.success:
                 m["errors"].labels(*labels).inc()
