@@ -388,5 +388,8 @@ def resolve_target(target: Any, root: Path | None = None) -> Any:
 
 def open_logger(target: str | Path | Callable[[list[Record]], Any] | Iterable | None = None,
                 root: Path | None = None, **options: Any) -> CallLogger:
-    """The logger `Registry.track()`/`log_call()` delegate to (see `resolve_target`)."""
+    """The logger `Registry.track()`/`log_call()` delegate to (see `resolve_target`);
+    a CallLogger passed as `target` is used as it is."""
+    if isinstance(target, CallLogger):
+        return target
     return CallLogger(open_sink(resolve_target(target, root), root), **options)

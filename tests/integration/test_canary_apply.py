@@ -14,6 +14,7 @@ import yaml
 
 pytest.importorskip("promptctl.services.deploy")
 deploy_support = pytest.importorskip("deploy_support")
+deploy_repo = deploy_support.deploy_repo     # the fixture: releases 1.0.0, 1.1.0, 2.0.0
 
 from conftest import git  # noqa: E402
 from promptctl.calllog import open_logger  # noqa: E402
@@ -45,7 +46,7 @@ def _traffic(root, canary_error: float, n: int, start: float) -> None:
             for variant, version, p in (("stable", "1.0.0", 0.02), ("canary", "1.1.0", canary_error)):
                 logger.log_call(name="support-refund", version=version, variant=variant,
                                 env="production", key=f"{variant}{i}", success=rng.random() > p,
-                                latency_ms=100 + rng.random() * 20, time_=start + i * 0.001)
+                                latency_ms=100 + rng.random() * 20, time_=start + i * 0.00001)
 
 
 def _weight(root) -> float:
@@ -66,21 +67,22 @@ def test_apply_advances_then_rolls_back_with_commits_and_webhook(deploy_repo):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     hook = f"http://127.0.0.1:{server.server_port}/"
     try:
-        start = time.time() + 1
+        start = time.time()          # after the canary commit: inside step one
         _traffic(root, 0.02, 6000, start)
         analysis = svc.analyze(root, "support-refund", "production", now=start + 600)
         assert analysis.decision.action is Action.ADVANCE
+        time.sleep(1.1)             # step two starts at the advance commit (1 s resolution)
         svc.apply(project, analysis, webhook=hook)
         assert _weight(root) == 50
         message = git(root, "log", "-1", "--format=%B")
         assert "canary support-refund 1.1.0 at 50% in production" in message
         assert "canary analysis: advance 5% -> 50%" in message
 
-        time.sleep(1.1)             # the next step starts at the advance commit (1 s resolution)
-        start = time.time() + 1
+        start = time.time()
         _traffic(root, 0.30, 400, start)
         analysis = svc.analyze(root, "support-refund", "production", now=start + 60)
         assert analysis.decision.action is Action.ROLLBACK
+        assert analysis.observations.canary.calls == 400      # step two's calls only
         svc.apply(project, analysis, webhook=hook)
         assert _weight(root) == 0
         assert "canary analysis: rollback 50% -> 0%" in git(root, "log", "-1", "--format=%B")
