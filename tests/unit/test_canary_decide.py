@@ -33,7 +33,7 @@ def _obs(n_s=10_000, e_s=200, ms_s=800.0, n_c=10_000, e_c=200, ms_c=800.0, **ext
 
 
 def test_defaults_and_overrides_merge_per_metric():
-    policy = parse_policy({"canary_unused": None} and {"min_calls": 50},
+    policy = parse_policy({"min_calls": 50},
                           {"metrics": {"latency": {"tolerance": 0.2}, "csat": {"min": 3}}})
     assert policy.steps == (5, 50, 100) and policy.min_calls == 50
     by = {m.name: m for m in policy.metrics}
