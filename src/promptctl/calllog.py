@@ -301,6 +301,9 @@ class CallLogger:
         self._thread.start()
 
     def _reset(self) -> None:
+        # Records buffered before the fork are the parent's to write; counters start afresh.
+        self._buffer.clear()
+        self.stats = LoggerStats()
         self._wake = threading.Event()
         self._idle = threading.Condition()
         self._busy = False
@@ -377,13 +380,31 @@ def open_sink(target: Any, root: Path | None = None) -> Any:
 
 
 def resolve_target(target: Any, root: Path | None = None) -> Any:
-    """The explicit target, else $PROMPTCTL_CALL_LOG, else <root>/.promptctl/calls.sqlite."""
+    """The explicit target, else $PROMPTCTL_CALL_LOG, else promptctl.yaml's
+    `call_log: {path: ...}`, else <root>/.promptctl/calls.sqlite."""
     if target is not None:
         return target
     from_env = os.environ.get(ENV_VAR)
     if from_env:
         return from_env
-    return default_log_path(root)
+    configured = _configured_path(root)
+    return configured if configured is not None else default_log_path(root)
+
+
+def _configured_path(root: Path | None) -> Path | None:
+    # Read once when a logger opens, never per call; `canary analyze` reads the same key.
+    config = Path(root or ".") / "promptctl.yaml"
+    try:
+        import yaml
+        data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+    except Exception:   # a broken promptctl.yaml must not break the app: use the default
+        return None
+    section = data.get("call_log") if isinstance(data, dict) else None
+    path = section.get("path") if isinstance(section, dict) else None
+    if not path:
+        return None
+    path = Path(path)
+    return path if path.is_absolute() else Path(root or ".") / path
 
 
 def open_logger(target: str | Path | Callable[[list[Record]], Any] | Iterable | None = None,

@@ -134,6 +134,10 @@ def test_open_logger_target_resolution(tmp_path, monkeypatch):
     monkeypatch.setenv("PROMPTCTL_CALL_LOG", str(tmp_path / "env.jsonl"))
     with open_logger(None, root=tmp_path) as logger:
         assert logger.sink.path == tmp_path / "env.jsonl"
+    monkeypatch.delenv("PROMPTCTL_CALL_LOG")
+    (tmp_path / "promptctl.yaml").write_text("call_log: {path: logs/calls.db}\n")
+    with open_logger(None, root=tmp_path) as logger:
+        assert logger.sink.path == tmp_path / "logs" / "calls.db"
     with open_logger("rel.db", root=tmp_path) as logger:
         assert isinstance(logger.sink, SQLiteSink) and logger.sink.path == tmp_path / "rel.db"
 
@@ -166,3 +170,35 @@ def test_importing_calllog_stays_light():
             " 'opentelemetry') if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_forked_child_gets_its_own_writer_and_ids(tmp_path):
+    import os
+    db = tmp_path / "fork.sqlite"
+    logger = open_logger(db)
+    parent_id = logger.log_call(name="p", version="1.0.0", latency_ms=1.0)
+    assert logger.flush()
+    pid = os.fork()
+    if pid == 0:     # child: log, close (flushes) and leave without running pytest's teardown
+        try:
+            for _ in range(100):
+                logger.log_call(name="p", version="2.0.0", latency_ms=1.0)
+            logger.close()
+        finally:
+            os._exit(0 if logger.stats.written == 100 else 1)
+    _, status = os.waitpid(pid, 0)
+    logger.close()
+    assert os.waitstatus_to_exitcode(status) == 0
+    ids = [r["call_id"] for r in rows(db)]
+    assert len(ids) == len(set(ids)) == 101 and parent_id in ids
+
+
+def test_two_processes_append_one_jsonl_file(tmp_path):
+    path = tmp_path / "shared.jsonl"
+    code = WRITER.replace("range(10_000)", "range(3_000)")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(path), tag])
+             for tag in ("1.0.0", "2.0.0")]
+    assert [p.wait(120) for p in procs] == [0, 0]
+    calls, _ = read_jsonl(path)
+    assert sorted(c.version for c in calls).count("1.0.0") == 3_000
+    assert len({c.call_id for c in calls}) == 6_000
