@@ -152,3 +152,25 @@ def _release_from_ref(fields: list[str], tag_format: str) -> Release | None:
         commit=peeled if annotated else objname,
         tag_sha=objname, date=tagdate or created, author=tagger, annotated=annotated,
     )
+
+
+# ---------------------------------------------------------------- deploy (issue 3)
+# Added by the deploy branch: the manifest's git log is its audit trail.
+
+def file_log(store: GitStore, path: str) -> list[dict]:
+    """Commits touching `path`, newest first: commit, author, date, subject, trailers."""
+    fmt = _SEP.join(["%H", "%an", "%aI", "%B"]) + _END
+    out = store.repo.git.execute(["git", "log", f"--format={fmt}", "--", path],
+                                strip_newline_in_stdout=False)
+    rows = []
+    for record in out.split(_END):
+        fields = record.lstrip("\n").split(_SEP)
+        if len(fields) != 4:
+            continue
+        commit, author, date, body = fields
+        lines = body.strip().splitlines()
+        trailers = dict(ln.split(": ", 1) for ln in lines[1:] if ln.startswith("Promptctl-") and ": " in ln)
+        rows.append({"commit": commit, "author": author, "date": date,
+                     "subject": lines[0] if lines else "", "trailers": trailers})
+    return rows
+

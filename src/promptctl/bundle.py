@@ -1,0 +1,100 @@
+"""The bundle (`release.lock.json`): one env's manifest plus every version it references.
+
+A bundle is what a deploy ships when the app should not need git: the runtime reads it
+with no GitPython and no subprocess. Each version carries its files (relative to the
+prompts folder) and its digest, which the reader recomputes and compares.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ValidationError, Problem
+from .files import DictSource, load_prompt
+from .manifest import Manifest
+from .model import Config, PromptContent
+
+FORMAT = "promptctl-bundle/1"
+
+
+@dataclass(frozen=True)
+class Bundle:
+    env: str
+    manifest: Manifest
+    manifest_commit: str
+    contents: dict[tuple[str, str], PromptContent]   # (name, version) -> content
+    created: str = ""
+
+
+def referenced_versions(manifest: Manifest, env: str) -> list[tuple[str, str]]:
+    """Every (name, version) the env serves or may serve: active, canaries, segments."""
+    found: list[tuple[str, str]] = []
+    for name, entry in sorted(manifest.environments.get(env, {}).items()):
+        for target in (entry, *entry.segments.values()):
+            found.append((name, target.active))
+            if target.canary is not None:
+                found.append((name, target.canary.version))
+    return list(dict.fromkeys(found))
+
+
+def bundle_data(env: str, manifest: Manifest, manifest_commit: str, created: str,
+                contents: dict[tuple[str, str], tuple[PromptContent, str]],
+                prompts_dir: str) -> dict[str, Any]:
+    """The JSON document; `contents` maps (name, version) to (content, tag)."""
+    only_env = Manifest(environments={env: manifest.environments.get(env, {})})
+    versions = []
+    for (name, version), (content, tag) in sorted(contents.items()):
+        versions.append({
+            "name": name, "version": version, "tag": tag, "digest": content.digest,
+            "model": content.spec.model.model_dump(mode="json"),
+            "files": dict(sorted(content.files.items())),
+        })
+    return {"format": FORMAT, "env": env, "manifest_commit": manifest_commit, "created": created,
+            "prompts_dir": prompts_dir, "manifest": only_env.model_dump(mode="json", exclude_none=True),
+            "versions": versions}
+
+
+def parse_bundle(text: str, file: str, env: str | None = None) -> Bundle:
+    """Read and verify a bundle: every digest is recomputed from the files it carries."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise _invalid(file, "(document)", f"not JSON: {exc}") from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise _invalid(file, "format", f"expected {FORMAT!r}", fix="rebuild it with `promptctl bundle`")
+    if env is not None and data.get("env") != env:
+        raise _invalid(file, "env", f"bundle is for {data.get('env')!r}, not {env!r}",
+                       fix=f"run `promptctl bundle --env {env}`")
+    from pydantic import ValidationError as PydanticError
+
+    try:
+        manifest = Manifest.model_validate(data.get("manifest") or {})
+    except PydanticError as exc:
+        raise _invalid(file, "manifest", str(exc).splitlines()[0]) from exc
+    prompts_dir = data.get("prompts_dir") or "prompts"
+    config = Config(prompts_dir=prompts_dir)
+    contents = {}
+    for i, item in enumerate(data.get("versions") or []):
+        contents[(item["name"], item["version"])] = _content(item, config, file, i)
+    bundle = Bundle(env=data["env"], manifest=manifest, manifest_commit=data.get("manifest_commit", ""),
+                    contents=contents, created=data.get("created", ""))
+    missing = [f"{n}@{v}" for n, v in referenced_versions(manifest, bundle.env) if (n, v) not in contents]
+    if missing:
+        raise _invalid(file, "versions", f"missing {', '.join(missing)}", fix="rebuild the bundle")
+    return bundle
+
+
+def _content(item: dict, config: Config, file: str, index: int) -> PromptContent:
+    files = {f"{config.prompts_dir}/{path}": text for path, text in item["files"].items()}
+    content = load_prompt(DictSource(files), config, item["name"])
+    if content.digest != item["digest"]:
+        raise _invalid(file, f"versions.{index}.digest",
+                       f"{item['name']}@{item['version']}: files hash to {content.digest}, "
+                       f"bundle says {item['digest']}", fix="rebuild the bundle; do not edit it by hand")
+    return content
+
+
+def _invalid(file: str, field: str, message: str, fix: str | None = None) -> ValidationError:
+    return ValidationError(problems=[Problem(file, message, field=field)], file=file, fix=fix)

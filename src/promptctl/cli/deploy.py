@@ -1,0 +1,163 @@
+"""Commands of deployment: promote, canary, rollback, status, history, bundle, schema.
+
+`canary` is a group so the canary controller can add `canary analyze` and `canary watch`
+to `canary_app`; any first argument that is not a subcommand runs `canary start`, so
+`promptctl canary NAME VERSION --env E --weight W` works as written in the docs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from typer.core import TyperGroup
+
+from . import app, command, state
+
+
+class DefaultStartGroup(TyperGroup):
+    """A group that runs `start` when the first argument is not one of its subcommands."""
+
+    default_command = "start"
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+canary_app = typer.Typer(cls=DefaultStartGroup, no_args_is_help=True,
+                         help="Start, re-weight or stop a canary (and analyze/watch it).")
+schema_app = typer.Typer(no_args_is_help=True, help="Print JSON Schemas of promptctl's files.")
+app.add_typer(canary_app, name="canary")
+app.add_typer(schema_app, name="schema")
+
+_ENV = typer.Option(..., "--env", "-e", help="Environment, e.g. production.")
+_SEGMENT = typer.Option(None, "--segment", "-s", help="A segment of the environment.")
+_WHY = typer.Option("", "-m", "--message", help="Why: lands in the commit and in `history`.")
+_EVAL = typer.Option(None, "--require-eval/--no-require-eval",
+                     help="Refuse unless the version passed its eval gate (default: promptctl.yaml).")
+
+
+def _project():
+    from ..services.project import open_project
+    return open_project(state().directory)
+
+
+def _done(change) -> None:
+    previous = f" (was {change.previous})" if change.previous else ""
+    typer.echo(f"{change.summary()}{previous}")
+
+
+@canary_app.callback()
+def _canary_group() -> None:
+    """Start, re-weight or stop a canary: `promptctl canary NAME VERSION --env E --weight PCT`."""
+
+
+@command(app, "promote")
+def promote_cmd(name: str = typer.Argument(..., help="Prompt name."),
+                version: str = typer.Argument(..., help="Released version, e.g. 2.1.0."),
+                env: str = _ENV, segment: Optional[str] = _SEGMENT, why: str = _WHY,
+                require_eval: Optional[bool] = _EVAL) -> None:
+    """Make a released version the active one in an environment (clears its canary)."""
+    from ..services import deploy
+    _done(deploy.promote(_project(), name, version, env, segment=segment, why=why,
+                         require_eval=require_eval))
+
+
+@command(canary_app, "start")
+def canary_cmd(name: str = typer.Argument(..., help="Prompt name."),
+               version: str = typer.Argument(..., help="Released version to try."),
+               env: str = _ENV,
+               weight: float = typer.Option(..., "--weight", "-w",
+                                            help="Percent of traffic, 0 < PCT <= 100; 0 stops it."),
+               segment: Optional[str] = _SEGMENT, why: str = _WHY,
+               require_eval: Optional[bool] = _EVAL) -> None:
+    """Start or re-weight a canary; --weight 0 stops it and keeps the record."""
+    from ..services import deploy
+    _done(deploy.canary(_project(), name, version, env, weight, segment=segment, why=why,
+                        require_eval=require_eval))
+
+
+@command(app, "rollback")
+def rollback_cmd(name: str = typer.Argument(..., help="Prompt name."),
+                 env: str = _ENV, segment: Optional[str] = _SEGMENT,
+                 to: Optional[str] = typer.Option(None, "--to", help="Released version to restore."),
+                 why: str = _WHY) -> None:
+    """Stop a running canary; else restore the previous active version (or --to VERSION)."""
+    from ..services import deploy
+    _done(deploy.rollback(_project(), name, env, segment=segment, to=to, why=why))
+
+
+@command(app, "status")
+def status_cmd(env: Optional[str] = typer.Option(None, "--env", "-e", help="Only this environment."),
+               as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """What runs where: active, canary and weight, since when, model pin."""
+    from ..services import deploy
+    rows = deploy.status(_project(), env)
+    if as_json:
+        typer.echo(json.dumps([r.as_dict() for r in rows], indent=2))
+        return
+    if not rows:
+        typer.echo("nothing deployed yet")
+        return
+    table = [("ENV", "PROMPT", "SEGMENT", "ACTIVE", "SINCE", "CANARY", "MODEL")]
+    for r in rows:
+        canary = f"{r.canary} @ {r.weight:g}%" if r.canary and r.weight else (
+            f"{r.canary} (stopped)" if r.canary else "-")
+        table.append((r.env, r.name, r.segment or "-", r.active, (r.since or "-")[:16], canary,
+                      r.model or "-"))
+    _print_table(table)
+
+
+def _print_table(rows: list[tuple]) -> None:
+    # Plain aligned columns: never truncated, easy to grep; --json is there for machines.
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        typer.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+@command(app, "history")
+def history_cmd(name: str = typer.Argument(..., help="Prompt name."), env: str = _ENV,
+                segment: Optional[str] = _SEGMENT,
+                as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Every change of a prompt's entry in an env: version, who, when, why (newest first)."""
+    from ..services import deploy
+    rows = deploy.history(_project(), name, env, segment)
+    if as_json:
+        typer.echo(json.dumps([r.as_dict() for r in rows], indent=2))
+        return
+    if not rows:
+        typer.echo(f"no history for {name} in {env}")
+    for r in rows:
+        canary = f"  canary {r.canary}@{r.weight:g}%" if r.canary else ""
+        typer.echo(f"{r.date[:19]}  {r.commit[:8]}  {r.action:<8} {r.active or '-'}{canary}"
+                   f"  {r.author}: {r.why}")
+
+
+@command(app, "bundle")
+def bundle_cmd(env: str = _ENV,
+               output: Path = typer.Option(Path("release.lock.json"), "-o", "--output",
+                                           help="Where to write the bundle."),
+               verify: bool = typer.Option(False, "--verify",
+                                           help="Check an existing bundle against the tags instead.")) -> None:
+    """Write every version ENV references, with content and digests, for git-less apps."""
+    from ..services import deploy
+    project = _project()
+    target = output if output.is_absolute() else Path.cwd() / output
+    if verify:
+        deploy.check_bundle(project, target)
+        typer.echo(f"{target}: ok")
+        return
+    data = deploy.bundle(project, env, target)
+    typer.echo(f"wrote {target} ({len(data['versions'])} versions, manifest {data['manifest_commit'][:8]})")
+
+
+@command(schema_app, "manifest")
+def schema_manifest_cmd() -> None:
+    """Print the JSON Schema of release.yaml (for editors and CI)."""
+    from importlib.resources import files
+    typer.echo(files("promptctl").joinpath("schemas/manifest.schema.json").read_text(encoding="utf-8"),
+               nl=False)

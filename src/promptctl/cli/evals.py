@@ -1,0 +1,243 @@
+"""`promptctl eval`: run suites (the default), `eval history` and `eval merge`.
+
+`eval` is a group whose unknown first word falls through to its `run` command, so
+`promptctl eval NAME@VERSION` and `promptctl eval history NAME` both read naturally.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from . import app, command, state
+
+FORMATS = ("table", "json", "junit", "markdown", "html")
+SUFFIXES = {".json": "json", ".xml": "junit", ".md": "markdown", ".html": "html", ".htm": "html"}
+
+
+class _DefaultRunGroup(TyperGroup):
+    """Anything that is not a subcommand name is the start of `eval run`'s arguments."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+eval_app = typer.Typer(
+    cls=_DefaultRunGroup, no_args_is_help=True, rich_markup_mode=None,
+    help="Run golden-dataset evals and gate on them.\n\n"
+         "promptctl eval NAME[@VERSION|@working] [options] is short for `promptctl eval run ...`.")
+app.add_typer(eval_app, name="eval")
+
+
+@command(eval_app, "run")
+def run_cmd(
+    target: Optional[str] = typer.Argument(None, metavar="[NAME[@VERSION]]",
+                                           help="Prompt to evaluate; @working (default) or a version."),
+    suite: Optional[str] = typer.Option(None, "--suite", help="Suite file (default evals/NAME/suite.yaml)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Model name instead of the suite's or prompt's."),
+    provider: Optional[str] = typer.Option(None, "--provider", help="Provider: openai, anthropic, echo, python:mod:fn."),
+    repeat: Optional[int] = typer.Option(None, "--repeat", help="Run each case N times."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", help="Calls in flight at once."),
+    baseline: Optional[str] = typer.Option(None, "--baseline", help="Compare with a VERSION or the version active in ENV."),
+    changed_since: Optional[str] = typer.Option(None, "--changed-since", help="Only prompts changed since REF."),
+    all_: bool = typer.Option(False, "--all", help="Every prompt that has a suite."),
+    shard: Optional[str] = typer.Option(None, "--shard", help="Run shard I/N of the cases (merge with `eval merge`)."),
+    fmt: str = typer.Option("table", "--format", help="table, json, junit, markdown or html."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Ignore and do not fill the response cache."),
+) -> None:
+    """Evaluate a prompt's suite; exit 0 when every gate passes, 1 when not, 2 on bad input."""
+    from ..services.evaluate import EvalOptions, evaluate
+
+    fmt = _check_format(fmt, output)
+    if repeat is not None and repeat < 1:
+        from ..errors import UsageError
+        raise UsageError("--repeat must be at least 1", field="--repeat")
+    if concurrency is not None and concurrency < 1:
+        from ..errors import UsageError
+        raise UsageError("--concurrency must be at least 1", field="--concurrency")
+    options = EvalOptions(suite=suite, model=model, provider=provider, repeat=repeat,
+                          concurrency=concurrency, baseline=baseline, changed_since=changed_since,
+                          all=all_, shard=shard, no_cache=no_cache)
+    with _progress() as on_progress:
+        options.on_progress = on_progress
+        report = evaluate(state().directory, target, options)
+    _emit(report, fmt, output)
+
+
+@command(eval_app, "history")
+def history_cmd(
+    name: Optional[str] = typer.Argument(None, help="Prompt name (default: every prompt)."),
+    limit: int = typer.Option(20, "--limit", "-n", help="How many runs to show."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """List recorded eval runs, newest first."""
+    from ..services.evaluate import history
+
+    rows = history(state().directory, name, limit)
+    if as_json:
+        import json
+        typer.echo(json.dumps([r.as_dict() for r in rows], indent=2))
+        return
+    if not rows:
+        typer.echo("no recorded runs" + (f" for {name}" if name else ""))
+        return
+    from rich.table import Table
+    table = Table(box=None, pad_edge=False)
+    for col in ("when", "prompt", "version", "digest", "model", "cases", "errors", "score", "result"):
+        table.add_column(col)
+    for r in rows:
+        result = "pass" if r.passed else "FAIL"
+        if r.baseline:
+            result += f" (vs {r.baseline}{', regressed' if r.regressed else ''})"
+        if r.shard:
+            result += f" [shard {r.shard}]"
+        table.add_row(r.started, r.prompt, r.version, r.digest.removeprefix("sha256:")[:12], r.model,
+                      str(r.cases), str(r.errors), f"{r.score:.3f}", result)
+    _console().print(table)
+
+
+@command(eval_app, "merge")
+def merge_cmd(
+    files: List[Path] = typer.Argument(..., help="JSON results of `eval --shard I/N --format json`."),
+    fmt: str = typer.Option("table", "--format", help="table, json, junit, markdown or html."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
+    no_record: bool = typer.Option(False, "--no-record", help="Do not record the merged run in history."),
+) -> None:
+    """Merge shard results into whole runs, re-check the gates, and record them."""
+    from ..services.evaluate import merge
+
+    fmt = _check_format(fmt, output)
+    _emit(merge(state().directory, files, record=not no_record), fmt, output)
+
+
+def _check_format(fmt: str, output: Optional[Path]) -> str:
+    from ..errors import UsageError
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r}", field="--format", fix=f"use one of {', '.join(FORMATS)}")
+    if fmt == "table" and output is not None:
+        fmt = SUFFIXES.get(output.suffix.lower(), "")
+        if not fmt:
+            raise UsageError(f"cannot tell the format of {output.name!r}", field="--output",
+                             fix="pass --format json|junit|markdown|html")
+    return fmt
+
+
+def _console(stderr: bool = False):
+    import sys
+
+    from rich.console import Console
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped output (CI logs) should keep whole digests and names, not a 80-column cut.
+    width = None if stream.isatty() else 160
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
+
+
+class _progress:
+    """A rich progress bar on stderr when it is a terminal; nothing otherwise."""
+
+    def __enter__(self):
+        import sys
+        if not sys.stderr.isatty():
+            self.bar = None
+            return None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), console=_console(stderr=True), transient=True)
+        self.bar.start()
+        self.tasks: dict[str, int] = {}
+
+        def update(label: str, done: int, total: int) -> None:
+            if label not in self.tasks:
+                self.tasks[label] = self.bar.add_task(label, total=total)
+            self.bar.update(self.tasks[label], completed=done)
+        return update
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _emit(report, fmt: str, output: Optional[Path]) -> None:
+    from ..evals import report as render
+
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_file:
+        with open(summary_file, "a", encoding="utf-8") as fh:
+            fh.write(render.to_markdown(report) + "\n")
+    if fmt == "table":
+        _print_table(report)
+    else:
+        text = render.RENDERERS[fmt](report)
+        if output is None:
+            typer.echo(text, nl=False)
+        else:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(text, encoding="utf-8")
+            typer.echo(f"wrote {output}", err=True)
+    if not report.runs:
+        typer.echo("nothing to evaluate" + "".join(f"\n  {p}: {why}" for p, why in report.skipped),
+                   err=True)
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+def _print_table(report) -> None:
+    from rich.table import Table
+
+    from ..evals.report import fmt as f
+    from ..evals.report import metric_rows, worst_cases
+
+    console = _console()
+    for run in report.runs:
+        s = run.summary
+        cached = f", {s['cached']} cached" if s["cached"] else ""
+        console.print(f"[bold]{run.prompt}@{run.version}[/] · {run.provider}/{run.model} · "
+                      f"{s['cases']} cases, {s['errors']} errors{cached} · {run.duration_s:.2f}s")
+        table = Table(box=None, pad_edge=False)
+        for col in ("metric", "value", "95% interval", "gate", ""):
+            table.add_column(col)
+        for row in metric_rows(run):
+            interval = "" if row["low"] is None else f"{f(row['low'])}–{f(row['high'])}"
+            gates = row["gates"] or [None]
+            for gate in gates:
+                mark = "" if gate is None else ("[green]pass[/]" if gate["passed"] else "[red]FAIL[/]")
+                table.add_row(row["metric"], f(row["value"]), interval,
+                              gate["gate"] if gate else "", mark)
+        if not s["errors_ok"]:
+            table.add_row("errors", str(s["errors"]), "", f"<= {run.max_errors}", "[red]FAIL[/]")
+        console.print(table)
+        if run.comparison is not None:
+            _print_comparison(console, run.comparison)
+        worst = worst_cases(run)
+        if worst:
+            console.print("worst cases:")
+            for case in worst:
+                why = case.error or "; ".join(f"{k}: {v}" for k, v in case.reasons.items()
+                                              if case.scores.get(k, 1.0) < 1.0)
+                console.print(f"  {case.id}: {' '.join(str(why).split())[:150]}", markup=False)
+        verdict = "[green]PASSED[/]" if run.passed else "[red]FAILED[/]"
+        console.print(f"{verdict}\n")
+    for prompt, why in report.skipped:
+        console.print(f"skipped {prompt}: {why}", markup=False)
+
+
+def _print_comparison(console, comp: dict) -> None:
+    from rich.table import Table
+    console.print(f"vs baseline {comp['baseline_version']} ({comp['paired']} paired):")
+    table = Table(box=None, pad_edge=False)
+    for col in ("metric", "baseline", "candidate", "delta", "95% interval", "p", ""):
+        table.add_column(col)
+    for name, m in comp["metrics"].items():
+        table.add_row(name, f"{m['baseline']:.3f}", f"{m['candidate']:.3f}", f"{m['delta']:+.3f}",
+                      f"{m['low']:+.3f}–{m['high']:+.3f}", f"{m['p']:.3g} ({m['test']})",
+                      "[red]REGRESSION[/]" if m["regression"] else "")
+    console.print(table)
+    if comp["flipped"]:
+        console.print("pass → fail: " + ", ".join(comp["flipped"][:20]), markup=False)

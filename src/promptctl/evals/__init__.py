@@ -1,0 +1,1 @@
+"""The eval engine: suites, datasets, scorers, statistics, reports and history."""

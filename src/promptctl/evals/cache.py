@@ -1,0 +1,62 @@
+"""Response cache in SQLite: re-running an unchanged eval costs nothing.
+
+The key is a sha256 over everything that changes the answer (provider endpoint, model,
+params, messages, sample index); API keys are never part of it or of the stored row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+from ..providers.base import ProviderSettings, Request, Response
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS responses (
+  key TEXT PRIMARY KEY, text TEXT NOT NULL, tokens_in INTEGER, tokens_out INTEGER,
+  latency_ms REAL, created REAL)
+"""
+
+
+def cache_key(settings: ProviderSettings, request: Request, sample: int = 0) -> str:
+    blob = json.dumps([settings.cache_identity(), request.model, request.messages,
+                       request.params, sample], sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+class ResponseCache:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(SCHEMA)
+        self._pending: dict[str, tuple] = {}
+
+    def get(self, key: str) -> Response | None:
+        row = self._pending.get(key)
+        row = row[1:5] if row else self._db.execute("SELECT text, tokens_in, tokens_out, latency_ms FROM responses "
+                               "WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        return Response(text=row[0], tokens_in=row[1] or 0, tokens_out=row[2] or 0,
+                        latency_ms=row[3] or 0.0, cached=True)
+
+    def put(self, key: str, response: Response) -> None:
+        self._pending[key] = (key, response.text, response.tokens_in, response.tokens_out,
+                              response.latency_ms, time.time())
+        if len(self._pending) >= 200:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            with self._db:
+                self._db.executemany("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?)",
+                                     list(self._pending.values()))
+            self._pending.clear()
+
+    def close(self) -> None:
+        self.flush()
+        self._db.close()

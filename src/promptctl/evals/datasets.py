@@ -1,0 +1,139 @@
+"""Golden datasets: JSONL, CSV or a YAML list of cases, read into `Case`s with stable ids."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import NotFoundError, Problem, ValidationError
+
+CASE_KEYS = {"id", "inputs", "expected", "tags", "metadata"}
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    inputs: dict[str, Any]
+    expected: Any = None
+    tags: tuple[str, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def case_id(inputs: dict[str, Any]) -> str:
+    """An id that stays the same while the inputs do, whatever the file order."""
+    blob = json.dumps(inputs, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
+
+
+def dataset_digest(texts: list[str]) -> str:
+    outer = hashlib.sha256()
+    for text in texts:
+        outer.update(hashlib.sha256(text.encode("utf-8")).digest())
+    return "sha256:" + outer.hexdigest()
+
+
+def parse_dataset(text: str, file: str) -> list[Case]:
+    lower = file.lower()
+    if lower.endswith((".jsonl", ".ndjson")):
+        rows = _jsonl(text, file)
+    elif lower.endswith(".csv"):
+        rows = _csv(text)
+    elif lower.endswith((".yaml", ".yml", ".json")):
+        rows = _yaml(text, file)
+    else:
+        raise ValidationError(f"unsupported dataset format {file!r}", file=file,
+                              fix="use .jsonl, .csv or .yaml")
+    return [_case(row, file, line) for line, row in rows]
+
+
+def _jsonl(text: str, file: str) -> list[tuple[int, Any]]:
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append((number, json.loads(line)))
+        except json.JSONDecodeError as exc:
+            raise ValidationError(problems=[Problem(file, f"invalid JSON: {exc.msg}", line=number)]) from exc
+    return rows
+
+
+def _csv(text: str) -> list[tuple[int, Any]]:
+    # Columns: id, expected, tags (';'-separated), metadata.* and inputs; `inputs.x` or bare `x`.
+    rows = []
+    for number, record in enumerate(csv.DictReader(io.StringIO(text)), 2):
+        row: dict[str, Any] = {"inputs": {}, "metadata": {}}
+        for key, value in record.items():
+            if key is None:
+                continue
+            if key in ("id", "expected"):
+                row[key] = value
+            elif key == "tags":
+                row["tags"] = [t.strip() for t in (value or "").split(";") if t.strip()]
+            elif key.startswith("metadata."):
+                row["metadata"][key[9:]] = value
+            else:
+                row["inputs"][key.removeprefix("inputs.")] = value
+        rows.append((number, row))
+    return rows
+
+
+def _yaml(text: str, file: str) -> list[tuple[int, Any]]:
+    from ..files import key_lines, load_yaml
+
+    data = load_yaml(text, file)
+    if isinstance(data, dict) and "cases" in data:
+        data, prefix = data["cases"], ("cases",)
+    else:
+        prefix = ()
+    if not isinstance(data, list):
+        raise ValidationError(problems=[Problem(file, "expected a list of cases", line=1)])
+    lines = key_lines(text)
+    return [(lines.get((*prefix, i)) or 0, row) for i, row in enumerate(data)]
+
+
+def _case(row: Any, file: str, line: int) -> Case:
+    def bad(message: str, field_name: str | None = None) -> ValidationError:
+        return ValidationError(problems=[Problem(file, message, line=line or None, field=field_name)])
+
+    if not isinstance(row, dict):
+        raise bad("a case must be a mapping with `inputs`")
+    unknown = set(row) - CASE_KEYS
+    if unknown:
+        raise bad(f"unknown field {sorted(unknown)[0]!r} (a case has id, inputs, expected, "
+                  "tags, metadata)", sorted(unknown)[0])
+    inputs = row.get("inputs", {})
+    if not isinstance(inputs, dict):
+        raise bad("must be a mapping of the prompt's variables", "inputs")
+    tags = row.get("tags") or []
+    if isinstance(tags, str):
+        tags = [tags]
+    metadata = row.get("metadata") or {}
+    ident = row.get("id")
+    return Case(id=str(ident) if ident not in (None, "") else case_id(inputs), inputs=inputs,
+                expected=row.get("expected"), tags=tuple(str(t) for t in tags),
+                metadata=metadata if isinstance(metadata, dict) else {"value": metadata})
+
+
+def load_cases(read, paths: list[str], suite_file: str) -> tuple[list[Case], str]:
+    """Read every dataset file via `read(path) -> text | None`; ids must be unique."""
+    cases: list[Case] = []
+    texts = []
+    for path in paths:
+        text = read(path)
+        if text is None:
+            raise NotFoundError(f"dataset {path!r} not found", file=suite_file, field="dataset",
+                                fix="paths are relative to the suite's folder")
+        texts.append(text)
+        cases.extend(parse_dataset(text, path))
+    seen: set[str] = set()
+    for case in cases:
+        if case.id in seen:
+            raise ValidationError(f"case id {case.id!r} appears twice", file=suite_file,
+                                  field="dataset", fix="give each case a unique `id`")
+        seen.add(case.id)
+    return cases, dataset_digest(texts)

@@ -1,0 +1,223 @@
+"""Run a suite's cases through a provider and score every answer.
+
+The echo provider and other synchronous providers take a plain loop (no event loop per
+case); remote providers run as asyncio tasks bounded by the suite's concurrency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..errors import PromptctlError, UsageError
+from ..providers.base import Provider, Request, Response
+from . import scorers as scoring
+from .cache import ResponseCache, cache_key
+from .datasets import Case
+from .results import CaseResult, MetricInfo
+from .suite import MetricSpec
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Plan:
+    """Everything one run needs, already resolved: no files are read past this point."""
+
+    render: Callable[[dict[str, Any]], Any]
+    cases: list[Case]
+    metrics: list[MetricSpec]
+    provider: Provider
+    model: str
+    params: dict[str, Any]
+    repeat: int = 1
+    concurrency: int = 8
+    cache: ResponseCache | None = None
+    judge: Provider | None = None
+    judge_model: str = ""
+    judge_params: dict[str, Any] = field(default_factory=dict)
+    prices: dict[str, dict[str, float]] = field(default_factory=dict)
+    context: scoring.Context = field(default_factory=scoring.Context)
+    on_progress: Progress | None = None
+    positions: dict[str, int] = field(default_factory=dict)   # case id -> index before sharding
+
+
+def metric_infos(metrics: list[MetricSpec]) -> list[MetricInfo]:
+    return [MetricInfo(m.name, m.type, m.weight, m.threshold, m.direction) for m in metrics]
+
+
+def price(prices: dict[str, dict[str, float]], model: str, tokens_in: int, tokens_out: int) -> float:
+    """USD from a price table given per million tokens: {model: {input: .., output: ..}}."""
+    row = prices.get(model)
+    if not row:
+        return 0.0
+    return (tokens_in * row.get("input", 0.0) + tokens_out * row.get("output", 0.0)) / 1e6
+
+
+class _Runner:
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.infos = metric_infos(plan.metrics)
+        self.sync_scorers = [(m.name, scoring.build(m, plan.context))
+                             for m in plan.metrics if m.type != "llm_judge"]
+        self.judged = [m for m in plan.metrics if m.type == "llm_judge"]
+        self.inflight: dict[str, asyncio.Future] = {}
+        self.done = 0
+        self.total = len(plan.cases) * plan.repeat
+
+    def jobs(self) -> list[tuple[Case, int]]:
+        return [(case, sample) for case in self.plan.cases for sample in range(self.plan.repeat)]
+
+    def position(self, case: Case) -> int:
+        return self.plan.positions.get(case.id, 0)
+
+    def request(self, case: Case) -> Request:
+        return Request.of(self.plan.model, self.plan.render(case.inputs), self.plan.params)
+
+    def key(self, request: Request, sample: int) -> str:
+        return cache_key(self.plan.provider.settings, request, sample if self.plan.repeat > 1 else 0)
+
+    def blank(self, case: Case, sample: int, error: str | None = None) -> CaseResult:
+        return CaseResult(id=case.id, sample=sample, inputs=case.inputs, expected=case.expected,
+                          tags=list(case.tags), output=None, error=error,
+                          index=self.position(case))
+
+    def fill(self, result: CaseResult, response: Response) -> scoring.Observation:
+        result.output = response.text
+        result.latency_ms = round(response.latency_ms, 3)
+        result.tokens_in, result.tokens_out = response.tokens_in, response.tokens_out
+        result.cost = price(self.plan.prices, self.plan.model, response.tokens_in,
+                            response.tokens_out)
+        result.cached = response.cached
+        obs = scoring.Observation(response.text, _case_of(result), result.latency_ms,
+                                  result.cost, response.tokens_out)
+        for name, scorer in self.sync_scorers:
+            try:
+                result.scores[name], result.reasons[name] = scorer(obs)
+            except Exception as exc:  # a broken custom scorer is this case's error, not a crash
+                result.error = f"scorer {name}: {type(exc).__name__}: {exc}"
+        return obs
+
+    def finish(self, result: CaseResult) -> CaseResult:
+        if result.error:
+            # An error is never a pass: every metric gets its worst score.
+            for info in self.infos:
+                result.scores[info.name] = 0.0 if info.direction == "higher" else 1.0
+                result.reasons.setdefault(info.name, "error")
+            result.passed = False
+        else:
+            result.passed = all(info.passes(result.scores.get(info.name, 0.0))
+                                for info in self.infos)
+        self.done += 1
+        if self.plan.on_progress:
+            self.plan.on_progress(self.done, self.total)
+        return result
+
+    # ------------------------------------------------------------ synchronous path
+
+    def run_sync(self) -> list[CaseResult]:
+        complete = self.plan.provider.complete_sync  # type: ignore[attr-defined]
+        out = []
+        for case, sample in self.jobs():
+            result = self.blank(case, sample)
+            try:
+                request = self.request(case)
+                self.fill(result, complete(request))
+            except PromptctlError as exc:
+                result.error = exc.one_line()
+            out.append(self.finish(result))
+        return out
+
+    # ------------------------------------------------------------ async path
+
+    async def run_async(self) -> list[CaseResult]:
+        limit = asyncio.Semaphore(self.plan.concurrency)
+
+        async def one(case: Case, sample: int) -> CaseResult:
+            async with limit:
+                return await self.one(case, sample)
+
+        try:
+            return list(await asyncio.gather(*(one(c, s) for c, s in self.jobs())))
+        finally:
+            await self.plan.provider.aclose()
+            if self.plan.judge is not None and self.plan.judge is not self.plan.provider:
+                await self.plan.judge.aclose()
+
+    async def one(self, case: Case, sample: int) -> CaseResult:
+        result = self.blank(case, sample)
+        try:
+            request = self.request(case)
+            response = await self.call(self.plan.provider, request, sample)
+            obs = self.fill(result, response)
+            for metric in self.judged:
+                result.scores[metric.name], result.reasons[metric.name] = await self.judge(metric, obs)
+        except PromptctlError as exc:
+            result.error = exc.one_line()
+        return self.finish(result)
+
+    async def call(self, provider: Provider, request: Request, sample: int) -> Response:
+        cache = self.plan.cache
+        key = cache_key(provider.settings, request, sample if self.plan.repeat > 1 else 0)
+        if cache is not None:
+            hit = cache.get(key)
+            if hit is not None:
+                return hit
+            # Identical requests in flight at once (a judge grading equal answers) share one call.
+            if key in self.inflight:
+                response = await asyncio.shield(self.inflight[key])
+                return Response(response.text, response.tokens_in, response.tokens_out,
+                                response.latency_ms, cached=True)
+            self.inflight[key] = asyncio.ensure_future(provider.complete(request))
+            try:
+                response = await self.inflight[key]
+            finally:
+                del self.inflight[key]
+            cache.put(key, response)
+            return response
+        return await provider.complete(request)
+
+    async def judge(self, metric: MetricSpec, obs: scoring.Observation) -> tuple[float, str]:
+        judge = self.plan.judge
+        if judge is None:
+            raise PromptctlError("llm_judge needs a judge model", field="judge",
+                                 fix="set judge.provider and judge.model in suite.yaml")
+        model = metric.params.get("model") or self.plan.judge_model
+        request = Request.of(model, scoring.judge_messages(metric, obs), self.plan.judge_params)
+        response = await self.call(judge, request, 0)
+        try:
+            return scoring.parse_judge(metric, response.text)
+        except ValueError as exc:
+            raise PromptctlError(f"judge: {exc}") from exc
+
+
+def _case_of(result: CaseResult) -> Case:
+    return Case(result.id, result.inputs, result.expected, tuple(result.tags))
+
+
+def run(plan: Plan) -> list[CaseResult]:
+    """Run every case (× repeat) and return results in dataset order."""
+    runner = _Runner(plan)
+    try:
+        if getattr(plan.provider, "synchronous", False) and not runner.judged:
+            return runner.run_sync()
+        return asyncio.run(runner.run_async())
+    finally:
+        if plan.cache is not None:
+            plan.cache.flush()
+
+
+def shard(cases: list[Case], spec: str | None) -> list[Case]:
+    """Cases of shard `I/N` (1-based), split by position so every case lands in one shard."""
+    if not spec:
+        return cases
+    try:
+        index, total = (int(x) for x in spec.split("/"))
+    except ValueError:
+        index = total = 0
+    if not (total >= 1 and 1 <= index <= total):
+        raise UsageError(f"--shard {spec!r} is not I/N with 1 <= I <= N", field="--shard",
+                             fix="for example --shard 2/4")
+    return cases[index - 1::total]
+

@@ -1,0 +1,187 @@
+"""Eval results as JSON, JUnit XML, Markdown and a single-file HTML page.
+
+Pure functions from result data to text; the CLI renders the terminal table with rich.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+from xml.etree import ElementTree as ET
+
+
+def fmt(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def worst_cases(run, limit: int = 5) -> list:
+    """Failing cases, errors first, then by their lowest score."""
+    failing = [c for c in run.cases if not c.passed]
+    failing.sort(key=lambda c: (c.error is None, min(c.scores.values(), default=0.0), c.id))
+    return failing[:limit]
+
+
+def metric_rows(run) -> list[dict[str, Any]]:
+    """One row per metric and gate: value, interval, the gate and its verdict."""
+    summary = run.summary
+    gates: dict[str, list[dict]] = {}
+    for gate in summary["gates"]:
+        gates.setdefault(gate["metric"], []).append(gate)
+    rows = []
+    for name, m in summary["metrics"].items():
+        rows.append({"metric": name, "value": m["mean"], "low": m["low"], "high": m["high"],
+                     "gates": gates.get(name, [])})
+    for name, value in summary["builtins"].items():
+        if name in gates:
+            rows.append({"metric": name, "value": value, "low": None, "high": None,
+                         "gates": gates[name]})
+    return rows
+
+
+def to_json(report) -> str:
+    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str)
+
+
+def to_junit(report) -> str:
+    """One testsuite per run; a testcase per case (failure = a failed metric or an error)
+    and one per gate, so CI test reporters show both."""
+    root = ET.Element("testsuites", name="promptctl eval")
+    total = failures = errors = 0
+    for run in report.runs:
+        suite = ET.SubElement(root, "testsuite", name=f"{run.prompt}@{run.version}",
+                              timestamp=run.started, time=f"{run.duration_s:.3f}")
+        s_tests = s_fail = s_err = 0
+        for case in run.cases:
+            name = case.id if case.sample == 0 else f"{case.id}#{case.sample}"
+            tc = ET.SubElement(suite, "testcase", classname=f"{run.prompt}.cases", name=name,
+                               time=f"{case.latency_ms / 1000:.3f}")
+            s_tests += 1
+            if case.error:
+                s_err += 1
+                ET.SubElement(tc, "error", message=case.error[:500]).text = case.error
+            elif not case.passed:
+                s_fail += 1
+                failed = [f"{k}={v:.3f}: {case.reasons.get(k, '')}" for k, v in case.scores.items()]
+                ET.SubElement(tc, "failure", message="; ".join(failed)[:500]).text = \
+                    f"output: {(case.output or '')[:2000]}"
+        for gate in run.summary["gates"]:
+            tc = ET.SubElement(suite, "testcase", classname=f"{run.prompt}.gates", name=gate["gate"],
+                               time="0.000")
+            s_tests += 1
+            if not gate["passed"]:
+                s_fail += 1
+                ET.SubElement(tc, "failure", message=f"{gate['metric']} = {fmt(gate['value'])}")
+        if not run.summary["errors_ok"]:
+            tc = ET.SubElement(suite, "testcase", classname=f"{run.prompt}.gates",
+                               name=f"errors <= {run.max_errors}", time="0.000")
+            s_tests += 1
+            s_fail += 1
+            ET.SubElement(tc, "failure", message=f"{run.summary['errors']} errors")
+        if run.comparison is not None:
+            tc = ET.SubElement(suite, "testcase", classname=f"{run.prompt}.baseline",
+                               name=f"no regression vs {run.comparison['baseline_version']}",
+                               time="0.000")
+            s_tests += 1
+            if run.comparison["regressed"]:
+                s_fail += 1
+                ET.SubElement(tc, "failure", message=_regression_line(run.comparison))
+        suite.set("tests", str(s_tests))
+        suite.set("failures", str(s_fail))
+        suite.set("errors", str(s_err))
+        total, failures, errors = total + s_tests, failures + s_fail, errors + s_err
+    root.set("tests", str(total))
+    root.set("failures", str(failures))
+    root.set("errors", str(errors))
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _regression_line(comparison: dict) -> str:
+    bad = [f"{k} {v['delta']:+.3f} (p={v['p']:.3g})" for k, v in comparison["metrics"].items()
+           if v["regression"]]
+    return "regressed: " + ", ".join(bad)
+
+
+def to_markdown(report) -> str:
+    lines = []
+    for run in report.runs:
+        verdict = "✅ passed" if run.passed else "❌ failed"
+        lines += [f"### `{run.prompt}@{run.version}` — {verdict}", "",
+                  f"{run.summary['cases']} cases, {run.summary['errors']} errors, model "
+                  f"`{run.model}` ({run.provider}), digest `{run.digest[:19]}`", "",
+                  "| metric | value | 95% interval | gate |", "|---|---|---|---|"]
+        for row in metric_rows(run):
+            interval = "" if row["low"] is None else f"{fmt(row['low'])}–{fmt(row['high'])}"
+            gate = ", ".join(f"{'✅' if g['passed'] else '❌'} {g['gate']}" for g in row["gates"])
+            lines.append(f"| {row['metric']} | {fmt(row['value'])} | {interval} | {gate} |")
+        if run.comparison is not None:
+            comp = run.comparison
+            lines += ["", f"Baseline `{comp['baseline_version']}` ({comp['paired']} paired cases):",
+                      "", "| metric | baseline | candidate | delta (95%) | p | regression |",
+                      "|---|---|---|---|---|---|"]
+            for name, m in comp["metrics"].items():
+                lines.append(f"| {name} | {fmt(m['baseline'])} | {fmt(m['candidate'])} | "
+                             f"{m['delta']:+.3f} ({m['low']:+.3f}, {m['high']:+.3f}) | "
+                             f"{m['p']:.3g} | {'❌' if m['regression'] else ''} |")
+            if comp["flipped"]:
+                lines += ["", "Flipped pass → fail: " + ", ".join(f"`{c}`" for c in comp["flipped"][:20])]
+        worst = worst_cases(run)
+        if worst:
+            lines += ["", "Worst cases:", ""]
+            for case in worst:
+                why = case.error or "; ".join(f"{k}: {v}" for k, v in case.reasons.items()
+                                              if case.scores.get(k, 1.0) < 1.0)
+                lines.append(f"- `{case.id}`: {_one_line(why)}")
+        lines.append("")
+    for prompt, why in report.skipped:
+        lines.append(f"- skipped `{prompt}`: {why}")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    text = " ".join(str(text).split())
+    return text[:limit] + ("…" if len(text) > limit else "")
+
+
+def to_html(report) -> str:
+    """A self-contained page: summary tables and every case, no external assets."""
+    e = html.escape
+    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>promptctl eval</title>",
+             "<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:"
+             "collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;"
+             "vertical-align:top}.fail{background:#fde2e2}.pass{background:#e3f6e3}"
+             "pre{white-space:pre-wrap;margin:0;max-width:60em}</style></head><body>",
+             f"<h1>promptctl eval — {'passed' if report.passed else 'failed'}</h1>"]
+    for run in report.runs:
+        parts.append(f"<h2>{e(run.prompt)}@{e(run.version)} — "
+                     f"{'passed' if run.passed else 'failed'}</h2><p>model {e(run.model)} "
+                     f"({e(run.provider)}), {run.summary['cases']} cases, "
+                     f"{run.summary['errors']} errors, digest <code>{e(run.digest)}</code></p>")
+        parts.append("<table><tr><th>metric</th><th>value</th><th>95% interval</th><th>gates</th></tr>")
+        for row in metric_rows(run):
+            interval = "" if row["low"] is None else f"{fmt(row['low'])}–{fmt(row['high'])}"
+            ok = all(g["passed"] for g in row["gates"])
+            gates = ", ".join(e(g["gate"]) for g in row["gates"])
+            parts.append(f"<tr class='{'pass' if ok else 'fail'}'><td>{e(row['metric'])}</td>"
+                         f"<td>{fmt(row['value'])}</td><td>{interval}</td><td>{gates}</td></tr>")
+        parts.append("</table>")
+        if run.comparison is not None:
+            parts.append(f"<p>Baseline {e(run.comparison['baseline_version'])}: "
+                         f"{'regressed' if run.comparison['regressed'] else 'no regression'}; "
+                         f"flipped: {e(', '.join(run.comparison['flipped'][:50]))}</p>")
+        names = [m.name for m in run.metrics]
+        parts.append("<table><tr><th>case</th><th>inputs</th><th>output</th>"
+                     + "".join(f"<th>{e(n)}</th>" for n in names) + "</tr>")
+        for case in run.cases:
+            cells = "".join(f"<td title='{e(case.reasons.get(n, ''))}'>"
+                            f"{case.scores.get(n, 0.0):.2f}</td>" for n in names)
+            out = case.error if case.error else (case.output or "")
+            parts.append(f"<tr class='{'pass' if case.passed else 'fail'}'><td>{e(case.id)}</td>"
+                         f"<td><pre>{e(json.dumps(case.inputs, ensure_ascii=False))}</pre></td>"
+                         f"<td><pre>{e(out)}</pre></td>{cells}</tr>")
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+RENDERERS = {"json": to_json, "junit": to_junit, "markdown": to_markdown, "html": to_html}

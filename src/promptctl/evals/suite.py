@@ -1,0 +1,188 @@
+"""`evals/<name>/suite.yaml`: what to run, how to score it, and which gates must hold."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..errors import Problem, ValidationError
+from ..files import key_lines, parse_model
+
+SUITE_FILE = "suite.yaml"
+GATE_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*(>=|<=|>|<|==)\s*(-?[0-9.]+)\s*$")
+BUILTIN_METRICS = ("error_rate", "pass_rate")
+LOWER_IS_BETTER = {"refusal", "length_chars", "error_rate"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MetricSpec(_Strict):
+    """One scorer applied to every case. Keys other than the fixed ones are scorer params."""
+
+    name: str = ""
+    type: str
+    weight: float = 1.0
+    threshold: float = 0.5          # a case passes this metric when its score >= threshold
+    direction: Literal["higher", "lower"] = "higher"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fold_params(cls, value: Any) -> Any:
+        # `{type: contains, value: refund}` reads better than nesting under `params:`.
+        if not isinstance(value, dict):
+            return value
+        fixed = {"name", "type", "weight", "threshold", "direction", "params"}
+        kept = {k: v for k, v in value.items() if k in fixed}
+        extra = {k: v for k, v in value.items() if k not in fixed}
+        if extra:
+            params = value.get("params") if isinstance(value.get("params"), dict) else {}
+            kept["params"] = {**params, **extra}
+        kind = kept.get("type")
+        if isinstance(kind, str):
+            kept.setdefault("name", kind)
+            kept.setdefault("direction", "lower" if kind in LOWER_IS_BETTER else "higher")
+        return kept
+
+
+class Gate(_Strict):
+    metric: str
+    op: Literal[">=", "<=", ">", "<", "=="]
+    value: float
+
+    @property
+    def text(self) -> str:
+        return f"{self.metric} {self.op} {self.value:g}"
+
+    def holds(self, observed: float) -> bool:
+        return {">=": observed >= self.value, "<=": observed <= self.value,
+                ">": observed > self.value, "<": observed < self.value,
+                "==": observed == self.value}[self.op]
+
+
+class BaselinePolicy(_Strict):
+    tolerance: float = Field(0.02, ge=0, le=1)   # drops at or below this never count
+    alpha: float = Field(0.05, gt=0, lt=1)       # significance level of the paired test
+    resamples: int = Field(2000, ge=100)
+
+
+class JudgeSpec(_Strict):
+    provider: str | None = None
+    model: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Suite(_Strict):
+    dataset: str | list[str]
+    provider: str | None = None
+    model: str | None = None
+    params: dict[str, Any] | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    metrics: list[MetricSpec] = Field(default_factory=lambda: [MetricSpec(type="exact")])
+    gates: list[str] = Field(default_factory=list)
+    repeat: int = Field(1, ge=1, le=100)
+    concurrency: int = Field(8, ge=1, le=512)
+    timeout: float = Field(60.0, gt=0)
+    retries: int = Field(3, ge=0, le=10)
+    rpm: float | None = Field(None, gt=0)
+    max_errors: int = Field(0, ge=0)
+    baseline: BaselinePolicy = Field(default_factory=BaselinePolicy)
+    judge: JudgeSpec = Field(default_factory=JudgeSpec)
+
+    @field_validator("dataset")
+    @classmethod
+    def _datasets(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list) and not value:
+            raise ValueError("give at least one dataset file")
+        return value
+
+    @field_validator("metrics")
+    @classmethod
+    def _unique(cls, value: list[MetricSpec]) -> list[MetricSpec]:
+        names = [m.name for m in value]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"metric name {name!r} is used twice; give each a `name`")
+            if name in BUILTIN_METRICS:
+                raise ValueError(f"{name!r} is a built-in metric; choose another name")
+        return value
+
+    @property
+    def datasets(self) -> list[str]:
+        return [self.dataset] if isinstance(self.dataset, str) else list(self.dataset)
+
+    def parsed_gates(self) -> list[Gate]:
+        return [parse_gate(g) for g in self.gates]
+
+
+def parse_gate(text: str) -> Gate:
+    match = GATE_RE.match(text)
+    if not match:
+        raise ValueError(f"gate {text!r} is not `metric OP number`")
+    return Gate(metric=match[1], op=match[2], value=float(match[3]))
+
+
+def parse_suite(text: str, file: str) -> Suite:
+    """Validate a suite file; gates must name known metrics and scorers must exist."""
+    from .scorers import SCORERS, check_params
+
+    suite: Suite = parse_model(Suite, text, file)
+    lines = key_lines(text)
+    problems = []
+    names = {m.name for m in suite.metrics} | set(BUILTIN_METRICS)
+    for i, gate in enumerate(suite.gates):
+        try:
+            parsed = parse_gate(gate)
+        except ValueError as exc:
+            problems.append(Problem(file, str(exc), line=lines.get(("gates", i)),
+                                    field=f"gates.{i}"))
+            continue
+        if parsed.metric not in names:
+            problems.append(Problem(file, f"unknown metric {parsed.metric!r} (known: "
+                                    f"{', '.join(sorted(names))})", line=lines.get(("gates", i)),
+                                    field=f"gates.{i}"))
+    for i, metric in enumerate(suite.metrics):
+        if metric.type not in SCORERS:
+            problems.append(Problem(file, f"unknown scorer {metric.type!r} (use one of "
+                                    f"{', '.join(sorted(SCORERS))})",
+                                    line=lines.get(("metrics", i, "type")),
+                                    field=f"metrics.{i}.type"))
+            continue
+        message = check_params(metric)
+        if message:
+            problems.append(Problem(file, message, line=lines.get(("metrics", i)),
+                                    field=f"metrics.{i}"))
+    if problems:
+        raise ValidationError(problems=problems)
+    return suite
+
+
+def suite_path(evals_dir: str, name: str) -> str:
+    return f"{evals_dir}/{name}/{SUITE_FILE}"
+
+
+def check_suite(project, name: str) -> list[Problem]:
+    """`promptctl check`'s view of a suite: the file validates and its datasets parse."""
+    from .datasets import load_cases
+
+    path = suite_path(project.config.evals_dir, name)
+    text = project.working.read(path)
+    if text is None:
+        return []
+    try:
+        suite = parse_suite(text, path)
+        folder = path.rsplit("/", 1)[0]
+        load_cases(lambda p: project.working.read(f"{folder}/{p}"), suite.datasets, path)
+    except ValidationError as exc:
+        return exc.problems or [Problem(exc.file or path, exc.message, field=exc.field)]
+    except Exception as exc:  # noqa: BLE001 - a check reports every problem, never stops
+        from ..errors import PromptctlError
+        if isinstance(exc, PromptctlError):
+            return [Problem(exc.file or path, exc.message, field=exc.field)]
+        raise
+    return []

@@ -1,0 +1,225 @@
+"""What every provider offers, and the HTTP machinery the remote ones share.
+
+Retries, backoff, the requests-per-minute limit and concurrency live here once so the
+OpenAI and Anthropic adapters only translate payloads. API keys are read from the
+environment at call time and never stored on any object that gets serialised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..errors import ProviderError, UsageError
+
+RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 529}
+
+
+@dataclass(frozen=True)
+class Request:
+    """One model call: a text prompt or chat messages, with the model and its params."""
+
+    model: str
+    messages: tuple[tuple[str, str], ...]   # (role, content); a text prompt is one user turn
+    params: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, model: str, rendered: str | list[dict[str, str]],
+           params: dict[str, Any] | None = None) -> "Request":
+        if isinstance(rendered, str):
+            messages: tuple = (("user", rendered),)
+        else:
+            messages = tuple((m["role"], m["content"]) for m in rendered)
+        return cls(model, messages, tuple(sorted((params or {}).items())))
+
+
+@dataclass
+class Response:
+    text: str
+    tokens_in: int = 0
+    tokens_out: int = 0
+    latency_ms: float = 0.0
+    cached: bool = False
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """How to reach a provider; the key itself is never held, only its env var name."""
+
+    kind: str
+    base_url: str | None = None
+    api_key_env: str | None = None
+    timeout: float = 60.0
+    retries: int = 3
+    rpm: float | None = None
+    concurrency: int = 8
+    backoff: float = 0.5
+    backoff_max: float = 30.0
+
+    def cache_identity(self) -> str:
+        # The endpoint changes the answer; the key never does and must never be part of it.
+        return f"{self.kind}|{self.base_url or ''}"
+
+
+class Provider(Protocol):
+    settings: ProviderSettings
+
+    async def complete(self, request: Request) -> Response: ...
+
+    async def aclose(self) -> None: ...
+
+
+class RateLimiter:
+    """Spaces call starts so no more than `rpm` begin in any minute."""
+
+    def __init__(self, rpm: float | None) -> None:
+        self.interval = 60.0 / rpm if rpm else 0.0
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        async with self._lock:
+            now = time.monotonic()
+            delay = self._next - now
+            self._next = max(now, self._next) + self.interval
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class TransientError(Exception):
+    def __init__(self, message: str, wait: float | None = None) -> None:
+        super().__init__(message)
+        self.wait = wait
+
+
+class HTTPProvider:
+    """Shared request loop: concurrency limit, RPM limit, timeout, retries with backoff."""
+
+    env_base_url = ""
+    env_api_key = ""
+    default_base_url = ""
+
+    def __init__(self, settings: ProviderSettings) -> None:
+        import os
+
+        import httpx
+
+        self.settings = settings
+        self.base_url = (settings.base_url or os.environ.get(self.env_base_url)
+                         or self.default_base_url).rstrip("/")
+        self._key_env = settings.api_key_env or self.env_api_key
+        if self.base_url == self.default_base_url and not self._api_key():
+            # The hosted API always needs a key; failing here beats N cases × retries of 401s.
+            raise UsageError(f"{self._key_env} is not set", field=f"provider {settings.kind}",
+                             fix=f"export {self._key_env}, set providers.{settings.kind}."
+                                 "api_key_env / base_url in promptctl.yaml, or try it offline "
+                                 "with --provider echo")
+        self._client = httpx.AsyncClient(timeout=settings.timeout,
+                                         limits=httpx.Limits(max_connections=settings.concurrency))
+        self._limit = asyncio.Semaphore(settings.concurrency)
+        self._rate = RateLimiter(settings.rpm)
+
+    def _api_key(self) -> str | None:
+        import os
+        return os.environ.get(self._key_env) if self._key_env else None
+
+    def build(self, request: Request) -> tuple[str, dict[str, str], dict[str, Any]]:
+        raise NotImplementedError
+
+    def parse(self, data: dict[str, Any]) -> Response:
+        raise NotImplementedError
+
+    async def complete(self, request: Request) -> Response:
+        import httpx
+
+        url, headers, body = self.build(request)
+        attempts = self.settings.retries + 1
+        last = "no attempt made"
+        async with self._limit:
+            for attempt in range(attempts):
+                await self._rate.wait()
+                start = time.perf_counter()
+                try:
+                    reply = await self._client.post(url, headers=headers, json=body)
+                    latency = (time.perf_counter() - start) * 1000
+                    if reply.status_code in RETRY_STATUS:
+                        raise TransientError(f"HTTP {reply.status_code}",
+                                             retry_after(reply.headers.get("retry-after")))
+                    if reply.status_code >= 400:
+                        raise ProviderError(f"{self.settings.kind}: HTTP {reply.status_code}: "
+                                            f"{_short(reply.text)}")
+                    try:
+                        data = reply.json()
+                        response = self.parse(data)
+                    except (ValueError, KeyError, IndexError, TypeError) as exc:
+                        raise ProviderError(f"{self.settings.kind}: malformed response: "
+                                            f"{_short(reply.text)}") from exc
+                    response.latency_ms = latency
+                    return response
+                except (TransientError, httpx.TimeoutException, httpx.TransportError) as exc:
+                    last = _describe(exc, self.settings.timeout)
+                    if attempt + 1 >= attempts:
+                        break
+                    await asyncio.sleep(self._delay(attempt, getattr(exc, "wait", None)))
+        raise ProviderError(f"{self.settings.kind}: {last} after {attempts} attempts")
+
+    def _delay(self, attempt: int, wait: float | None) -> float:
+        if wait is not None:
+            return min(wait, self.settings.backoff_max)
+        base = min(self.settings.backoff * (2 ** attempt), self.settings.backoff_max)
+        return base / 2 + random.uniform(0, base / 2)   # jitter spreads synchronised retries
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def _describe(exc: Exception, timeout: float) -> str:
+    import httpx
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out after {timeout:g}s"
+    return str(exc) or type(exc).__name__
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text[:200] + ("…" if len(text) > 200 else "")
+
+
+def make_provider(settings: ProviderSettings, root: Any = None) -> Provider:
+    kind = settings.kind
+    if kind == "echo":
+        from .echo import EchoProvider
+        return EchoProvider(settings)
+    if kind == "openai":
+        from .openai import OpenAIProvider
+        return OpenAIProvider(settings)
+    if kind == "anthropic":
+        from .anthropic import AnthropicProvider
+        return AnthropicProvider(settings)
+    if kind.startswith("python:"):
+        from .python import PythonProvider
+        return PythonProvider(settings, root)
+    raise UsageError(f"unknown provider {kind!r}", field="provider",
+                     fix="use openai, anthropic, echo or python:module:function")

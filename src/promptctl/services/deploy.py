@@ -1,0 +1,344 @@
+"""Services of deployment: promote, canary, rollback, status, history, bundle, verify.
+
+Every write runs the same transaction (`_edit`): under the manifest lock, read the
+committed release.yaml, apply a pure edit, validate, write temp + fsync + rename, and
+commit release.yaml alone. If the commit fails the old file is put back, so a failure
+leaves the previous manifest and no half commit. Reading inside the lock is what lets
+two processes editing different entries both land.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from .. import manifest as mf
+from ..errors import CheckFailed, ManifestError, NotFoundError, Problem, PromptctlError, UsageError
+from ..manifest import Change, Manifest, Target, dump_manifest, parse_manifest
+from ..model import PromptContent, Release
+from .project import Project, load_release
+
+EMPTY = "environments: {}\n"
+
+
+# ---------------------------------------------------------------- writes
+
+def promote(project: Project, name: str, version: str, env: str, *, segment: str | None = None,
+            why: str = "", require_eval: bool | None = None) -> Change:
+    """Make a released version active in env (or a segment); clears its canary."""
+    content = _released(project, name, version)
+    _eval_gate(project, name, content, require_eval)
+    return _edit(project, lambda m: mf.promote(m, env, name, version, segment), why)
+
+
+def canary(project: Project, name: str, version: str, env: str, weight: float, *,
+           segment: str | None = None, why: str = "", require_eval: bool | None = None) -> Change:
+    """Start or re-weight a canary; weight 0 stops it (the record stays)."""
+    if weight != 0:
+        content = _released(project, name, version)
+        _eval_gate(project, name, content, require_eval)
+    return _edit(project, lambda m: mf.canary(m, env, name, version, weight, segment), why)
+
+
+def rollback(project: Project, name: str, env: str, *, segment: str | None = None,
+             to: str | None = None, why: str = "") -> Change:
+    """Stop a running canary; else restore the previous active version (or `to`)."""
+    if to is not None:
+        _released(project, name, to)
+
+    def edit(manifest: Manifest) -> tuple[Manifest, Change]:
+        current = manifest.exact(env, name, segment)
+        target_version = to
+        if to is None and current is not None and not (current.canary and current.canary.running):
+            target_version = previous_active(project, name, env, segment, current.active)
+            if target_version is not None:
+                _released(project, name, target_version)
+        return mf.rollback(manifest, env, name, segment, to=target_version)
+    return _edit(project, edit, why)
+
+
+def _edit(project: Project, edit: Callable[[Manifest], tuple[Manifest, Change]], why: str) -> Change:
+    rel = project.config.manifest
+    path = project.root / rel
+    store = project.store
+    with mf.locked(project.root / project.config.state_dir):
+        if store.has_commits() and store.dirty_paths([rel]):
+            raise ManifestError(f"{rel} has uncommitted changes", file=rel,
+                                fix=f"commit or discard them first (git diff {rel})")
+        old_text = path.read_text(encoding="utf-8") if path.exists() else None
+        new, change = edit(parse_manifest(old_text or EMPTY, rel))
+        text = _header(old_text) + dump_manifest(new)
+        parse_manifest(text, rel)     # never write what we could not read back
+        mf.write_atomic(path, text)
+        try:
+            store.commit_paths([rel], commit_message(change, why))
+        except BaseException:
+            _restore(project, path, rel, old_text)
+            raise
+    return change
+
+
+def _header(text: str | None) -> str:
+    """Keep the comment block at the top of release.yaml (it explains the file to readers)."""
+    lines = []
+    for line in (text or "").splitlines(keepends=True):
+        if not line.startswith("#"):
+            break
+        lines.append(line)
+    return "".join(lines)
+
+
+def _restore(project: Project, path: Path, rel: str, old_text: str | None) -> None:
+    if old_text is None:
+        path.unlink(missing_ok=True)
+    else:
+        mf.write_atomic(path, old_text)
+    try:
+        project.store.run_git("reset", "-q", "--", rel)
+    except PromptctlError:
+        pass    # nothing staged, or no HEAD yet: the file itself is already restored
+
+
+def commit_message(change: Change, why: str) -> str:
+    why = " ".join(why.split())
+    subject = change.summary() + (f": {why}" if why else "")
+    return f"{subject}\n\n{change.trailers()}\n"
+
+
+def _released(project: Project, name: str, version: str) -> PromptContent:
+    """The version's tag must exist and its content must match the recorded digest."""
+    from ..versions import parse_version
+
+    parse_version(version)
+    return load_release(project, project.store.release(name, version))
+
+
+def _eval_gate(project: Project, name: str, content: PromptContent, require: bool | None) -> None:
+    if require is None:
+        require = bool(project.config.eval.get("require_eval", False))
+    if not require:
+        return
+    try:
+        from . import evaluate
+    except ImportError as exc:
+        raise UsageError("--require-eval needs the eval engine, which is not installed",
+                         fix="drop --require-eval or set eval.require_eval: false") from exc
+    # require_eval returns False (or raises its own error) when no passing run of this digest exists.
+    if evaluate.require_eval(project.root, name, content.digest) is False:
+        raise CheckFailed(f"{name} ({content.digest[:19]}) has no passing eval run recorded",
+                          fix=f"run `promptctl eval {name}` on this version, or drop --require-eval")
+
+
+# ---------------------------------------------------------------- history
+
+@dataclass
+class HistoryRow:
+    commit: str
+    date: str
+    author: str
+    action: str
+    active: str | None
+    canary: str | None
+    weight: float | None
+    why: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def manifest_log(project: Project) -> list[tuple[dict, Manifest | None]]:
+    """(commit info, manifest at that commit) for every commit of release.yaml, oldest first."""
+    rel = project.config.manifest
+    store = project.store
+    if not store.has_commits():
+        return []
+    out = []
+    from ..store import file_log
+
+    for info in reversed(file_log(store, rel)):
+        text = store.source_at(info["commit"]).read(rel)
+        try:
+            out.append((info, parse_manifest(text or EMPTY, rel)))
+        except PromptctlError:
+            out.append((info, None))    # a broken hand edit in the past: skip, do not fail
+    return out
+
+
+def history(project: Project, name: str, env: str, segment: str | None = None) -> list[HistoryRow]:
+    """Every commit that changed this entry: newest first."""
+    rows, before = [], None
+    for info, manifest in manifest_log(project):
+        if manifest is None:
+            continue
+        now = manifest.exact(env, name, segment)
+        if now != before:
+            rows.append(_row(info, now))
+        before = now
+    return list(reversed(rows))
+
+
+def _row(info: dict, target: Target | None) -> HistoryRow:
+    trailers = info["trailers"]
+    subject = info["subject"]
+    action = trailers.get("Promptctl-Action", "edit")
+    if "Promptctl-Action" in trailers:
+        why = subject.split(": ", 1)[1] if ": " in subject else ""
+    else:
+        why = subject     # a hand edit: its subject is all we know
+    canary = target.canary if target else None
+    return HistoryRow(info["commit"], info["date"], info["author"], action,
+                      target.active if target else None, canary.version if canary else None,
+                      canary.weight if canary else None, why)
+
+
+def previous_active(project: Project, name: str, env: str, segment: str | None,
+                    current: str) -> str | None:
+    """The active version this entry had before `current`, from the manifest's git history."""
+    for row in history(project, name, env, segment):
+        if row.active is not None and row.active != current:
+            return row.active
+    return None
+
+
+# ---------------------------------------------------------------- status
+
+@dataclass
+class StatusRow:
+    env: str
+    name: str
+    segment: str | None
+    active: str
+    since: str | None
+    canary: str | None
+    weight: float | None
+    canary_started: str | None
+    model: str | None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def status(project: Project, env: str | None = None) -> list[StatusRow]:
+    manifest = read_manifest(project)
+    if env is not None and env not in manifest.environments:
+        raise NotFoundError(f"no environment {env!r} in {project.config.manifest}",
+                            fix=f"known: {', '.join(manifest.environments) or 'none yet'}")
+    since = _active_since(project)
+    rows = []
+    for env_name, prompts in manifest.environments.items():
+        if env is not None and env_name != env:
+            continue
+        for name, entry in prompts.items():
+            for segment, target in [(None, entry), *entry.segments.items()]:
+                c = target.canary
+                rows.append(StatusRow(env_name, name, segment, target.active,
+                                      since.get((env_name, name, segment, target.active)),
+                                      c.version if c else None, c.weight if c else None,
+                                      c.started.isoformat() if c and c.started else None, target.model))
+    return rows
+
+
+def _active_since(project: Project) -> dict[tuple, str]:
+    """(env, name, segment, active) -> date of the commit that made it active."""
+    since: dict[tuple, str] = {}
+    last: dict[tuple, str] = {}
+    for info, manifest in manifest_log(project):
+        if manifest is None:
+            continue
+        for env, prompts in manifest.environments.items():
+            for name, entry in prompts.items():
+                for segment, target in [(None, entry), *entry.segments.items()]:
+                    key = (env, name, segment)
+                    if last.get(key) != target.active:
+                        since[(*key, target.active)] = info["date"]
+                        last[key] = target.active
+    return since
+
+
+def read_manifest(project: Project) -> Manifest:
+    rel = project.config.manifest
+    path = project.root / rel
+    return parse_manifest(path.read_text(encoding="utf-8") if path.exists() else EMPTY, rel)
+
+
+# ---------------------------------------------------------------- bundle and verify
+
+def bundle(project: Project, env: str, output: Path) -> dict[str, Any]:
+    """Write one env's committed manifest and every version it references to `output`."""
+    from datetime import datetime, timezone
+
+    from ..bundle import bundle_data, referenced_versions
+
+    store = project.store
+    rel = project.config.manifest
+    commit = store.head()
+    manifest = parse_manifest(store.source_at(commit).read(rel) or EMPTY, f"{rel}@HEAD")
+    if env not in manifest.environments:
+        raise NotFoundError(f"no environment {env!r} in the committed {rel}",
+                            fix="promote something to it first")
+    contents = {}
+    for name, version in referenced_versions(manifest, env):
+        release = store.release(name, version)
+        contents[(name, version)] = (load_release(project, release), release.tag)
+    created = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    data = bundle_data(env, manifest, commit, created, contents, project.config.prompts_dir)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    mf.write_atomic(output, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    return data
+
+
+def verify_bundle(project: Project, path: Path) -> list[Problem]:
+    """A bundle's own digests, and each version against its tag in this repo."""
+    from ..bundle import parse_bundle
+    from ..errors import ValidationError
+
+    file = str(path)
+    try:
+        parsed = parse_bundle(path.read_text(encoding="utf-8"), file)
+    except FileNotFoundError:
+        return [Problem(file, "bundle not found")]
+    except ValidationError as exc:
+        return exc.problems or [Problem(file, exc.message)]
+    problems = []
+    for (name, version), content in parsed.contents.items():
+        problems += _version_problems(project, name, version, content.digest, file)
+    return problems
+
+
+def verify_manifest(project: Project) -> list[Problem]:
+    """Every version release.yaml references has a tag whose content matches its digest."""
+    from ..bundle import referenced_versions
+
+    rel = project.config.manifest
+    try:
+        manifest = read_manifest(project)
+    except PromptctlError as exc:
+        return getattr(exc, "problems", None) or [Problem(rel, exc.message)]
+    problems = []
+    for env in manifest.environments:
+        for name, version in referenced_versions(manifest, env):
+            problems += _version_problems(project, name, version, None, f"{rel}: {env}")
+    return problems
+
+
+def _version_problems(project: Project, name: str, version: str, digest: str | None,
+                      where: str) -> list[Problem]:
+    try:
+        release: Release = project.store.release(name, version)
+        content = load_release(project, release)
+    except PromptctlError as exc:
+        return [Problem(where, exc.message, field=f"{name}@{version}")]
+    if digest is not None and content.digest != digest:
+        return [Problem(where, f"digest {digest} differs from tag {release.tag} ({content.digest})",
+                        field=f"{name}@{version}")]
+    return []
+
+
+def check_bundle(project: Project, path: Path) -> None:
+    """verify_bundle as a gate: CheckFailed (exit 1) naming the first problem."""
+    problems = verify_bundle(project, path)
+    if problems:
+        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise CheckFailed(f"{problems[0]}{more}")

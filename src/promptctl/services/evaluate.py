@@ -1,0 +1,333 @@
+"""Services of `promptctl eval`: run suites, compare with a baseline, merge shards, history.
+
+Everything here returns values; the CLI decides how to show them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import NotFoundError, UsageError, ValidationError
+from ..files import list_prompt_names, load_yaml
+from ..model import PromptContent
+from .project import WORKING, Project, load_version, open_project, split_ref
+
+HISTORY_FILE = "history.sqlite"
+CACHE_FILE = "cache.sqlite"
+
+
+@dataclass
+class EvalOptions:
+    suite: str | None = None              # a suite.yaml path instead of evals/<name>/suite.yaml
+    model: str | None = None
+    provider: str | None = None
+    repeat: int | None = None
+    concurrency: int | None = None
+    baseline: str | None = None           # a version, or an environment of release.yaml
+    changed_since: str | None = None
+    all: bool = False
+    shard: str | None = None
+    no_cache: bool = False
+    record: bool = True
+    on_progress: Callable[[str, int, int], None] | None = None
+
+
+@dataclass
+class EvalReport:
+    runs: list[Any] = field(default_factory=list)      # evals.results.RunResult
+    skipped: list[tuple[str, str]] = field(default_factory=list)   # (prompt, why)
+
+    @property
+    def passed(self) -> bool:
+        return all(run.passed for run in self.runs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "runs": [r.to_dict() for r in self.runs],
+                "skipped": [{"prompt": p, "reason": r} for p, r in self.skipped]}
+
+
+EVAL_SETTINGS = ("history", "cache")
+
+
+def state_path(project: Project, key: str, default: str) -> Path:
+    """Where the eval history or response cache lives (`eval.history` / `eval.cache`)."""
+    settings = project.config.eval or {}
+    unknown = sorted(set(settings) - set(EVAL_SETTINGS))
+    if unknown:
+        raise ValidationError("unknown setting", file="promptctl.yaml", field=f"eval.{unknown[0]}",
+                              fix=f"known: {', '.join(EVAL_SETTINGS)}")
+    configured = settings.get(key)
+    return project.root / (configured or f"{project.config.state_dir}/{default}")
+
+
+# ---------------------------------------------------------------- eval
+
+def evaluate(directory: Path | str, target: str | None, options: EvalOptions) -> EvalReport:
+    """`promptctl eval`: run the suite of one prompt, the changed ones, or all of them."""
+    project = open_project(directory)
+    state_path(project, "history", HISTORY_FILE)   # a bad `eval:` setting fails before any call
+    if target is None and not options.all and not options.changed_since:
+        raise UsageError("name a prompt, or pass --all or --changed-since REF",
+                         fix="for example `promptctl eval support-refund`")
+    if target is not None and options.all:
+        raise UsageError("give a prompt name or --all, not both")
+    if target is not None:
+        name, version = split_ref(target)
+        targets = [(name, version)]
+    else:
+        targets = [(n, None) for n in list_prompt_names(project.root, project.config)]
+    report = EvalReport()
+    changed = project.store.changed_paths(options.changed_since) if options.changed_since else None
+    for name, version in targets:
+        suite_file = options.suite or f"{project.config.evals_dir}/{name}/suite.yaml"
+        if target is not None:
+            content = load_version(project, name, version)
+        if options.suite is None and project.working.read(suite_file) is None:
+            if target is not None:
+                raise NotFoundError(f"no eval suite for {name!r}", file=suite_file,
+                                    fix="create it (see docs/evals.md) or pass --suite")
+            report.skipped.append((name, "no suite"))
+            continue
+        if target is None:
+            content = load_version(project, name, version)
+        if changed is not None and not _touched(project, name, content, suite_file, changed):
+            report.skipped.append((name, f"unchanged since {options.changed_since}"))
+            continue
+        report.runs.append(_run_one(project, name, version, content, suite_file, options))
+    return report
+
+
+def _touched(project: Project, name: str, content: PromptContent, suite_file: str,
+             changed: set[str]) -> bool:
+    prompts = project.config.prompts_dir
+    own = {f"{prompts}/{path}" for path in content.files}
+    suite_dir = suite_file.rsplit("/", 1)[0] + "/"
+    return bool(own & changed) or any(p.startswith(suite_dir) for p in changed)
+
+
+def _run_one(project: Project, name: str, version: str | None, content: PromptContent,
+             suite_file: str, options: EvalOptions):
+    from ..evals import engine
+    from ..evals.results import compare
+
+    suite, all_cases, dataset_digest = load_suite(project, suite_file)
+    positions = {case.id: i for i, case in enumerate(all_cases)}
+    cases = engine.shard(all_cases, options.shard)
+    repeat = options.repeat or suite.repeat
+    if repeat < 1:
+        raise UsageError("--repeat must be at least 1", field="--repeat")
+    run = _execute(project, name, version or WORKING, content, suite, cases, dataset_digest,
+                   repeat, options, positions)
+    if options.baseline:
+        base_version = resolve_baseline(project, name, options.baseline)
+        base_content = load_version(project, name, base_version)
+        base = _execute(project, name, base_version, base_content, suite, cases, dataset_digest,
+                        repeat, options, positions)
+        policy = suite.baseline
+        run.comparison = compare(base, run, policy.tolerance, policy.alpha, policy.resamples)
+    if options.record:
+        _record(project, run)
+    return run
+
+
+def load_suite(project: Project, suite_file: str):
+    from ..evals.datasets import load_cases
+    from ..evals.suite import parse_suite
+
+    text = project.working.read(suite_file)
+    if text is None:
+        raise NotFoundError("suite file not found", file=suite_file)
+    suite = parse_suite(text, suite_file)
+    folder = suite_file.rsplit("/", 1)[0] if "/" in suite_file else "."
+    cases, digest = load_cases(lambda p: project.working.read(f"{folder}/{p}"), suite.datasets,
+                               suite_file)
+    if not cases:
+        raise ValidationError("the dataset has no cases", file=suite_file, field="dataset",
+                              fix="add at least one case")
+    return suite, cases, digest
+
+
+def _execute(project: Project, name: str, version: str, content: PromptContent, suite,
+             cases, dataset_digest: str, repeat: int, options: EvalOptions,
+             positions: dict[str, int]):
+    from ..evals import engine, scorers
+    from ..evals.cache import ResponseCache
+    from ..evals.results import RunResult, summarise
+    from ..providers import make_provider
+    from ..render import CompiledPrompt
+
+    spec = content.spec
+    kind = options.provider or suite.provider or spec.model.provider
+    model = options.model or suite.model or spec.model.name
+    params = dict(spec.model.params if suite.params is None else suite.params)
+    settings = _settings(project, kind, suite, options)
+    provider = make_provider(settings, project.root)
+    judge = None
+    if any(m.type == "llm_judge" for m in suite.metrics):
+        judge_kind = suite.judge.provider or kind
+        judge = provider if judge_kind == kind else make_provider(
+            _settings(project, judge_kind, suite, options), project.root)
+    cache = None
+    if not options.no_cache and kind != "echo":
+        cache = ResponseCache(state_path(project, "cache", CACHE_FILE))
+    compiled = CompiledPrompt(f"{name}@{version}", content.templates, content.bodies, spec.inputs)
+    progress = options.on_progress
+    plan = engine.Plan(
+        render=compiled.render, cases=cases, metrics=list(suite.metrics), provider=provider,
+        model=model, params=params, repeat=repeat,
+        concurrency=options.concurrency or suite.concurrency, cache=cache, judge=judge,
+        judge_model=suite.judge.model or model, judge_params=dict(suite.judge.params),
+        prices=project.config.prices,
+        context=scorers.Context(root=project.root, output_schema=spec.output.json_schema),
+        on_progress=(lambda done, total: progress(f"{name}@{version}", done, total))
+        if progress else None, positions=positions)
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    clock = time.perf_counter()
+    try:
+        results = engine.run(plan)
+    finally:
+        if cache is not None:
+            cache.close()
+    run = RunResult(prompt=name, version=version, digest=content.digest, provider=kind,
+                    model=model, dataset_digest=dataset_digest,
+                    metrics=engine.metric_infos(list(suite.metrics)), gates=list(suite.gates),
+                    max_errors=suite.max_errors, cases=results, shard=options.shard,
+                    started=started, duration_s=round(time.perf_counter() - clock, 3))
+    run.summary = summarise(run)
+    return run
+
+
+def _settings(project: Project, kind: str, suite, options: EvalOptions):
+    from ..providers import ProviderSettings
+
+    conf = dict(project.config.providers.get(kind.split(":", 1)[0], {}))
+    known = {"base_url", "api_key_env", "timeout", "retries", "rpm", "concurrency"}
+    unknown = set(conf) - known
+    if unknown:
+        raise ValidationError(f"unknown provider setting {sorted(unknown)[0]!r}",
+                              file="promptctl.yaml", field=f"providers.{kind}",
+                              fix=f"known: {', '.join(sorted(known))}")
+
+    def pick(key: str):
+        # The suite wins when it sets a value; then promptctl.yaml; then the suite's default.
+        if key in suite.model_fields_set or key not in conf:
+            return getattr(suite, key)
+        return conf[key]
+
+    return ProviderSettings(kind=kind, base_url=pick("base_url"), api_key_env=pick("api_key_env"),
+                            timeout=float(pick("timeout")), retries=int(pick("retries")),
+                            rpm=pick("rpm"),
+                            concurrency=int(options.concurrency or pick("concurrency")))
+
+
+def resolve_baseline(project: Project, name: str, baseline: str) -> str:
+    """A version as given, or the version active for `name` in a release.yaml environment."""
+    from .project import _looks_like_version
+
+    bare = baseline.removeprefix("v")
+    if _looks_like_version(bare) or baseline == WORKING:
+        return bare
+    text = project.working.read(project.config.manifest)
+    data = load_yaml(text, project.config.manifest) if text else None
+    envs = (data or {}).get("environments") or {}
+    if baseline not in envs:
+        raise NotFoundError(f"{baseline!r} is neither a version nor an environment",
+                            file=project.config.manifest, field="--baseline",
+                            fix=f"environments: {', '.join(sorted(envs)) or 'none'}")
+    entry = (envs[baseline] or {}).get(name) or {}
+    active = entry.get("active") if isinstance(entry, dict) else None
+    if not active:
+        raise NotFoundError(f"{name!r} has no active version in {baseline!r}",
+                            file=project.config.manifest, field=f"environments.{baseline}.{name}",
+                            fix=f"promote a version to {baseline} first")
+    return str(active)
+
+
+def _record(project: Project, run) -> None:
+    from ..evals.history import History
+
+    history = History(state_path(project, "history", HISTORY_FILE))
+    try:
+        history.record(run)
+    finally:
+        history.close()
+
+
+# ---------------------------------------------------------------- history, merge, require
+
+def history(directory: Path | str, name: str | None, limit: int = 20) -> list:
+    """`promptctl eval history NAME`: the latest recorded runs, newest first."""
+    from ..evals.history import History
+
+    project = open_project(directory)
+    path = state_path(project, "history", HISTORY_FILE)
+    if not path.exists():
+        return []
+    store = History(path)
+    try:
+        return store.rows(name, limit)
+    finally:
+        store.close()
+
+
+def merge(directory: Path | str, files: list[Path], record: bool = True) -> EvalReport:
+    """`promptctl eval merge`: join shard JSON results into whole runs, re-summarised."""
+    from ..evals.results import RunResult, summarise
+
+    groups: dict[tuple, list] = {}
+    for file in files:
+        try:
+            data = json.loads(Path(file).read_text(encoding="utf-8"))
+            runs = [RunResult.from_dict(r) for r in data["runs"]]
+        except FileNotFoundError as exc:
+            raise NotFoundError("file not found", file=str(file)) from exc
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValidationError(f"not a promptctl eval JSON result ({exc})", file=str(file),
+                                  fix="produce it with `promptctl eval ... --format json`") from exc
+        for run in runs:
+            key = (run.prompt, run.version, run.digest, run.model, run.dataset_digest)
+            groups.setdefault(key, []).append(run)
+    report = EvalReport()
+    for parts in groups.values():
+        first = parts[0]
+        seen: set = set()
+        cases = []
+        for part in parts:
+            for case in part.cases:
+                if case.key not in seen:
+                    seen.add(case.key)
+                    cases.append(case)
+        cases.sort(key=lambda c: (c.index, c.sample))
+        merged = replace(first, cases=cases, shard=None, comparison=None,
+                         duration_s=round(max(p.duration_s for p in parts), 3))
+        merged.summary = summarise(merged)
+        report.runs.append(merged)
+    if record and report.runs:
+        project = open_project(directory)
+        for run in report.runs:
+            _record(project, run)
+    return report
+
+
+def require_eval(root: Path | str, name: str, version_digest: str) -> bool:
+    """True when a complete passing run of exactly this content digest is recorded."""
+    from ..evals.history import History
+
+    project = open_project(root)
+    path = state_path(project, "history", HISTORY_FILE)
+    if not path.exists():
+        return False
+    store = History(path)
+    try:
+        return store.passing_run(name, version_digest) is not None
+    finally:
+        store.close()
+
+
+__all__ = ["EvalOptions", "EvalReport", "evaluate", "history", "merge", "require_eval",
+           "resolve_baseline"]

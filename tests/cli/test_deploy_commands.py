@@ -1,0 +1,107 @@
+"""The deploy commands as users type them: output, JSON, exit codes, nothing changed on errors."""
+
+import json
+
+import pytest
+from conftest import run_cli
+from deploy_support import deploy_repo, repo_snapshot  # noqa: F401
+from typer.testing import CliRunner
+
+from promptctl.cli import app
+
+
+def cli(root, *args):
+    return CliRunner().invoke(app, ["-C", str(root), *args])
+
+
+def test_promote_canary_status_history(deploy_repo):
+    r = cli(deploy_repo, "promote", "support-refund", "1.0.0", "--env", "production", "-m", "go")
+    assert r.exit_code == 0, r.output
+    assert r.output.strip() == "promote support-refund 1.0.0 to production"
+    r = cli(deploy_repo, "canary", "support-refund", "2.0.0", "--env", "production", "--weight", "2.5")
+    assert r.exit_code == 0, r.output
+    assert "canary support-refund 2.0.0 at 2.5% in production" in r.output
+    r = cli(deploy_repo, "status", "--env", "production", "--json")
+    row = json.loads(r.output)[0]
+    assert (row["active"], row["canary"], row["weight"]) == ("1.0.0", "2.0.0", 2.5)
+    r = cli(deploy_repo, "status")
+    assert "support-refund" in r.output and "2.0.0 @ 2.5%" in r.output
+    r = cli(deploy_repo, "history", "support-refund", "--env", "production", "--json")
+    assert [(h["action"], h["why"]) for h in json.loads(r.output)] == [("canary", ""), ("promote", "go")]
+
+
+def test_canary_is_a_group_with_a_default_start(deploy_repo):
+    cli(deploy_repo, "promote", "support-refund", "1.0.0", "--env", "production")
+    r = cli(deploy_repo, "canary", "--env", "production", "support-refund", "1.1.0", "-w", "5")
+    assert r.exit_code == 0, r.output
+    r = cli(deploy_repo, "canary", "start", "support-refund", "1.1.0", "--env", "production", "-w", "0")
+    assert r.exit_code == 0 and "stop canary" in r.output
+    r = cli(deploy_repo, "canary", "--help")
+    assert r.exit_code == 0 and "start" in r.output
+
+
+@pytest.mark.parametrize("args, words", [
+    (["canary", "support-refund", "1.1.0", "--env", "production", "--weight", "150"], "weight"),
+    (["promote", "support-refund", "7.0.0", "--env", "production"], "no release 7.0.0"),
+    (["promote", "support-refund", "1.0.0", "--env", "Prod"], "--env"),
+    (["rollback", "triage", "--env", "production"], "nothing deployed"),
+    (["promote", "support-refund", "1.0.0", "--env", "production", "--require-eval"], "eval"),
+])
+def test_bad_input_exits_2_with_one_line_and_changes_nothing(deploy_repo, args, words):
+    before = repo_snapshot(deploy_repo)
+    r = cli(deploy_repo, *args)
+    assert r.exit_code == 2, r.output
+    assert r.output.startswith("error: ") and words in r.output and r.output.count("\n") == 1
+    assert repo_snapshot(deploy_repo) == before
+
+
+def test_an_invalid_release_yaml_names_file_line_and_field(deploy_repo):
+    from conftest import git_save
+    (deploy_repo / "release.yaml").write_text("environments:\n  production:\n    triage: {active: one}\n")
+    git_save(deploy_repo, "hand edit")
+    before = repo_snapshot(deploy_repo)
+    r = cli(deploy_repo, "promote", "triage", "1.0.0", "--env", "production")
+    assert r.exit_code == 2
+    assert "release.yaml:3: environments.production.triage.active" in r.output
+    assert repo_snapshot(deploy_repo) == before
+
+
+def test_schema_manifest_prints_the_json_schema(deploy_repo):
+    r = cli(deploy_repo, "schema", "manifest")
+    schema = json.loads(r.output)
+    assert schema["title"].startswith("promptctl release manifest")
+    assert "Canary" in schema["$defs"]
+
+
+def test_bundle_and_verify_through_the_installed_command(deploy_repo):
+    run_cli("promote", "triage", "1.0.0", "--env", "staging", cwd=deploy_repo, check=True)
+    r = run_cli("bundle", "--env", "staging", "-o", "out/staging.json", cwd=deploy_repo)
+    assert r.returncode == 0, r.stderr
+    assert "1 versions" in r.stdout
+    data = json.loads((deploy_repo / "out/staging.json").read_text())
+    assert data["versions"][0]["tag"] == "triage/v1.0.0"
+    r = run_cli("bundle", "--env", "staging", "-o", "out/staging.json", "--verify", cwd=deploy_repo)
+    assert r.returncode == 0 and "ok" in r.stdout
+    r = run_cli("bundle", "--env", "nowhere", cwd=deploy_repo)
+    assert r.returncode == 2 and "nowhere" in r.stderr
+
+
+def test_the_canary_group_takes_more_subcommands_beside_the_default():
+    import typer
+
+    from promptctl.cli.deploy import DefaultStartGroup
+    group = typer.Typer(cls=DefaultStartGroup)
+    calls = []
+
+    @group.command("start")
+    def start(name: str, version: str, weight: float = typer.Option(..., "--weight")):
+        calls.append(("start", name, version, weight))
+
+    @group.command("analyze")
+    def analyze(name: str, apply: bool = typer.Option(False, "--apply")):
+        calls.append(("analyze", name, apply))
+
+    runner = CliRunner()
+    assert runner.invoke(group, ["p", "1.1.0", "--weight", "5"]).exit_code == 0
+    assert runner.invoke(group, ["analyze", "p", "--apply"]).exit_code == 0
+    assert calls == [("start", "p", "1.1.0", 5.0), ("analyze", "p", True)]

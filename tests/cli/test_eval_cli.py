@@ -1,0 +1,164 @@
+"""`promptctl eval` from the command line: dispatch, formats, exit codes, messages."""
+
+from __future__ import annotations
+
+import json
+from xml.etree import ElementTree as ET
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import build_file_tree, git_save, repo_state, run_cli
+from promptctl.cli import app
+
+SUITE = """\
+dataset: cases.jsonl
+metrics:
+  - {name: policy, type: icontains, value: never promise refunds}
+  - {name: asks, type: contains}
+gates: ["policy >= 1.0", "asks >= 0.5"]
+"""
+CASES = "".join(json.dumps({"id": f"q{i}", "inputs": {"question": f"question {i}"},
+                            "expected": f"question {i}" if i % 4 else "absent"}) + "\n"
+                for i in range(8))
+
+
+@pytest.fixture
+def repo(prompt_repo):
+    build_file_tree(prompt_repo, {"evals/support-refund/suite.yaml": SUITE,
+                                  "evals/support-refund/cases.jsonl": CASES})
+    git_save(prompt_repo, "suite", tag="support-refund/v1.0.0")
+    return prompt_repo
+
+
+def invoke(root, *args):
+    return CliRunner().invoke(app, ["-C", str(root), *args])
+
+
+def test_eval_name_prints_table_and_passes(repo):
+    result = invoke(repo, "eval", "support-refund")
+    assert result.exit_code == 0, result.output
+    assert "support-refund@working · echo/echo-1 · 8 cases, 0 errors" in result.output
+    assert "policy >= 1 " in result.output and "PASSED" in result.output
+    assert "q0: asks: missing 'absent'" in result.output   # the worst cases are shown
+
+
+def test_version_and_json_format(repo):
+    result = invoke(repo, "eval", "support-refund@1.0.0", "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    run = data["runs"][0]
+    assert data["passed"] and run["version"] == "1.0.0" and len(run["cases"]) == 8
+    assert run["summary"]["metrics"]["asks"]["mean"] == 0.75
+
+
+def test_failing_gate_exits_1(repo):
+    (repo / "prompts/_partials/policy.j2").write_text("Be kind.\n")
+    result = invoke(repo, "eval", "support-refund", "--format", "markdown")
+    assert result.exit_code == 1
+    assert "❌ policy >= 1 |" in result.output
+
+
+def test_regression_against_baseline_exits_1(repo):
+    build_file_tree(repo, {"prompts/support-refund/prompt.yaml":
+                           (repo / "prompts/support-refund/prompt.yaml").read_text()
+                           .replace("Question: {{ question }}", "Question: redacted")})
+    result = invoke(repo, "eval", "support-refund", "--baseline", "1.0.0")
+    assert result.exit_code == 1
+    assert "REGRESSION" in result.output and "pass → fail: q1, q2, q3, q5" in result.output
+
+
+@pytest.mark.parametrize("args,message", [
+    (["eval", "nope"], "error: prompts/nope/prompt.yaml: prompt 'nope' not found"),
+    (["eval", "triage"], "error: evals/triage/suite.yaml: no eval suite for 'triage'"),
+    (["eval"], None),
+    (["eval", "support-refund", "--format", "xml"], "error: --format: unknown format 'xml'"),
+    (["eval", "support-refund", "--shard", "0/2"], "error: --shard: --shard '0/2' is not I/N"),
+    (["eval", "support-refund", "--baseline", "qa-env"], "'qa-env' is neither a version nor"),
+    (["eval", "support-refund", "--output", "report.txt"], "cannot tell the format"),
+    (["eval", "support-refund", "--all"], "give a prompt name or --all, not both"),
+])
+def test_bad_input_exits_2_with_one_line(repo, args, message):
+    before = repo_state(repo)
+    result = CliRunner().invoke(app, ["-C", str(repo), *args])
+    assert result.exit_code == 2, result.output
+    if message:
+        lines = [l for l in result.stderr.splitlines() if l.strip()]
+        assert len(lines) == 1 and message in lines[0], result.stderr
+    after = repo_state(repo)
+    assert after["head"] == before["head"] and after["tags"] == before["tags"]
+
+
+def test_bad_suite_names_file_line_field(repo):
+    (repo / "evals/support-refund/suite.yaml").write_text("dataset: cases.jsonl\nrepet: 3\n")
+    result = invoke(repo, "eval", "support-refund")
+    assert result.exit_code == 2
+    assert "suite.yaml:2: repet: unknown field" in result.stderr
+
+
+def test_history_lists_runs(repo):
+    assert invoke(repo, "eval", "history", "support-refund").output.startswith("no recorded runs")
+    invoke(repo, "eval", "support-refund")
+    invoke(repo, "eval", "support-refund@1.0.0")
+    result = invoke(repo, "eval", "history", "support-refund", "--json")
+    rows = json.loads(result.output)
+    assert [r["version"] for r in rows] == ["1.0.0", "working"] and all(r["passed"] for r in rows)
+    table = invoke(repo, "eval", "history", "support-refund").output
+    assert "1.0.0" in table and "echo-1" in table
+
+
+def test_shard_and_merge(repo, tmp_path):
+    for i in (1, 2):
+        result = invoke(repo, "eval", "support-refund", "--shard", f"{i}/2",
+                        "--output", str(tmp_path / f"s{i}.json"))
+        assert result.exit_code == 0, result.output
+    result = invoke(repo, "eval", "merge", str(tmp_path / "s1.json"), str(tmp_path / "s2.json"),
+                    "--format", "junit")
+    assert result.exit_code == 0, result.output
+    tree = ET.fromstring(result.output)
+    assert tree.get("tests") == str(8 + 2)
+    bad = invoke(repo, "eval", "merge", str(tmp_path / "missing.json"))
+    assert bad.exit_code == 2 and "missing.json: file not found" in bad.stderr
+
+
+def test_github_step_summary_is_appended(repo, tmp_path, monkeypatch):
+    summary = tmp_path / "summary.md"
+    summary.write_text("# earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert invoke(repo, "eval", "--all").exit_code == 0
+    text = summary.read_text()
+    assert text.startswith("# earlier step\n") and "### `support-refund@working` — ✅ passed" in text
+
+
+def test_help_is_readable():
+    top = CliRunner().invoke(app, ["eval", "--help"])
+    assert top.exit_code == 0 and "history" in top.output and "merge" in top.output
+    run = CliRunner().invoke(app, ["eval", "run", "--help"])
+    assert "--baseline" in run.output and "--shard" in run.output
+
+
+def test_real_subprocess_end_to_end(repo, tmp_path):
+    out = tmp_path / "report.html"
+    result = run_cli("eval", "support-refund", "--output", str(out), cwd=repo)
+    assert result.returncode == 0, result.stderr
+    assert out.read_text().startswith("<!doctype html>") and "q7" in out.read_text()
+    result = run_cli("eval", "--changed-since", "HEAD", cwd=repo)
+    assert result.returncode == 0 and "nothing to evaluate" in result.stderr
+    result = run_cli("eval", "history", "support-refund", cwd=repo)
+    assert result.returncode == 0 and "working" in result.stdout
+
+
+def test_check_validates_suites_without_calling_a_model(repo):
+    (repo / "evals/support-refund/suite.yaml").write_text(
+        "dataset: cases.jsonl\nmetrics:\n  - {type: regex, patern: x}\n")
+    result = invoke(repo, "check")
+    assert result.exit_code == 1
+    assert "evals/support-refund/suite.yaml:3: metrics.0: scorer 'regex' has no param `patern`" \
+        in result.output
+
+
+def test_progress_is_reported_per_case(repo):
+    from promptctl.services.evaluate import EvalOptions, evaluate
+    seen = []
+    evaluate(repo, "support-refund", EvalOptions(on_progress=lambda *a: seen.append(a)))
+    assert seen[0] == ("support-refund@working", 1, 8) and seen[-1] == ("support-refund@working", 8, 8)

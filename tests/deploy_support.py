@@ -1,0 +1,62 @@
+"""Helpers for the deploy tests: real releases in a real repo, made the way bump makes them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import git, git_save
+
+from promptctl.files import WorkingTree, load_config, load_prompt
+from promptctl.tags import format_message
+
+EDITS = {
+    "1.1.0": "Be brief.\n",
+    "2.0.0": "Be brief and kind.\n",
+}
+
+
+def release(root: Path, name: str, version: str, message: str = "release") -> str:
+    """Commit the working tree and tag it `name/vVERSION` with the content digest."""
+    content = load_prompt(WorkingTree(root), load_config(WorkingTree(root)), name)
+    git_save(root, f"release {name} {version}")
+    git(root, "tag", "-a", f"{name}/v{version}", "-m",
+        format_message(name, version, content.digest, message))
+    return content.digest
+
+
+def add_releases(root: Path) -> None:
+    """support-refund 1.0.0, 1.1.0, 2.0.0 (each a different template) and triage 1.0.0."""
+    release(root, "support-refund", "1.0.0")
+    release(root, "triage", "1.0.0")
+    path = root / "prompts/support-refund/prompt.yaml"
+    base = path.read_text()
+    for version, extra in EDITS.items():
+        path.write_text(base.replace("Question:", extra.strip() + "\n  Question:"))
+        release(root, "support-refund", version)
+    path.write_text(base)
+    git_save(root, "back to the original working tree")
+
+
+@pytest.fixture
+def deploy_repo(prompt_repo: Path) -> Path:
+    add_releases(prompt_repo)
+    return prompt_repo
+
+
+def project(root: Path):
+    from promptctl.services.project import open_project
+    return open_project(root)
+
+
+def commit_files(root: Path, rev: str = "HEAD") -> list[str]:
+    return git(root, "show", "--name-only", "--format=", rev).splitlines()
+
+
+def repo_snapshot(root: Path) -> dict:
+    """repo_state without .promptctl/ (the gitignored lock file is expected to exist)."""
+    from conftest import repo_state
+    state = repo_state(root)
+    state["files"] = {k: v for k, v in state["files"].items() if not k.startswith(".promptctl/")}
+    return state

@@ -1,0 +1,109 @@
+"""A loopback HTTP server speaking OpenAI chat-completions and Anthropic Messages.
+
+Used by the eval tests and bench/eval_throughput.py in place of the paid APIs. Each
+request takes the next scripted behaviour (or "ok"): ("status", code, headers),
+("sleep", seconds), ("malformed",). Every request is recorded with its headers.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+
+
+def default_reply(body: dict) -> str:
+    """The last user message, so tests can predict the answer."""
+    users = [m["content"] for m in body.get("messages", []) if m.get("role") == "user"]
+    return users[-1] if users else ""
+
+
+class FakeLLM:
+    def __init__(self, reply: Callable[[dict], str] = default_reply, delay: float = 0.0) -> None:
+        self.reply = reply
+        self.delay = delay
+        self.script: list[tuple] = []
+        self.requests: list[dict] = []
+        self.lock = threading.Lock()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes; with Nagle on, each reply waits ~40 ms
+            # for a delayed ACK, which would measure the kernel, not promptctl.
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args) -> None:  # keep test output clean
+                pass
+
+            def do_POST(self) -> None:
+                owner.handle(self)
+
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 256   # the default backlog of 5 drops bursts of connections
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02},
+                                       daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> "FakeLLM":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def handle(self, h: BaseHTTPRequestHandler) -> None:
+        length = int(h.headers.get("content-length") or 0)
+        raw = h.rfile.read(length)
+        body = json.loads(raw or b"{}")
+        with self.lock:
+            self.requests.append({"path": h.path, "headers": dict(h.headers), "body": body,
+                                  "time": time.monotonic()})
+            step = self.script.pop(0) if self.script else ("ok",)
+        if self.delay:
+            time.sleep(self.delay)
+        if step[0] == "sleep":
+            time.sleep(step[1])
+            step = ("ok",)
+        if step[0] == "status":
+            self.send(h, step[1], b'{"error": {"message": "scripted"}}', step[2] if len(step) > 2 else {})
+            return
+        if step[0] == "malformed":
+            self.send(h, 200, b'{"choices": [ this is not json')
+            return
+        text = self.reply(body)
+        if h.path.endswith("/messages"):
+            payload = {"id": "msg_1", "type": "message", "role": "assistant",
+                       "content": [{"type": "text", "text": text}],
+                       "usage": {"input_tokens": 11, "output_tokens": 7}}
+        else:
+            payload = {"id": "c1", "object": "chat.completion",
+                       "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                                    "finish_reason": "stop"}],
+                       "usage": {"prompt_tokens": 11, "completion_tokens": 7}}
+        self.send(h, 200, json.dumps(payload).encode())
+
+    @staticmethod
+    def send(h: BaseHTTPRequestHandler, code: int, data: bytes, headers: dict | None = None) -> None:
+        try:
+            h.send_response(code)
+            h.send_header("content-type", "application/json")
+            h.send_header("content-length", str(len(data)))
+            for key, value in (headers or {}).items():
+                h.send_header(key, value)
+            h.end_headers()
+            h.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass   # the client gave up (a timeout test); nothing to tell it

@@ -1,0 +1,256 @@
+"""Whole eval runs on real git repos: cache, keys, baseline regressions, shards, history."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from conftest import build_file_tree, git, git_save
+from evalserver import FakeLLM
+from promptctl.errors import UsageError
+from promptctl.evals import report as render
+from promptctl.services.evaluate import EvalOptions, evaluate, history, merge, require_eval
+
+PROMPT = """\
+name: qa
+model: {{provider: {provider}, name: m-1, params: {{temperature: 0}}}}
+inputs:
+  word: string
+  n: integer
+template: "{template}"
+"""
+SUITE = """\
+dataset: cases.jsonl
+metrics:
+  - {name: accuracy, type: contains}
+  - {name: sim, type: similarity, method: chars, threshold: 0}
+gates: ["accuracy >= 0.7"]
+"""
+
+
+def make_repo(root: Path, provider: str = "echo", template: str = "Answer: {{ word }}",
+              cases: int = 40, config: str = "") -> Path:
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    lines = [json.dumps({"id": f"c{i:02d}", "inputs": {"word": f"w{i}", "n": i},
+                         "expected": f"w{i}", "tags": ["low" if i < 20 else "high"]})
+             for i in range(cases)]
+    build_file_tree(root, {
+        "promptctl.yaml": "prompts_dir: prompts\nevals_dir: evals\n" + config,
+        "release.yaml": "environments:\n  production:\n    qa: {active: 1.0.0}\n",
+        ".gitignore": ".promptctl/\n",
+        "prompts/qa/prompt.yaml": PROMPT.format(provider=provider, template=template),
+        "evals/qa/suite.yaml": SUITE,
+        "evals/qa/cases.jsonl": "\n".join(lines) + "\n",
+    })
+    git_save(root, "v1", tag="qa/v1.0.0")
+    return root
+
+
+def set_template(root: Path, template: str, provider: str = "echo") -> None:
+    (root / "prompts/qa/prompt.yaml").write_text(PROMPT.format(provider=provider, template=template))
+
+
+def test_candidate_breaking_8_of_40_is_flagged_against_version_and_environment(tmp_path):
+    root = make_repo(tmp_path / "r")
+    set_template(root, "Answer: {% if n < 8 %}unknown{% else %}{{ word }}{% endif %}")
+    for baseline in ("1.0.0", "production"):
+        run = evaluate(root, "qa", EvalOptions(baseline=baseline)).runs[0]
+        comp = run.comparison
+        assert comp["baseline_version"] == "1.0.0" and comp["paired"] == 40
+        assert comp["regressed"] and comp["metrics"]["accuracy"]["regression"]
+        assert comp["flipped"] == [f"c{i:02d}" for i in range(8)]
+        assert run.summary["gates_passed"] and not run.passed   # 0.8 passes the gate, not the baseline
+
+
+def test_noise_only_change_is_not_flagged(tmp_path):
+    root = make_repo(tmp_path / "r")
+    set_template(root, "Reply: {{ word }}")
+    run = evaluate(root, "qa@working", EvalOptions(baseline="1.0.0")).runs[0]
+    assert not run.comparison["regressed"] and run.comparison["flipped"] == []
+    assert run.comparison["metrics"]["sim"]["delta"] != 0   # it did change; just not a regression
+    assert run.passed
+
+
+def test_version_evaluates_tagged_content_not_the_working_tree(tmp_path):
+    root = make_repo(tmp_path / "r")
+    set_template(root, "nothing useful")
+    assert evaluate(root, "qa@1.0.0", EvalOptions()).runs[0].summary["metrics"]["accuracy"]["mean"] == 1.0
+    working = evaluate(root, "qa", EvalOptions()).runs[0]
+    assert working.summary["metrics"]["accuracy"]["mean"] == 0.0 and not working.passed
+
+
+def test_cache_hit_means_no_second_request_and_keys_never_written(tmp_path, monkeypatch):
+    secret = "sk-live-DO-NOT-LEAK-42"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    with FakeLLM() as server:
+        root = make_repo(tmp_path / "r", provider="openai", cases=10,
+                         config=f"providers:\n  openai: {{base_url: '{server.url}'}}\n")
+        first = evaluate(root, "qa", EvalOptions()).runs[0]
+        assert len(server.requests) == 10 and first.summary["cached"] == 0
+        assert all(r["headers"]["authorization"] == f"Bearer {secret}" for r in server.requests)
+        second = evaluate(root, "qa", EvalOptions()).runs[0]
+        assert len(server.requests) == 10, "a cached answer must not reach the server"
+        assert second.summary["cached"] == 10
+        assert [c.output for c in second.cases] == [c.output for c in first.cases]
+        evaluate(root, "qa", EvalOptions(no_cache=True))
+        assert len(server.requests) == 20
+        evaluate(root, "qa", EvalOptions(model="m-2"))   # another model is another key
+        assert len(server.requests) == 30
+
+        from typer.testing import CliRunner
+        from promptctl.cli import app
+        out = tmp_path / "out"
+        for fmt, name in (("json", "r.json"), ("junit", "r.xml"), ("html", "r.html"),
+                          ("markdown", "r.md")):
+            result = CliRunner().invoke(app, ["-C", str(root), "eval", "qa", "--format", fmt,
+                                              "--output", str(out / name)])
+            assert result.exit_code == 0, result.output
+    written = [p for p in [*root.rglob("*"), *out.rglob("*"), summary] if p.is_file()
+               and ".git" not in p.parts]
+    assert any(p.name == "cache.sqlite" for p in written)
+    assert any(p.name == "history.sqlite" for p in written)
+    for path in written:
+        assert secret.encode() not in path.read_bytes(), path
+
+
+def test_provider_errors_are_errors_never_passes(tmp_path):
+    with FakeLLM() as server:
+        root = make_repo(tmp_path / "r", provider="openai", cases=4,
+                         config=f"providers:\n  openai: {{base_url: '{server.url}', retries: 0}}\n")
+        server.script = [("status", 500)]
+        run = evaluate(root, "qa", EvalOptions(concurrency=1)).runs[0]
+    assert run.summary["errors"] == 1 and not run.summary["errors_ok"] and not run.passed
+    errored = [c for c in run.cases if c.error]
+    assert len(errored) == 1 and "HTTP 500" in errored[0].error
+    assert errored[0].scores["accuracy"] == 0.0 and not errored[0].passed
+
+
+def test_shards_merged_equal_the_single_run(tmp_path):
+    root = make_repo(tmp_path / "r")
+    set_template(root, "Answer: {% if n % 3 == 0 %}x{% else %}{{ word }}{% endif %}")
+    single = evaluate(root, "qa", EvalOptions(record=False)).runs[0]
+    files = []
+    for i in (1, 2, 3):
+        part = evaluate(root, "qa", EvalOptions(shard=f"{i}/3", record=False))
+        assert len(part.runs[0].cases) in (13, 14)
+        files.append(tmp_path / f"shard{i}.json")
+        files[-1].write_text(render.to_json(part))
+    merged = merge(root, files).runs[0]
+    assert sorted(c.key for c in merged.cases) == sorted(c.key for c in single.cases)
+    assert merged.summary == single.summary
+    assert merged.shard is None and merged.passed == single.passed
+    with pytest.raises(UsageError, match="--shard '4/3'"):
+        evaluate(root, "qa", EvalOptions(shard="4/3"))
+
+
+def test_junit_validates(tmp_path):
+    root = make_repo(tmp_path / "r", cases=5)
+    set_template(root, "Answer: {% if n == 0 %}x{% else %}{{ word }}{% endif %}")
+    report = evaluate(root, "qa", EvalOptions(baseline="1.0.0"))
+    tree = ET.fromstring(render.to_junit(report))
+    assert tree.tag == "testsuites"
+    suites = tree.findall("testsuite")
+    assert [s.get("name") for s in suites] == ["qa@working"]
+    cases = suites[0].findall("testcase")
+    assert len(cases) == int(suites[0].get("tests")) == 5 + 1 + 1   # cases, one gate, baseline
+    failures = [c for c in cases if c.find("failure") is not None]
+    assert int(suites[0].get("failures")) == len(failures)
+    assert [c.get("name") for c in failures] == ["c00"]
+    assert all(float(c.get("time")) >= 0 for c in cases)
+
+
+def test_history_and_require_eval(tmp_path):
+    root = make_repo(tmp_path / "r", cases=5)
+    passing = evaluate(root, "qa", EvalOptions()).runs[0]
+    assert require_eval(root, "qa", passing.digest)
+    set_template(root, "nothing")
+    failing = evaluate(root, "qa", EvalOptions()).runs[0]
+    assert not failing.passed and not require_eval(root, "qa", failing.digest)
+    evaluate(root, "qa", EvalOptions(shard="1/2"))
+    rows = history(root, "qa")
+    assert [(r.version, r.passed, r.shard) for r in rows] == [
+        ("working", False, "1/2"), ("working", False, None), ("working", True, None)]
+    assert rows[2].metrics["accuracy"] == 1.0 and rows[2].dataset_digest.startswith("sha256:")
+    assert rows[2].model == "m-1" and rows[2].digest == passing.digest
+
+
+def test_changed_since_and_all(tmp_path):
+    root = make_repo(tmp_path / "r", cases=3)
+    build_file_tree(root, {
+        "prompts/_partials/p.j2": "policy\n",
+        "prompts/other/prompt.yaml": "name: other\nmodel: {provider: echo, name: e}\n"
+                                     "inputs: {word: string}\n"
+                                     "template: \"{% include '_partials/p.j2' %}{{ word }}\"\n",
+        "prompts/nosuite/prompt.yaml": "name: nosuite\nmodel: {provider: echo, name: e}\ntemplate: hi\n",
+        "evals/other/suite.yaml": "dataset: cases.jsonl\nmetrics: [{type: contains}]\n",
+        "evals/other/cases.jsonl": '{"inputs": {"word": "a"}, "expected": "a"}\n'})
+    git_save(root, "more")
+    everything = evaluate(root, None, EvalOptions(all=True))
+    assert [r.prompt for r in everything.runs] == ["other", "qa"]
+    assert ("nosuite", "no suite") in everything.skipped
+    (root / "prompts/_partials/p.j2").write_text("new policy\n")
+    changed = evaluate(root, None, EvalOptions(changed_since="HEAD"))
+    assert [r.prompt for r in changed.runs] == ["other"]
+    (root / "evals/qa/cases.jsonl").write_text('{"inputs": {"word": "z", "n": 1}, "expected": "z"}\n')
+    changed = evaluate(root, None, EvalOptions(changed_since="HEAD"))
+    assert [r.prompt for r in changed.runs] == ["other", "qa"]
+
+
+def test_repeat_samples_each_case_and_judge_grades(tmp_path):
+    def reply(body):
+        content = body["messages"][-1]["content"]
+        if "grading" in content:
+            return '{"score": 4, "reason": "clear"}'
+        return content
+    with FakeLLM(reply=reply) as server:
+        root = make_repo(tmp_path / "r", provider="openai", cases=3,
+                         config=f"providers:\n  openai: {{base_url: '{server.url}'}}\n")
+        (root / "evals/qa/suite.yaml").write_text(
+            "dataset: cases.jsonl\nrepeat: 2\njudge: {model: judge-1}\nmetrics:\n"
+            "  - {type: contains}\n  - {name: clarity, type: llm_judge, rubric: 'Clear?', scale: [1, 5]}\n"
+            "gates: ['clarity >= 0.7']\n")
+        run = evaluate(root, "qa", EvalOptions()).runs[0]
+        assert len(run.cases) == 6 and {c.sample for c in run.cases} == {0, 1}
+        calls = [r["body"]["model"] for r in server.requests]
+        assert calls.count("m-1") == 6 and calls.count("judge-1") == 3   # judge answers cached
+        assert run.summary["metrics"]["clarity"]["mean"] == 0.75 and run.passed
+        assert run.cases[0].reasons["clarity"] == "clear"
+
+
+def test_python_provider_runs_the_apps_pipeline(tmp_path):
+    root = make_repo(tmp_path / "r", cases=4)
+    (root / "pipeline.py").write_text(
+        "def run(prompt, **params):\n"
+        "    if 'w3' in prompt:\n"
+        "        raise ValueError('upstream said no')\n"
+        "    return {'text': prompt.split(': ')[1], 'tokens_in': 5, 'tokens_out': 1}\n")
+    (root / "promptctl.yaml").write_text("prompts_dir: prompts\nevals_dir: evals\n"
+                                         "prices: {m-1: {input: 1000, output: 2000}}\n")
+    run = evaluate(root, "qa", EvalOptions(provider="python:pipeline:run")).runs[0]
+    assert [c.output for c in run.cases[:3]] == ["w0", "w1", "w2"]
+    assert run.cases[0].cost == (5 * 1000 + 1 * 2000) / 1e6
+    assert "ValueError: upstream said no" in run.cases[3].error
+    assert run.summary["errors"] == 1 and not run.passed
+
+
+def test_changed_since_with_a_name_skips_an_unchanged_prompt(tmp_path):
+    root = make_repo(tmp_path / "r", cases=2)
+    report = evaluate(root, "qa", EvalOptions(changed_since="HEAD"))
+    assert report.runs == [] and report.skipped == [("qa", "unchanged since HEAD")]
+    assert report.passed
+
+
+def test_history_path_is_configurable_and_settings_checked(tmp_path):
+    root = make_repo(tmp_path / "r", cases=2, config="eval: {history: ci/evals.sqlite}\n")
+    evaluate(root, "qa", EvalOptions())
+    assert (root / "ci/evals.sqlite").is_file() and not (root / ".promptctl/history.sqlite").exists()
+    assert len(history(root, "qa")) == 1
+    (root / "promptctl.yaml").write_text("eval: {histroy: x.sqlite}\n")
+    with pytest.raises(Exception, match="eval.histroy: unknown setting"):
+        evaluate(root, "qa", EvalOptions())

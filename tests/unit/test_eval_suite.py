@@ -1,0 +1,91 @@
+"""suite.yaml validation and dataset parsing: field-level errors with file and line."""
+
+from __future__ import annotations
+
+import pytest
+
+from promptctl.errors import ValidationError
+from promptctl.evals.datasets import case_id, load_cases, parse_dataset
+from promptctl.evals.suite import parse_suite
+
+F = "evals/p/suite.yaml"
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(ValidationError) as info:
+        parse_suite(text, F)
+    return [str(p) for p in info.value.problems]
+
+
+def test_minimal_suite_has_defaults():
+    suite = parse_suite("dataset: cases.jsonl\n", F)
+    assert suite.datasets == ["cases.jsonl"]
+    assert [m.name for m in suite.metrics] == ["exact"]
+    assert (suite.repeat, suite.max_errors, suite.baseline.tolerance) == (1, 0, 0.02)
+
+
+def test_metric_params_fold_and_names_default():
+    suite = parse_suite("dataset: [a.jsonl, b.csv]\nmetrics:\n"
+                        "  - {type: contains, value: refund}\n"
+                        "  - {name: refusal_rate, type: refusal}\n"
+                        "gates: ['contains >= 0.9', 'refusal_rate <= 0.02', 'error_rate <= 0']\n", F)
+    contains, refusal = suite.metrics
+    assert contains.name == "contains" and contains.params == {"value": "refund"}
+    assert refusal.direction == "lower"
+    assert [g.text for g in suite.parsed_gates()] == ["contains >= 0.9", "refusal_rate <= 0.02",
+                                                       "error_rate <= 0"]
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("dataset: c.jsonl\nrepeet: 2\n", "evals/p/suite.yaml:2: repeet: unknown field"),
+    ("dataset: c.jsonl\nrepeat: 0\n", "evals/p/suite.yaml:2: repeat: Input should be greater than"),
+    ("metrics: []\n", "evals/p/suite.yaml:1: dataset: Field required"),
+    ("dataset: c.jsonl\ngates:\n  - accuracy >= 0.9\n",
+     "evals/p/suite.yaml:3: gates.0: unknown metric 'accuracy'"),
+    ("dataset: c.jsonl\ngates:\n  - exact about 0.9\n", "gates.0: gate 'exact about 0.9' is not"),
+    ("dataset: c.jsonl\nmetrics:\n  - type: contans\n",
+     "evals/p/suite.yaml:3: metrics.0.type: unknown scorer 'contans'"),
+    ("dataset: c.jsonl\nmetrics:\n  - type: regex\n    patern: x\n",
+     "metrics.0: scorer 'regex' has no param `patern`"),
+    ("dataset: c.jsonl\nmetrics:\n  - type: exact\n  - type: exact\n", "used twice"),
+])
+def test_bad_suites_name_file_line_and_field(text, expected):
+    assert any(expected in p for p in problems(text)), problems(text)
+
+
+def test_dataset_formats_agree():
+    jsonl = '{"id": "a", "inputs": {"q": "hi"}, "expected": "x", "tags": ["t"]}\n\n'
+    csv = "id,q,expected,tags\na,hi,x,t\n"
+    yaml = "- id: a\n  inputs: {q: hi}\n  expected: x\n  tags: [t]\n"
+    cases = [parse_dataset(jsonl, "c.jsonl"), parse_dataset(csv, "c.csv"),
+             parse_dataset(yaml, "c.yaml")]
+    assert cases[0] == cases[1] == cases[2]
+    assert cases[0][0].inputs == {"q": "hi"} and cases[0][0].tags == ("t",)
+
+
+def test_ids_are_stable_and_derived_from_inputs():
+    one = parse_dataset('{"inputs": {"a": 1, "b": 2}}\n', "c.jsonl")[0]
+    two = parse_dataset('{"inputs": {"b": 2, "a": 1}}\n', "c.jsonl")[0]
+    assert one.id == two.id == case_id({"a": 1, "b": 2}) and len(one.id) == 12
+
+
+@pytest.mark.parametrize("text,file,expected", [
+    ('{"inputs": {}}\n{"inputs": \n', "c.jsonl", "c.jsonl:2: invalid JSON"),
+    ('{"input": {"q": 1}}\n', "c.jsonl", "unknown field 'input'"),
+    ("- inputs: [1]\n", "c.yaml", "c.yaml:1: inputs: must be a mapping"),
+    ("a: 1\n", "c.yaml", "expected a list of cases"),
+])
+def test_bad_datasets(text, file, expected):
+    with pytest.raises(ValidationError) as info:
+        parse_dataset(text, file)
+    assert expected in str(info.value)
+
+
+def test_duplicate_ids_and_missing_files():
+    files = {"a.jsonl": '{"id": "x", "inputs": {}}\n', "b.jsonl": '{"id": "x", "inputs": {}}\n'}
+    with pytest.raises(ValidationError, match="case id 'x' appears twice"):
+        load_cases(files.get, ["a.jsonl", "b.jsonl"], F)
+    cases, digest = load_cases(files.get, ["a.jsonl"], F)
+    assert len(cases) == 1 and digest.startswith("sha256:")
+    with pytest.raises(Exception, match="dataset 'nope.jsonl' not found"):
+        load_cases(files.get, ["nope.jsonl"], F)
