@@ -65,3 +65,11 @@ def test_watch_dry_run_once(prompt_repo, monkeypatch):
     result = CliRunner().invoke(_app(), ["watch", "--dry-run", "--iterations", "1"])
     assert result.exit_code == 0, result.output
     assert result.output.count("decision: rollback") == 1
+
+
+def test_installed_cli_runs_canary_analyze(prompt_repo, monkeypatch):
+    from conftest import run_cli
+    _repo(prompt_repo, monkeypatch)
+    result = run_cli("canary", "analyze", "support-refund", "--env", "production", cwd=prompt_repo)
+    assert result.returncode == 0, result.stderr
+    assert "decision: rollback" in result.stdout
