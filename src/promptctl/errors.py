@@ -98,3 +98,9 @@ class Problem:
 
     def as_dict(self) -> dict:
         return {"file": self.file, "line": self.line, "field": self.field, "message": self.message}
+
+
+class MetricSourceError(PromptctlError):
+    """The canary's metric source (call log, Prometheus) could not be read."""
+
+    exit_code = 3

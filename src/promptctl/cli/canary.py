@@ -1,0 +1,128 @@
+"""`promptctl canary analyze` and `promptctl canary watch`: the controller's commands.
+
+They join the `canary` group the deploy commands define (`cli.deploy.canary_app`),
+so `promptctl canary NAME VERSION --weight W` and `promptctl canary analyze NAME`
+live side by side. Without the deploy commands nothing is registered here; the
+functions stay importable for `register(group)`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import command, state
+
+
+def _fmt(value: float | None, kind: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if kind == "error_rate":
+        return f"{value * 100:.2f}%"
+    if kind == "latency":
+        return f"{value:.0f} ms"
+    return f"{value:.3g}"
+
+
+def _interval(metric, kind: str) -> str:
+    iv = metric.difference
+    if iv is None:
+        return "-"
+    if not math.isfinite(iv.low) or not math.isfinite(iv.high):
+        return "(not enough data)"
+    if kind == "error_rate":
+        return f"{iv.estimate * 100:+.2f} pts [{iv.low * 100:+.2f}, {iv.high * 100:+.2f}]"
+    if kind == "latency":
+        return f"{iv.estimate * 100:+.1f}% [{iv.low * 100:+.1f}%, {iv.high * 100:+.1f}%]"
+    return f"{iv.estimate:+.3g} [{iv.low:+.3g}, {iv.high:+.3g}]"
+
+
+def render(analysis) -> str:
+    """The analysis as text: one line per metric, then the decision and why."""
+    t, d = analysis.target, analysis.decision
+    kinds = {m.name: m.kind.value for m in analysis.policy.metrics}
+    where = t.env + (f"/{t.segment}" if t.segment else "")
+    lines = [f"{t.name} in {where}: stable {t.stable} vs canary {t.version} at {t.weight:g}% "
+             f"({d.stable_calls} / {d.canary_calls} calls, {d.elapsed / 60:.0f} min in this step)"]
+    if analysis.error:
+        lines.append(f"metric source: {analysis.error}")
+    rows = [("metric", "stable", "canary", "canary - stable [always-valid interval]", "verdict")]
+    for m in d.metrics:
+        kind = kinds.get(m.name, "score")
+        flag = " (critical)" if m.critical else ""
+        rows.append((m.name + flag, _fmt(m.stable, kind), _fmt(m.canary, kind),
+                     _interval(m, kind), m.verdict.value))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    target = f" to {d.weight:g}%" if d.action.value in ("advance", "promote") else ""
+    lines.append(f"decision: {d.action.value}{target}")
+    lines += [f"  - {reason}" for reason in d.reasons]
+    return "\n".join(lines)
+
+
+def as_json(analysis) -> dict:
+    from ..services.canary import event
+    return {**event(analysis), "error": analysis.error,
+            "step_started": analysis.step_started}
+
+
+def analyze_command(
+    name: str = typer.Argument(..., help="Prompt name."),
+    env: str = typer.Option(..., "--env", "-e", help="Environment, e.g. production."),
+    segment: Optional[str] = typer.Option(None, "--segment", "-s", help="A segment of the env."),
+    apply: bool = typer.Option(False, "--apply", help="Carry the decision out (commits release.yaml)."),
+    webhook: Optional[str] = typer.Option(None, "--webhook", help="POST a JSON event on a change."),
+    call_log: Optional[Path] = typer.Option(None, "--call-log", help="Call log file to read."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+) -> None:
+    """Compare a running canary with stable and decide: advance, promote, hold or roll back."""
+    from ..services import canary as svc
+    from ..services.project import open_project
+    project = open_project(state().directory)
+    analysis = svc.analyze(project.root, name, env, segment, call_log=call_log, project=project)
+    typer.echo(json.dumps(as_json(analysis), indent=2) if json_out else render(analysis))
+    if apply:
+        change = svc.apply(project, analysis, webhook=webhook)
+        if change is not None and not json_out:
+            typer.echo(f"applied: {change.summary()}")
+
+
+def watch_command(
+    env: Optional[str] = typer.Option(None, "--env", "-e", help="Only this environment."),
+    interval: str = typer.Option("60s", "--interval", help="Time between looks, e.g. 60s, 5m."),
+    webhook: Optional[str] = typer.Option(None, "--webhook", help="POST a JSON event on a change."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Analyze only; change nothing."),
+    call_log: Optional[Path] = typer.Option(None, "--call-log", help="Call log file to read."),
+    iterations: Optional[int] = typer.Option(None, "--iterations", hidden=True),
+) -> None:
+    """Analyze every running canary every INTERVAL and apply the decisions, until stopped."""
+    from ..canary import parse_duration
+    from ..services import canary as svc
+    seconds = parse_duration(interval, "--interval")
+    try:
+        for analysis in svc.watch(state().directory, env=env, interval=seconds,
+                                  apply_decisions=not dry_run, webhook=webhook,
+                                  call_log=call_log, iterations=iterations):
+            typer.echo(render(analysis) + "\n", nl=True)
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
+def register(group: typer.Typer) -> None:
+    command(group, "analyze")(analyze_command)
+    command(group, "watch")(watch_command)
+
+
+def _attach() -> None:
+    try:
+        from .deploy import canary_app
+    except ImportError:
+        return      # the deploy commands are not installed yet; the lead wires register()
+    register(canary_app)
+
+
+_attach()

@@ -1,0 +1,259 @@
+"""Services of the canary controller: analyze one canary, apply the decision, watch them all.
+
+`analyze` reads release.yaml (the working tree's, which is the committed one: every
+manifest write commits), the policy from promptctl.yaml (overridden by the entry's
+`analysis:` mapping when the manifest has one) and the metrics (call log or
+Prometheus), and returns a Decision; it never writes. `apply` carries a decision out
+through the deploy services so every decision is a commit with its numbers in the
+message, and posts the webhook.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import yaml
+
+from ..calllog import ENV_VAR, default_log_path
+from ..canary import Action, Decision, Observations, Policy, decide, parse_policy
+from ..canary_sources import PrometheusSource, Selection, read_call_log
+from ..errors import MetricSourceError, NotFoundError, PromptctlError, UsageError
+from .project import Project, open_project
+
+
+@dataclass(frozen=True)
+class CanaryTarget:
+    """A running canary as the manifest states it."""
+
+    name: str
+    env: str
+    segment: str | None
+    stable: str
+    version: str
+    weight: float
+    started: float              # when the canary started (unix seconds)
+    overrides: dict[str, Any]   # the entry's policy override, if the manifest carries one
+
+
+@dataclass(frozen=True)
+class Analysis:
+    target: CanaryTarget
+    policy: Policy
+    step_started: float
+    observations: Observations | None
+    decision: Decision
+    error: str | None = None
+
+
+def _timestamp(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return _timestamp(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+    except ValueError:
+        raise UsageError(f"{value!r} is not a timestamp", field="canary.started") from None
+
+
+def _read_manifest(project: Project) -> dict:
+    path = project.path(project.config.manifest)
+    if not path.exists():
+        raise NotFoundError(f"no {project.config.manifest}", file=str(path),
+                            fix="promote a version first")
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return data.get("environments") or {}
+
+
+def _target(name: str, env: str, segment: str | None, entry: dict) -> CanaryTarget | None:
+    canary = entry.get("canary") or {}
+    if not canary or float(canary.get("weight") or 0) <= 0:
+        return None
+    return CanaryTarget(name=name, env=env, segment=segment, stable=str(entry["active"]),
+                        version=str(canary["version"]), weight=float(canary["weight"]),
+                        started=_timestamp(canary.get("started")) or 0.0,
+                        overrides=dict(entry.get("analysis") or {}))
+
+
+def running_canaries(project: Project, env: str | None = None) -> list[CanaryTarget]:
+    """Every running canary in the manifest (of one env, or all), segments included."""
+    out = []
+    for env_name, prompts in _read_manifest(project).items():
+        if env is not None and env_name != env:
+            continue
+        for name, entry in (prompts or {}).items():
+            for segment, target in [(None, entry), *(entry.get("segments") or {}).items()]:
+                found = _target(name, env_name, segment, target)
+                if found is not None:
+                    out.append(found)
+    return out
+
+
+def find_canary(project: Project, name: str, env: str, segment: str | None = None) -> CanaryTarget:
+    entry = (_read_manifest(project).get(env) or {}).get(name)
+    where = env + (f"/{segment}" if segment else "")
+    if entry is None:
+        raise NotFoundError(f"{name} is not deployed in {where}", fix="see `promptctl status`")
+    if segment is not None:
+        entry = (entry.get("segments") or {}).get(segment)
+        if entry is None:
+            raise NotFoundError(f"{name} has no segment {segment} in {env}")
+    target = _target(name, env, segment, entry)
+    if target is None:
+        raise UsageError(f"{name} has no running canary in {where}",
+                         fix=f"start one with `promptctl canary {name} VERSION --env {env} --weight 5`")
+    return target
+
+
+def step_started(project: Project, target: CanaryTarget) -> float:
+    """When the current weight was set: the last manifest commit that set this canary's
+    weight (from the deploy commits' trailers), else the canary's `started`."""
+    rel = project.config.manifest
+    try:
+        out = subprocess.run(["git", "log", "--format=%ct%x1f%B%x1e", "--", rel],
+                             cwd=project.root, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return target.started
+    want = {"Promptctl-Action": "canary", "Promptctl-Prompt": target.name,
+            "Promptctl-Env": target.env, "Promptctl-Version": target.version}
+    for record in out.stdout.split("\x1e"):
+        if "\x1f" not in record:
+            continue
+        stamp, body = record.strip().split("\x1f", 1)
+        trailers = dict(line.split(": ", 1) for line in body.splitlines() if ": " in line)
+        if all(trailers.get(k) == v for k, v in want.items()) and \
+                trailers.get("Promptctl-Segment") == target.segment:
+            return max(float(stamp), target.started)
+    return target.started
+
+
+def call_log_path(project: Project) -> Path:
+    """$PROMPTCTL_CALL_LOG, else promptctl.yaml `call_log: {path}`, else the default."""
+    configured = os.environ.get(ENV_VAR) or project.config.call_log.get("path")
+    if configured:
+        path = Path(configured)
+        return path if path.is_absolute() else project.root / path
+    return default_log_path(project.root)
+
+
+def _observe(project: Project, target: CanaryTarget, policy: Policy, raw_policy: dict,
+             since: float, now: float, log: Path | None) -> Observations:
+    sel = Selection(target.name, target.env, target.stable, target.version, since=since,
+                    segment=target.segment, until=now)
+    source = raw_policy.get("source") or {}
+    if isinstance(source, dict) and source.get("type") == "prometheus":
+        if not source.get("url"):
+            raise UsageError("needs a url", field="canary.source.url")
+        return PrometheusSource(source["url"]).observations(sel, policy.metrics, now)
+    return read_call_log(log or call_log_path(project), sel, policy.metrics)
+
+
+def analyze(root: Path | str, name: str, env: str, segment: str | None = None, *,
+            now: float | None = None, call_log: Path | None = None,
+            source_errors: int = 0, project: Project | None = None) -> Analysis:
+    """The controller's verdict on one running canary; reads only, never writes."""
+    project = project or open_project(root)
+    target = find_canary(project, name, env, segment)
+    return _analyze(project, target, now if now is not None else time.time(), call_log,
+                    source_errors)
+
+
+def _analyze(project: Project, target: CanaryTarget, now: float, log: Path | None,
+             source_errors: int) -> Analysis:
+    raw = {**(project.config.canary or {})}
+    policy = parse_policy(raw, target.overrides)
+    merged = {**raw, **target.overrides}
+    since = step_started(project, target)
+    try:
+        obs = _observe(project, target, policy, merged, since, now, log)
+        error = None
+    except MetricSourceError as exc:
+        obs, error = None, exc.one_line()
+        source_errors += 1
+    decision = decide(policy, obs, weight=target.weight, elapsed=now - since,
+                      source_errors=source_errors)
+    return Analysis(target, policy, since, obs, decision, error)
+
+
+def webhook_url(project: Project, override: str | None = None) -> str | None:
+    return override or (project.config.canary or {}).get("webhook")
+
+
+def event(analysis: Analysis) -> dict:
+    """The JSON body posted to the webhook on advance, promote and rollback."""
+    t, d = analysis.target, analysis.decision
+    return {"event": d.action.value, "prompt": t.name, "env": t.env, "segment": t.segment,
+            "stable": t.stable, "canary": t.version, "from_weight": d.current_weight,
+            "to_weight": d.weight, "reasons": list(d.reasons), "summary": d.summary(),
+            "metrics": [{"name": m.name, "verdict": m.verdict.value, "stable": m.stable,
+                         "canary": m.canary,
+                         "interval": None if m.difference is None else
+                         [m.difference.low, m.difference.high]} for m in d.metrics],
+            "time": time.time()}
+
+
+def notify(url: str, body: dict, *, timeout: float = 10.0) -> None:
+    """POST the event; a failing webhook is an external-service error (exit 3)."""
+    import httpx
+    try:
+        httpx.post(url, json=body, timeout=timeout).raise_for_status()
+    except httpx.HTTPError as exc:
+        raise MetricSourceError(f"webhook {url} failed: {exc}") from exc
+
+
+def apply(project: Project, analysis: Analysis, *, webhook: str | None = None) -> Any:
+    """Carry out an advance/promote/rollback through the manifest commands (one commit each,
+    the decision's numbers in its message); hold does nothing. Returns the deploy Change."""
+    d, t = analysis.decision, analysis.target
+    if d.action is Action.HOLD:
+        return None
+    try:
+        from . import deploy
+    except ImportError as exc:   # the deploy services land with the manifest issue
+        raise UsageError("--apply needs the manifest commands (promptctl.services.deploy)") from exc
+    why = f"canary analysis: {d.summary()}"
+    if d.action is Action.ADVANCE:
+        change = deploy.canary(project, t.name, t.version, t.env, d.weight, segment=t.segment,
+                               why=why)
+    elif d.action is Action.PROMOTE:
+        change = deploy.promote(project, t.name, t.version, t.env, segment=t.segment, why=why)
+    else:
+        change = deploy.rollback(project, t.name, t.env, segment=t.segment, why=why)
+    url = webhook_url(project, webhook)
+    if url:
+        notify(url, event(analysis))
+    return change
+
+
+def watch(root: Path | str, *, env: str | None = None, interval: float = 60.0,
+          apply_decisions: bool = True, webhook: str | None = None,
+          call_log: Path | None = None, iterations: int | None = None,
+          sleep: Callable[[float], None] = time.sleep) -> Iterator[Analysis]:
+    """Analyze every running canary each `interval` seconds (forever unless `iterations`),
+    applying decisions; consecutive metric-source failures per canary count towards
+    the policy's `max_errors`."""
+    failures: dict[tuple, int] = {}
+    done = 0
+    while iterations is None or done < iterations:
+        project = open_project(root)
+        for target in running_canaries(project, env):
+            key = (target.name, target.env, target.segment, target.version)
+            analysis = _analyze(project, target, time.time(), call_log, failures.get(key, 0))
+            failures[key] = failures.get(key, 0) + 1 if analysis.error else 0
+            if apply_decisions:
+                try:
+                    apply(project, analysis, webhook=webhook)
+                except PromptctlError as exc:   # a sidecar keeps watching; report and go on
+                    analysis = replace(analysis, error=exc.one_line())
+            yield analysis
+        done += 1
+        if iterations is None or done < iterations:
+            sleep(interval)

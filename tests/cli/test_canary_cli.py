@@ -1,0 +1,75 @@
+"""`canary analyze` and `canary watch` through Typer's runner on a real repo."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import typer
+from typer.testing import CliRunner
+
+from conftest import build_file_tree, git_save
+from promptctl.calllog import open_logger
+from promptctl.cli import canary as cli_canary
+from promptctl.cli import state
+
+MANIFEST = """\
+environments:
+  production:
+    support-refund:
+      active: 1.0.0
+      canary: {version: 1.1.0, weight: 5, started: "2026-01-01T00:00:00+00:00"}
+"""
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+    cli_canary.register(app)
+    return app
+
+
+def _repo(prompt_repo, monkeypatch):
+    build_file_tree(prompt_repo, {"release.yaml": MANIFEST})
+    git_save(prompt_repo, "canary")
+    now = time.time()
+    with open_logger(None, root=prompt_repo) as logger:
+        for i in range(300):
+            for variant, version, ok in (("stable", "1.0.0", True), ("canary", "1.1.0", i % 3 != 0)):
+                logger.log_call(name="support-refund", version=version, variant=variant,
+                                env="production", key=f"{variant}{i}", success=ok,
+                                latency_ms=100.0 + i % 7, time_=now)
+    monkeypatch.setattr(state(), "directory", prompt_repo)
+    return prompt_repo
+
+
+def test_analyze_prints_metrics_and_the_rollback(prompt_repo, monkeypatch):
+    _repo(prompt_repo, monkeypatch)
+    result = CliRunner().invoke(_app(), ["analyze", "support-refund", "--env", "production"])
+    assert result.exit_code == 0, result.output
+    assert "stable 1.0.0 vs canary 1.1.0 at 5%" in result.output
+    assert "error_rate (critical)" in result.output and "33.33%" in result.output
+    assert "decision: rollback" in result.output
+
+
+def test_analyze_json_and_unknown_prompt(prompt_repo, monkeypatch):
+    _repo(prompt_repo, monkeypatch)
+    result = CliRunner().invoke(_app(), ["analyze", "support-refund", "-e", "production", "--json"])
+    body = json.loads(result.output)
+    assert body["event"] == "rollback" and body["metrics"][0]["verdict"] == "fail"
+    missing = CliRunner().invoke(_app(), ["analyze", "nope", "-e", "production"])
+    assert missing.exit_code == 2 and "nope is not deployed in production" in missing.output
+
+
+def test_watch_dry_run_once(prompt_repo, monkeypatch):
+    _repo(prompt_repo, monkeypatch)
+    result = CliRunner().invoke(_app(), ["watch", "--dry-run", "--iterations", "1"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("decision: rollback") == 1
+
+
+def test_installed_cli_runs_canary_analyze(prompt_repo, monkeypatch):
+    from conftest import run_cli
+    _repo(prompt_repo, monkeypatch)
+    result = run_cli("canary", "analyze", "support-refund", "--env", "production", cwd=prompt_repo)
+    assert result.returncode == 0, result.stderr
+    assert "decision: rollback" in result.stdout

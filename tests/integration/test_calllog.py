@@ -1,0 +1,204 @@
+"""Call logging against real sinks: SQLite files, JSONL files, several processes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from promptctl.calllog import CallLogger, hash_key, open_logger
+from promptctl.sinks import JsonlSink, SQLiteSink, read_jsonl
+
+
+@dataclass
+class Resolved:
+    """Stands in for the runtime's resolved prompt: only the attributes calllog reads."""
+
+    name: str = "support-refund"
+    version: str = "1.2.0"
+    variant: str = "canary"
+    model: str = "gpt-x"
+    digest: str = "sha256:abc"
+    params: dict = field(default_factory=dict)
+
+
+def rows(path: Path, sql: str = "SELECT * FROM calls") -> list[sqlite3.Row]:
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def test_track_records_a_call_with_hashed_key(tmp_path):
+    db = tmp_path / "calls.sqlite"
+    with open_logger(db) as logger:
+        with logger.track(Resolved(), env="production", segment="eu", key="user-42") as call:
+            call.record(success=True, tokens_in=12, tokens_out=30, scores={"thumbs_up": 1})
+        logger.flush()
+        assert logger.stats.written == 1
+    [row] = rows(db)
+    assert (row["name"], row["version"], row["variant"], row["env"], row["segment"]) == \
+        ("support-refund", "1.2.0", "canary", "production", "eu")
+    assert row["call_id"] == call.call_id
+    assert row["key_hash"] == hash_key("user-42") and "user-42" not in row["key_hash"]
+    assert len(row["key_hash"]) == 16
+    assert row["success"] == 1 and row["error"] is None
+    assert (row["tokens_in"], row["tokens_out"]) == (12, 30)
+    assert json.loads(row["scores"]) == {"thumbs_up": 1}
+    assert 0 <= row["latency_ms"] < 1000
+    assert row["model"] == "gpt-x" and row["digest"] == "sha256:abc"
+
+
+def test_exception_in_block_is_logged_as_failure_and_reraised(tmp_path):
+    db = tmp_path / "calls.sqlite"
+    with open_logger(db) as logger:
+        with pytest.raises(TimeoutError):
+            with logger.track(Resolved(), env="production"):
+                raise TimeoutError("provider too slow")
+    [row] = rows(db)
+    assert row["success"] == 0 and row["error"] == "TimeoutError"
+
+
+def test_record_with_error_and_late_feedback_joined_by_call_id(tmp_path):
+    db = tmp_path / "calls.sqlite"
+    with open_logger(db) as logger:
+        with logger.track(Resolved(), env="production") as call:
+            call.record(success=True, error=ValueError("bad json"))
+        logger.attach(call.call_id, {"thumbs_up": 0, "escalated": 1})
+        other = logger.log_call(name="x", version="1.0.0", latency_ms=5.0, env="production")
+    assert other != call.call_id
+    joined = rows(db, "SELECT c.error, c.success, f.scores FROM calls c "
+                      "JOIN feedback f USING (call_id)")
+    assert len(joined) == 1
+    assert (joined[0]["error"], joined[0]["success"]) == ("ValueError", 0)
+    assert json.loads(joined[0]["scores"]) == {"thumbs_up": 0, "escalated": 1}
+
+
+def test_sink_failure_is_counted_not_raised():
+    def broken(batch):
+        raise OSError("disk full")
+
+    logger = CallLogger(broken)
+    for _ in range(5):
+        with logger.track(Resolved()) as call:
+            call.record(success=True)
+    assert logger.flush(5)
+    logger.close()
+    assert logger.stats.failed == 5 and logger.stats.written == 0
+    assert logger.stats.sink_errors >= 1
+    assert "disk full" in logger.stats.last_error
+
+
+def test_full_queue_drops_and_counts_instead_of_blocking():
+    release = threading.Event()
+    got: list = []
+
+    def slow(batch):
+        release.wait(5)
+        got.extend(batch)
+
+    logger = CallLogger(slow, queue_size=10, batch_size=1)
+    for i in range(50):
+        logger.log_call(name="p", version="1.0.0", latency_ms=1.0)
+    release.set()
+    logger.close()
+    assert logger.stats.dropped > 0
+    assert logger.stats.dropped + len(got) == 50 == logger.stats.submitted
+
+
+def test_jsonl_sink_round_trip(tmp_path):
+    path = tmp_path / "log" / "calls.jsonl"
+    with open_logger(path) as logger:
+        assert isinstance(logger.sink, JsonlSink)
+        with logger.track(Resolved(), env="staging", key=7) as call:
+            call.record(tokens_in=3)
+        logger.attach(call.call_id, {"csat": 4.5})
+    calls, feedback = read_jsonl(path)
+    assert [c.call_id for c in calls] == [call.call_id]
+    assert calls[0].env == "staging" and calls[0].key_hash == hash_key(7)
+    assert feedback[0].call_id == call.call_id and feedback[0].scores == {"csat": 4.5}
+
+
+def test_open_logger_target_resolution(tmp_path, monkeypatch):
+    with open_logger(None, root=tmp_path) as logger:
+        assert isinstance(logger.sink, SQLiteSink)
+        assert logger.sink.path == tmp_path / ".promptctl" / "calls.sqlite"
+    monkeypatch.setenv("PROMPTCTL_CALL_LOG", str(tmp_path / "env.jsonl"))
+    with open_logger(None, root=tmp_path) as logger:
+        assert logger.sink.path == tmp_path / "env.jsonl"
+    monkeypatch.delenv("PROMPTCTL_CALL_LOG")
+    (tmp_path / "promptctl.yaml").write_text("call_log: {path: logs/calls.db}\n")
+    with open_logger(None, root=tmp_path) as logger:
+        assert logger.sink.path == tmp_path / "logs" / "calls.db"
+    with open_logger("rel.db", root=tmp_path) as logger:
+        assert isinstance(logger.sink, SQLiteSink) and logger.sink.path == tmp_path / "rel.db"
+
+
+WRITER = """
+import sys
+from promptctl.calllog import open_logger
+logger = open_logger(sys.argv[1])
+tag = sys.argv[2]
+for i in range(10_000):
+    logger.log_call(name="p", version=tag, variant="stable", env="production",
+                    key=i, latency_ms=1.0)
+# no explicit close: the atexit hook must flush
+"""
+
+
+def test_two_processes_lose_no_record(tmp_path):
+    db = tmp_path / "shared.sqlite"
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(db), tag])
+             for tag in ("1.0.0", "2.0.0")]
+    assert [p.wait(120) for p in procs] == [0, 0]
+    counts = dict(tuple(r) for r in rows(
+        db, "SELECT version, COUNT(DISTINCT call_id) FROM calls GROUP BY version"))
+    assert counts == {"1.0.0": 10_000, "2.0.0": 10_000}
+
+
+def test_importing_calllog_stays_light():
+    code = ("import sys, promptctl.calllog, promptctl.sinks, promptctl.canary;"
+            "bad = [m for m in ('typer', 'rich', 'promptctl.evals', 'prometheus_client',"
+            " 'opentelemetry') if m in sys.modules]; print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_forked_child_gets_its_own_writer_and_ids(tmp_path):
+    import os
+    db = tmp_path / "fork.sqlite"
+    logger = open_logger(db)
+    parent_id = logger.log_call(name="p", version="1.0.0", latency_ms=1.0)
+    assert logger.flush()
+    pid = os.fork()
+    if pid == 0:     # child: log, close (flushes) and leave without running pytest's teardown
+        try:
+            for _ in range(100):
+                logger.log_call(name="p", version="2.0.0", latency_ms=1.0)
+            logger.close()
+        finally:
+            os._exit(0 if logger.stats.written == 100 else 1)
+    _, status = os.waitpid(pid, 0)
+    logger.close()
+    assert os.waitstatus_to_exitcode(status) == 0
+    ids = [r["call_id"] for r in rows(db)]
+    assert len(ids) == len(set(ids)) == 101 and parent_id in ids
+
+
+def test_two_processes_append_one_jsonl_file(tmp_path):
+    path = tmp_path / "shared.jsonl"
+    code = WRITER.replace("range(10_000)", "range(3_000)")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(path), tag])
+             for tag in ("1.0.0", "2.0.0")]
+    assert [p.wait(120) for p in procs] == [0, 0]
+    calls, _ = read_jsonl(path)
+    assert sorted(c.version for c in calls).count("1.0.0") == 3_000
+    assert len({c.call_id for c in calls}) == 6_000

@@ -1,0 +1,136 @@
+"""services.canary over real prompt repos: release.yaml, git history, a SQLite call log,
+and a loopback webhook receiver."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from conftest import build_file_tree, git_save
+from promptctl.calllog import open_logger
+from promptctl.canary import Action, Verdict
+from promptctl.services import canary as svc
+from promptctl.services.project import open_project
+
+MANIFEST = """\
+environments:
+  production:
+    support-refund:
+      active: 1.0.0
+      canary: {{version: 1.1.0, weight: {weight}, started: "{started}"}}
+      segments:
+        enterprise:
+          active: 1.0.0
+          canary: {{version: 1.2.0, weight: 0, started: "{started}"}}
+"""
+POLICY = ("canary:\n  min_calls: 300\n  min_duration: 1m\n  deadline: 2h\n"
+          "  metrics: {error_rate: {tolerance: 0.02}}\n")
+
+
+@pytest.fixture
+def repo(prompt_repo):
+    started = "2026-01-01T00:00:00+00:00"
+    build_file_tree(prompt_repo, {
+        "release.yaml": MANIFEST.format(weight=5, started=started),
+        "promptctl.yaml": "prompts_dir: prompts\nevals_dir: evals\n" + POLICY,
+    })
+    git_save(prompt_repo, "canary support-refund 1.1.0 at 5% in production\n\n"
+             "Promptctl-Action: canary\nPromptctl-Prompt: support-refund\n"
+             "Promptctl-Env: production\nPromptctl-Version: 1.1.0\nPromptctl-Weight: 5")
+    return prompt_repo
+
+
+def _traffic(root, *, canary_error: float, n: int = 2000, since: float) -> None:
+    rng = random.Random(11)
+    with open_logger(None, root=root) as logger:
+        for i in range(n):
+            for variant, version, p in (("stable", "1.0.0", 0.02), ("canary", "1.1.0", canary_error)):
+                logger.log_call(name="support-refund", version=version, variant=variant,
+                                env="production", key=f"{variant}{i}", success=rng.random() > p,
+                                latency_ms=math.exp(rng.gauss(6, 0.4)), time_=since + i * 0.01)
+        assert logger.flush()
+
+
+def test_step_start_comes_from_the_canary_commit(repo):
+    project = open_project(repo)
+    target = svc.find_canary(project, "support-refund", "production")
+    assert (target.stable, target.version, target.weight) == ("1.0.0", "1.1.0", 5)
+    committed = svc.step_started(project, target)
+    assert abs(committed - time.time()) < 120
+    assert committed > target.started
+
+
+def test_no_data_holds_then_deadline_rolls_back(repo):
+    now = time.time()
+    with open_logger(None, root=repo) as logger:    # a log with another prompt only
+        logger.log_call(name="triage", version="1.0.0", env="production", latency_ms=3.0)
+    first = svc.analyze(repo, "support-refund", "production", now=now + 120)
+    assert first.decision.action is Action.HOLD
+    assert {m.verdict for m in first.decision.metrics} == {Verdict.NO_DATA}
+    late = svc.analyze(repo, "support-refund", "production", now=now + 3 * 3600)
+    assert late.decision.action is Action.ROLLBACK and "deadline" in late.decision.reasons[0]
+
+
+def test_healthy_canary_advances_and_broken_one_rolls_back(repo, tmp_path, monkeypatch):
+    project = open_project(repo)
+    since = svc.step_started(project, svc.find_canary(project, "support-refund", "production"))
+    _traffic(repo, canary_error=0.02, n=6000, since=since)
+    healthy = svc.analyze(repo, "support-refund", "production", now=since + 600)
+    assert healthy.decision.action is Action.ADVANCE and healthy.decision.weight == 50
+    assert healthy.observations.canary.calls == 6000
+
+    broken_log = tmp_path / "broken.sqlite"
+    monkeypatch.setenv("PROMPTCTL_CALL_LOG", str(broken_log))
+    _traffic(repo, canary_error=0.2, n=400, since=since)
+    broken = svc.analyze(repo, "support-refund", "production", now=since + 30)
+    assert broken.observations.source == f"sqlite:{broken_log}"
+    assert broken.decision.action is Action.ROLLBACK
+    assert "error_rate" in broken.decision.summary()
+
+
+def test_missing_log_counts_as_a_source_error(repo):
+    analysis = svc.analyze(repo, "support-refund", "production", now=time.time() + 120,
+                           source_errors=3)
+    assert analysis.error and "no call log" in analysis.error
+    assert analysis.decision.action is Action.ROLLBACK        # 4 > max_errors 3
+
+
+def test_watch_lists_only_running_canaries(repo):
+    analyses = list(svc.watch(repo, iterations=2, apply_decisions=False, sleep=lambda s: None))
+    assert [(a.target.name, a.target.segment) for a in analyses] == \
+        [("support-refund", None)] * 2
+    assert analyses[1].decision.action is Action.HOLD      # two failed reads: 2 ≤ max_errors
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: list = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append(json.loads(body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_webhook_event_reaches_a_loopback_server(repo):
+    server = HTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        analysis = svc.analyze(repo, "support-refund", "production", now=time.time() + 3 * 3600)
+        svc.notify(f"http://127.0.0.1:{server.server_port}/hook", svc.event(analysis))
+    finally:
+        server.shutdown()
+    [body] = _Receiver.received
+    assert body["event"] == "rollback" and body["prompt"] == "support-refund"
+    assert (body["stable"], body["canary"], body["from_weight"], body["to_weight"]) == \
+        ("1.0.0", "1.1.0", 5, 0)

@@ -1,0 +1,47 @@
+"""Traffic through the real runtime and tracker into a SQLite log, then analysed.
+Needs the runtime and manifest commands (skipped until they are merged)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+pytest.importorskip("promptctl.runtime")
+pytest.importorskip("promptctl.services.deploy")
+deploy_support = pytest.importorskip("deploy_support")
+deploy_repo = deploy_support.deploy_repo
+
+from promptctl.calllog import open_logger  # noqa: E402
+from promptctl.runtime import Registry  # noqa: E402
+from promptctl.services import canary as svc  # noqa: E402
+from promptctl.services import deploy  # noqa: E402
+from promptctl.services.project import open_project  # noqa: E402
+
+
+def test_registry_track_feeds_the_controller(deploy_repo, tmp_path):
+    project = open_project(deploy_repo)
+    deploy.promote(project, "support-refund", "1.0.0", "production", why="first")
+    deploy.canary(project, "support-refund", "1.1.0", "production", 50, why="try")
+    log = tmp_path / "calls.sqlite"
+    logger = open_logger(log)
+    reg = Registry.open(deploy_repo, env="production", call_log=logger)
+    for i in range(400):
+        p = reg.get("support-refund", key=f"user-{i}")
+        try:
+            with reg.track(p) as call:
+                p.render(question="Where is my order?")
+                if p.variant == "canary" and i % 4 == 0:
+                    raise TimeoutError("model timed out")
+                call.record(success=True, tokens_in=10, tokens_out=5)
+        except TimeoutError:
+            pass
+    assert logger.flush() and logger.stats.written == 400
+    analysis = svc.analyze(deploy_repo, "support-refund", "production", call_log=log,
+                           now=time.time() + 600)
+    obs = analysis.observations
+    assert obs.stable.calls + obs.canary.calls == 400
+    assert 120 < obs.canary.calls < 280                     # about half, by key
+    assert obs.canary.errors > 0 and obs.stable.errors == 0
+    assert obs.canary.keys == obs.canary.calls               # one call per key
+    assert analysis.decision.action.value == "rollback"

@@ -1,0 +1,67 @@
+"""The OpenTelemetry and Prometheus sinks with their real libraries (skipped without them)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from promptctl.calllog import CallLogger, CallRecord
+
+
+def _record(**kw) -> CallRecord:
+    base = dict(call_id="c1", time=time.time(), name="support-refund", version="1.2.0",
+                variant="canary", env="production", segment="eu", model="gpt-x",
+                latency_ms=250.0, success=False, error="TimeoutError", tokens_in=10,
+                tokens_out=20, scores={"thumbs_up": 1.0})
+    base.update(kw)
+    return CallRecord(**base)
+
+
+def test_otel_sink_emits_genai_span():
+    pytest.importorskip("opentelemetry.sdk")
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from promptctl.sinks import OtelSink
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    logger = CallLogger(OtelSink(provider))
+    logger.submit(_record())
+    logger.close()
+    [span] = exporter.get_finished_spans()
+    a = span.attributes
+    assert a["gen_ai.request.model"] == "gpt-x" == a["gen_ai.response.model"]
+    assert (a["gen_ai.usage.input_tokens"], a["gen_ai.usage.output_tokens"]) == (10, 20)
+    assert (a["promptctl.prompt.name"], a["promptctl.prompt.version"],
+            a["promptctl.prompt.variant"], a["promptctl.prompt.environment"],
+            a["promptctl.prompt.segment"]) == ("support-refund", "1.2.0", "canary",
+                                               "production", "eu")
+    assert a["error.type"] == "TimeoutError"
+    assert abs((span.end_time - span.start_time) / 1e6 - 250.0) < 1.0
+    assert not span.status.is_ok
+
+
+def test_prometheus_sink_counts_and_histogram():
+    pc = pytest.importorskip("prometheus_client")
+    from promptctl.sinks import PrometheusSink
+
+    registry = pc.CollectorRegistry()
+    logger = CallLogger(PrometheusSink(registry))
+    logger.submit(_record())
+    logger.submit(_record(call_id="c2", success=True, error=None, latency_ms=20.0))
+    logger.close()
+    labels = {"prompt": "support-refund", "version": "1.2.0", "variant": "canary",
+              "env": "production", "segment": "eu"}
+    get = registry.get_sample_value
+    assert get("promptctl_calls_total", labels) == 2
+    assert get("promptctl_call_errors_total", labels) == 1
+    assert get("promptctl_tokens_total", {**labels, "direction": "input"}) == 20
+    assert get("promptctl_call_latency_seconds_count", labels) == 2
+    assert get("promptctl_call_latency_seconds_bucket", {**labels, "le": "0.025"}) == 1
+    assert get("promptctl_score_sum_total", {**labels, "score": "thumbs_up"}) == 2
+    # a second sink on the same registry reuses the collectors instead of failing
+    PrometheusSink(registry)
