@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> None:
 def _register() -> None:
     # Command modules register on `app` when imported; they import nothing heavy at top level.
     from . import registry  # noqa: F401
+    from . import schema  # noqa: F401
     for optional in ("deploy", "evals", "canary", "drift"):
         try:
             importlib.import_module(f"{__name__}.{optional}")

@@ -1,4 +1,4 @@
-"""Commands of deployment: promote, canary, rollback, status, history, bundle, schema.
+"""Commands of deployment: promote, canary, rollback, status, history, bundle.
 
 `canary` is a group so the canary controller can add `canary analyze` and `canary watch`
 to `canary_app`; any first argument that is not a subcommand runs `canary start`, so
@@ -30,9 +30,7 @@ class DefaultStartGroup(TyperGroup):
 
 canary_app = typer.Typer(cls=DefaultStartGroup, no_args_is_help=True,
                          help="Start, re-weight or stop a canary (and analyze/watch it).")
-schema_app = typer.Typer(no_args_is_help=True, help="Print JSON Schemas of promptctl's files.")
 app.add_typer(canary_app, name="canary")
-app.add_typer(schema_app, name="schema")
 
 _ENV = typer.Option(..., "--env", "-e", help="Environment, e.g. production.")
 _SEGMENT = typer.Option(None, "--segment", "-s", help="A segment of the environment.")
@@ -154,10 +152,3 @@ def bundle_cmd(env: str = _ENV,
     data = deploy.bundle(project, env, target)
     typer.echo(f"wrote {target} ({len(data['versions'])} versions, manifest {data['manifest_commit'][:8]})")
 
-
-@command(schema_app, "manifest")
-def schema_manifest_cmd() -> None:
-    """Print the JSON Schema of release.yaml (for editors and CI)."""
-    from importlib.resources import files
-    typer.echo(files("promptctl").joinpath("schemas/manifest.schema.json").read_text(encoding="utf-8"),
-               nl=False)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..errors import NotFoundError, UsageError
 from ..files import CONFIG_FILE, PROMPT_FILE
+from ..jsonschemas import KINDS, SCHEMA_DIR, file_name, shipped_text, with_modeline
 from ..model import NAME_RE
 from .project import Project
 
@@ -17,7 +18,7 @@ _RENAMED = {"gitignore": ".gitignore", "github/workflows/prompts.yml": ".github/
 
 def init(directory: Path) -> list[str]:
     """Write a prompt repo's skeleton; refuses when any file it would write exists."""
-    files = _template_files("init")
+    files = _with_schemas(_template_files("init"))
     clashes = [rel for rel in files if (directory / rel).exists()]
     if clashes:
         raise UsageError(f"{directory / clashes[0]} already exists", field="init",
@@ -45,8 +46,17 @@ def new(project: Project, name: str, kind: str = "chat", from_: str | None = Non
     clashes = [t for t in targets if (project.root / t).exists()]
     if clashes:
         raise UsageError(f"{clashes[0]} already exists", fix="remove it or choose another name")
+    if (project.root / SCHEMA_DIR).is_dir():
+        targets = {rel: with_modeline(rel, text) for rel, text in targets.items()}
     _write_all(project.root, targets)
     return sorted(targets)
+
+
+def _with_schemas(files: dict[str, str]) -> dict[str, str]:
+    # Editors complete and check fields through the modeline and the committed schemas.
+    marked = {rel: with_modeline(rel, text) for rel, text in files.items()}
+    marked.update({f"{SCHEMA_DIR}/{file_name(kind)}": shipped_text(kind) for kind in KINDS})
+    return marked
 
 
 def _fresh(name: str, kind: str) -> dict[str, str]:

@@ -1,0 +1,33 @@
+"""`promptctl schema KIND`: the JSON Schemas of promptctl's files, for editors and CI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from . import app, command, state
+from ..jsonschemas import DESCRIBES, KINDS, SCHEMA_DIR, shipped_text
+
+schema_app = typer.Typer(no_args_is_help=True, help="Print JSON Schemas of promptctl's files.")
+app.add_typer(schema_app, name="schema")
+
+
+def _printer(kind: str):
+    def print_schema() -> None:
+        typer.echo(shipped_text(kind), nl=False)
+    print_schema.__doc__ = f"Print the JSON Schema of {DESCRIBES[kind]}."
+    return print_schema
+
+
+for _kind in KINDS:
+    command(schema_app, _kind)(_printer(_kind))
+
+
+@command(schema_app, "write")
+def write_cmd(directory: Path = typer.Argument(Path(SCHEMA_DIR),
+                                               help="Folder to write into (default: .schemas).")) -> None:
+    """Write (or refresh) every schema as DIR/KIND.schema.json, where new files point editors."""
+    from ..jsonschemas import write_all
+    for path in write_all(state().directory / directory):
+        typer.echo(f"wrote {path}")

@@ -1,0 +1,82 @@
+"""The shipped schemas are valid JSON Schema, and the files promptctl writes or ships pass them.
+
+Checked with check-jsonschema, the validator pre-commit and CI users already run.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from promptctl import jsonschemas
+
+PROJECT = Path(__file__).resolve().parents[2]
+SHIPPED = PROJECT / "src/promptctl/schemas"
+
+
+def check_jsonschema(*args: str) -> subprocess.CompletedProcess:
+    exe = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent))
+    if exe is None:
+        pytest.skip("check-jsonschema is not installed (pip install -e '.[test]')")
+    return subprocess.run([exe, *args], capture_output=True, text=True)
+
+
+def assert_valid(schema: Path, files: list[Path]) -> None:
+    assert files, f"nothing to check against {schema.name}"
+    result = check_jsonschema("--schemafile", str(schema), *map(str, files))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_shipped_schema_passes_the_metaschema():
+    paths = [SHIPPED / jsonschemas.file_name(kind) for kind in jsonschemas.KINDS]
+    result = check_jsonschema("--check-metaschema", *map(str, paths))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def repo_files(root: Path) -> dict[str, list[Path]]:
+    return {"prompt": sorted(root.glob("prompts/**/prompt.yaml")),
+            "suite": sorted(root.glob("evals/**/suite.yaml")),
+            "manifest": [root / "release.yaml"], "config": [root / "promptctl.yaml"]}
+
+
+@pytest.mark.parametrize("kind", jsonschemas.KINDS)
+def test_this_repos_example_files_pass(kind):
+    assert_valid(SHIPPED / jsonschemas.file_name(kind), repo_files(PROJECT)[kind])
+
+
+def test_files_init_and_new_write_pass_the_schemas_they_point_at(tmp_path):
+    root = tmp_path / "repo"
+    run_cli("init", str(root), cwd=tmp_path, check=True)
+    run_cli("new", "team/faq", "--text", cwd=root, check=True)
+    for kind, paths in repo_files(root).items():
+        for path in paths:
+            first = path.read_text().splitlines()[0]
+            target = (path.parent / first.split("$schema=", 1)[1]).resolve()
+            assert target == (root / ".schemas" / jsonschemas.file_name(kind)).resolve(), first
+        assert_valid(root / ".schemas" / jsonschemas.file_name(kind), paths)
+    assert run_cli("check", cwd=root).returncode == 0
+
+
+def test_a_broken_file_fails_with_the_field_named(tmp_path):
+    bad = tmp_path / "prompt.yaml"
+    bad.write_text("name: x\nmodel: {name: m}\ntemplate: hi\ninputs: {q: {type: text}}\n")
+    result = check_jsonschema("--schemafile", str(SHIPPED / "prompt.schema.json"), str(bad))
+    assert result.returncode == 1 and "$.inputs.q" in result.stdout
+
+
+@pytest.mark.parametrize("kind", jsonschemas.KINDS)
+def test_schema_command_prints_the_shipped_schema(kind, tmp_path):
+    result = run_cli("schema", kind, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == json.loads((SHIPPED / jsonschemas.file_name(kind)).read_text())
+
+
+def test_schema_write_refreshes_a_repos_schemas(tmp_path):
+    result = run_cli("schema", "write", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / ".schemas").iterdir()) == sorted(
+        jsonschemas.file_name(k) for k in jsonschemas.KINDS)
