@@ -74,6 +74,20 @@ def command(group: typer.Typer = app, *args, **kwargs):
     return wrap
 
 
+def console(stderr: bool = False, width: int | None = None):
+    """A rich console for human output; NO_COLOR (no-color.org) turns off every ANSI style.
+
+    rich alone drops only colours under NO_COLOR and keeps bold; users who set it want
+    plain text (screen readers, logs), so styling is off entirely.
+    """
+    import os
+
+    from rich.console import Console
+    plain = os.environ.get("NO_COLOR", "") != ""
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width,
+                   color_system=None if plain else "auto")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     app(args=argv, prog_name="promptctl")

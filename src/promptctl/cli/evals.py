@@ -132,11 +132,11 @@ def _check_format(fmt: str, output: Optional[Path]) -> str:
 def _console(stderr: bool = False):
     import sys
 
-    from rich.console import Console
+    from . import console
     stream = sys.stderr if stderr else sys.stdout
     # Piped output (CI logs) should keep whole digests and names, not a 80-column cut.
     width = None if stream.isatty() else 160
-    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
+    return console(stderr, width)
 
 
 class _progress:

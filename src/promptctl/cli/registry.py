@@ -17,8 +17,8 @@ def _project():
 
 
 def _console(stderr: bool = False):
-    from rich.console import Console
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    from . import console
+    return console(stderr)
 
 
 def _echo_json(data) -> None:
