@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-from deploy_support import deploy_repo  # noqa: F401  (fixture)
 from promptctl.calllog import open_logger
 from promptctl.runtime import Registry
 from promptctl.services import canary as svc
