@@ -125,7 +125,7 @@ def test_installed_cli_end_to_end(tmp_path):
 def test_verify_checks_the_manifest_and_bundles(tmp_path):
     assert run_cli("quickstart", "demo", cwd=tmp_path).returncode == 0
     demo = tmp_path / "demo"
-    assert "active: 1.0.0" in (demo / "release.yaml").read_text()   # the quickstart promoted it
+    assert "active: 1.1.0" in (demo / "release.yaml").read_text()   # the quickstart promoted it
     assert run_cli("bundle", "--env", "production", "-o", "lock.json", cwd=demo).returncode == 0
     assert run_cli("verify", "--bundle", "lock.json", cwd=demo).returncode == 0
     lock = demo / "lock.json"
@@ -135,6 +135,6 @@ def test_verify_checks_the_manifest_and_bundles(tmp_path):
     broken = run_cli("verify", "--bundle", "lock.json", cwd=demo)
     assert broken.returncode == 1 and "lock.json" in broken.stderr
     manifest = demo / "release.yaml"
-    manifest.write_text(manifest.read_text().replace("active: 1.0.0", "active: 1.0.9"))
+    manifest.write_text(manifest.read_text().replace("active: 1.1.0", "active: 1.0.9"))
     dangling = run_cli("verify", cwd=demo)
     assert dangling.returncode == 1 and "1.0.9" in dangling.stderr
