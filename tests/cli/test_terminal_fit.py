@@ -10,10 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from deploy_support import deploy_repo  # noqa: F401
 from typer.testing import CliRunner
 
-from conftest import promptctl_exe, run_cli
+from conftest import git_save, promptctl_exe
 from promptctl.cli import app
 
 ESC = "\x1b["
@@ -45,16 +44,23 @@ def colour_env(**extra: str) -> dict:
     return {**env, "TERM": "xterm-256color", **extra}
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("demo")
-    run_cli("quickstart", "q", cwd=root, check=True, env={"NO_COLOR": "1"})
-    return root / "q"
+@pytest.fixture
+def demo(tmp_path) -> Path:
+    """A repo from `init` with releases 1.0.0 and 1.1.0 (made in-process: faster)."""
+    from promptctl.services import prompts, scaffold
+    from promptctl.services.project import open_project
+    root = tmp_path / "demo"
+    scaffold.init(root)
+    git_save(root, "init")
+    prompts.bump(open_project(root), "support-reply", "auto")
+    system = root / "prompts/support-reply/system.j2"
+    system.write_text(system.read_text().replace("at most three sentences", "at most two"))
+    prompts.bump(open_project(root), "support-reply", "auto")
+    return root
 
 
 def styled_commands() -> list[list[str]]:
-    return [["diff", "support-reply", "1.0.0", "1.1.0"], ["list"], ["log", "support-reply"],
-            ["show", "support-reply@1.1.0"], ["eval", "history"]]
+    return [["diff", "support-reply", "1.0.0", "1.1.0"], ["list"], ["show", "support-reply@1.1.0"]]
 
 
 def test_a_terminal_gets_colour_and_no_color_turns_every_style_off(demo):

@@ -39,6 +39,7 @@ def commit(root: Path, message: str):
                           text=True)
 
 
+@pytest.mark.slow      # pre-commit builds this checkout into a fresh virtualenv: 15-30 s
 def test_a_commit_with_a_broken_prompt_is_refused_with_checks_message(hooked_repo):
     head = git(hooked_repo, "rev-parse", "HEAD")
     template = hooked_repo / "prompts/support-reply/system.j2"
