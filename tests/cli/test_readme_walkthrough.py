@@ -70,3 +70,37 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path):
     entry = yaml.safe_load(release)["environments"]["production"]["support-reply"]
     assert entry["active"] == "1.0.0" and entry["canary"]["weight"] == 0
     assert git(repo, "status", "--porcelain", "--untracked-files=no") == ""
+
+
+def registered_commands() -> set[str]:
+    """Every command and subcommand name, as typed after `promptctl`."""
+    import typer.main
+
+    from promptctl.cli import app
+    names, todo = set(), [("", typer.main.get_command(app))]
+    while todo:
+        prefix, group = todo.pop()
+        for name, cmd in getattr(group, "commands", {}).items():
+            if not getattr(cmd, "hidden", False):
+                names.add(f"{prefix}{name}")
+                todo.append((f"{prefix}{name} ", cmd))
+    return names
+
+
+def documented(name: str, spans: list[str]) -> bool:
+    """`eval history` is documented by `promptctl eval history …`, `promptctl eval [run] …`
+    or `promptctl schema prompt|suite …`."""
+    for span in spans:
+        words = span.replace("\\|", "|").split()[1:]
+        if len(words) >= len(name.split()) and all(
+                part in words[i].strip("[]").split("|") for i, part in enumerate(name.split())):
+            return True
+    return False
+
+
+def test_the_cli_reference_names_every_command():
+    readme = README.read_text(encoding="utf-8")
+    reference = readme[readme.index("## CLI reference"):readme.index("## Integrating an app")]
+    spans = re.findall(r"`(promptctl [^`]+)`", reference)
+    missing = sorted(name for name in registered_commands() if not documented(name, spans))
+    assert not missing, f"README's CLI reference lacks: {missing}"

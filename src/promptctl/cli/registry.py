@@ -35,7 +35,9 @@ def init_cmd(directory: Path = typer.Argument(Path("."), help="Folder for the ne
     console.print(f"Initialised a prompt repo in {target}")
     for rel in written:
         console.print(f"  [green]+[/] {rel}")
-    console.print("Next: promptctl check, then promptctl bump support-reply -m 'first release'")
+    # promote and canary refuse an uncommitted release.yaml: commit the skeleton first.
+    console.print("Next: git add -A && git commit -m 'promptctl init', then promptctl check "
+                  "and promptctl bump support-reply -m 'first release'")
 
 
 @command(app, "new")
