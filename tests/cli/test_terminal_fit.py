@@ -131,3 +131,18 @@ def test_every_read_command_prints_json(deploy_repo):
         assert result.exit_code == 0, f"{name}: {result.output}"
         data = json.loads(result.stdout)
         assert data, f"promptctl {name} --json printed nothing useful"
+
+
+def test_bash_completes_prompt_names_versions_and_environments(demo, tmp_path):
+    if Path(promptctl_exe()[0]).name != "promptctl":
+        pytest.skip("completion needs the installed console script (pip install -e .)")
+    from promptctl.services import deploy
+    from promptctl.services.project import open_project
+    deploy.promote(open_project(demo), "support-reply", "1.0.0", "staging")
+    assert bash_complete("promptctl show ''", demo) == ["support-reply"]
+    assert bash_complete("promptctl eval run support-reply@1", demo) == [
+        "support-reply@1.0.0", "support-reply@1.1.0"]
+    assert bash_complete("promptctl promote support-reply ''", demo) == ["1.1.0", "1.0.0"]
+    assert bash_complete("promptctl status --env st", demo) == ["staging"]
+    assert bash_complete(f"promptctl -C {demo} log ''", tmp_path) == ["support-reply"]
+    assert bash_complete("promptctl log ''", tmp_path) == []     # not in a prompt repo: quiet

@@ -16,6 +16,7 @@ from typing import Optional
 import typer
 
 from . import command, state
+from .complete import environments, prompt_names
 
 
 def _fmt(value: float | None, kind: str) -> str:
@@ -71,8 +72,9 @@ def as_json(analysis) -> dict:
 
 
 def analyze_command(
-    name: str = typer.Argument(..., help="Prompt name."),
-    env: str = typer.Option(..., "--env", "-e", help="Environment, e.g. production."),
+    name: str = typer.Argument(..., help="Prompt name.", autocompletion=prompt_names),
+    env: str = typer.Option(..., "--env", "-e", help="Environment, e.g. production.",
+                          autocompletion=environments),
     segment: Optional[str] = typer.Option(None, "--segment", "-s", help="A segment of the env."),
     apply: bool = typer.Option(False, "--apply", help="Carry the decision out (commits release.yaml)."),
     webhook: Optional[str] = typer.Option(None, "--webhook", help="POST a JSON event on a change."),
@@ -92,7 +94,8 @@ def analyze_command(
 
 
 def watch_command(
-    env: Optional[str] = typer.Option(None, "--env", "-e", help="Only this environment."),
+    env: Optional[str] = typer.Option(None, "--env", "-e", help="Only this environment.",
+                                     autocompletion=environments),
     interval: str = typer.Option("60s", "--interval", help="Time between looks, e.g. 60s, 5m."),
     webhook: Optional[str] = typer.Option(None, "--webhook", help="POST a JSON event on a change."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Analyze only; change nothing."),

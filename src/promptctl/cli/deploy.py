@@ -15,6 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from . import app, command, state
+from .complete import environments, prompt_names, versions
 
 
 class DefaultStartGroup(TyperGroup):
@@ -32,7 +33,8 @@ canary_app = typer.Typer(cls=DefaultStartGroup, no_args_is_help=True,
                          help="Start, re-weight or stop a canary (and analyze/watch it).")
 app.add_typer(canary_app, name="canary")
 
-_ENV = typer.Option(..., "--env", "-e", help="Environment, e.g. production.")
+_ENV = typer.Option(..., "--env", "-e", help="Environment, e.g. production.",
+                    autocompletion=environments)
 _SEGMENT = typer.Option(None, "--segment", "-s", help="A segment of the environment.")
 _WHY = typer.Option("", "-m", "--message", help="Why: lands in the commit and in `history`.")
 _EVAL = typer.Option(None, "--require-eval/--no-require-eval",
@@ -55,8 +57,9 @@ def _canary_group() -> None:
 
 
 @command(app, "promote")
-def promote_cmd(name: str = typer.Argument(..., help="Prompt name."),
-                version: str = typer.Argument(..., help="Released version, e.g. 2.1.0."),
+def promote_cmd(name: str = typer.Argument(..., help="Prompt name.", autocompletion=prompt_names),
+                version: str = typer.Argument(..., help="Released version, e.g. 2.1.0.",
+                                             autocompletion=versions),
                 env: str = _ENV, segment: Optional[str] = _SEGMENT, why: str = _WHY,
                 require_eval: Optional[bool] = _EVAL) -> None:
     """Make a released version the active one in an environment (clears its canary)."""
@@ -66,8 +69,9 @@ def promote_cmd(name: str = typer.Argument(..., help="Prompt name."),
 
 
 @command(canary_app, "start")
-def canary_cmd(name: str = typer.Argument(..., help="Prompt name."),
-               version: str = typer.Argument(..., help="Released version to try."),
+def canary_cmd(name: str = typer.Argument(..., help="Prompt name.", autocompletion=prompt_names),
+               version: str = typer.Argument(..., help="Released version to try.",
+                                            autocompletion=versions),
                env: str = _ENV,
                weight: float = typer.Option(..., "--weight", "-w",
                                             help="Percent of traffic, 0 < PCT <= 100; 0 stops it."),
@@ -80,7 +84,7 @@ def canary_cmd(name: str = typer.Argument(..., help="Prompt name."),
 
 
 @command(app, "rollback")
-def rollback_cmd(name: str = typer.Argument(..., help="Prompt name."),
+def rollback_cmd(name: str = typer.Argument(..., help="Prompt name.", autocompletion=prompt_names),
                  env: str = _ENV, segment: Optional[str] = _SEGMENT,
                  to: Optional[str] = typer.Option(None, "--to", help="Released version to restore."),
                  why: str = _WHY) -> None:
@@ -90,7 +94,8 @@ def rollback_cmd(name: str = typer.Argument(..., help="Prompt name."),
 
 
 @command(app, "status")
-def status_cmd(env: Optional[str] = typer.Option(None, "--env", "-e", help="Only this environment."),
+def status_cmd(env: Optional[str] = typer.Option(None, "--env", "-e", help="Only this environment.",
+                                                autocompletion=environments),
                as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """What runs where: active, canary and weight, since when, model pin."""
     from ..services import deploy
@@ -118,7 +123,7 @@ def _print_table(rows: list[tuple]) -> None:
 
 
 @command(app, "history")
-def history_cmd(name: str = typer.Argument(..., help="Prompt name."), env: str = _ENV,
+def history_cmd(name: str = typer.Argument(..., help="Prompt name.", autocompletion=prompt_names), env: str = _ENV,
                 segment: Optional[str] = _SEGMENT,
                 as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Every change of a prompt's entry in an env: version, who, when, why (newest first)."""

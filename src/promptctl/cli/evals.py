@@ -14,6 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from . import app, command, state
+from .complete import refs
 
 FORMATS = ("table", "json", "junit", "markdown", "html")
 SUFFIXES = {".json": "json", ".xml": "junit", ".md": "markdown", ".html": "html", ".htm": "html"}
@@ -38,7 +39,8 @@ app.add_typer(eval_app, name="eval")
 @command(eval_app, "run")
 def run_cmd(
     target: Optional[str] = typer.Argument(None, metavar="[NAME[@VERSION]]",
-                                           help="Prompt to evaluate; @working (default) or a version."),
+                                           help="Prompt to evaluate; @working (default) or a version.",
+                                           autocompletion=refs),
     suite: Optional[str] = typer.Option(None, "--suite", help="Suite file (default evals/NAME/suite.yaml)."),
     model: Optional[str] = typer.Option(None, "--model", help="Model name instead of the suite's or prompt's."),
     provider: Optional[str] = typer.Option(None, "--provider", help="Provider: openai, anthropic, echo, python:mod:fn."),

@@ -9,6 +9,7 @@ from typing import List, Optional
 import typer
 
 from . import app, command, state
+from .complete import prompt_names, refs, versions
 
 
 def _project():
@@ -58,7 +59,8 @@ def new_cmd(
 
 @command(app, "check")
 def check_cmd(
-    names: Optional[List[str]] = typer.Argument(None, help="Prompts to check (default: all)."),
+    names: Optional[List[str]] = typer.Argument(None, help="Prompts to check (default: all).",
+                                            autocompletion=prompt_names),
     as_json: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
 ) -> None:
     """Validate prompts, templates, input contracts and datasets without calling a model."""
@@ -77,7 +79,7 @@ def check_cmd(
 
 @command(app, "bump")
 def bump_cmd(
-    name: str = typer.Argument(..., help="Prompt to release."),
+    name: str = typer.Argument(..., help="Prompt to release.", autocompletion=prompt_names),
     level: str = typer.Argument("auto", help="major, minor, patch, auto, or an explicit X.Y.Z."),
     pre: Optional[str] = typer.Option(None, "--pre", help="Pre-release label, e.g. rc → 2.1.0-rc.1."),
     message: str = typer.Option("", "-m", "--message", help="Why this release exists."),
@@ -90,9 +92,11 @@ def bump_cmd(
 
 @command(app, "diff")
 def diff_cmd(
-    name: str = typer.Argument(..., help="Prompt to compare."),
-    a: Optional[str] = typer.Argument(None, help="Old side: version, 'working' or git ref (default: latest release)."),
-    b: Optional[str] = typer.Argument(None, help="New side (default: the working tree)."),
+    name: str = typer.Argument(..., help="Prompt to compare.", autocompletion=prompt_names),
+    a: Optional[str] = typer.Argument(None, help="Old side: version, 'working' or git ref (default: latest release).",
+                                     autocompletion=versions),
+    b: Optional[str] = typer.Argument(None, help="New side (default: the working tree).",
+                                     autocompletion=versions),
     render: Optional[Path] = typer.Option(None, "--render", help="YAML file of inputs: diff the rendered prompts too."),
     as_json: bool = typer.Option(False, "--json", help="Print the diff as JSON."),
     exit_code: bool = typer.Option(False, "--exit-code", help="Exit 1 when the sides differ."),
@@ -111,7 +115,8 @@ def diff_cmd(
 
 @command(app, "show")
 def show_cmd(
-    ref: str = typer.Argument(..., help="NAME or NAME@VERSION (or NAME@working)."),
+    ref: str = typer.Argument(..., help="NAME or NAME@VERSION (or NAME@working).",
+                         autocompletion=refs),
     render: Optional[Path] = typer.Option(None, "--render", help="YAML file of inputs to render with."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
@@ -132,7 +137,8 @@ def show_cmd(
 
 @command(app, "log")
 def log_cmd(
-    name: str = typer.Argument(..., help="Prompt whose releases to list."),
+    name: str = typer.Argument(..., help="Prompt whose releases to list.",
+                          autocompletion=prompt_names),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """List a prompt's releases, newest first."""
