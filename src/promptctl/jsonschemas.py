@@ -85,6 +85,56 @@ def _headed(schema: dict[str, Any], title: str) -> dict[str, Any]:
     return {"$schema": DRAFT, "title": title, **{k: v for k, v in schema.items() if k != "title"}}
 
 
+# Hover help in editors, per (definition or "" for the top level, property). The manifest's
+# models carry their own descriptions; these models keep theirs here to stay compact.
+_HELP: dict[str, dict[tuple[str, str], str]] = {
+    "prompt": {
+        ("", "name"): "The prompt's name: its folder under prompts/ (lowercase, digits, - _ and /).",
+        ("", "model"): "Provider, pinned model snapshot and call params.",
+        ("", "inputs"): "The input contract: each variable's type, whether required, a default.",
+        ("", "template"): "A text prompt, inline (Jinja).",
+        ("", "template_file"): "A text prompt in a sibling .j2 file.",
+        ("", "messages"): "A chat prompt: a list of {role, content | content_file}.",
+        ("", "output"): "The answer's format: text, or json with a JSON Schema.",
+        ("ModelSpec", "provider"): "openai, anthropic, echo or python:module:function.",
+        ("ModelSpec", "name"): "A pinned snapshot, e.g. gpt-4o-2024-08-06.",
+        ("ModelSpec", "params"): "Passed to the provider, e.g. {temperature: 0.2, max_tokens: 300}.",
+        ("MessageSpec", "content_file"): "A sibling .j2 file holding the message's template.",
+        ("OutputSpec", "schema"): "JSON Schema the answer must match (with format: json).",
+    },
+    "suite": {
+        ("", "dataset"): "Golden dataset file(s) beside the suite: JSONL, CSV or YAML.",
+        ("", "provider"): "Default: the prompt's model.provider.",
+        ("", "model"): "Default: the prompt's model.name.",
+        ("", "metrics"): "Scorers applied to every case; extra keys are the scorer's params.",
+        ("", "gates"): "`METRIC OP NUMBER` on a metric's mean, e.g. accuracy >= 0.9.",
+        ("", "repeat"): "Run each case N times (non-deterministic models).",
+        ("", "max_errors"): "Provider errors tolerated before the run fails.",
+        ("", "baseline"): "When a drop against --baseline counts as a regression.",
+        ("MetricSpec", "threshold"): "The score at which a case passes this metric.",
+        ("MetricSpec", "weight"): "Weight in the overall score.",
+        ("BaselinePolicy", "tolerance"): "Drops at or below this never count.",
+        ("BaselinePolicy", "alpha"): "Significance level of the paired test.",
+    },
+    "config": {
+        ("", "tag_format"): "Release tag names; must contain {name} and {version}.",
+        ("", "state_dir"): "Local, git-ignored state: caches, eval history, call log.",
+        ("", "providers"): "Per provider: base_url, api_key_env, rpm, concurrency, timeout, retries.",
+        ("", "prices"): "USD per million tokens per model: {input: .., output: ..}.",
+        ("", "eval"): "Eval settings, e.g. {require_eval: true}.",
+        ("", "canary"): "Canary policy defaults: steps, min_calls, min_duration, metrics, source.",
+        ("", "call_log"): "Where the canary controller reads calls: {path: ...}.",
+    },
+}
+
+
+def _described(kind: str, schema: dict[str, Any]) -> dict[str, Any]:
+    for (definition, prop), text in _HELP.get(kind, {}).items():
+        node = schema["$defs"][definition] if definition else schema
+        node["properties"][prop]["description"] = text
+    return schema
+
+
 def _prompt() -> dict[str, Any]:
     from .model import INPUT_TYPES, NAME_PATTERN, PromptSpec
     schema = PromptSpec.model_json_schema()
@@ -97,7 +147,7 @@ def _prompt() -> dict[str, Any]:
     schema["properties"]["name"]["pattern"] = f"^{NAME_PATTERN}$"
     schema["properties"]["inputs"]["propertyNames"] = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}
     schema["oneOf"] = [{"required": [body]} for body in ("template", "template_file", "messages")]
-    return _headed(schema, "promptctl prompt (prompts/<name>/prompt.yaml)")
+    return _headed(_described("prompt", schema), "promptctl prompt (prompts/<name>/prompt.yaml)")
 
 
 def _suite() -> dict[str, Any]:
@@ -110,7 +160,7 @@ def _suite() -> dict[str, Any]:
     metric["properties"]["type"]["enum"] = sorted(SCORERS)
     metric["properties"]["name"]["description"] = "defaults to the scorer type"
     schema["properties"]["gates"]["items"]["pattern"] = GATE_RE.pattern
-    return _headed(schema, "promptctl eval suite (evals/<name>/suite.yaml)")
+    return _headed(_described("suite", schema), "promptctl eval suite (evals/<name>/suite.yaml)")
 
 
 def _manifest() -> dict[str, Any]:
@@ -120,7 +170,8 @@ def _manifest() -> dict[str, Any]:
 
 def _config() -> dict[str, Any]:
     from .model import Config
-    return _headed(Config.model_json_schema(), "promptctl settings (promptctl.yaml)")
+    return _headed(_described("config", Config.model_json_schema()),
+                   "promptctl settings (promptctl.yaml)")
 
 
 _GENERATORS: dict[str, Callable[[], dict[str, Any]]] = {
