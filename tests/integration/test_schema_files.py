@@ -52,6 +52,7 @@ def test_files_init_and_new_write_pass_the_schemas_they_point_at(tmp_path):
     root = tmp_path / "repo"
     run_cli("init", str(root), cwd=tmp_path, check=True)
     run_cli("new", "team/faq", "--text", cwd=root, check=True)
+    run_cli("new", "team/reply", "--from", "support-reply", cwd=root, check=True)  # one level deeper
     for kind, paths in repo_files(root).items():
         for path in paths:
             first = path.read_text().splitlines()[0]
