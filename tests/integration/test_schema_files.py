@@ -76,8 +76,14 @@ def test_schema_command_prints_the_shipped_schema(kind, tmp_path):
     assert json.loads(result.stdout) == json.loads((SHIPPED / jsonschemas.file_name(kind)).read_text())
 
 
-def test_schema_write_refreshes_a_repos_schemas(tmp_path):
-    result = run_cli("schema", "write", cwd=tmp_path)
+def test_schema_write_refreshes_a_repos_schemas_from_any_folder(tmp_path):
+    root = tmp_path / "repo"
+    run_cli("init", str(root), cwd=tmp_path, check=True)
+    stale = root / ".schemas/prompt.schema.json"
+    stale.write_text("{}")
+    result = run_cli("schema", "write", cwd=root / "prompts/support-reply")
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in (tmp_path / ".schemas").iterdir()) == sorted(
+    assert sorted(p.name for p in (root / ".schemas").iterdir()) == sorted(
         jsonschemas.file_name(k) for k in jsonschemas.KINDS)
+    assert json.loads(stale.read_text()) == json.loads(jsonschemas.shipped_text("prompt"))
+    assert not (root / "prompts/support-reply/.schemas").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -25,9 +26,19 @@ for _kind in KINDS:
 
 
 @command(schema_app, "write")
-def write_cmd(directory: Path = typer.Argument(Path(SCHEMA_DIR),
-                                               help="Folder to write into (default: .schemas).")) -> None:
+def write_cmd(directory: Optional[Path] = typer.Argument(
+        None, help="Folder to write into (default: the prompt repo's .schemas).")) -> None:
     """Write (or refresh) every schema as DIR/KIND.schema.json, where new files point editors."""
     from ..jsonschemas import write_all
-    for path in write_all(state().directory / directory):
+    for path in write_all(state().directory / directory if directory else _default_dir()):
         typer.echo(f"wrote {path}")
+
+
+def _default_dir() -> Path:
+    # The modelines point at the repo root's .schemas/, wherever in the repo this runs.
+    from ..errors import RepoError
+    from ..files import find_root
+    try:
+        return find_root(state().directory) / SCHEMA_DIR
+    except RepoError:
+        return state().directory / SCHEMA_DIR
