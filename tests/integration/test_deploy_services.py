@@ -192,10 +192,14 @@ PROMOTER = textwrap.dedent("""
     from promptctl.services import deploy
     import sys
     p = open_project(sys.argv[1])
+    versions = ["1.0.0", "1.1.0"]
+    active = [r.active for r in deploy.status(p) if r.env == "production"]
+    i = 1 if active == ["1.0.0"] else 0
+    # One whole promote first: under load the kill could otherwise land before any commit.
+    deploy.promote(p, "support-refund", versions[i % 2], "production"); i += 1
     print("ready", flush=True)
-    i = 0
     while True:
-        deploy.promote(p, "support-refund", ["1.0.0", "1.1.0"][i % 2], "production"); i += 1
+        deploy.promote(p, "support-refund", versions[i % 2], "production"); i += 1
 """)
 
 
