@@ -105,3 +105,17 @@ def _print_table(report) -> None:
     for prompt, why in report.skipped:
         console.print(f"skipped {prompt}: {why}", markup=False)
     console.print("[green]NO DRIFT[/]" if report.passed else "[red]DRIFT[/]")
+
+
+@command(app, "report")
+def report_cmd(
+    env: Optional[str] = typer.Option(None, "--env", help="Only this environment (default: all)."),
+    output: Path = typer.Option(Path("report.html"), "--output", "-o", help="The HTML file to write."),
+) -> None:
+    """Write one self-contained HTML page: what runs where, eval score history, gates,
+    the latest diff, and canary call metrics when a call log is present."""
+    from ..services.report_page import report_page
+
+    context = report_page(state().directory, output, env)
+    typer.echo(f"wrote {output} ({len(context['prompts'])} prompts, "
+               f"{len(context['envs'])} environments)", err=True)
