@@ -114,6 +114,14 @@ def prompt_repo(tmp_path) -> Path:
     return root
 
 
+@pytest.fixture
+def deploy_repo(prompt_repo) -> Path:
+    """prompt_repo with releases: support-refund 1.0.0, 1.1.0, 2.0.0 and triage 1.0.0."""
+    from deploy_support import add_releases
+    add_releases(prompt_repo)
+    return prompt_repo
+
+
 def promptctl_exe() -> list[str]:
     """The installed console script, or the module when only the checkout is on the path."""
     exe = shutil.which("promptctl", path=str(Path(sys.executable).parent))

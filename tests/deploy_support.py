@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from conftest import git, git_save
 
 from promptctl.files import WorkingTree, load_config, load_prompt
@@ -37,12 +35,6 @@ def add_releases(root: Path) -> None:
         release(root, "support-refund", version)
     path.write_text(base)
     git_save(root, "back to the original working tree")
-
-
-@pytest.fixture
-def deploy_repo(prompt_repo: Path) -> Path:
-    add_releases(prompt_repo)
-    return prompt_repo
 
 
 def project(root: Path):

@@ -8,7 +8,6 @@ over keys) so a million-call log is analysed without a Python loop over rows.
 
 from __future__ import annotations
 
-import json
 import math
 import sqlite3
 from collections import defaultdict

@@ -96,6 +96,8 @@ class Target(_Strict):
     active: str = Field(description="the stable version serving traffic")
     canary: Canary | None = None
     model: str | None = Field(default=None, description="model name pin; overrides prompt.yaml")
+    analysis: dict[str, Any] | None = Field(
+        default=None, description="canary policy overrides for this entry (see promptctl.yaml canary:)")
 
     @field_validator("active", mode="before")
     @classmethod

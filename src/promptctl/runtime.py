@@ -275,9 +275,17 @@ class Registry:
         return self._call_logger().log_call(resolved, env=self.env, segment=resolved.segment,
                                             key=resolved.key, **fields)
 
+    def attach(self, call_id: str, scores: dict[str, float]) -> None:
+        """A quality signal that arrives later (thumbs down, escalation), joined by call id."""
+        self._call_logger().attach(call_id, scores)
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every logged call reached its sink; True when all did in time."""
+        return self._logger.flush(timeout) if self._logger is not None else True
+
     def _call_logger(self):
         if self._logger is None:
-            from . import calllog   # written by the call-log issue; absent until it lands
+            from . import calllog
 
             root = getattr(self._loader.inner, "store", None)
             self._logger = calllog.open_logger(self._call_log, root.root if root else None)

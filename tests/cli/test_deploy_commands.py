@@ -4,7 +4,7 @@ import json
 
 import pytest
 from conftest import run_cli
-from deploy_support import deploy_repo, repo_snapshot  # noqa: F401
+from deploy_support import repo_snapshot
 from typer.testing import CliRunner
 
 from promptctl.cli import app

@@ -105,8 +105,14 @@ def test_installed_cli_end_to_end(tmp_path):
     done = run_cli("quickstart", "demo", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "support-reply 1.1.0" in done.stdout
+    assert "canary support-reply 1.1.0 at 50% in production" in done.stdout   # healthy: advanced
+    assert "stop canary support-reply 1.2.0 in production" in done.stdout      # broken: rolled back
     demo = tmp_path / "demo"
-    assert git(demo, "tag", "-l").splitlines() == ["support-reply/v1.0.0", "support-reply/v1.1.0"]
+    assert git(demo, "tag", "-l").splitlines() == [
+        "support-reply/v1.0.0", "support-reply/v1.1.0", "support-reply/v1.2.0"]
+    manifest_log = git(demo, "log", "--format=%s", "--", "release.yaml")
+    assert manifest_log.splitlines()[0].startswith("stop canary support-reply 1.2.0")
+    assert (demo / ".promptctl" / "calls.sqlite").exists()
     verify = run_cli("verify", cwd=demo)
     assert verify.returncode == 0 and "ok" in verify.stdout
     git(demo, "tag", "-f", "support-reply/v1.0.0", "HEAD")
@@ -119,7 +125,7 @@ def test_installed_cli_end_to_end(tmp_path):
 def test_verify_checks_the_manifest_and_bundles(tmp_path):
     assert run_cli("quickstart", "demo", cwd=tmp_path).returncode == 0
     demo = tmp_path / "demo"
-    assert "active: 1.0.0" in (demo / "release.yaml").read_text()   # the quickstart promoted it
+    assert "active: 1.1.0" in (demo / "release.yaml").read_text()   # the quickstart promoted it
     assert run_cli("bundle", "--env", "production", "-o", "lock.json", cwd=demo).returncode == 0
     assert run_cli("verify", "--bundle", "lock.json", cwd=demo).returncode == 0
     lock = demo / "lock.json"
@@ -129,6 +135,6 @@ def test_verify_checks_the_manifest_and_bundles(tmp_path):
     broken = run_cli("verify", "--bundle", "lock.json", cwd=demo)
     assert broken.returncode == 1 and "lock.json" in broken.stderr
     manifest = demo / "release.yaml"
-    manifest.write_text(manifest.read_text().replace("active: 1.0.0", "active: 1.0.9"))
+    manifest.write_text(manifest.read_text().replace("active: 1.1.0", "active: 1.0.9"))
     dangling = run_cli("verify", cwd=demo)
     assert dangling.returncode == 1 and "1.0.9" in dangling.stderr

@@ -1,5 +1,5 @@
 """`apply`: decisions become release.yaml commits through the deploy services, and the
-webhook hears about them. Needs the manifest commands (skipped until they are merged)."""
+webhook hears about them."""
 
 from __future__ import annotations
 
@@ -9,12 +9,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-import pytest
 import yaml
 
-pytest.importorskip("promptctl.services.deploy")
-deploy_support = pytest.importorskip("deploy_support")
-deploy_repo = deploy_support.deploy_repo     # the fixture: releases 1.0.0, 1.1.0, 2.0.0
 
 from conftest import git  # noqa: E402
 from promptctl.calllog import open_logger  # noqa: E402

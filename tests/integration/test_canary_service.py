@@ -134,3 +134,17 @@ def test_webhook_event_reaches_a_loopback_server(repo):
     assert body["event"] == "rollback" and body["prompt"] == "support-refund"
     assert (body["stable"], body["canary"], body["from_weight"], body["to_weight"]) == \
         ("1.0.0", "1.1.0", 5, 0)
+
+
+def test_a_manifest_entry_overrides_the_project_policy(repo):
+    manifest = repo / "release.yaml"
+    manifest.write_text(manifest.read_text().replace(
+        "      segments:", "      analysis: {steps: [5, 100]}\n      segments:", 1))
+    git_save(repo, "per-entry policy")
+    project = open_project(repo)
+    from promptctl.services.deploy import read_manifest
+    assert read_manifest(project).entry("production", "support-refund").analysis == {"steps": [5, 100]}
+    since = svc.step_started(project, svc.find_canary(project, "support-refund", "production"))
+    _traffic(repo, canary_error=0.02, n=3000, since=since)
+    healthy = svc.analyze(repo, "support-refund", "production", now=since + 600)
+    assert healthy.decision.action is Action.ADVANCE and healthy.decision.weight == 100

@@ -9,7 +9,7 @@ import time
 
 import pytest
 from conftest import git
-from deploy_support import commit_files, deploy_repo, project, repo_snapshot  # noqa: F401
+from deploy_support import commit_files, project, repo_snapshot
 
 from promptctl.errors import CheckFailed, ManifestError, NotFoundError, ReleaseError, RepoError, UsageError
 from promptctl.manifest import parse_manifest

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from conftest import git, run_cli
-from deploy_support import deploy_repo, project  # noqa: F401
+from deploy_support import project
 
 import promptctl
 from promptctl.errors import NotFoundError, RenderError

@@ -1,22 +1,14 @@
-"""Traffic through the real runtime and tracker into a SQLite log, then analysed.
-Needs the runtime and manifest commands (skipped until they are merged)."""
+"""Traffic through the real runtime and tracker into a SQLite log, then analysed."""
 
 from __future__ import annotations
 
 import time
 
-import pytest
-
-pytest.importorskip("promptctl.runtime")
-pytest.importorskip("promptctl.services.deploy")
-deploy_support = pytest.importorskip("deploy_support")
-deploy_repo = deploy_support.deploy_repo
-
-from promptctl.calllog import open_logger  # noqa: E402
-from promptctl.runtime import Registry  # noqa: E402
-from promptctl.services import canary as svc  # noqa: E402
-from promptctl.services import deploy  # noqa: E402
-from promptctl.services.project import open_project  # noqa: E402
+from promptctl.calllog import open_logger
+from promptctl.runtime import Registry
+from promptctl.services import canary as svc
+from promptctl.services import deploy
+from promptctl.services.project import open_project
 
 
 def test_registry_track_feeds_the_controller(deploy_repo, tmp_path):
@@ -45,3 +37,20 @@ def test_registry_track_feeds_the_controller(deploy_repo, tmp_path):
     assert obs.canary.errors > 0 and obs.stable.errors == 0
     assert obs.canary.keys == obs.canary.calls               # one call per key
     assert analysis.decision.action.value == "rollback"
+
+
+def test_late_feedback_attaches_through_the_registry(deploy_repo, tmp_path):
+    import sqlite3
+    project = open_project(deploy_repo)
+    deploy.promote(project, "support-refund", "1.0.0", "production", why="first")
+    log = tmp_path / "calls.sqlite"
+    reg = Registry.open(deploy_repo, env="production", call_log=str(log))
+    p = reg.get("support-refund", key="user-1")
+    with reg.track(p) as call:
+        call.record(success=True)
+    reg.attach(call.call_id, {"thumbs_up": 0.0})
+    assert reg.flush()
+    with sqlite3.connect(log) as db:
+        tables = [r[0] for r in db.execute("select name from sqlite_master where type='table'")]
+        rows = sum(db.execute(f"select count(*) from {t}").fetchone()[0] for t in tables)
+    assert rows == 2   # the call and its feedback

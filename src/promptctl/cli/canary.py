@@ -118,10 +118,7 @@ def register(group: typer.Typer) -> None:
 
 
 def _attach() -> None:
-    try:
-        from .deploy import canary_app
-    except ImportError:
-        return      # the deploy commands are not installed yet; the lead wires register()
+    from .deploy import canary_app
     register(canary_app)
 
 

@@ -184,7 +184,7 @@ def _read_vars(path: Path) -> dict:
     except FileNotFoundError as exc:
         raise NotFoundError(f"{path} not found", field="--render", fix="pass a YAML file of inputs") from exc
     if not isinstance(data, dict):
-        raise ValidationError(f"expected a mapping of input names to values", file=str(path),
+        raise ValidationError("expected a mapping of input names to values", file=str(path),
                               field="--render")
     return data
 

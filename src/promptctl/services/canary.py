@@ -215,10 +215,7 @@ def apply(project: Project, analysis: Analysis, *, webhook: str | None = None) -
     d, t = analysis.decision, analysis.target
     if d.action is Action.HOLD:
         return None
-    try:
-        from . import deploy
-    except ImportError as exc:   # the deploy services land with the manifest issue
-        raise UsageError("--apply needs the manifest commands (promptctl.services.deploy)") from exc
+    from . import deploy
     why = f"canary analysis: {d.summary()}"
     if d.action is Action.ADVANCE:
         change = deploy.canary(project, t.name, t.version, t.env, d.weight, segment=t.segment,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import manifest as mf
-from ..errors import CheckFailed, ManifestError, NotFoundError, Problem, PromptctlError, UsageError
+from ..errors import CheckFailed, ManifestError, NotFoundError, Problem, PromptctlError
 from ..manifest import Change, Manifest, Target, dump_manifest, parse_manifest
 from ..model import PromptContent, Release
 from .project import Project, load_release
@@ -120,11 +120,7 @@ def _eval_gate(project: Project, name: str, content: PromptContent, require: boo
         require = bool(project.config.eval.get("require_eval", False))
     if not require:
         return
-    try:
-        from . import evaluate
-    except ImportError as exc:
-        raise UsageError("--require-eval needs the eval engine, which is not installed",
-                         fix="drop --require-eval or set eval.require_eval: false") from exc
+    from . import evaluate
     # require_eval returns False (or raises its own error) when no passing run of this digest exists.
     if evaluate.require_eval(project.root, name, content.digest) is False:
         raise CheckFailed(f"{name} ({content.digest[:19]}) has no passing eval run recorded",

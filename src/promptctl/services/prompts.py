@@ -8,7 +8,7 @@ from typing import Any
 
 from ..checks import contract_problems
 from ..errors import Problem, PromptctlError, ReleaseError, ValidationError
-from ..files import PROMPT_FILE, list_prompt_names, load_yaml
+from ..files import PROMPT_FILE, list_prompt_names
 from ..model import PromptContent, Release
 from ..tags import format_message, format_tag
 from ..versions import BumpKind, next_version, parse_level, sort_versions
@@ -46,24 +46,9 @@ def prompt_problems(project: Project, name: str) -> list[Problem]:
 
 
 def suite_problems(project: Project, name: str) -> list[Problem]:
-    """A suite's own validation when the eval engine is installed, else YAML + datasets parse."""
-    try:
-        from ..evals.suite import check_suite  # provided by the eval engine
-    except ImportError:
-        return _basic_suite_problems(project, name)
+    """The suite's schema, gates and datasets (the eval engine's own validation)."""
+    from ..evals.suite import check_suite
     return check_suite(project, name)
-
-
-def _basic_suite_problems(project: Project, name: str) -> list[Problem]:
-    suite_path = f"{project.config.evals_dir}/{name}/suite.yaml"
-    text = project.working.read(suite_path)
-    if text is None:
-        return []
-    try:
-        load_yaml(text, suite_path)
-    except ValidationError as exc:
-        return exc.problems
-    return []
 
 
 # ---------------------------------------------------------------- bump

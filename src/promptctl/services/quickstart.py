@@ -15,6 +15,18 @@ from . import prompts, scaffold
 from .project import open_project
 
 DEMO_PROMPT = "support-reply"
+DEMO_STEPS = (5, 50, 100)
+DEMO_POLICY = """
+# Demo canary policy (quickstart): steps end once each variant has enough calls, and only
+# the error rate is judged (the demo's latency is a simulated sleep, noise only).
+canary:
+  steps: [5, 50, 100]
+  min_calls: 150
+  min_duration: 0s
+  metrics:
+    error_rate: {tolerance: 0.05, critical: true}
+    latency: null
+"""
 
 
 def quickstart(directory: Path) -> Iterator[tuple[str, str]]:
@@ -23,6 +35,7 @@ def quickstart(directory: Path) -> Iterator[tuple[str, str]]:
                          fix="give a new folder, e.g. promptctl quickstart demo")
     scaffold.init(directory)
     _use_echo_provider(directory)
+    _demo_policy(directory)
     _ensure_identity(directory)
     _git(directory, "add", "-A")
     _git(directory, "commit", "-q", "-m", "promptctl init")
@@ -62,6 +75,76 @@ def _evaluate_and_deploy(project, stable: str, candidate: str) -> Iterator[tuple
     change = deploy.canary(project, DEMO_PROMPT, candidate, "production", 5,
                            why="try tighter answers on 5% of users", require_eval=True)
     yield "canary", change.summary()
+    yield from _run_canary(project, error_rate=0.01)
+
+    system = project.root / "prompts" / DEMO_PROMPT / "system.j2"
+    system.write_text(system.read_text() + "Answer in French.\n")
+    broken = prompts.bump(project, DEMO_PROMPT, "auto", message="answer in French")
+    yield "bump", f"{broken.name} {broken.version} tagged {broken.tag}"
+    change = deploy.canary(project, DEMO_PROMPT, broken.version, "production", 5,
+                           why="try French answers on 5% of users")
+    yield "canary", change.summary()
+    yield from _run_canary(project, error_rate=0.25)
+    yield "history", _manifest_log(project)
+
+
+def _run_canary(project, error_rate: float) -> Iterator[tuple[str, str]]:
+    """Simulated users through the real runtime and tracker, then the controller's decisions."""
+    from ..canary import Action
+    from . import canary as controller
+
+    for batch in range(2 * len(DEMO_STEPS)):
+        calls = _traffic(project.root, canary_error_rate=error_rate, batch=batch)
+        yield "traffic", calls
+        analysis = controller.analyze(project.root, DEMO_PROMPT, "production", project=project)
+        decision = analysis.decision
+        yield "analyze", f"{decision.action.value}: {'; '.join(decision.reasons)}"
+        if decision.action is Action.HOLD:
+            continue
+        change = controller.apply(project, analysis)
+        yield decision.action.value, change.summary()
+        if decision.action in (Action.PROMOTE, Action.ROLLBACK):
+            return
+
+
+def _traffic(root: Path, canary_error_rate: float, batch: int, users: int = 4000) -> str:
+    import random
+    import time
+
+    from ..runtime import Registry
+
+    rng = random.Random(batch)
+    registry = Registry.open(root, env="production")
+    served = {"stable": 0, "canary": 0}
+    failed = {"stable": 0, "canary": 0}
+    for user in range(users):
+        prompt = registry.get(DEMO_PROMPT, key=f"user-{batch}-{user}")
+        served[prompt.variant] += 1
+        bad = rng.random() < (canary_error_rate if prompt.variant == "canary" else 0.01)
+        try:
+            with registry.track(prompt) as call:
+                prompt.render(question="Where is my order?")
+                time.sleep(0.0001)   # stands in for the model call
+                if bad:
+                    raise TimeoutError("simulated model failure")
+                call.record(success=True, tokens_in=120, tokens_out=60)
+        except TimeoutError:
+            failed[prompt.variant] += 1
+    registry.flush()
+    return (f"{users} simulated users: stable {served['stable']} calls "
+            f"({failed['stable']} failed), canary {served['canary']} ({failed['canary']} failed)")
+
+
+def _manifest_log(project) -> str:
+    out = subprocess.run(["git", "log", "--format=%h %s", "--", project.config.manifest],
+                         cwd=project.root, capture_output=True, text=True, check=True).stdout
+    return "git log release.yaml:\n" + "\n".join(f"    {line}" for line in out.splitlines())
+
+
+def _demo_policy(directory: Path) -> None:
+    # Real canaries wait minutes per step; the demo's steps end as soon as the numbers do.
+    with (directory / "promptctl.yaml").open("a") as config:
+        config.write(DEMO_POLICY)
 
 
 def _use_echo_provider(directory: Path) -> None:
