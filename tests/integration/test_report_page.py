@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from conftest import build_file_tree, git_save, run_cli
-from deploy_support import deploy_repo  # noqa: F401  (fixture)
 from promptctl.calllog import open_logger
 from promptctl.errors import NotFoundError
 from promptctl.runtime import Registry
@@ -35,7 +34,7 @@ BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 
 @pytest.fixture
-def site(deploy_repo):  # noqa: F811
+def site(deploy_repo):
     """Three versions evaluated on two models, 1.1.0 active, 2.0.0 a 5% canary, calls logged,
     and an uncommitted edit carrying markup that must come out escaped."""
     root = deploy_repo
