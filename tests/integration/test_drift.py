@@ -136,6 +136,16 @@ def test_gate_failure_without_baseline_and_model_override(tmp_path, server):
     assert qa.status == "regressed" and qa.newly_failing_gates == ["accuracy >= 0.99"]
 
 
+def test_provider_errors_are_not_reported_as_a_prompt_regression(tmp_path, server):
+    root = make_repo(tmp_path / "r", server.url)
+    drift(root, DriftOptions(env="production"))
+    server.script = [("status", 500)] * 4     # faq is checked first (names in order)
+    report = drift(root, DriftOptions(env="production"))
+    faq, qa = by_name(report)["faq"], by_name(report)["qa"]
+    assert faq.status == "provider errors" and faq.run.summary["errors"] == 4
+    assert qa.status == "stable" and not report.passed
+
+
 def test_bad_input(tmp_path, server):
     root = make_repo(tmp_path / "r", server.url)
     with pytest.raises(UsageError, match="not a date"):

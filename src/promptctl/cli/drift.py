@@ -88,7 +88,7 @@ def _print_table(report) -> None:
     table = Table(box=None, pad_edge=False)
     for col in ("prompt", "served in", "model", "status", "change"):
         table.add_column(col)
-    colours = {"regressed": "red", "gate failed": "red", "no baseline": "yellow", "stable": "green"}
+    colours = {"provider errors": "red", "regressed": "red", "gate failed": "red", "no baseline": "yellow", "stable": "green"}
     for item in sorted(report.items, key=lambda i: (not i.failed, i.served.name)):
         status = f"[{colours[item.status]}]{item.status}[/]"
         table.add_row(f"{item.served.name}@{item.served.version}", ", ".join(item.served.where),
@@ -100,8 +100,11 @@ def _print_table(report) -> None:
             if item.newly_failing_gates:
                 console.print("gates now failing: " + ", ".join(item.newly_failing_gates),
                               markup=False)
-            if item.run.comparison is not None:
-                _print_comparison(console, item.run.comparison)
+            comp = item.run.comparison
+            if comp is not None:
+                how = f"{comp['paired']} paired cases" if comp["method"] == "paired" else "unpaired"
+                _print_comparison(console, comp, f"vs run #{comp['baseline_run']} of "
+                                  f"{comp['baseline_started'][:16]} on {comp['baseline_model']} ({how}):")
     for prompt, why in report.skipped:
         console.print(f"skipped {prompt}: {why}", markup=False)
     console.print("[green]NO DRIFT[/]" if report.passed else "[red]DRIFT[/]")

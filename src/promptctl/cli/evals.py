@@ -286,9 +286,10 @@ def _print_table(report) -> None:
         console.print(f"skipped {prompt}: {why}", markup=False)
 
 
-def _print_comparison(console, comp: dict) -> None:
+def _print_comparison(console, comp: dict, title: str | None = None) -> None:
     from rich.table import Table
-    console.print(f"vs baseline {comp['baseline_version']} ({comp['paired']} paired):")
+    console.print(title or f"vs baseline {comp['baseline_version']} ({comp['paired']} paired):",
+                  markup=False)
     table = Table(box=None, pad_edge=False)
     for col in ("metric", "baseline", "candidate", "delta", "95% interval", "p", ""):
         table.add_column(col)

@@ -10,7 +10,7 @@ import json
 
 from . import report as eval_report
 
-ICONS = {"regressed": "❌", "gate failed": "❌", "no baseline": "➖", "stable": "✅"}
+ICONS = {"provider errors": "⚠️", "regressed": "❌", "gate failed": "❌", "no baseline": "➖", "stable": "✅"}
 
 
 def to_json(report) -> str:

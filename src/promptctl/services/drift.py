@@ -19,7 +19,8 @@ from ..errors import NotFoundError, UsageError
 from .evaluate import HISTORY_FILE, EvalOptions, load_suite, state_path
 from .project import Project, load_version, open_project
 
-REGRESSED, GATE_FAILED, NO_BASELINE, STABLE = "regressed", "gate failed", "no baseline", "stable"
+ERRORS, REGRESSED, GATE_FAILED = "provider errors", "regressed", "gate failed"
+NO_BASELINE, STABLE = "no baseline", "stable"
 
 
 @dataclass
@@ -52,6 +53,9 @@ class DriftItem:
     @property
     def status(self) -> str:
         comparison = self.run.comparison or {}
+        # Failed calls score worst on every metric: say the provider failed, not the prompt.
+        if not self.run.summary.get("errors_ok", True):
+            return ERRORS
         if comparison.get("regressed"):
             return REGRESSED
         if not self.run.summary.get("gates_passed"):
@@ -60,7 +64,7 @@ class DriftItem:
 
     @property
     def failed(self) -> bool:
-        return self.status in (REGRESSED, GATE_FAILED)
+        return self.status in (ERRORS, REGRESSED, GATE_FAILED)
 
     @property
     def newly_failing_gates(self) -> list[str]:
