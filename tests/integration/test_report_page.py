@@ -105,6 +105,7 @@ def _browser() -> str | None:
     return shutil.which("chromium")
 
 
+@pytest.mark.timeout(900)     # room for the apt-get install on a fresh CI machine
 def test_page_in_headless_chromium(site, tmp_path):
     browser = _browser()
     if browser is None:
