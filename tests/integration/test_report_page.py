@@ -109,8 +109,11 @@ def _browser() -> str | None:
 def test_page_in_headless_chromium(site, tmp_path):
     browser = _browser()
     if browser is None:
-        pytest.skip("no chromium: install Debian's `chromium` package, or set "
-                    "PROMPTCTL_INSTALL_BROWSER=1 to let this test apt-get it")
+        tried = os.environ.get("PROMPTCTL_INSTALL_BROWSER") == "1"
+        pytest.skip("no chromium: " + ("`apt-get install -y chromium` failed here (needs root "
+                                       "and Debian's package index)" if tried else
+                                       "install Debian's `chromium` package, or set "
+                                       "PROMPTCTL_INSTALL_BROWSER=1 to let this test apt-get it"))
     out = tmp_path / "report.html"
     result = run_cli("report", "-o", str(out), cwd=site)
     assert result.returncode == 0, result.stderr
