@@ -178,3 +178,10 @@ def test_cli_exit_codes_and_formats(tmp_path, server):
     assert {i["status"] for i in future["items"]} == {"no baseline"}
     usage = run_cli("drift", "--format", "html", cwd=root)
     assert usage.returncode == 2 and "--format" in usage.stderr
+
+
+def test_nothing_served_is_not_a_failure(tmp_path, server):
+    root = make_repo(tmp_path / "r", server.url, "environments: {}\n")
+    result = run_cli("drift", cwd=root)
+    assert result.returncode == 0 and "serves nothing yet" in result.stderr
+    assert server.requests == []

@@ -72,8 +72,8 @@ def _emit(report, fmt: str, output: Optional[Path]) -> None:
             output.write_text(text, encoding="utf-8")
             typer.echo(f"wrote {output}", err=True)
     if not report.items:
-        typer.echo("nothing served has a suite" + "".join(
-            f"\n  {p}: {why}" for p, why in report.skipped), err=True)
+        typer.echo("no served version has a suite" if report.skipped else
+                   "the manifest serves nothing yet (promote a version first)", err=True)
     if not report.passed:
         raise typer.Exit(1)
 
@@ -85,6 +85,10 @@ def _print_table(report) -> None:
     from .evals import _console, _print_comparison
 
     console = _console()
+    if not report.items:
+        for prompt, why in report.skipped:
+            console.print(f"skipped {prompt}: {why}", markup=False)
+        return
     table = Table(box=None, pad_edge=False)
     for col in ("prompt", "served in", "model", "status", "change"):
         table.add_column(col)
