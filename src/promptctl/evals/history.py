@@ -23,7 +23,10 @@ CREATE INDEX IF NOT EXISTS runs_prompt ON runs (prompt, started);
 CREATE INDEX IF NOT EXISTS runs_digest ON runs (digest);
 """
 # Added after the first release: per-case scores, so drift can pair cases with a later run.
+# Listings never select it: a history of thousands of runs should not load every case.
 CASE_SCORES = "case_scores"
+COLUMNS = ("id, prompt, version, digest, provider, model, dataset_digest, cases, errors, score, "
+           "metrics, gates, passed, baseline, regressed, shard, started, duration_s")
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,7 @@ class History:
         return int(cursor.lastrowid)
 
     def rows(self, prompt: str | None = None, limit: int = 50) -> list[HistoryRow]:
-        query = "SELECT * FROM runs"
+        query = f"SELECT {COLUMNS} FROM runs"
         args: tuple = ()
         if prompt:
             query += " WHERE prompt = ?"
@@ -91,7 +94,7 @@ class History:
 
     def passing_run(self, prompt: str, digest: str) -> HistoryRow | None:
         """The latest complete (unsharded) passing run of exactly this content."""
-        row = self._db.execute("SELECT * FROM runs WHERE prompt = ? AND digest = ? AND passed = 1 "
+        row = self._db.execute(f"SELECT {COLUMNS} FROM runs WHERE prompt = ? AND digest = ? AND passed = 1 "
                                "AND shard IS NULL ORDER BY id DESC LIMIT 1",
                                (prompt, digest)).fetchone()
         return _row(row) if row else None
@@ -99,7 +102,7 @@ class History:
     def last_run(self, prompt: str, digest: str, dataset_digest: str,
                  since: str | None = None) -> HistoryRow | None:
         """The latest complete run of exactly this content on exactly this dataset."""
-        query = ("SELECT * FROM runs WHERE prompt = ? AND digest = ? AND dataset_digest = ? "
+        query = (f"SELECT {COLUMNS} FROM runs WHERE prompt = ? AND digest = ? AND dataset_digest = ? "
                  "AND shard IS NULL")
         args: list = [prompt, digest, dataset_digest]
         if since:
