@@ -94,8 +94,8 @@ class History:
 
     def passing_run(self, prompt: str, digest: str) -> HistoryRow | None:
         """The latest complete (unsharded) passing run of exactly this content."""
-        row = self._db.execute(f"SELECT {COLUMNS} FROM runs WHERE prompt = ? AND digest = ? AND passed = 1 "
-                               "AND shard IS NULL ORDER BY id DESC LIMIT 1",
+        row = self._db.execute(f"SELECT {COLUMNS} FROM runs WHERE prompt = ? AND digest = ? "
+                               "AND passed = 1 AND shard IS NULL ORDER BY id DESC LIMIT 1",
                                (prompt, digest)).fetchone()
         return _row(row) if row else None
 
