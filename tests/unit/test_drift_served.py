@@ -49,7 +49,7 @@ def _run(values: list[float]):
                         error=None, scores={"acc": v}) for i, v in enumerate(values)]
     run = RunResult(prompt="qa", version="1.0.0", digest="d", provider="p", model="m",
                     dataset_digest="x", metrics=[MetricInfo("acc", "exact")], gates=[],
-                    max_errors=0, cases=cases)
+                    max_errors=0, cases=cases, started="2026-11-25T00:00:00+00:00")
     run.summary = summarise(run)
     return run
 
@@ -78,3 +78,28 @@ def test_unpaired_two_proportion_test_matches_the_formula():
     small = compare_with_history(_row(0.9, 20), None, _run([1.0] * 16 + [0.0] * 4), 0.02, 0.05)
     assert not small["regressed"] and small["metrics"]["acc"]["p"] > 0.05
     assert math.isfinite(small["metrics"]["acc"]["high"])
+
+
+def test_history_from_before_case_scores_is_migrated(tmp_path):
+    import sqlite3
+
+    from promptctl.evals.history import SCHEMA, History
+    path = tmp_path / "history.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(SCHEMA)        # the table as older releases created it: no case_scores
+    db.execute("INSERT INTO runs (prompt, version, digest, dataset_digest, cases, score, metrics, "
+               "passed, started) VALUES ('qa', '1.0.0', 'd', 'x', 100, 0.9, '{\"acc\": 0.9}', 1, "
+               "'2026-10-01T00:00:00+00:00')")
+    db.commit()
+    db.close()
+    history = History(path)
+    try:
+        old = history.last_run("qa", "d", "x")
+        assert old.metrics == {"acc": 0.9} and history.case_scores(old.id) is None
+        new_id = history.record(_run([1.0, 0.0]))
+        assert history.case_scores(new_id) == [
+            {"id": "c0", "sample": 0, "error": False, "scores": {"acc": 1.0}},
+            {"id": "c1", "sample": 0, "error": False, "scores": {"acc": 0.0}}]
+        assert history.last_run("qa", "d", "x", since="2026-11-01").id == new_id
+    finally:
+        history.close()
