@@ -91,6 +91,11 @@ def test_one_env_and_bad_env(site, tmp_path):
         report_page(site, tmp_path / "r.html", env="prod")
     result = run_cli("report", "--env", "prod", "-o", str(tmp_path / "x.html"), cwd=site)
     assert result.returncode == 2 and "--env" in result.stderr
+    assert not (tmp_path / "x.html").exists()
+    ok = run_cli("report", "--env", "staging", "-o", str(tmp_path / "s.html"), cwd=site)
+    assert ok.returncode == 0 and "1 prompts, 1 environments" in ok.stderr
+    page = (tmp_path / "s.html").read_text()
+    assert 'id="env-staging"' in page and 'id="env-production"' not in page
 
 
 def _browser() -> str | None:
