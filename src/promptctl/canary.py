@@ -340,8 +340,13 @@ def decide(policy: Policy, obs: Observations | None, *, weight: float, elapsed: 
     if critical:
         return done(Action.ROLLBACK, 0, *(f"critical metric {r.name} failed: {r.reason}"
                                           for r in critical), results=results)
+    # At 100% the canary takes all traffic and stable gets none: the last step is a soak
+    # that only a proven regression or a breached absolute bound stops.
+    soak = weight >= 100
     gates = []
-    if obs.canary.calls < policy.min_calls or obs.stable.calls < policy.min_calls:
+    if soak and obs.canary.calls < policy.min_calls:
+        gates.append(f"{obs.canary.calls} of {policy.min_calls} canary calls")
+    elif not soak and min(obs.canary.calls, obs.stable.calls) < policy.min_calls:
         gates.append(f"{min(obs.canary.calls, obs.stable.calls)} of {policy.min_calls} calls "
                      "per variant")
     if elapsed < policy.min_duration:
@@ -354,7 +359,8 @@ def decide(policy: Policy, obs: Observations | None, *, weight: float, elapsed: 
     if failed:
         return done(Action.ROLLBACK, 0, *(f"metric {r.name} failed: {r.reason}" for r in failed),
                     results=results)
-    blocking = [r for r in results if r.verdict is not Verdict.PASS and by_name[r.name].required]
+    blocking = [r for r in results if r.verdict is not Verdict.PASS and by_name[r.name].required
+                and not soak]
     if not blocking:
         target = next_step(policy.steps, weight)
         if target is None or weight >= 100:

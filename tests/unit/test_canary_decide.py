@@ -100,6 +100,17 @@ def test_healthy_canary_advances_then_promotes():
     assert final.action is Action.PROMOTE and "passed" in final.summary()
 
 
+def test_the_full_weight_step_needs_no_stable_traffic():
+    policy = parse_policy(FAST)
+    empty_stable = Observations(VariantData("1.0.0", 0, 0, 0, {}), _obs().canary)
+    final = decide(policy, empty_stable, weight=100, elapsed=120)
+    assert final.action is Action.PROMOTE
+    few = Observations(VariantData("1.0.0", 0, 0, 0, {}), _obs(n_c=20, e_c=0).canary)
+    assert decide(policy, few, weight=100, elapsed=120).action is Action.HOLD
+    # ...but before 100% both variants need their calls
+    assert decide(policy, empty_stable, weight=50, elapsed=120).action is Action.HOLD
+
+
 def test_min_duration_and_min_calls_hold_a_healthy_canary():
     policy = parse_policy(FAST)
     early = decide(policy, _obs(), weight=5, elapsed=30)

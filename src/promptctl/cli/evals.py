@@ -76,13 +76,18 @@ def run_cmd(
 @command(eval_app, "history")
 def history_cmd(
     name: Optional[str] = typer.Argument(None, help="Prompt name (default: every prompt)."),
-    limit: int = typer.Option(20, "--limit", "-n", help="How many runs to show."),
+    limit: Optional[int] = typer.Option(None, "--limit", "-n",
+                                        help="How many runs to show (default 20; 60 with --chart)."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+    chart: bool = typer.Option(False, "--chart", help="Chart each metric over time, by version and model."),
 ) -> None:
-    """List recorded eval runs, newest first."""
+    """List recorded eval runs, newest first; --chart shows scores over time."""
     from ..services.evaluate import history
 
-    rows = history(state().directory, name, limit)
+    rows = history(state().directory, name, limit or (60 if chart else 20))
+    if chart:
+        _print_chart(rows, name, as_json)
+        return
     if as_json:
         import json
         typer.echo(json.dumps([r.as_dict() for r in rows], indent=2))
@@ -103,6 +108,59 @@ def history_cmd(
         table.add_row(r.started, r.prompt, r.version, r.digest.removeprefix("sha256:")[:12], r.model,
                       str(r.cases), str(r.errors), f"{r.score:.3f}", result)
     _console().print(table)
+
+
+def _print_chart(rows, name: Optional[str], as_json: bool) -> None:
+    from ..evals.trend import trends
+
+    found = trends(rows)
+    if as_json:
+        import json
+        typer.echo(json.dumps([t.to_dict() for t in found.values()], indent=2))
+        return
+    if not found:
+        typer.echo("no recorded runs" + (f" for {name}" if name else ""))
+        return
+    console = _console()
+    for trend in found.values():
+        _chart_one(console, trend)
+
+
+def _chart_one(console, trend) -> None:
+    from rich.table import Table
+
+    from ..evals.trend import first_last, sparkline
+
+    points = trend.points
+    console.print(f"[bold]{trend.prompt}[/] · {len(points)} runs · "
+                  f"{points[0].started[:10]} → {points[-1].started[:10]}")
+    table = Table(box=None, pad_edge=False)
+    for col in ("", "oldest → newest", "first", "last", "change"):
+        table.add_column(col)
+    for metric, values in trend.series.items():
+        first, last = first_last(values)
+        change = "" if first is None else f"{(last - first) * 100:+.1f} pts"
+        style = "red" if first is not None and last < first - 0.02 else ""
+        line = f"[{style}]{sparkline(values)}[/]" if style else sparkline(values)
+        table.add_row(metric, line, _pct(first), _pct(last), change)
+    for label, attribute in (("version", "version"), ("model", "model")):
+        codes, legend = trend.codes(attribute)
+        table.add_row(label, codes, "", "", "  ".join(f"{c}={v}" for c, v in legend.items()))
+    table.add_row("result", "".join("·" if p.passed else "x" for p in points), "", "", "x = failed")
+    console.print(table)
+    # The latest runs as bars: the score's level is readable without a legend.
+    bars = Table(box=None, pad_edge=False, show_header=False)
+    scores = trend.series["score"]
+    for point, score in list(zip(points, scores))[-8:]:
+        width = round((score or 0.0) * 30)
+        bars.add_row(point.started[:16].replace("T", " "), point.version, point.model,
+                     "█" * width + "·" * (30 - width), _pct(score))
+    console.print(bars)
+    console.print()
+
+
+def _pct(value) -> str:
+    return "" if value is None else f"{value:.1%}"
 
 
 @command(eval_app, "merge")
@@ -230,9 +288,10 @@ def _print_table(report) -> None:
         console.print(f"skipped {prompt}: {why}", markup=False)
 
 
-def _print_comparison(console, comp: dict) -> None:
+def _print_comparison(console, comp: dict, title: str | None = None) -> None:
     from rich.table import Table
-    console.print(f"vs baseline {comp['baseline_version']} ({comp['paired']} paired):")
+    console.print(title or f"vs baseline {comp['baseline_version']} ({comp['paired']} paired):",
+                  markup=False)
     table = Table(box=None, pad_edge=False)
     for col in ("metric", "baseline", "candidate", "delta", "95% interval", "p", ""):
         table.add_column(col)

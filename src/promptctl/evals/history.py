@@ -22,6 +22,11 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_prompt ON runs (prompt, started);
 CREATE INDEX IF NOT EXISTS runs_digest ON runs (digest);
 """
+# Added after the first release: per-case scores, so drift can pair cases with a later run.
+# Listings never select it: a history of thousands of runs should not load every case.
+CASE_SCORES = "case_scores"
+COLUMNS = ("id, prompt, version, digest, provider, model, dataset_digest, cases, errors, score, "
+           "metrics, gates, passed, baseline, regressed, shard, started, duration_s")
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,13 @@ class History:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, timeout=30)
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+        if CASE_SCORES not in columns:
+            try:
+                with self._db:
+                    self._db.execute(f"ALTER TABLE runs ADD COLUMN {CASE_SCORES} TEXT")
+            except sqlite3.OperationalError:
+                pass    # another process added it between our check and the ALTER
 
     def record(self, run: RunResult) -> int:
         summary = run.summary
@@ -62,17 +74,17 @@ class History:
             cursor = self._db.execute(
                 "INSERT INTO runs (prompt, version, digest, provider, model, dataset_digest, "
                 "cases, errors, score, metrics, gates, passed, baseline, regressed, shard, "
-                "started, duration_s) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "started, duration_s, case_scores) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run.prompt, run.version, run.digest, run.provider, run.model, run.dataset_digest,
                  summary.get("cases", 0), summary.get("errors", 0), summary.get("score", 0.0),
                  json.dumps({k: v["mean"] for k, v in summary.get("metrics", {}).items()}),
                  json.dumps(summary.get("gates", [])), int(run.passed),
                  comparison.get("baseline_version"), int(bool(comparison.get("regressed"))),
-                 run.shard, run.started, run.duration_s))
+                 run.shard, run.started, run.duration_s, json.dumps(_case_scores(run))))
         return int(cursor.lastrowid)
 
     def rows(self, prompt: str | None = None, limit: int = 50) -> list[HistoryRow]:
-        query = "SELECT * FROM runs"
+        query = f"SELECT {COLUMNS} FROM runs"
         args: tuple = ()
         if prompt:
             query += " WHERE prompt = ?"
@@ -82,10 +94,27 @@ class History:
 
     def passing_run(self, prompt: str, digest: str) -> HistoryRow | None:
         """The latest complete (unsharded) passing run of exactly this content."""
-        row = self._db.execute("SELECT * FROM runs WHERE prompt = ? AND digest = ? AND passed = 1 "
-                               "AND shard IS NULL ORDER BY id DESC LIMIT 1",
+        row = self._db.execute(f"SELECT {COLUMNS} FROM runs WHERE prompt = ? AND digest = ? "
+                               "AND passed = 1 AND shard IS NULL ORDER BY id DESC LIMIT 1",
                                (prompt, digest)).fetchone()
         return _row(row) if row else None
+
+    def last_run(self, prompt: str, digest: str, dataset_digest: str,
+                 since: str | None = None) -> HistoryRow | None:
+        """The latest complete run of exactly this content on exactly this dataset."""
+        query = (f"SELECT {COLUMNS} FROM runs WHERE prompt = ? AND digest = ? AND dataset_digest = ? "
+                 "AND shard IS NULL")
+        args: list = [prompt, digest, dataset_digest]
+        if since:
+            query += " AND started >= ?"
+            args.append(since)
+        row = self._db.execute(query + " ORDER BY id DESC LIMIT 1", args).fetchone()
+        return _row(row) if row else None
+
+    def case_scores(self, run_id: int) -> list[dict[str, Any]] | None:
+        """[{id, sample, error, scores}] of a run; None for runs recorded before they were kept."""
+        row = self._db.execute(f"SELECT {CASE_SCORES} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return json.loads(row[0]) if row and row[0] else None
 
     def close(self) -> None:
         self._db.close()
@@ -98,3 +127,8 @@ def _row(r: tuple) -> HistoryRow:
                       gates=json.loads(r[11] or "[]"), passed=bool(r[12]), baseline=r[13],
                       regressed=bool(r[14]), shard=r[15], started=r[16] or "",
                       duration_s=r[17] or 0.0)
+
+
+def _case_scores(run: RunResult) -> list[dict[str, Any]]:
+    return [{"id": c.id, "sample": c.sample, "error": bool(c.error), "scores": c.scores}
+            for c in run.cases]

@@ -1,0 +1,128 @@
+"""`promptctl drift` (model drift of served versions) and `promptctl report` (the HTML page)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import app, command, state
+
+DRIFT_FORMATS = ("table", "json", "junit", "markdown")
+SUFFIXES = {".json": "json", ".xml": "junit", ".md": "markdown"}
+
+
+@command(app, "drift")
+def drift_cmd(
+    env: Optional[str] = typer.Option(None, "--env", help="Only this environment (default: all)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Run on this model instead of the pinned one."),
+    provider: Optional[str] = typer.Option(None, "--provider", help="Provider instead of the suite's or prompt's."),
+    since: Optional[str] = typer.Option(None, "--since", help="Compare only with runs recorded since DATE."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", help="Calls in flight at once."),
+    fmt: str = typer.Option("table", "--format", help="table, json, junit or markdown."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
+) -> None:
+    """Re-run the suites of every served version on the live model (never the cache) and
+    compare with the last recorded run; exit 1 on a significant regression or failed gate."""
+    from ..errors import UsageError
+    from ..services.drift import DriftOptions, drift
+    from .evals import _progress
+
+    fmt = _check_format(fmt, output)
+    if concurrency is not None and concurrency < 1:
+        raise UsageError("--concurrency must be at least 1", field="--concurrency")
+    options = DriftOptions(env=env, model=model, provider=provider, since=since,
+                           concurrency=concurrency)
+    with _progress() as on_progress:
+        options.on_progress = on_progress
+        report = drift(state().directory, options)
+    _emit(report, fmt, output)
+
+
+def _check_format(fmt: str, output: Optional[Path]) -> str:
+    from ..errors import UsageError
+    if fmt not in DRIFT_FORMATS:
+        raise UsageError(f"unknown format {fmt!r}", field="--format",
+                         fix=f"use one of {', '.join(DRIFT_FORMATS)}")
+    if fmt == "table" and output is not None:
+        fmt = SUFFIXES.get(output.suffix.lower(), "")
+        if not fmt:
+            raise UsageError(f"cannot tell the format of {output.name!r}", field="--output",
+                             fix="pass --format json|junit|markdown")
+    return fmt
+
+
+def _emit(report, fmt: str, output: Optional[Path]) -> None:
+    from ..evals import drift_report as render
+
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_file:
+        with open(summary_file, "a", encoding="utf-8") as fh:
+            fh.write(render.to_markdown(report) + "\n")
+    if fmt == "table":
+        _print_table(report)
+    else:
+        text = render.RENDERERS[fmt](report)
+        if output is None:
+            typer.echo(text, nl=False)
+        else:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(text, encoding="utf-8")
+            typer.echo(f"wrote {output}", err=True)
+    if not report.items:
+        typer.echo("no served version has a suite" if report.skipped else
+                   "the manifest serves nothing yet (promote a version first)", err=True)
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+def _print_table(report) -> None:
+    from rich.table import Table
+
+    from ..evals.drift_report import headline
+    from .evals import _console, _print_comparison
+
+    console = _console()
+    if not report.items:
+        for prompt, why in report.skipped:
+            console.print(f"skipped {prompt}: {why}", markup=False)
+        return
+    table = Table(box=None, pad_edge=False)
+    for col in ("prompt", "served in", "model", "status", "change"):
+        table.add_column(col)
+    colours = {"provider errors": "red", "regressed": "red", "gate failed": "red", "no baseline": "yellow", "stable": "green"}
+    for item in sorted(report.items, key=lambda i: (not i.failed, i.served.name)):
+        status = f"[{colours[item.status]}]{item.status}[/]"
+        table.add_row(f"{item.served.name}@{item.served.version}", ", ".join(item.served.where),
+                      item.run.model, status, headline(item))
+    console.print(table)
+    for item in report.items:
+        if item.failed:
+            console.print(f"\n[bold]{item.served.name}@{item.served.version}[/]: {item.status}")
+            if item.newly_failing_gates:
+                console.print("gates now failing: " + ", ".join(item.newly_failing_gates),
+                              markup=False)
+            comp = item.run.comparison
+            if comp is not None:
+                how = f"{comp['paired']} paired cases" if comp["method"] == "paired" else "unpaired"
+                _print_comparison(console, comp, f"vs run #{comp['baseline_run']} of "
+                                  f"{comp['baseline_started'][:16]} on {comp['baseline_model']} ({how}):")
+    for prompt, why in report.skipped:
+        console.print(f"skipped {prompt}: {why}", markup=False)
+    console.print("[green]NO DRIFT[/]" if report.passed else "[red]DRIFT[/]")
+
+
+@command(app, "report")
+def report_cmd(
+    env: Optional[str] = typer.Option(None, "--env", help="Only this environment (default: all)."),
+    output: Path = typer.Option(Path("report.html"), "--output", "-o", help="The HTML file to write."),
+) -> None:
+    """Write one self-contained HTML page: what runs where, eval score history, gates,
+    the latest diff, and canary call metrics when a call log is present."""
+    from ..services.report_page import report_page
+
+    context = report_page(state().directory, output, env)
+    typer.echo(f"wrote {output} ({len(context['prompts'])} prompts, "
+               f"{len(context['envs'])} environments)", err=True)

@@ -1,0 +1,137 @@
+"""`promptctl report`: the HTML page's content, its escaping, and the page in a real browser."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import build_file_tree, git_save, run_cli
+from promptctl.calllog import open_logger
+from promptctl.errors import NotFoundError
+from promptctl.runtime import Registry
+from promptctl.services import deploy
+from promptctl.services.evaluate import EvalOptions, evaluate
+from promptctl.services.project import open_project
+from promptctl.services.report_page import report_page
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+SUITE = """\
+dataset: cases.jsonl
+metrics:
+  - {name: asks, type: contains}
+  - {name: farewell, type: icontains, value: goodbye}
+gates: ["asks >= 0.5", "farewell >= 0.9"]
+"""
+CASES = "".join(f'{{"id": "q{i}", "inputs": {{"question": "q{i}"}}, '
+                f'"expected": "{"q" if i % 3 else "absent"}{i}"}}\n' for i in range(9))
+BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def site(deploy_repo):
+    """Three versions evaluated on two models, 1.1.0 active, 2.0.0 a 5% canary, calls logged,
+    and an uncommitted edit carrying markup that must come out escaped."""
+    root = deploy_repo
+    build_file_tree(root, {"evals/support-refund/suite.yaml": SUITE,
+                           "evals/support-refund/cases.jsonl": CASES})
+    git_save(root, "suite")
+    for version, model in (("1.0.0", "echo-1"), ("1.1.0", "echo-1"), ("2.0.0", "echo-2")):
+        evaluate(root, f"support-refund@{version}", EvalOptions(model=model))
+    project = open_project(root)
+    deploy.promote(project, "support-refund", "1.1.0", "production", why="better")
+    deploy.promote(project, "support-refund", "1.0.0", "staging", why="first")
+    deploy.canary(project, "support-refund", "2.0.0", "production", 5, why="try kinder")
+    logger = open_logger(root / ".promptctl/calls.sqlite")
+    reg = Registry.open(root, env="production", call_log=logger)
+    for i in range(300):
+        p = reg.get("support-refund", key=f"user-{i}")
+        with reg.track(p) as call:
+            call.record(success=not (p.variant == "canary" and i % 2))
+    assert logger.flush()
+    path = root / "prompts/support-refund/prompt.yaml"
+    path.write_text(path.read_text().replace("Question:", "<script>alert('x')</script>\n  Question:"))
+    return root
+
+
+def test_page_content_and_escaping(site, tmp_path):
+    out = tmp_path / "report.html"
+    context = report_page(site, out)
+    page = out.read_text()
+    assert [p.name for p in context["prompts"]] == ["support-refund", "triage"]
+    production = re.search(r'<h3 id="env-production">.*?</table>', page, re.S).group(0)
+    assert "1.1.0" in production and "2.0.0" in production and "5%" in production
+    assert "staging" in page
+    chart = re.search(r'<svg class="chart".*?</svg>', page, re.S).group(0)
+    assert chart.count("<polyline") == 3                     # score, asks, farewell
+    assert chart.count("<circle") == 9                       # 3 runs x 3 lines
+    assert "1.0.0 · echo-1" in chart and "2.0.0 · echo-2" in chart   # version/model markers
+    assert "Last eval: 2.0.0 on echo-2" in page and "farewell &gt;= 0.9" in page
+    assert '<td class="fail">FAIL</td>' in page              # `farewell` never holds for echo
+    assert "Latest change: 2.0.0 → working" in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
+    assert "<script" not in page.lower() and "http://" not in page.replace(
+        "http://www.w3.org/2000/svg", "")                    # nothing to run, nothing to fetch
+    calls = re.search(r'<table class="calls">.*?</table>', page, re.S).group(0)
+    rows = re.findall(r"<td>(\d+)</td><td>([\d.]+)%</td>", calls)
+    assert sum(int(n) for n, _ in rows) == 300
+    assert any(float(rate) > 20 for _, rate in rows) and any(float(rate) == 0 for _, rate in rows)
+    assert "No eval runs recorded." in page                  # triage has none
+
+
+def test_one_env_and_bad_env(site, tmp_path):
+    context = report_page(site, tmp_path / "r.html", env="staging")
+    assert list(context["envs"]) == ["staging"]
+    with pytest.raises(NotFoundError, match="no environment 'prod'"):
+        report_page(site, tmp_path / "r.html", env="prod")
+    result = run_cli("report", "--env", "prod", "-o", str(tmp_path / "x.html"), cwd=site)
+    assert result.returncode == 2 and "--env" in result.stderr
+    assert not (tmp_path / "x.html").exists()
+    ok = run_cli("report", "--env", "staging", "-o", str(tmp_path / "s.html"), cwd=site)
+    assert ok.returncode == 0 and "1 prompts, 1 environments" in ok.stderr
+    page = (tmp_path / "s.html").read_text()
+    assert 'id="env-staging"' in page and 'id="env-production"' not in page
+
+
+def _browser() -> str | None:
+    found = shutil.which("chromium") or (os.path.exists("/usr/bin/chromium") and "/usr/bin/chromium")
+    if found:
+        return found
+    if os.environ.get("PROMPTCTL_INSTALL_BROWSER") != "1":
+        return None
+    for command in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
+        subprocess.run(command, capture_output=True, timeout=600,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    return shutil.which("chromium")
+
+
+@pytest.mark.timeout(900)     # room for the apt-get install on a fresh CI machine
+def test_page_in_headless_chromium(site, tmp_path):
+    browser = _browser()
+    if browser is None:
+        tried = os.environ.get("PROMPTCTL_INSTALL_BROWSER") == "1"
+        pytest.skip("no chromium: " + ("`apt-get install -y chromium` failed here (needs root "
+                                       "and Debian's package index)" if tried else
+                                       "install Debian's `chromium` package, or set "
+                                       "PROMPTCTL_INSTALL_BROWSER=1 to let this test apt-get it"))
+    out = tmp_path / "report.html"
+    result = run_cli("report", "-o", str(out), cwd=site)
+    assert result.returncode == 0, result.stderr
+    flags = [browser, *BROWSER_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([*flags, "--dump-dom", out.as_uri()], capture_output=True, text=True,
+                         timeout=60).stdout
+    assert '<h3 id="env-production">production</h3>' in dom
+    assert dom.count("<circle") == 9 and "support-refund" in dom
+    assert "&lt;script&gt;alert" in dom                     # shown as text, never run
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "report.png"
+    shot.unlink(missing_ok=True)
+    subprocess.run([*flags, "--hide-scrollbars", "--window-size=1280,1800",
+                    f"--screenshot={shot}", out.as_uri()], capture_output=True, timeout=60)
+    assert shot.exists() and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert shot.stat().st_size > 20_000                      # a rendered page, not a blank one
