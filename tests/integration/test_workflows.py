@@ -79,3 +79,18 @@ def test_workflows_reference_only_existing_commands(tmp_path):
     for command in sorted(commands):
         result = run_cli(command, "--help", cwd=tmp_path)
         assert result.returncode == 0, f"promptctl {command} --help: {result.stderr}"
+
+
+def test_init_writes_a_pull_request_gate_and_a_weekly_drift_check(tmp_path):
+    init(tmp_path / "repo")
+    folder = tmp_path / "repo/.github/workflows"
+    gate = yaml.safe_load((folder / "prompts.yml").read_text())
+    drift = yaml.safe_load((folder / "drift.yml").read_text())
+    # PyYAML reads the `on:` key as True (YAML 1.1), as GitHub's own parser does not.
+    assert set(gate[True]["pull_request"]["paths"]) >= {"prompts/**", "evals/**", "release.yaml"}
+    gate_runs = " ".join(s.get("run", "") for s in gate["jobs"]["gate"]["steps"])
+    assert "promptctl check" in gate_runs and "promptctl verify" in gate_runs
+    assert '--changed-since "origin/$BASE_REF" --baseline production' in gate_runs
+    assert drift[True]["schedule"][0]["cron"].split()[-1] == "1"          # weekly, on Mondays
+    drift_runs = " ".join(s.get("run", "") for s in drift["jobs"]["drift"]["steps"])
+    assert "promptctl drift" in drift_runs

@@ -12,8 +12,8 @@ from ..jsonschemas import KINDS, SCHEMA_DIR, file_name, shipped_text, with_model
 from ..model import NAME_RE
 from .project import Project
 
-# Dotfiles and dot-folders do not survive packaging as-is.
-_RENAMED = {"gitignore": ".gitignore", "github/workflows/prompts.yml": ".github/workflows/prompts.yml"}
+# Dotfiles and dot-folders do not survive packaging as-is: `gitignore`, `github/…` gain a dot.
+_DOTTED = ("gitignore", "github/")
 
 
 def init(directory: Path) -> list[str]:
@@ -121,7 +121,7 @@ def _template_files(kind: str) -> dict[str, str]:
             if child.is_dir():
                 walk(child, rel + "/")
             else:
-                found[_RENAMED.get(rel, rel)] = child.read_text(encoding="utf-8")
+                found[f".{rel}" if rel.startswith(_DOTTED) else rel] = child.read_text(encoding="utf-8")
 
     walk(root, "")
     return found
