@@ -24,13 +24,14 @@ _REF_FORMAT = _SEP.join([
 class GitTreeSource:
     """A FileSource reading blobs of one commit: what was released, not what is on disk."""
 
-    def __init__(self, commit: git.Commit) -> None:
+    def __init__(self, commit: git.Commit, prefix: str = "") -> None:
         self.commit = commit
         self._tree = commit.tree
+        self._prefix = f"{prefix}/" if prefix else ""
 
     def _item(self, path: str):
         try:
-            return self._tree / path
+            return self._tree / f"{self._prefix}{path}"
         except KeyError:
             return None
 
@@ -54,15 +55,20 @@ class GitStore:
         self.root = root
         self.tag_format = tag_format
         try:
-            self.repo = git.Repo(root)
+            # A prompt repo may be a folder of a larger repository (prompts beside the app).
+            self.repo = git.Repo(root, search_parent_directories=True)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
-            raise RepoError(f"{root} is not a git repository", fix="run `git init` there") from exc
+            raise RepoError(f"{root} is not in a git repository", fix="run `git init` there") from exc
+        top = Path(self.repo.working_tree_dir).resolve()
+        self.prefix = root.resolve().relative_to(top).as_posix().strip(".")
+        # Commands run in the prompt repo's folder, so pathspecs and paths are relative to it.
+        self._git = git.Git(str(root.resolve()))
 
     # ------------------------------------------------------------ reading
 
     def run_git(self, *args: str) -> str:
         try:
-            return self.repo.git.execute(["git", *args])
+            return self._git.execute(["git", *args])
         except git.GitCommandError as exc:
             detail = (exc.stderr or "").strip().replace("\n", " ") or str(exc)
             raise RepoError(f"git {' '.join(args[:2])} failed: {detail}") from exc
@@ -80,14 +86,14 @@ class GitStore:
             raise NotFoundError(f"no git revision {rev!r}", fix="give a version, tag or commit") from exc
 
     def source_at(self, rev: str) -> GitTreeSource:
-        return GitTreeSource(self.resolve(rev))
+        return GitTreeSource(self.resolve(rev), self.prefix)
 
     def releases(self, name: str | None = None) -> list[Release]:
         """Release tags (of one prompt, or all), parsed from a single for-each-ref call."""
         prefix = "refs/tags/" + tag_prefix(self.tag_format, name)
         # for-each-ref matches a literal prefix only up to a slash; otherwise glob it.
         pattern = prefix if prefix.endswith("/") else prefix + "*"
-        out = self.repo.git.execute(["git", "for-each-ref", f"--format={_REF_FORMAT}", pattern],
+        out = self._git.execute(["git", "for-each-ref", f"--format={_REF_FORMAT}", pattern],
                                     strip_newline_in_stdout=False)
         found = []
         for record in out.split(_END):
@@ -115,7 +121,7 @@ class GitStore:
     def changed_paths(self, since: str) -> set[str]:
         """Paths that differ between `since` and the working tree (committed or not)."""
         base = self.resolve(since).hexsha
-        tracked = self.run_git("diff", "--name-only", base, "--").splitlines()
+        tracked = self.run_git("diff", "--name-only", "--relative", base, "--").splitlines()
         untracked = self.run_git("ls-files", "--others", "--exclude-standard").splitlines()
         return {p for p in [*tracked, *untracked] if p}
 
@@ -154,13 +160,13 @@ def _release_from_ref(fields: list[str], tag_format: str) -> Release | None:
     )
 
 
-# ---------------------------------------------------------------- deploy (issue 3)
-# Added by the deploy branch: the manifest's git log is its audit trail.
+# ---------------------------------------------------------------- history of one file
+# The manifest's git log is its audit trail.
 
 def file_log(store: GitStore, path: str) -> list[dict]:
     """Commits touching `path`, newest first: commit, author, date, subject, trailers."""
     fmt = _SEP.join(["%H", "%an", "%aI", "%B"]) + _END
-    out = store.repo.git.execute(["git", "log", f"--format={fmt}", "--", path],
+    out = store._git.execute(["git", "log", f"--format={fmt}", "--", path],
                                 strip_newline_in_stdout=False)
     rows = []
     for record in out.split(_END):

@@ -33,6 +33,9 @@ def quickstart(directory: Path) -> Iterator[tuple[str, str]]:
     if directory.exists() and any(directory.iterdir()):
         raise UsageError(f"{directory} is not empty", field="DIR",
                          fix="give a new folder, e.g. promptctl quickstart demo")
+    # The demo is a repository of its own, even when started inside another checkout.
+    directory.mkdir(parents=True, exist_ok=True)
+    _git(directory, "init", "-q")
     scaffold.init(directory)
     _use_echo_provider(directory)
     _demo_policy(directory)

@@ -1,0 +1,61 @@
+"""A prompt repo that is a folder of a larger git repository (prompts beside the app code)."""
+
+from pathlib import Path
+
+from conftest import build_file_tree, git, git_save, run_cli
+from promptctl.runtime import Registry
+from promptctl.services import deploy, prompts
+from promptctl.services.evaluate import EvalOptions, evaluate
+from promptctl.services.project import open_project
+from promptctl.services.scaffold import init
+
+
+def app_repo(tmp_path) -> Path:
+    root = tmp_path / "app"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    build_file_tree(root, {"src/app.py": "print('hi')\n"})
+    init(root / "llm")
+    git_save(root, "app with a prompt repo in llm/")
+    return root
+
+
+def test_release_promote_and_serve_from_a_subfolder(tmp_path):
+    root = app_repo(tmp_path)
+    project = open_project(root / "llm")
+    first = prompts.bump(project, "support-reply", message="first")
+    assert first.version == "1.0.0"
+    system = root / "llm/prompts/support-reply/system.j2"
+    system.write_text(system.read_text() + "Be brief.\n")
+    (root / "src/app.py").write_text("print('changed')\n")
+    second = prompts.bump(project, "support-reply")
+    assert second.version == "1.1.0"
+    assert git(root, "show", "--name-only", "--format=", "HEAD").splitlines() == [
+        "llm/prompts/support-reply/system.j2"]
+    assert "M src/app.py" in git(root, "status", "--porcelain")   # app code left alone
+    assert prompts.verify(project).findings == []
+    assert prompts.load_version(project, "support-reply", "1.0.0").digest == first.digest
+
+    deploy.promote(project, "support-reply", "1.1.0", "production", why="go")
+    assert git(root, "show", "--name-only", "--format=", "HEAD").splitlines() == ["llm/release.yaml"]
+    assert [(r.action, r.active) for r in deploy.history(project, "support-reply", "production")] == [
+        ("promote", "1.1.0")]
+    reg = Registry.open(root / "llm", env="production")
+    assert reg.get("support-reply").version == "1.1.0"
+
+
+def test_changed_since_sees_paths_relative_to_the_prompt_repo(tmp_path):
+    root = app_repo(tmp_path)
+    base = git(root, "rev-parse", "HEAD")
+    system = root / "llm/prompts/support-reply/system.j2"
+    system.write_text(system.read_text() + "Be brief.\n")
+    report = evaluate(root / "llm", None, EvalOptions(changed_since=base, provider="echo"))
+    assert [run.prompt for run in report.runs] == ["support-reply"]
+
+
+def test_the_quickstart_inside_another_checkout_makes_its_own_repo(tmp_path):
+    root = app_repo(tmp_path)
+    done = run_cli("quickstart", "demo", cwd=root)
+    assert done.returncode == 0, done.stderr
+    assert git(root / "demo", "rev-parse", "--show-toplevel") == str((root / "demo").resolve())
+    assert "demo" not in git(root, "tag", "-l")
