@@ -200,9 +200,11 @@ def _read_vars(path: Path) -> dict:
 @command(app, "quickstart")
 def quickstart_cmd(directory: Path = typer.Argument(Path("promptctl-demo"), help="New folder for the demo repo.")) -> None:
     """Run the whole story offline on a demo repo: init, release, diff, verify."""
+    from rich.markup import escape
+
     from ..services.quickstart import quickstart
     console = _console()
     target = state().directory / directory
     for title, detail in quickstart(target):
-        console.print(f"[bold cyan]{title:>9}[/]  {detail}")
+        console.print(f"[bold cyan]{title:>9}[/]  {escape(detail)}")
     console.print(f"\nDone. Explore it: cd {target} && promptctl list && promptctl log support-reply")

@@ -21,7 +21,7 @@ def print_diff(console: Console, diff: PromptDiff) -> None:
             detail = "" if change.change in ("added", "removed") else f": {change.before} → {change.after}"
             what = f"{change.change} ({change.after or change.before})" if change.change in (
                 "added", "removed") else change.change
-            console.print(f"  {change.name}: {what}{detail}")
+            console.print(escape(f"  {change.name}: {what}{detail}"))
     for title, lines in (("Output contract", diff.output), ("Model", diff.model),
                          ("Metadata", diff.metadata)):
         if lines:
@@ -57,7 +57,8 @@ def print_show(console: Console, content: PromptContent, release: Release | None
     console.print(f"model: {spec.model.provider}/{escape(spec.model.name)}" + (f" ({params})" if params else ""))
     console.print(f"digest: {content.digest}")
     if release:
-        console.print(f"tag: {release.tag} at {release.commit[:12]} by {release.author} on {release.date}")
+        console.print(escape(f"tag: {release.tag} at {release.commit[:12]} by {release.author} "
+                             f"on {release.date}"))
     table = Table("input", "type", "required", "default", box=None, pad_edge=False)
     for key, inp in spec.inputs.items():
         table.add_row(key, inp.type, "yes" if inp.required else "no",
@@ -75,7 +76,7 @@ def print_log(console: Console, name: str, releases: list[Release]) -> None:
         return
     table = Table("version", "date", "author", "message", "digest", box=None, pad_edge=False)
     for r in releases:
-        table.add_row(r.version, r.date[:16].replace("T", " "), r.author, escape(r.message.splitlines()[0] if r.message else ""),
+        table.add_row(r.version, r.date[:16].replace("T", " "), escape(r.author), escape(r.message.splitlines()[0] if r.message else ""),
                       (r.digest or "(lightweight)")[:19])
     console.print(table)
 
