@@ -48,6 +48,20 @@ def test_metric_params_fold_and_names_default():
     ("dataset: c.jsonl\nmetrics:\n  - type: regex\n    patern: x\n",
      "metrics.0: scorer 'regex' has no param `patern`"),
     ("dataset: c.jsonl\nmetrics:\n  - type: exact\n  - type: exact\n", "used twice"),
+    # Bad param values are input errors at load time, not a crash or a 0 on every case.
+    ("dataset: c.jsonl\nmetrics:\n  - {type: regex, pattern: '(['}\n",
+     "evals/p/suite.yaml:3: metrics.0: regex pattern '([' does not compile"),
+    ("dataset: c.jsonl\nmetrics:\n  - {type: refusal, patterns: ['a(']}\n", "does not compile"),
+    ("dataset: c.jsonl\nmetrics:\n  - {type: length, min: abc}\n", "length `min` must be a number"),
+    ("dataset: c.jsonl\nmetrics:\n  - {type: latency, max_ms: fast}\n", "`max_ms` must be a number"),
+    ("dataset: c.jsonl\nmetrics:\n  - {type: length, unit: lines}\n", "length `unit` is chars or words"),
+    ("dataset: c.jsonl\nmetrics:\n  - {type: contains, value: x, mode: some}\n", "`mode` is all or any"),
+    ("dataset: c.jsonl\nmetrics:\n  - {type: json_schema, schema: [1]}\n", "`schema` must be a mapping"),
+    ("dataset: c.jsonl\nmetrics:\n  - {type: llm_judge, rubric: r, scale: [5, 1]}\n",
+     "`scale` must be [low, high]"),
+    ("dataset: c.jsonl\nmetrics:\n  - {type: exact, weight: -1}\n", "metrics.0.weight:"),
+    ("dataset: c.jsonl\nmetrics:\n  - {type: exact, threshold: 2}\n", "metrics.0.threshold:"),
+    ("dataset: c.jsonl\nmetrics: []\n", "metrics: give at least one metric"),
 ])
 def test_bad_suites_name_file_line_and_field(text, expected):
     assert any(expected in p for p in problems(text)), problems(text)

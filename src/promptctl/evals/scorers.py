@@ -269,7 +269,45 @@ def check_params(metric) -> str | None:
                 f"{', '.join(sorted(allowed)) or 'none'})")
     if metric.type == "similarity" and metric.params.get("method", "tokens") not in ("tokens", "chars"):
         return "similarity `method` is tokens or chars"
+    return _check_values(metric.type, metric.params)
+
+
+_NUMBERS = {"length": ("min", "max"), "latency": ("max_ms",), "cost": ("max",)}
+_CHOICES = {("length", "unit"): ("chars", "words"), ("contains", "mode"): ("all", "any"),
+            ("icontains", "mode"): ("all", "any")}
+
+
+def _check_values(kind: str, params: dict) -> str | None:
+    """Bad param values fail at load time (exit 2), not as a score of 0 on every case."""
+    for key in _NUMBERS.get(kind, ()):
+        value = params.get(key)
+        if key in params and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            return f"{kind} `{key}` must be a number, not {value!r}"
+    for (owner, key), allowed in _CHOICES.items():
+        if owner == kind and key in params and params[key] not in allowed:
+            return f"{kind} `{key}` is {' or '.join(allowed)}, not {params[key]!r}"
+    for pattern in _fixed_patterns(kind, params):
+        try:
+            re.compile(pattern)
+        except (re.error, TypeError) as exc:
+            return f"{kind} pattern {pattern!r} does not compile: {exc}"
+    if kind == "json_schema" and "schema" in params and not isinstance(params["schema"], dict):
+        return "json_schema `schema` must be a mapping (a JSON Schema object)"
+    if kind == "llm_judge" and "scale" in params:
+        scale = params["scale"]
+        if not (isinstance(scale, list) and len(scale) == 2
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in scale)
+                and scale[0] < scale[1]):
+            return f"llm_judge `scale` must be [low, high] with low < high, not {scale!r}"
     return None
+
+
+def _fixed_patterns(kind: str, params: dict) -> list:
+    if kind == "regex" and "pattern" in params:
+        return [params["pattern"]]
+    if kind == "refusal":
+        return _as_list(params.get("patterns"))
+    return []
 
 
 def build(metric, ctx: Context) -> Callable[[Observation], Score]:

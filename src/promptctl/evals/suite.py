@@ -25,8 +25,8 @@ class MetricSpec(_Strict):
 
     name: str = ""
     type: str
-    weight: float = 1.0
-    threshold: float = 0.5          # a case passes this metric when its score >= threshold
+    weight: float = Field(1.0, ge=0)
+    threshold: float = Field(0.5, ge=0, le=1)   # a case passes this metric when its score >= threshold
     direction: Literal["higher", "lower"] = "higher"
     params: dict[str, Any] = Field(default_factory=dict)
 
@@ -104,6 +104,8 @@ class Suite(_Strict):
     @field_validator("metrics")
     @classmethod
     def _unique(cls, value: list[MetricSpec]) -> list[MetricSpec]:
+        if not value:
+            raise ValueError("give at least one metric (or leave `metrics` out for `exact`)")
         names = [m.name for m in value]
         for name in names:
             if names.count(name) > 1:
