@@ -162,3 +162,19 @@ def test_progress_is_reported_per_case(repo):
     seen = []
     evaluate(repo, "support-refund", EvalOptions(on_progress=lambda *a: seen.append(a)))
     assert seen[0] == ("support-refund@working", 1, 8) and seen[-1] == ("support-refund@working", 8, 8)
+
+
+@pytest.mark.parametrize("suite,args,message", [
+    (SUITE.replace("metrics:\n", "provider: nosuch\nmetrics:\n"), [],
+     "error: evals/support-refund/suite.yaml: provider: unknown provider 'nosuch'"),
+    (SUITE, ["--provider", "nosuch"], "error: --provider: unknown provider 'nosuch'"),
+    (SUITE.replace("gates:", "  - {name: own, type: python, function: nomodule:fn}\ngates:"), [],
+     "error: evals/support-refund/suite.yaml: metrics.own.function: cannot import 'nomodule'"),
+])
+def test_load_errors_name_the_file_that_asked_for_it(repo, suite, args, message):
+    # A provider or scorer function that cannot load is the suite's (or flag's) fault: say where.
+    (repo / "evals/support-refund/suite.yaml").write_text(suite)
+    result = invoke(repo, "eval", "support-refund", *args)
+    assert result.exit_code == 2, result.output
+    lines = [l for l in result.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith(message), result.stderr

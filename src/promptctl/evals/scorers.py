@@ -311,8 +311,14 @@ def _fixed_patterns(kind: str, params: dict) -> list:
 
 
 def build(metric, ctx: Context) -> Callable[[Observation], Score]:
+    from ..errors import PromptctlError
+
     factory = SCORERS[metric.type][0]
-    return factory(metric.params, ctx)
+    try:
+        return factory(metric.params, ctx)
+    except PromptctlError as exc:
+        exc.field = f"{metric.name}.{exc.field}" if exc.field else metric.name
+        raise
 
 
 JUDGE_TEMPLATE = """You are grading an AI assistant's answer against a rubric.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -166,12 +167,19 @@ def _execute(project: Project, name: str, version: str, content: PromptContent, 
     model = options.model or suite.model or spec.model.name
     params = dict(spec.model.params if suite.params is None else suite.params)
     settings = _settings(project, kind, suite, options)
-    provider = make_provider(settings, project.root)
+    try:
+        with _blame(_provider_origin(project, name, suite, options)):
+            provider = make_provider(settings, project.root)
+    except UsageError as exc:
+        if options.provider and exc.field == "provider":
+            exc.field = "--provider"
+        raise
     judge = None
     if any(m.type == "llm_judge" for m in suite.metrics):
         judge_kind = suite.judge.provider or kind
-        judge = provider if judge_kind == kind else make_provider(
-            _settings(project, judge_kind, suite, options), project.root)
+        with _blame(_suite_path(project, name, options), "judge"):
+            judge = provider if judge_kind == kind else make_provider(
+                _settings(project, judge_kind, suite, options), project.root)
     cache = None
     if not options.no_cache and kind != "echo":
         cache = ResponseCache(state_path(project, "cache", CACHE_FILE))
@@ -189,7 +197,8 @@ def _execute(project: Project, name: str, version: str, content: PromptContent, 
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     clock = time.perf_counter()
     try:
-        results = engine.run(plan)
+        with _blame(_suite_path(project, name, options), "metrics"):   # python scorers load here
+            results = engine.run(plan)
     finally:
         if cache is not None:
             cache.close()
@@ -200,6 +209,32 @@ def _execute(project: Project, name: str, version: str, content: PromptContent, 
                     started=started, duration_s=round(time.perf_counter() - clock, 3))
     run.summary = summarise(run)
     return run
+
+
+def _suite_path(project: Project, name: str, options: EvalOptions) -> str:
+    return options.suite or f"{project.config.evals_dir}/{name}/suite.yaml"
+
+
+def _provider_origin(project: Project, name: str, suite, options: EvalOptions) -> str | None:
+    """The file whose `provider` a run uses: the suite, else the prompt; None for --provider."""
+    if options.provider:
+        return None
+    if suite.provider:
+        return _suite_path(project, name, options)
+    return f"{project.config.prompts_dir}/{name}/prompt.yaml"
+
+
+@contextmanager
+def _blame(file: str | None, prefix: str | None = None):
+    """Errors raised while loading what a suite names (provider, scorer functions) point at it."""
+    try:
+        yield
+    except (UsageError, NotFoundError) as exc:
+        if exc.file is None and file is not None:
+            exc.file = file
+            if prefix and exc.field:
+                exc.field = f"{prefix}.{exc.field}"
+        raise
 
 
 def _settings(project: Project, kind: str, suite, options: EvalOptions):
