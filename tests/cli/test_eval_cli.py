@@ -178,3 +178,24 @@ def test_load_errors_name_the_file_that_asked_for_it(repo, suite, args, message)
     assert result.exit_code == 2, result.output
     lines = [l for l in result.stderr.splitlines() if l.strip()]
     assert len(lines) == 1 and lines[0].startswith(message), result.stderr
+
+
+def test_case_missing_a_required_input_is_bad_input(repo):
+    # The dataset does not fit the prompt: say which case and line, before any call; check agrees.
+    (repo / "evals/support-refund/cases.jsonl").write_text(
+        CASES + json.dumps({"id": "typo", "inputs": {"qeustion": "hi"}}) + "\n")
+    before = repo_state(repo)
+    result = invoke(repo, "eval", "support-refund")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: evals/support-refund/cases.jsonl:9: inputs: "
+                                    "case 'typo' has no input 'question'"), result.stderr
+    assert repo_state(repo) == before
+    check = invoke(repo, "check")
+    assert check.exit_code == 1 and "cases.jsonl:9: inputs: case 'typo'" in check.output
+
+
+def test_dataset_errors_name_the_file_from_the_repo_root(repo):
+    (repo / "evals/support-refund/cases.jsonl").write_text(CASES + "{not json\n")
+    result = invoke(repo, "eval", "support-refund")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: evals/support-refund/cases.jsonl:9: invalid JSON")

@@ -21,6 +21,8 @@ class Case:
     expected: Any = None
     tags: tuple[str, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Where the case was read ("file:line"), for messages; not part of the case's identity.
+    source: str = field(default="", compare=False)
 
 
 def case_id(inputs: dict[str, Any]) -> str:
@@ -116,20 +118,23 @@ def _case(row: Any, file: str, line: int) -> Case:
     ident = row.get("id")
     return Case(id=str(ident) if ident not in (None, "") else case_id(inputs), inputs=inputs,
                 expected=row.get("expected"), tags=tuple(str(t) for t in tags),
-                metadata=metadata if isinstance(metadata, dict) else {"value": metadata})
+                metadata=metadata if isinstance(metadata, dict) else {"value": metadata},
+                source=f"{file}:{line}" if line else file)
 
 
 def load_cases(read, paths: list[str], suite_file: str) -> tuple[list[Case], str]:
     """Read every dataset file via `read(path) -> text | None`; ids must be unique."""
     cases: list[Case] = []
     texts = []
+    folder = suite_file.rsplit("/", 1)[0] + "/" if "/" in suite_file else ""
     for path in paths:
         text = read(path)
         if text is None:
             raise NotFoundError(f"dataset {path!r} not found", file=suite_file, field="dataset",
                                 fix="paths are relative to the suite's folder")
         texts.append(text)
-        cases.extend(parse_dataset(text, path))
+        # Messages name the file as the user finds it from the repo root.
+        cases.extend(parse_dataset(text, folder + path))
     seen: set[str] = set()
     for case in cases:
         if case.id in seen:
@@ -137,3 +142,18 @@ def load_cases(read, paths: list[str], suite_file: str) -> tuple[list[Case], str
                                   field="dataset", fix="give each case a unique `id`")
         seen.add(case.id)
     return cases, dataset_digest(texts)
+
+
+def input_problems(cases: list[Case], inputs: dict[str, Any]) -> list[Problem]:
+    """Cases that lack a required input of the prompt's contract (each would fail to render)."""
+    required = [name for name, spec in inputs.items() if spec.required]
+    problems = []
+    for case in cases:
+        missing = [name for name in required if name not in case.inputs]
+        if missing:
+            file, _, line = case.source.rpartition(":")
+            file, line = (file, int(line)) if line.isdigit() else (case.source, None)
+            problems.append(Problem(file, f"case {case.id!r} has no input {missing[0]!r} "
+                                    f"(the prompt requires {', '.join(required)})",
+                                    line=line, field="inputs"))
+    return problems

@@ -179,7 +179,8 @@ def check_suite(project, name: str) -> list[Problem]:
     try:
         suite = parse_suite(text, path)
         folder = path.rsplit("/", 1)[0]
-        load_cases(lambda p: project.working.read(f"{folder}/{p}"), suite.datasets, path)
+        cases, _ = load_cases(lambda p: project.working.read(f"{folder}/{p}"), suite.datasets, path)
+        return _contract_problems(project, name, cases)
     except ValidationError as exc:
         return exc.problems or [Problem(exc.file or path, exc.message, field=exc.field)]
     except Exception as exc:  # noqa: BLE001 - a check reports every problem, never stops
@@ -187,4 +188,15 @@ def check_suite(project, name: str) -> list[Problem]:
         if isinstance(exc, PromptctlError):
             return [Problem(exc.file or path, exc.message, field=exc.field)]
         raise
-    return []
+
+
+def _contract_problems(project, name: str, cases) -> list[Problem]:
+    from ..errors import PromptctlError
+    from ..files import load_prompt
+    from .datasets import input_problems
+
+    try:
+        spec = load_prompt(project.working, project.config, name).spec
+    except PromptctlError:
+        return []   # the prompt's own problems are reported by the prompt check
+    return input_problems(cases, spec.inputs)

@@ -116,7 +116,12 @@ def _run_one(project: Project, name: str, version: str | None, content: PromptCo
     from ..evals import engine
     from ..evals.results import compare
 
+    from ..evals.datasets import input_problems
+
     suite, all_cases, dataset_digest = load_suite(project, suite_file)
+    missing = input_problems(all_cases, content.spec.inputs)
+    if missing:   # a dataset that does not fit the prompt is bad input, not N failing cases
+        raise ValidationError(problems=missing)
     positions = {case.id: i for i, case in enumerate(all_cases)}
     cases = engine.shard(all_cases, options.shard)
     repeat = options.repeat or suite.repeat
