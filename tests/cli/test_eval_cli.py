@@ -199,3 +199,27 @@ def test_dataset_errors_name_the_file_from_the_repo_root(repo):
     result = invoke(repo, "eval", "support-refund")
     assert result.exit_code == 2
     assert result.stderr.startswith("error: evals/support-refund/cases.jsonl:9: invalid JSON")
+
+
+def test_merge_refuses_missing_shards_and_records_nothing(repo, tmp_path):
+    # A merge of shard 1/2 alone must not become a "complete" run that --require-eval trusts.
+    invoke(repo, "eval", "support-refund", "--shard", "1/2", "-o", str(tmp_path / "s1.json"))
+    invoke(repo, "eval", "support-refund", "--shard", "1/3", "-o", str(tmp_path / "t1.json"))
+    rows_before = invoke(repo, "eval", "history", "--json").output
+    result = invoke(repo, "eval", "merge", str(tmp_path / "s1.json"))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: support-refund@working: shard 2/2 missing")
+    mixed = invoke(repo, "eval", "merge", str(tmp_path / "s1.json"), str(tmp_path / "t1.json"))
+    assert mixed.exit_code == 2 and "shards of different splits (1/2, 1/3)" in mixed.stderr
+    assert invoke(repo, "eval", "history", "--json").output == rows_before
+
+
+def test_more_shards_than_cases_pass_empty_and_merge_whole(repo, tmp_path):
+    files = []
+    for i in range(1, 11):   # 8 cases over 10 shards: shards 9 and 10 are empty
+        files.append(str(tmp_path / f"s{i}.json"))
+        result = invoke(repo, "eval", "support-refund", "--shard", f"{i}/10", "-o", files[-1])
+        if i > 8:
+            assert result.exit_code == 0, (i, result.output)
+    merged = json.loads(invoke(repo, "eval", "merge", *files, "--format", "json").output)
+    assert merged["passed"] and len(merged["runs"][0]["cases"]) == 8

@@ -334,6 +334,7 @@ def merge(directory: Path | str, files: list[Path], record: bool = True) -> Eval
             groups.setdefault(key, []).append(run)
     report = EvalReport()
     for parts in groups.values():
+        _check_complete(parts)
         first = parts[0]
         seen: set = set()
         cases = []
@@ -352,6 +353,29 @@ def merge(directory: Path | str, files: list[Path], record: bool = True) -> Eval
         for run in report.runs:
             _record(project, run)
     return report
+
+
+def _check_complete(parts: list) -> None:
+    """A merged run counts as complete (for gates and --require-eval) only with every shard."""
+    specs = {p.shard for p in parts}
+    if None in specs:
+        return   # an unsharded run is whole by itself
+    first = parts[0]
+    where = f"{first.prompt}@{first.version}"
+    try:
+        pairs = {(int(spec.split("/")[0]), int(spec.split("/")[1])) for spec in specs}
+    except (ValueError, IndexError, AttributeError) as exc:
+        raise UsageError(f"shard {sorted(map(str, specs))} is not I/N", field=where,
+                         fix="merge files written by `promptctl eval --shard I/N`") from exc
+    totals = {total for _, total in pairs}
+    if len(totals) > 1:
+        raise UsageError(f"shards of different splits ({', '.join(sorted(specs))})", field=where,
+                         fix="merge the files of one `--shard I/N` run")
+    total = totals.pop()
+    missing = sorted(set(range(1, total + 1)) - {index for index, _ in pairs})
+    if missing:
+        raise UsageError(f"shard {', '.join(f'{i}/{total}' for i in missing)} missing", field=where,
+                         fix="pass the JSON result of every shard")
 
 
 def require_eval(root: Path | str, name: str, version_digest: str) -> bool:
