@@ -223,3 +223,19 @@ def test_more_shards_than_cases_pass_empty_and_merge_whole(repo, tmp_path):
             assert result.exit_code == 0, (i, result.output)
     merged = json.loads(invoke(repo, "eval", "merge", *files, "--format", "json").output)
     assert merged["passed"] and len(merged["runs"][0]["cases"]) == 8
+
+
+def test_python_scorer_returning_nan_is_a_case_error(repo):
+    build_file_tree(repo, {"nanscore.py": "def score(output, case, **kw):\n    return float('nan')\n"})
+    (repo / "evals/support-refund/suite.yaml").write_text(
+        SUITE.replace("gates:", "  - {name: own, type: python, function: nanscore:score}\ngates:"))
+    result = invoke(repo, "eval", "support-refund", "--format", "json")
+    assert result.exit_code == 1
+    case = json.loads(result.output)["runs"][0]["cases"][0]
+    assert case["error"] == "scorer own: ValueError: returned NaN"
+
+
+def test_bad_changed_since_ref_names_the_flag(repo):
+    result = invoke(repo, "eval", "--changed-since", "no-such-ref")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --changed-since: no git revision 'no-such-ref'")

@@ -231,6 +231,8 @@ def python(params: dict, ctx: Context) -> Callable[[Observation], Score]:
         else:
             value, reason = result, ""
         value = float(value)
+        if value != value:   # NaN would silently clamp to 0 and hide the function's bug
+            raise ValueError("returned NaN")
         return min(1.0, max(0.0, value)), reason
     return score
 

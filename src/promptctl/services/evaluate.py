@@ -83,7 +83,13 @@ def evaluate(directory: Path | str, target: str | None, options: EvalOptions) ->
     else:
         targets = [(n, None) for n in list_prompt_names(project.root, project.config)]
     report = EvalReport()
-    changed = project.store.changed_paths(options.changed_since) if options.changed_since else None
+    changed = None
+    if options.changed_since:
+        try:
+            changed = project.store.changed_paths(options.changed_since)
+        except (UsageError, NotFoundError) as exc:
+            exc.field = exc.field or "--changed-since"
+            raise
     for name, version in targets:
         suite_file = options.suite or f"{project.config.evals_dir}/{name}/suite.yaml"
         if target is not None:
