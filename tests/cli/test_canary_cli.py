@@ -73,3 +73,29 @@ def test_installed_cli_runs_canary_analyze(prompt_repo, monkeypatch):
     result = run_cli("canary", "analyze", "support-refund", "--env", "production", cwd=prompt_repo)
     assert result.returncode == 0, result.stderr
     assert "decision: rollback" in result.stdout
+
+
+def test_unknown_env_is_named_as_such(prompt_repo, monkeypatch):
+    _repo(prompt_repo, monkeypatch)
+    for args in (["analyze", "support-refund", "--env", "prod"],
+                 ["watch", "--env", "prod", "--interval", "1s", "--iterations", "1"]):
+        result = CliRunner().invoke(_app(), args)
+        assert result.exit_code == 2, result.output
+        assert "release.yaml: --env: no environment 'prod' (environments: production)" \
+            in result.output
+
+
+def test_unreachable_webhook_still_reports_the_applied_rollback(prompt_repo, monkeypatch):
+    import socket
+
+    from conftest import git
+    _repo(prompt_repo, monkeypatch)
+    with socket.socket() as free:        # a port nobody listens on
+        free.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{free.getsockname()[1]}/hook"
+    result = CliRunner().invoke(_app(), ["analyze", "support-refund", "-e", "production",
+                                         "--apply", "--webhook", url])
+    assert result.exit_code == 3, result.output
+    assert "applied: stop canary support-refund 1.1.0 in production" in result.output
+    assert "was applied and committed; only the notification failed" in result.output
+    assert git(prompt_repo, "log", "-1", "--format=%s").startswith("stop canary support-refund")

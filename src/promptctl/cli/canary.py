@@ -88,7 +88,14 @@ def analyze_command(
     analysis = svc.analyze(project.root, name, env, segment, call_log=call_log, project=project)
     typer.echo(json.dumps(as_json(analysis), indent=2) if json_out else render(analysis))
     if apply:
-        change = svc.apply(project, analysis, webhook=webhook)
+        from ..errors import MetricSourceError
+        try:
+            change = svc.apply(project, analysis, webhook=webhook)
+        except MetricSourceError as exc:   # a failed webhook after the commit: report both
+            change = getattr(exc, "change", None)
+            if change is not None and not json_out:
+                typer.echo(f"applied: {change.summary()}")
+            raise
         if change is not None and not json_out:
             typer.echo(f"applied: {change.summary()}")
 

@@ -86,7 +86,10 @@ def _target(name: str, env: str, segment: str | None, entry: dict) -> CanaryTarg
 def running_canaries(project: Project, env: str | None = None) -> list[CanaryTarget]:
     """Every running canary in the manifest (of one env, or all), segments included."""
     out = []
-    for env_name, prompts in _read_manifest(project).items():
+    envs = _read_manifest(project)
+    if env is not None:
+        _check_env(project, envs, env)
+    for env_name, prompts in envs.items():
         if env is not None and env_name != env:
             continue
         for name, entry in (prompts or {}).items():
@@ -97,8 +100,16 @@ def running_canaries(project: Project, env: str | None = None) -> list[CanaryTar
     return out
 
 
+def _check_env(project: Project, envs: dict, env: str) -> None:
+    if env not in envs:
+        raise NotFoundError(f"no environment {env!r}", file=project.config.manifest, field="--env",
+                            fix=f"environments: {', '.join(sorted(envs)) or 'none yet'}")
+
+
 def find_canary(project: Project, name: str, env: str, segment: str | None = None) -> CanaryTarget:
-    entry = (_read_manifest(project).get(env) or {}).get(name)
+    envs = _read_manifest(project)
+    _check_env(project, envs, env)
+    entry = (envs.get(env) or {}).get(name)
     where = env + (f"/{segment}" if segment else "")
     if entry is None:
         raise NotFoundError(f"{name} is not deployed in {where}", fix="see `promptctl status`")
@@ -226,7 +237,13 @@ def apply(project: Project, analysis: Analysis, *, webhook: str | None = None) -
         change = deploy.rollback(project, t.name, t.env, segment=t.segment, why=why)
     url = webhook_url(project, webhook)
     if url:
-        notify(url, event(analysis))
+        try:
+            notify(url, event(analysis))
+        except MetricSourceError as exc:
+            # The manifest change is committed already: say so, so nobody re-applies by hand.
+            exc.change = change
+            exc.fix = f"{change.summary()} was applied and committed; only the notification failed"
+            raise
     return change
 
 
