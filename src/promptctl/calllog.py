@@ -123,6 +123,24 @@ def _error_name(error: Any) -> str | None:
     return str(error)
 
 
+# The app's values are not validated by raising (logging never breaks the app): a value
+# that is not a number is dropped, so it can neither crash nor skew the canary analysis.
+def _number(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and value == value and abs(value) != float("inf"):
+        return value
+    return None
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _scores(scores: Any) -> dict[str, float]:
+    if not isinstance(scores, dict):
+        return {}
+    return {str(k): v for k, v in scores.items() if _number(v) is not None}
+
+
 class Call:
     """One tracked call: `with logger.track(p) as call: ...; call.record(...)`.
 
@@ -233,18 +251,18 @@ class CallLogger:
             digest=digest or get(p, "digest", None),
             model=model or get(p, "model", None),
             key_hash=hash_key(key if key is not None else get(p, "key", None)),
-            latency_ms=latency_ms,
+            latency_ms=_number(latency_ms),
             success=bool(success) and error is None,
             error=_error_name(error),
-            tokens_in=tokens_in, tokens_out=tokens_out,
-            scores=dict(scores) if scores else {},
+            tokens_in=_count(tokens_in), tokens_out=_count(tokens_out),
+            scores=_scores(scores) if scores else {},
         )
         self.submit(record)
         return record.call_id
 
     def attach(self, call_id: str, scores: dict[str, float]) -> None:
         """Attach quality signals that arrived after the call (stored as a feedback record)."""
-        self.submit(FeedbackRecord(call_id=call_id, time=time.time(), scores=dict(scores)))
+        self.submit(FeedbackRecord(call_id=call_id, time=time.time(), scores=_scores(scores)))
 
     def submit(self, record: Record) -> None:
         stats = self.stats

@@ -126,7 +126,7 @@ def read_jsonl_log(path: str | Path, sel: Selection,
     metrics = list(metrics)
     try:
         calls, feedback = read_jsonl(path)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         raise MetricSourceError(f"cannot read the call log: {exc}", file=str(path)) from exc
     late: dict[str, dict[str, float]] = defaultdict(dict)
     for fb in sorted(feedback, key=lambda f: f.time):

@@ -149,16 +149,19 @@ def read_jsonl(path: str | Path) -> tuple[list[CallRecord], list[FeedbackRecord]
     """Every record of a JSONL call log; a torn last line (crash mid-write) is skipped."""
     calls, feedback = [], []
     with open(path, encoding="utf-8") as fh:
-        for line in fh:
+        for number, line in enumerate(fh, 1):
             try:
                 data = json.loads(line)
             except ValueError:
                 continue
-            kind = data.pop("kind", "call")
-            if kind == "feedback":
-                feedback.append(FeedbackRecord(**data))
-            else:
-                calls.append(CallRecord(**data))
+            try:
+                kind = data.pop("kind", "call")
+                if kind == "feedback":
+                    feedback.append(FeedbackRecord(**data))
+                else:
+                    calls.append(CallRecord(**data))
+            except (TypeError, AttributeError) as exc:
+                raise ValueError(f"line {number} is not a call-log record ({exc})") from exc
     return calls, feedback
 
 

@@ -99,3 +99,13 @@ def test_unreachable_webhook_still_reports_the_applied_rollback(prompt_repo, mon
     assert "applied: stop canary support-refund 1.1.0 in production" in result.output
     assert "was applied and committed; only the notification failed" in result.output
     assert git(prompt_repo, "log", "-1", "--format=%s").startswith("stop canary support-refund")
+
+
+def test_a_broken_jsonl_call_log_is_a_metric_source_failure_not_a_crash(prompt_repo, monkeypatch):
+    _repo(prompt_repo, monkeypatch)
+    log = prompt_repo / "calls.jsonl"
+    log.write_text('{"garbage": 1}\n')
+    result = CliRunner().invoke(_app(), ["analyze", "support-refund", "-e", "production",
+                                         "--call-log", str(log)])
+    assert result.exit_code == 0, result.output
+    assert "metric source: " in result.output and "line 1 is not a call-log record" in result.output

@@ -202,3 +202,27 @@ def test_two_processes_append_one_jsonl_file(tmp_path):
     calls, _ = read_jsonl(path)
     assert sorted(c.version for c in calls).count("1.0.0") == 3_000
     assert len({c.call_id for c in calls}) == 6_000
+
+
+def test_values_that_are_not_numbers_are_dropped_not_raised(tmp_path):
+    # The app is never made to fail by logging, and garbage must not reach the analysis:
+    # a JSONL reader would crash on float("high"); SQLite would average it as 0.
+    path = tmp_path / "calls.jsonl"
+    with open_logger(path) as logger:
+        with logger.track(Resolved(), env="production") as call:
+            call.record(tokens_in="12", tokens_out=3,
+                        scores={"thumbs_up": "high", "csat": 4.5, "nan": float("nan")})
+        logger.log_call(Resolved(), latency_ms="slow", scores="bad", env="production")
+        logger.attach(call.call_id, {"thumbs_up": "yes", "escalated": True})
+    calls, feedback = read_jsonl(path)
+    assert (calls[0].tokens_in, calls[0].tokens_out, calls[0].scores) == (None, 3, {"csat": 4.5})
+    assert calls[1].latency_ms is None and calls[1].scores == {}
+    assert feedback[0].scores == {"escalated": True}
+
+
+def test_a_jsonl_line_that_is_not_a_record_is_reported_with_its_number(tmp_path):
+    path = tmp_path / "calls.jsonl"
+    path.write_text('{"kind": "call", "call_id": "a", "time": 1, "name": "p", "version": "1"}\n'
+                    '{"garbage": 1}\n{"torn": ')
+    with pytest.raises(ValueError, match="line 2 is not a call-log record"):
+        read_jsonl(path)
