@@ -109,3 +109,19 @@ def test_a_broken_jsonl_call_log_is_a_metric_source_failure_not_a_crash(prompt_r
                                          "--call-log", str(log)])
     assert result.exit_code == 0, result.output
     assert "metric source: " in result.output and "line 1 is not a call-log record" in result.output
+
+
+def test_a_bad_policy_value_names_the_file_that_holds_it(prompt_repo, monkeypatch):
+    _repo(prompt_repo, monkeypatch)
+    config = prompt_repo / "promptctl.yaml"
+    good = config.read_text()
+    config.write_text(good + "canary:\n  steps: [50, 5]\n")
+    result = CliRunner().invoke(_app(), ["analyze", "support-refund", "-e", "production"])
+    assert result.exit_code == 2
+    assert "error: promptctl.yaml: canary.steps: must be increasing" in result.output
+    config.write_text(good)
+    (prompt_repo / "release.yaml").write_text(MANIFEST + "      analysis: {min_calls: -3}\n")
+    result = CliRunner().invoke(_app(), ["analyze", "support-refund", "-e", "production"])
+    assert result.exit_code == 2
+    assert ("error: release.yaml: environments.production.support-refund.analysis.min_calls: "
+            "must be at least 0") in result.output

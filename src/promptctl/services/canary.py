@@ -180,7 +180,7 @@ def analyze(root: Path | str, name: str, env: str, segment: str | None = None, *
 def _analyze(project: Project, target: CanaryTarget, now: float, log: Path | None,
              source_errors: int) -> Analysis:
     raw = {**(project.config.canary or {})}
-    policy = parse_policy(raw, target.overrides)
+    policy = _policy(project, target, raw)
     merged = {**raw, **target.overrides}
     since = step_started(project, target)
     try:
@@ -192,6 +192,23 @@ def _analyze(project: Project, target: CanaryTarget, now: float, log: Path | Non
     decision = decide(policy, obs, weight=target.weight, elapsed=now - since,
                       source_errors=source_errors)
     return Analysis(target, policy, since, obs, decision, error)
+
+
+def _policy(project: Project, target: CanaryTarget, raw: dict) -> Policy:
+    """The merged policy; a bad value is blamed on the file that holds it."""
+    try:
+        parse_policy(raw)
+    except UsageError as exc:
+        exc.file = exc.file or "promptctl.yaml"
+        raise
+    try:
+        return parse_policy(raw, target.overrides)
+    except UsageError as exc:
+        entry = f"environments.{target.env}.{target.name}" + (
+            f".segments.{target.segment}" if target.segment else "")
+        exc.file = exc.file or project.config.manifest
+        exc.field = f"{entry}.analysis" + (exc.field or "").removeprefix("canary")
+        raise
 
 
 def webhook_url(project: Project, override: str | None = None) -> str | None:
