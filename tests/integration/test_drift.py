@@ -174,7 +174,7 @@ def test_cli_exit_codes_and_formats(tmp_path, server):
     assert {i["prompt"]: i["status"] for i in data["items"]} == {"qa": "stable", "faq": "stable"}
     qa = next(i for i in data["items"] if i["prompt"] == "qa")
     assert qa["baseline"]["score"] == pytest.approx(0.6)
-    future = json.loads(run_cli("drift", "--format", "json", "--since", "2999-01-01", cwd=root).stdout)
+    future = json.loads(run_cli("drift", "--json", "--since", "2999-01-01", cwd=root).stdout)
     assert {i["status"] for i in future["items"]} == {"no baseline"}
     usage = run_cli("drift", "--format", "html", cwd=root)
     assert usage.returncode == 2 and "--format" in usage.stderr

@@ -23,6 +23,7 @@ def drift_cmd(
     concurrency: Optional[int] = typer.Option(None, "--concurrency", help="Calls in flight at once."),
     fmt: str = typer.Option("table", "--format", help="table, json, junit or markdown."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
+    as_json: bool = typer.Option(False, "--json", help="Same as --format json (like every read command)."),
 ) -> None:
     """Re-run the suites of every served version on the live model (never the cache) and
     compare with the last recorded run; exit 1 on a significant regression or failed gate."""
@@ -30,6 +31,11 @@ def drift_cmd(
     from ..services.drift import DriftOptions, drift
     from .evals import _progress
 
+    if as_json:
+        if fmt not in ("table", "json"):
+            raise UsageError(f"--json and --format {fmt} disagree", field="--json",
+                             fix="pass one of them")
+        fmt = "json"
     fmt = _check_format(fmt, output)
     if concurrency is not None and concurrency < 1:
         raise UsageError("--concurrency must be at least 1", field="--concurrency")
