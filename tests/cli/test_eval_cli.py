@@ -239,3 +239,15 @@ def test_bad_changed_since_ref_names_the_flag(repo):
     result = invoke(repo, "eval", "--changed-since", "no-such-ref")
     assert result.exit_code == 2
     assert result.stderr.startswith("error: --changed-since: no git revision 'no-such-ref'")
+
+
+@pytest.mark.parametrize("args", [["eval", "support-refund", "--format", "json", "-o", "{dir}"],
+                                  ["report", "-o", "{dir}"], ["eval", "merge", "{dir}"]])
+def test_a_folder_as_output_or_input_file_is_one_line_exit_2(repo, tmp_path, args):
+    before = repo_state(repo)
+    history = invoke(repo, "eval", "history", "--json").output
+    result = invoke(repo, *[a.replace("{dir}", str(tmp_path)) for a in args])
+    assert result.exit_code == 2, result.output
+    lines = [l for l in result.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and str(tmp_path) in lines[0]
+    assert repo_state(repo) == before and invoke(repo, "eval", "history", "--json").output == history

@@ -70,8 +70,22 @@ def command(group: typer.Typer = app, *args, **kwargs):
                     raise
                 typer.echo(f"error: {exc.one_line()}", err=True)
                 raise typer.Exit(exc.exit_code) from None
+            except OSError as exc:   # a path the user gave cannot be read or written
+                if _state.traceback or exc.filename is None:
+                    raise
+                typer.echo(f"error: {exc.filename}: {exc.strerror or exc} "
+                           "(check the path and its permissions)", err=True)
+                raise typer.Exit(2) from None
         return group.command(*args, **kwargs)(run)
     return wrap
+
+
+def check_output(output: Optional[Path]) -> None:
+    """Refuse an --output that cannot be a file before any work (or history) is done."""
+    from ..errors import UsageError
+    if output is not None and output.is_dir():
+        raise UsageError(f"{str(output)!r} is a folder", field="--output",
+                         fix="give a file name, e.g. report.html")
 
 
 def console(stderr: bool = False, width: int | None = None):

@@ -49,6 +49,8 @@ def drift_cmd(
 
 def _check_format(fmt: str, output: Optional[Path]) -> str:
     from ..errors import UsageError
+    from . import check_output
+    check_output(output)
     if fmt not in DRIFT_FORMATS:
         raise UsageError(f"unknown format {fmt!r}", field="--format",
                          fix=f"use one of {', '.join(DRIFT_FORMATS)}")
@@ -128,7 +130,9 @@ def report_cmd(
     """Write one self-contained HTML page: what runs where, eval score history, gates,
     the latest diff, and canary call metrics when a call log is present."""
     from ..services.report_page import report_page
+    from . import check_output
 
+    check_output(output)
     context = report_page(state().directory, output, env)
     typer.echo(f"wrote {output} ({len(context['prompts'])} prompts, "
                f"{len(context['envs'])} environments)", err=True)

@@ -179,6 +179,8 @@ def merge_cmd(
 
 def _check_format(fmt: str, output: Optional[Path]) -> str:
     from ..errors import UsageError
+    from . import check_output
+    check_output(output)
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}", field="--format", fix=f"use one of {', '.join(FORMATS)}")
     if fmt == "table" and output is not None:
