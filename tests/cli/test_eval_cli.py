@@ -251,3 +251,12 @@ def test_a_folder_as_output_or_input_file_is_one_line_exit_2(repo, tmp_path, arg
     lines = [l for l in result.stderr.splitlines() if l.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and str(tmp_path) in lines[0]
     assert repo_state(repo) == before and invoke(repo, "eval", "history", "--json").output == history
+
+
+def test_baseline_env_that_does_not_serve_the_prompt_gates_without_comparison(repo):
+    (repo / "release.yaml").write_text("environments:\n  production: {}\n")
+    result = invoke(repo, "eval", "support-refund", "--baseline", "production")
+    assert result.exit_code == 0, result.output
+    assert "baseline: none: support-refund is not deployed in production yet" in result.output
+    md = invoke(repo, "eval", "support-refund", "--baseline", "production", "--format", "markdown")
+    assert "Baseline: none: support-refund is not deployed in production yet" in md.output

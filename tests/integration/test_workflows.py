@@ -94,3 +94,21 @@ def test_init_writes_a_pull_request_gate_and_a_weekly_drift_check(tmp_path):
     assert drift[True]["schedule"][0]["cron"].split()[-1] == "1"          # weekly, on Mondays
     drift_runs = " ".join(s.get("run", "") for s in drift["jobs"]["drift"]["steps"])
     assert "promptctl drift" in drift_runs
+
+
+def test_the_gate_command_init_writes_passes_on_a_prompt_production_does_not_serve(tmp_path):
+    # The first PR of a new repo (or one adding a prompt) has no production baseline yet:
+    # the gate's own command must evaluate it on its gates, not fail with exit 2.
+    from conftest import git
+    from promptctl.services.evaluate import EvalOptions, evaluate
+    root = tmp_path / "repo"
+    git(tmp_path, "init", "-q", "-b", "main", str(root))
+    init(root)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "init")
+    report = evaluate(root, "support-reply", EvalOptions(provider="echo", baseline="production"))
+    [run] = report.runs
+    assert report.passed and run.comparison is None
+    assert run.baseline_note == "none: support-reply is not deployed in production yet (gates only)"
+    with pytest.raises(Exception, match="'prodution' is neither a version nor an environment"):
+        evaluate(root, "support-reply", EvalOptions(provider="echo", baseline="prodution"))

@@ -277,6 +277,8 @@ def _print_table(report) -> None:
         console.print(table)
         if run.comparison is not None:
             _print_comparison(console, run.comparison)
+        elif run.baseline_note:
+            console.print(f"baseline: {run.baseline_note}", markup=False)
         worst = worst_cases(run)
         if worst:
             console.print("worst cases:")

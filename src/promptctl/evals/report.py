@@ -125,6 +125,8 @@ def to_markdown(report) -> str:
                              f"{m['p']:.3g} | {'❌' if m['regression'] else ''} |")
             if comp["flipped"]:
                 lines += ["", "Flipped pass → fail: " + ", ".join(f"`{c}`" for c in comp["flipped"][:20])]
+        elif run.baseline_note:
+            lines += ["", f"Baseline: {run.baseline_note}"]
         worst = worst_cases(run)
         if worst:
             lines += ["", "Worst cases:", ""]

@@ -65,6 +65,7 @@ class RunResult:
     duration_s: float = 0.0
     summary: dict[str, Any] = field(default_factory=dict)
     comparison: dict[str, Any] | None = None
+    baseline_note: str | None = None   # why --baseline compared nothing (a new prompt)
 
     @property
     def passed(self) -> bool:

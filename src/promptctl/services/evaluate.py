@@ -135,13 +135,15 @@ def _run_one(project: Project, name: str, version: str | None, content: PromptCo
         raise UsageError("--repeat must be at least 1", field="--repeat")
     run = _execute(project, name, version or WORKING, content, suite, cases, dataset_digest,
                    repeat, options, positions)
-    if options.baseline:
-        base_version = resolve_baseline(project, name, options.baseline)
+    base_version = resolve_baseline(project, name, options.baseline) if options.baseline else None
+    if base_version is not None:
         base_content = load_version(project, name, base_version)
         base = _execute(project, name, base_version, base_content, suite, cases, dataset_digest,
                         repeat, options, positions)
         policy = suite.baseline
         run.comparison = compare(base, run, policy.tolerance, policy.alpha, policy.resamples)
+    elif options.baseline:
+        run.baseline_note = f"none: {name} is not deployed in {options.baseline} yet (gates only)"
     if options.record:
         _record(project, run)
     return run
@@ -271,8 +273,10 @@ def _settings(project: Project, kind: str, suite, options: EvalOptions):
                             concurrency=int(options.concurrency or pick("concurrency")))
 
 
-def resolve_baseline(project: Project, name: str, baseline: str) -> str:
-    """A version as given, or the version active for `name` in a release.yaml environment."""
+def resolve_baseline(project: Project, name: str, baseline: str) -> str | None:
+    """A version as given, or the version active for `name` in a release.yaml environment;
+    None when that environment does not serve `name` yet (a new prompt has no baseline, and
+    the CI recipe `--changed-since ... --baseline production` must not fail on it)."""
     from .project import _looks_like_version
 
     bare = baseline.removeprefix("v")
@@ -285,13 +289,9 @@ def resolve_baseline(project: Project, name: str, baseline: str) -> str:
         raise NotFoundError(f"{baseline!r} is neither a version nor an environment",
                             file=project.config.manifest, field="--baseline",
                             fix=f"environments: {', '.join(sorted(envs)) or 'none'}")
-    entry = (envs[baseline] or {}).get(name) or {}
+    entry = (envs.get(baseline) or {}).get(name) or {}
     active = entry.get("active") if isinstance(entry, dict) else None
-    if not active:
-        raise NotFoundError(f"{name!r} has no active version in {baseline!r}",
-                            file=project.config.manifest, field=f"environments.{baseline}.{name}",
-                            fix=f"promote a version to {baseline} first")
-    return str(active)
+    return str(active) if active else None
 
 
 def _record(project: Project, run) -> None:
