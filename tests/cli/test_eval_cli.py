@@ -260,3 +260,12 @@ def test_baseline_env_that_does_not_serve_the_prompt_gates_without_comparison(re
     assert "baseline: none: support-refund is not deployed in production yet" in result.output
     md = invoke(repo, "eval", "support-refund", "--baseline", "production", "--format", "markdown")
     assert "Baseline: none: support-refund is not deployed in production yet" in md.output
+
+
+def test_suite_path_is_relative_to_where_the_command_runs(repo):
+    folder = repo / "evals/support-refund"
+    result = run_cli("eval", "support-refund", "--suite", "suite.yaml", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    missing = run_cli("eval", "support-refund", "--suite", "nope.yaml", cwd=folder)
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("error: evals/support-refund/nope.yaml: suite file not found")

@@ -64,6 +64,8 @@ def run_cmd(
     if concurrency is not None and concurrency < 1:
         from ..errors import UsageError
         raise UsageError("--concurrency must be at least 1", field="--concurrency")
+    if suite is not None:   # a path typed in a shell is relative to where it was typed
+        suite = str((state().directory / suite).resolve())
     options = EvalOptions(suite=suite, model=model, provider=provider, repeat=repeat,
                           concurrency=concurrency, baseline=baseline, changed_since=changed_since,
                           all=all_, shard=shard, no_cache=no_cache)

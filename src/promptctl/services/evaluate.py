@@ -72,6 +72,8 @@ def evaluate(directory: Path | str, target: str | None, options: EvalOptions) ->
     """`promptctl eval`: run the suite of one prompt, the changed ones, or all of them."""
     project = open_project(directory)
     state_path(project, "history", HISTORY_FILE)   # a bad `eval:` setting fails before any call
+    if options.suite:
+        options = replace(options, suite=_repo_path(project, options.suite))
     if target is None and not options.all and not options.changed_since:
         raise UsageError("name a prompt, or pass --all or --changed-since REF",
                          fix="for example `promptctl eval support-refund`")
@@ -107,6 +109,14 @@ def evaluate(directory: Path | str, target: str | None, options: EvalOptions) ->
             continue
         report.runs.append(_run_one(project, name, version, content, suite_file, options))
     return report
+
+
+def _repo_path(project: Project, path: str) -> str:
+    """An absolute path inside the repo as the repo-relative path messages and git use."""
+    try:
+        return Path(path).resolve().relative_to(project.root.resolve()).as_posix()
+    except ValueError:
+        return path
 
 
 def _touched(project: Project, name: str, content: PromptContent, suite_file: str,
