@@ -125,3 +125,15 @@ def test_a_bad_policy_value_names_the_file_that_holds_it(prompt_repo, monkeypatc
     assert result.exit_code == 2
     assert ("error: release.yaml: environments.production.support-refund.analysis.min_calls: "
             "must be at least 0") in result.output
+
+
+def test_a_webhook_that_is_not_a_url_is_refused_before_anything_is_applied(prompt_repo, monkeypatch):
+    from conftest import git
+    _repo(prompt_repo, monkeypatch)
+    head = git(prompt_repo, "rev-parse", "HEAD")
+    for args in (["analyze", "support-refund", "-e", "production", "--apply", "--webhook", "hooks"],
+                 ["watch", "--webhook", "ftp://x", "--interval", "1s", "--iterations", "1"]):
+        result = CliRunner().invoke(_app(), args)
+        assert result.exit_code == 2, result.output
+        assert "error: --webhook: " in result.output and "is not an http(s) URL" in result.output
+    assert git(prompt_repo, "rev-parse", "HEAD") == head

@@ -212,7 +212,19 @@ def _policy(project: Project, target: CanaryTarget, raw: dict) -> Policy:
 
 
 def webhook_url(project: Project, override: str | None = None) -> str | None:
-    return override or (project.config.canary or {}).get("webhook")
+    """The webhook to notify, checked before any decision is applied (a typo must not turn
+    a committed rollback into an error)."""
+    url = override or (project.config.canary or {}).get("webhook")
+    if url is None:
+        return None
+    from urllib.parse import urlsplit
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        where = {"field": "--webhook"} if override else {"file": "promptctl.yaml",
+                                                          "field": "canary.webhook"}
+        raise UsageError(f"{url!r} is not an http(s) URL", fix="for example "
+                         "https://hooks.example.com/promptctl", **where)
+    return url
 
 
 def event(analysis: Analysis) -> dict:
@@ -241,6 +253,7 @@ def apply(project: Project, analysis: Analysis, *, webhook: str | None = None) -
     """Carry out an advance/promote/rollback through the manifest commands (one commit each,
     the decision's numbers in its message); hold does nothing. Returns the deploy Change."""
     d, t = analysis.decision, analysis.target
+    url = webhook_url(project, webhook)
     if d.action is Action.HOLD:
         return None
     from . import deploy
@@ -252,7 +265,6 @@ def apply(project: Project, analysis: Analysis, *, webhook: str | None = None) -
         change = deploy.promote(project, t.name, t.version, t.env, segment=t.segment, why=why)
     else:
         change = deploy.rollback(project, t.name, t.env, segment=t.segment, why=why)
-    url = webhook_url(project, webhook)
     if url:
         try:
             notify(url, event(analysis))
@@ -271,6 +283,7 @@ def watch(root: Path | str, *, env: str | None = None, interval: float = 60.0,
     """Analyze every running canary each `interval` seconds (forever unless `iterations`),
     applying decisions; consecutive metric-source failures per canary count towards
     the policy's `max_errors`."""
+    webhook_url(open_project(root), webhook)   # a bad URL stops the loop before it starts
     failures: dict[tuple, int] = {}
     done = 0
     while iterations is None or done < iterations:
