@@ -144,5 +144,9 @@ def test_bash_completes_prompt_names_versions_and_environments(demo, tmp_path):
         "support-reply@1.0.0", "support-reply@1.1.0"]
     assert bash_complete("promptctl promote support-reply ''", demo) == ["1.1.0", "1.0.0"]
     assert bash_complete("promptctl status --env st", demo) == ["staging"]
+    # `eval NAME` is how the README runs it: complete the prompt without typing `run`.
+    assert bash_complete("promptctl eval sup", demo) == ["support-reply"]
+    assert bash_complete("promptctl eval h", demo) == ["history"]
+    assert bash_complete("promptctl eval history ''", demo) == ["support-reply"]
     assert bash_complete(f"promptctl -C {demo} log ''", tmp_path) == ["support-reply"]
     assert bash_complete("promptctl log ''", tmp_path) == []     # not in a prompt repo: quiet

@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from . import app, command, state
-from .complete import refs
+from .complete import prompt_names, refs
 
 FORMATS = ("table", "json", "junit", "markdown", "html")
 SUFFIXES = {".json": "json", ".xml": "junit", ".md": "markdown", ".html": "html", ".htm": "html"}
@@ -27,6 +27,12 @@ class _DefaultRunGroup(TyperGroup):
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = ["run", *args]
         return super().parse_args(ctx, args)
+
+    def shell_complete(self, ctx, incomplete):
+        # `promptctl eval sup<Tab>` completes a prompt (the common case) as well as subcommands.
+        from click.shell_completion import CompletionItem
+        return [*super().shell_complete(ctx, incomplete),
+                *(CompletionItem(ref) for ref in refs(ctx, incomplete))]
 
 
 eval_app = typer.Typer(
@@ -77,7 +83,8 @@ def run_cmd(
 
 @command(eval_app, "history")
 def history_cmd(
-    name: Optional[str] = typer.Argument(None, help="Prompt name (default: every prompt)."),
+    name: Optional[str] = typer.Argument(None, help="Prompt name (default: every prompt).",
+                                         autocompletion=prompt_names),
     limit: Optional[int] = typer.Option(None, "--limit", "-n",
                                         help="How many runs to show (default 20; 60 with --chart)."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
