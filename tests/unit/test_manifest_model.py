@@ -154,3 +154,23 @@ def test_editors_can_check_release_yaml_with_the_shipped_schema():
                          "{version: 1.1.0, weight: 150}, colour: red}}}")
     errors = {e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(bad)}
     assert any("150" in m for m in errors) and any("colour" in m for m in errors)
+
+
+def test_every_edit_keeps_the_entrys_canary_policy_override():
+    # `analysis:` (issue 5: policy per manifest entry) must survive the controller's own writes.
+    text = SPEC_EXAMPLE.replace("      model: gpt-4o-2024-08-06\n",
+                                "      model: gpt-4o-2024-08-06\n      analysis: {min_calls: 10}\n")
+    text = text.replace("enterprise: {active: 1.4.0}",
+                        "enterprise: {active: 1.4.0, analysis: {steps: [10, 100]}}")
+    start = mf.parse_manifest(text)
+    edits = [mf.canary(start, "production", "support-refund", "2.1.0", 50)[0],
+             mf.stop(start, "production", "support-refund")[0],
+             mf.promote(start, "production", "support-refund", "2.1.0")[0],
+             mf.rollback(mf.promote(start, "production", "support-refund", "2.1.0")[0],
+                         "production", "support-refund", to="2.0.0")[0],
+             mf.promote(start, "production", "support-refund", "1.5.0", segment="enterprise")[0]]
+    for edited in edits:
+        entry = edited.entry("production", "support-refund")
+        assert entry.analysis == {"min_calls": 10}
+        assert entry.segments["enterprise"].analysis == {"steps": [10, 100]}
+        assert "analysis:" in mf.dump_manifest(edited)
