@@ -1,7 +1,7 @@
 """A loopback HTTP server speaking OpenAI chat-completions and Anthropic Messages.
 
 Used by the eval tests and bench/eval_throughput.py in place of the paid APIs. Each
-request takes the next scripted behaviour (or "ok"): ("status", code, headers),
+request takes the next scripted behaviour (or "ok"): ("status", code, headers[, body]),
 ("sleep", seconds), ("malformed",). Every request is recorded with its headers.
 """
 
@@ -78,7 +78,8 @@ class FakeLLM:
             time.sleep(step[1])
             step = ("ok",)
         if step[0] == "status":
-            self.send(h, step[1], b'{"error": {"message": "scripted"}}', step[2] if len(step) > 2 else {})
+            body = step[3] if len(step) > 3 else b'{"error": {"message": "scripted"}}'
+            self.send(h, step[1], body, step[2] if len(step) > 2 else {})
             return
         if step[0] == "malformed":
             self.send(h, 200, b'{"choices": [ this is not json')

@@ -157,3 +157,12 @@ def test_hosted_api_without_key_fails_fast(monkeypatch):
     from promptctl.errors import UsageError
     with pytest.raises(UsageError, match="ANTHROPIC_API_KEY is not set"):
         make_provider(ProviderSettings(kind="anthropic"))
+
+
+def test_a_key_echoed_in_an_error_reply_is_redacted(server, monkeypatch):
+    # Error text is kept in results, reports and history: an echoed key must not be.
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-echoed-secret-42")
+    server.script = [("status", 401, {}, b'{"error": "Incorrect API key: sk-echoed-secret-42"}')]
+    with pytest.raises(ProviderError) as info:
+        call("openai", server.url, CHAT)
+    assert "sk-echoed-secret-42" not in str(info.value) and "Incorrect API key: ***" in str(info.value)

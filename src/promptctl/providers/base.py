@@ -145,6 +145,11 @@ class HTTPProvider:
         import os
         return os.environ.get(self._key_env) if self._key_env else None
 
+    def _redact(self, text: str) -> str:
+        """Error text ends up in results and history; some gateways echo the key back."""
+        key = self._api_key()
+        return text.replace(key, "***") if key else text
+
     def build(self, request: Request) -> tuple[str, dict[str, str], dict[str, Any]]:
         raise NotImplementedError
 
@@ -169,13 +174,13 @@ class HTTPProvider:
                                              retry_after(reply.headers.get("retry-after")))
                     if reply.status_code >= 400:
                         raise ProviderError(f"{self.settings.kind}: HTTP {reply.status_code}: "
-                                            f"{_short(reply.text)}")
+                                            f"{self._redact(_short(reply.text))}")
                     try:
                         data = reply.json()
                         response = self.parse(data)
                     except (ValueError, KeyError, IndexError, TypeError) as exc:
                         raise ProviderError(f"{self.settings.kind}: malformed response: "
-                                            f"{_short(reply.text)}") from exc
+                                            f"{self._redact(_short(reply.text))}") from exc
                     response.latency_ms = latency
                     return response
                 except (TransientError, httpx.TimeoutException, httpx.TransportError) as exc:
