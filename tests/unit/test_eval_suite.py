@@ -97,7 +97,8 @@ def test_bad_datasets(text, file, expected):
 
 def test_duplicate_ids_and_missing_files():
     files = {"a.jsonl": '{"id": "x", "inputs": {}}\n', "b.jsonl": '{"id": "x", "inputs": {}}\n'}
-    with pytest.raises(ValidationError, match="case id 'x' appears twice"):
+    with pytest.raises(ValidationError, match=r"case id 'x' appears twice \(evals/p/a.jsonl:1 "
+                                              r"and evals/p/b.jsonl:1\)"):
         load_cases(files.get, ["a.jsonl", "b.jsonl"], F)
     cases, digest = load_cases(files.get, ["a.jsonl"], F)
     assert len(cases) == 1 and digest.startswith("sha256:")

@@ -135,12 +135,13 @@ def load_cases(read, paths: list[str], suite_file: str) -> tuple[list[Case], str
         texts.append(text)
         # Messages name the file as the user finds it from the repo root.
         cases.extend(parse_dataset(text, folder + path))
-    seen: set[str] = set()
+    seen: dict[str, Case] = {}
     for case in cases:
         if case.id in seen:
-            raise ValidationError(f"case id {case.id!r} appears twice", file=suite_file,
+            raise ValidationError(f"case id {case.id!r} appears twice ({seen[case.id].source} "
+                                  f"and {case.source})", file=suite_file,
                                   field="dataset", fix="give each case a unique `id`")
-        seen.add(case.id)
+        seen[case.id] = case
     return cases, dataset_digest(texts)
 
 
