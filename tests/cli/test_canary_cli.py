@@ -137,3 +137,9 @@ def test_a_webhook_that_is_not_a_url_is_refused_before_anything_is_applied(promp
         assert result.exit_code == 2, result.output
         assert "error: --webhook: " in result.output and "is not an http(s) URL" in result.output
     assert git(prompt_repo, "rev-parse", "HEAD") == head
+
+
+def test_watch_refuses_a_zero_interval(prompt_repo, monkeypatch):
+    _repo(prompt_repo, monkeypatch)
+    result = CliRunner().invoke(_app(), ["watch", "--interval", "0s", "--iterations", "1"])
+    assert result.exit_code == 2 and "error: --interval: '0s' must be longer than 0" in result.output

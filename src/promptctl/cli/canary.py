@@ -113,6 +113,10 @@ def watch_command(
     from ..canary import parse_duration
     from ..services import canary as svc
     seconds = parse_duration(interval, "--interval")
+    if seconds <= 0:   # a zero interval would spin a CPU re-reading the log
+        from ..errors import UsageError
+        raise UsageError(f"{interval!r} must be longer than 0", field="--interval",
+                         fix="for example 30s or 5m")
     try:
         for analysis in svc.watch(state().directory, env=env, interval=seconds,
                                   apply_decisions=not dry_run, webhook=webhook,
