@@ -269,3 +269,12 @@ def test_suite_path_is_relative_to_where_the_command_runs(repo):
     missing = run_cli("eval", "support-refund", "--suite", "nope.yaml", cwd=folder)
     assert missing.returncode == 2
     assert missing.stderr.startswith("error: evals/support-refund/nope.yaml: suite file not found")
+
+
+def test_a_release_named_by_v_prefix_or_tag_is_recorded_as_its_version(repo):
+    for ref in ("support-refund@v1.0.0", "support-refund@support-refund/v1.0.0"):
+        result = invoke(repo, "eval", ref, "--format", "json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["runs"][0]["version"] == "1.0.0"
+    rows = json.loads(invoke(repo, "eval", "history", "support-refund", "--json").output)
+    assert [r["version"] for r in rows] == ["1.0.0", "1.0.0"]

@@ -111,6 +111,16 @@ def evaluate(directory: Path | str, target: str | None, options: EvalOptions) ->
     return report
 
 
+def _label(project: Project, name: str, version: str | None) -> str:
+    """How history names the run: `v1.0.0` and the tag `name/v1.0.0` are release 1.0.0."""
+    if version in (None, WORKING):
+        return WORKING
+    for release in project.store.releases(name):
+        if version in (release.version, f"v{release.version}", release.tag):
+            return release.version
+    return version
+
+
 def _repo_path(project: Project, path: str) -> str:
     """An absolute path inside the repo as the repo-relative path messages and git use."""
     try:
@@ -143,7 +153,7 @@ def _run_one(project: Project, name: str, version: str | None, content: PromptCo
     repeat = options.repeat or suite.repeat
     if repeat < 1:
         raise UsageError("--repeat must be at least 1", field="--repeat")
-    run = _execute(project, name, version or WORKING, content, suite, cases, dataset_digest,
+    run = _execute(project, name, _label(project, name, version), content, suite, cases, dataset_digest,
                    repeat, options, positions)
     base_version = resolve_baseline(project, name, options.baseline) if options.baseline else None
     if base_version is not None:
