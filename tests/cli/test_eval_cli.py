@@ -77,6 +77,8 @@ def test_regression_against_baseline_exits_1(repo):
     (["eval", "support-refund", "--baseline", "qa-env"], "'qa-env' is neither a version nor"),
     (["eval", "support-refund", "--output", "report.txt"], "cannot tell the format"),
     (["eval", "support-refund", "--all"], "give a prompt name or --all, not both"),
+    (["eval", "history", "--limit", "0"], "error: --limit: --limit must be at least 1"),
+    (["eval", "support-refund", "--repeat", "0"], "error: --repeat: --repeat must be at least 1"),
 ])
 def test_bad_input_exits_2_with_one_line(repo, args, message):
     before = repo_state(repo)

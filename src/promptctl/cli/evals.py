@@ -93,6 +93,9 @@ def history_cmd(
     """List recorded eval runs, newest first; --chart shows scores over time."""
     from ..services.evaluate import history
 
+    if limit is not None and limit < 1:
+        from ..errors import UsageError
+        raise UsageError("--limit must be at least 1", field="--limit")
     rows = history(state().directory, name, limit or (60 if chart else 20))
     if chart:
         _print_chart(rows, name, as_json)
