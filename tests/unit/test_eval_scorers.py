@@ -105,3 +105,17 @@ def test_params_may_read_case_fields():
     fn = scorers.build(metric, scorers.Context())
     assert fn(scorers.Observation("label: bug-2", Case("c", {"n": 2}, "bug")))[0] == 1.0
     assert fn(scorers.Observation("label: bug-3", Case("c", {"n": 2}, "bug")))[0] == 0.0
+
+
+@pytest.mark.parametrize("reply,score", [("Score: 4", 0.75), ("4/5", 0.75), ("I give it 3 out of 5", 0.5),
+                                         ("Step 1: the tone is fine", None),
+                                         ('Reply with JSON only: {"score": <number from 1 to 5>}', None)])
+def test_a_judge_reply_without_json_needs_an_explicit_score(reply, score):
+    # The first number anywhere (a list item, or the judge prompt echoed back by an offline
+    # provider) is not a grade: it is an error, never a silent score.
+    metric = MetricSpec.model_validate({"type": "llm_judge", "rubric": "Polite?", "scale": [1, 5]})
+    if score is None:
+        with pytest.raises(ValueError, match="judge reply has no score"):
+            scorers.parse_judge(metric, reply)
+    else:
+        assert scorers.parse_judge(metric, reply)[0] == score

@@ -356,12 +356,20 @@ def parse_judge(metric, text: str) -> Score:
         raw = float(data["score"])
         reason = str(data.get("reason", ""))
     except (ValueError, KeyError, TypeError):
-        match = re.search(r"-?\d+(?:\.\d+)?", text)
+        # Without JSON, accept only an explicit score ("4", "Score: 4", "4/5", "4 out of 5"):
+        # the first number anywhere (a list item, the rubric echoed back) is not a grade.
+        match = _JUDGE_SCORE.search(text)
         if not match:
             raise ValueError(f"judge reply has no score: {text[:80]!r}") from None
-        raw, reason = float(match[0]), text.strip()[:200]
+        raw = float(next(group for group in match.groups() if group is not None))
+        reason = text.strip()[:200]
     value = (raw - low) / (high - low) if high > low else raw
     return min(1.0, max(0.0, value)), reason
+
+
+_NUM = r"(-?\d+(?:\.\d+)?)"
+_JUDGE_SCORE = re.compile(rf"^\s*{_NUM}\s*$|\bscore\b\W{{0,3}}{_NUM}|{_NUM}\s*(?:/|out of)\s*\d",
+                          re.IGNORECASE)
 
 
 def _scale(metric) -> tuple[float, float]:
