@@ -64,8 +64,9 @@ def _where(sel: Selection) -> str:
                "ts >= :since"]
     if sel.until is not None:
         clauses.append("ts < :until")
-    if sel.segment is not None:
-        clauses.append("segment = :segment")
+    # The default entry's canary is judged on its own traffic only: a segment routes its
+    # calls by its own entry (and may run its own canary of the same versions).
+    clauses.append("segment = :segment" if sel.segment is not None else "segment IS NULL")
     return " AND ".join(clauses)
 
 
@@ -140,7 +141,7 @@ def read_jsonl_log(path: str | Path, sel: Selection,
             if (c.name != sel.name or c.env != sel.env or c.version != version
                     or c.variant != variant or c.time < sel.since
                     or (sel.until is not None and c.time >= sel.until)
-                    or (sel.segment is not None and c.segment != sel.segment)):
+                    or c.segment != sel.segment):
                 continue
             n_calls += 1
             n_errors += not c.success

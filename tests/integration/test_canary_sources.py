@@ -80,6 +80,16 @@ def test_segment_filter(tmp_path):
         assert read_call_log(path, sel, parse_policy({}).metrics).canary.calls == 1
 
 
+def test_the_default_entry_is_judged_without_its_segments_traffic(tmp_path):
+    # A segment's own canary of the same versions failing must not roll back the default one.
+    calls = ([_call("canary", f"e{i}", success=False, segment="enterprise") for i in range(5)]
+             + [_call("canary", "d", success=True)])
+    db, jl, _ = _log_both(tmp_path, calls)
+    for path in (db, jl):
+        obs = read_call_log(path, SEL, parse_policy({}).metrics)
+        assert (obs.canary.calls, obs.canary.errors) == (1, 0)
+
+
 def test_missing_log_is_a_metric_source_error(tmp_path):
     with pytest.raises(MetricSourceError):
         read_call_log(tmp_path / "nope.sqlite", SEL, parse_policy({}).metrics)
