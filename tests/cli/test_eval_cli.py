@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -280,3 +281,14 @@ def test_a_release_named_by_v_prefix_or_tag_is_recorded_as_its_version(repo):
         assert json.loads(result.output)["runs"][0]["version"] == "1.0.0"
     rows = json.loads(invoke(repo, "eval", "history", "support-refund", "--json").output)
     assert [r["version"] for r in rows] == ["1.0.0", "1.0.0"]
+
+
+def test_per_tag_aggregates_are_shown_not_only_in_json(repo):
+    tagged = "".join(json.dumps({"id": f"t{i}", "inputs": {"question": f"q {i}"},
+                                 "expected": f"q {i}" if i < 3 else "absent",
+                                 "tags": ["billing" if i < 2 else "shipping"]}) + "\n" for i in range(4))
+    (repo / "evals/support-refund/cases.jsonl").write_text(tagged)
+    table = invoke(repo, "eval", "support-refund").output
+    assert "by tag" in table and re.search(r"shipping \(2\)\s+1\.000\s+0\.500", table), table
+    md = invoke(repo, "eval", "support-refund", "--format", "markdown").output
+    assert "| tag | policy | asks |" in md and "| billing (2) | 1.000 | 1.000 |" in md

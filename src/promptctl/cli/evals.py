@@ -287,6 +287,7 @@ def _print_table(report) -> None:
         if not s["errors_ok"]:
             table.add_row("errors", str(s["errors"]), "", f"<= {run.max_errors}", "[red]FAIL[/]")
         console.print(table)
+        _print_tags(console, run)
         if run.comparison is not None:
             _print_comparison(console, run.comparison)
         elif run.baseline_note:
@@ -302,6 +303,21 @@ def _print_table(report) -> None:
         console.print(f"{verdict}\n")
     for prompt, why in report.skipped:
         console.print(f"skipped {prompt}: {why}", markup=False)
+
+
+def _print_tags(console, run) -> None:
+    from rich.table import Table
+
+    from ..evals.report import tag_rows
+    rows = tag_rows(run)
+    if not rows:
+        return
+    table = Table(box=None, pad_edge=False)
+    for col in ("by tag", *(m.name for m in run.metrics)):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
 
 
 def _print_comparison(console, comp: dict, title: str | None = None) -> None:

@@ -22,6 +22,13 @@ def worst_cases(run, limit: int = 5) -> list:
     return failing[:limit]
 
 
+def tag_rows(run) -> list[list[str]]:
+    """Per dataset tag: the tag with its case count, then each metric's mean."""
+    names = [m.name for m in run.metrics]
+    return [[f"{tag} ({int(values['n'])})", *(fmt(values[n]) for n in names)]
+            for tag, values in run.summary.get("by_tag", {}).items()]
+
+
 def metric_rows(run) -> list[dict[str, Any]]:
     """One row per metric and gate: value, interval, the gate and its verdict."""
     summary = run.summary
@@ -114,6 +121,11 @@ def to_markdown(report) -> str:
             interval = "" if row["low"] is None else f"{fmt(row['low'])}–{fmt(row['high'])}"
             gate = ", ".join(f"{'✅' if g['passed'] else '❌'} {g['gate']}" for g in row["gates"])
             lines.append(f"| {row['metric']} | {fmt(row['value'])} | {interval} | {gate} |")
+        tags = tag_rows(run)
+        if tags:
+            names = [m.name for m in run.metrics]
+            lines += ["", "| tag | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+            lines += ["| " + " | ".join(row) + " |" for row in tags]
         if run.comparison is not None:
             comp = run.comparison
             lines += ["", f"Baseline `{comp['baseline_version']}` ({comp['paired']} paired cases):",
