@@ -292,3 +292,18 @@ def test_per_tag_aggregates_are_shown_not_only_in_json(repo):
     assert "by tag" in table and re.search(r"shipping \(2\)\s+1\.000\s+0\.500", table), table
     md = invoke(repo, "eval", "support-refund", "--format", "markdown").output
     assert "| tag | policy | asks |" in md and "| billing (2) | 1.000 | 1.000 |" in md
+
+
+def test_an_unreadable_history_or_cache_is_one_line_before_any_call(repo):
+    state = repo / ".promptctl"
+    state.mkdir(exist_ok=True)
+    (state / "history.sqlite").write_text("not a database")
+    for args in (["eval", "support-refund"], ["eval", "history"]):
+        result = invoke(repo, *args)
+        assert result.exit_code == 2, result.output
+        assert "history.sqlite: cannot open the eval history: file is not a database" in result.stderr
+    from promptctl.errors import ValidationError
+    from promptctl.evals.cache import ResponseCache
+    (state / "cache.sqlite").write_text("not a database")
+    with pytest.raises(ValidationError, match="cannot open the response cache"):
+        ResponseCache(state / "cache.sqlite")

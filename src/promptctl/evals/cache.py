@@ -31,8 +31,13 @@ class ResponseCache:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(SCHEMA)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            from .history import _unreadable
+            self._db.close()
+            raise _unreadable(path, exc, "response cache") from exc
         self._pending: dict[str, tuple] = {}
 
     def get(self, key: str) -> Response | None:

@@ -58,7 +58,11 @@ class History:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, timeout=30)
-        self._db.executescript(SCHEMA)
+        try:
+            self._db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise _unreadable(path, exc, "eval history") from exc
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
         if CASE_SCORES not in columns:
             try:
@@ -132,3 +136,9 @@ def _row(r: tuple) -> HistoryRow:
 def _case_scores(run: RunResult) -> list[dict[str, Any]]:
     return [{"id": c.id, "sample": c.sample, "error": bool(c.error), "scores": c.scores}
             for c in run.cases]
+
+
+def _unreadable(path: Path, exc: Exception, what: str):
+    from ..errors import ValidationError
+    return ValidationError(f"cannot open the {what}: {exc}", file=str(path),
+                           fix="move the file away; promptctl starts a new one")

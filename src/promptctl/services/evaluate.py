@@ -70,8 +70,13 @@ def state_path(project: Project, key: str, default: str) -> Path:
 
 def evaluate(directory: Path | str, target: str | None, options: EvalOptions) -> EvalReport:
     """`promptctl eval`: run the suite of one prompt, the changed ones, or all of them."""
+    from ..evals.history import History
+
     project = open_project(directory)
-    state_path(project, "history", HISTORY_FILE)   # a bad `eval:` setting fails before any call
+    # A bad `eval:` setting or an unreadable history fails before any (paid) call.
+    history_file = state_path(project, "history", HISTORY_FILE)
+    if history_file.exists():
+        History(history_file).close()
     if options.suite:
         options = replace(options, suite=_repo_path(project, options.suite))
     if target is None and not options.all and not options.changed_since:
