@@ -104,3 +104,10 @@ def test_duplicate_ids_and_missing_files():
     assert len(cases) == 1 and digest.startswith("sha256:")
     with pytest.raises(Exception, match="dataset 'nope.jsonl' not found"):
         load_cases(files.get, ["nope.jsonl"], F)
+
+
+def test_a_byte_order_mark_from_a_spreadsheet_export_is_ignored():
+    csv = "\ufeffid,q,expected\r\na,hi,x\r\n"
+    jsonl = '\ufeff{"id": "a", "inputs": {"q": "hi"}, "expected": "x"}\r\n'
+    assert parse_dataset(csv, "c.csv") == parse_dataset(jsonl, "c.jsonl")
+    assert parse_dataset(csv, "c.csv")[0].id == "a" and parse_dataset(csv, "c.csv")[0].inputs == {"q": "hi"}

@@ -39,6 +39,7 @@ def dataset_digest(texts: list[str]) -> str:
 
 
 def parse_dataset(text: str, file: str) -> list[Case]:
+    text = text.removeprefix("\ufeff")   # spreadsheet exports start with a byte-order mark
     lower = file.lower()
     if lower.endswith((".jsonl", ".ndjson")):
         rows = _jsonl(text, file)
