@@ -237,9 +237,8 @@ class PrometheusSource:
             version = sel.canary_version if variant == "canary" else sel.stable_version
             values = {"prompt": sel.name, "version": version, "variant": variant, "env": sel.env,
                       "segment": sel.segment or "", "window": window}
-            selector = fill(SELECTOR, **values)
-            if sel.segment is not None:
-                selector += f',segment="{sel.segment}"'
+            # The exporter labels default-entry calls segment="": only those judge the default.
+            selector = fill(SELECTOR, **values) + f',segment="{sel.segment or ""}"'
             values["selector"] = selector
             q = lambda template, **extra: self.scalar(fill(template, **values, **extra), now)
             calls = round(q(DEFAULT_QUERIES["calls"]))

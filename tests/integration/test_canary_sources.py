@@ -118,3 +118,40 @@ def test_log_moments_from_histogram_buckets():
     assert m.n == 20
     expected = (math.log(math.sqrt(0.1 * 0.25) * 1000) + math.log(math.sqrt(0.25 * 0.5) * 1000)) / 2
     assert m.mean == pytest.approx(expected)
+
+
+def test_prometheus_queries_select_the_default_entry_by_an_empty_segment():
+    # A loopback stand-in for Prometheus' query API records the PromQL it is sent.
+    import json as _json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs, urlsplit
+
+    from promptctl.canary_sources import PrometheusSource
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            seen.append(parse_qs(urlsplit(self.path).query)["query"][0])
+            body = _json.dumps({"status": "success", "data": {"resultType": "vector", "result": []}})
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        PrometheusSource(url).observations(SEL, parse_policy({}).metrics, NOW)
+        assert seen and all('segment=""' in q for q in seen), seen
+        seen.clear()
+        eu = Selection("support", "production", "1.0.0", "1.1.0", since=NOW - 60, segment="eu")
+        PrometheusSource(url).observations(eu, parse_policy({}).metrics, NOW)
+        assert all('segment="eu"' in q for q in seen), seen
+    finally:
+        server.shutdown()
+        server.server_close()
