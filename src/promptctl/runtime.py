@@ -271,9 +271,11 @@ class Registry:
         return self._call_logger().track(resolved, env=self.env, segment=resolved.segment,
                                          key=resolved.key)
 
-    def log_call(self, resolved: ResolvedPrompt, **fields: Any):
-        return self._call_logger().log_call(resolved, env=self.env, segment=resolved.segment,
-                                            key=resolved.key, **fields)
+    def log_call(self, resolved: ResolvedPrompt | None = None, **fields: Any):
+        """Log a call you timed yourself; any field you pass (env, key, name...) wins."""
+        defaults = {"env": self.env, "segment": getattr(resolved, "segment", None),
+                    "key": getattr(resolved, "key", None)}
+        return self._call_logger().log_call(resolved, **{**defaults, **fields})
 
     def attach(self, call_id: str, scores: dict[str, float]) -> None:
         """A quality signal that arrives later (thumbs down, escalation), joined by call id."""

@@ -54,3 +54,21 @@ def test_late_feedback_attaches_through_the_registry(deploy_repo, tmp_path):
         tables = [r[0] for r in db.execute("select name from sqlite_master where type='table'")]
         rows = sum(db.execute(f"select count(*) from {t}").fetchone()[0] for t in tables)
     assert rows == 2   # the call and its feedback
+
+
+def test_log_call_takes_explicit_fields_with_or_without_a_resolved_prompt(deploy_repo, tmp_path):
+    # `reg.log_call(...)` is the plain form: passing env/key (or no prompt at all) must log,
+    # not raise a TypeError into the app.
+    from promptctl.sinks import read_jsonl
+    project = open_project(deploy_repo)
+    deploy.promote(project, "support-refund", "1.0.0", "production", why="first")
+    log = tmp_path / "calls.jsonl"
+    reg = Registry.open(deploy_repo, env="production", call_log=str(log))
+    p = reg.get("support-refund", key="user-1")
+    reg.log_call(p, latency_ms=12.0, success=True, key="user-2", env="production")
+    reg.log_call(name="support-refund", version="1.0.0", latency_ms=9.0, success=False,
+                 error="Timeout")
+    assert reg.flush()
+    calls, _ = read_jsonl(log)
+    assert [(c.version, c.env, c.success) for c in calls] == [("1.0.0", "production", True),
+                                                              ("1.0.0", "production", False)]
