@@ -143,3 +143,18 @@ def test_watch_refuses_a_zero_interval(prompt_repo, monkeypatch):
     _repo(prompt_repo, monkeypatch)
     result = CliRunner().invoke(_app(), ["watch", "--interval", "0s", "--iterations", "1"])
     assert result.exit_code == 2 and "error: --interval: '0s' must be longer than 0" in result.output
+
+
+def test_a_broken_manifest_is_one_line_with_file_line_and_field(prompt_repo, monkeypatch):
+    _repo(prompt_repo, monkeypatch)
+    manifest = prompt_repo / "release.yaml"
+    for text, message in [("environments: [\n", "error: release.yaml:2: invalid YAML"),
+                          (MANIFEST.replace("      active: 1.0.0\n", ""),
+                           "error: release.yaml:3: environments.production.support-refund.active: "
+                           "Field required")]:
+        manifest.write_text(text)
+        for args in (["analyze", "support-refund", "-e", "production"],
+                     ["watch", "--interval", "1s", "--iterations", "1"]):
+            result = CliRunner().invoke(_app(), args)
+            assert result.exit_code == 2, result.output
+            assert result.output.startswith(message), result.output

@@ -69,7 +69,11 @@ def _read_manifest(project: Project) -> dict:
     if not path.exists():
         raise NotFoundError(f"no {project.config.manifest}", file=str(path),
                             fix="promote a version first")
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    from ..manifest import parse_manifest
+
+    text = path.read_text(encoding="utf-8")
+    parse_manifest(text, project.config.manifest)   # a broken manifest: file:line: field, exit 2
+    data = yaml.safe_load(text) or {}
     return data.get("environments") or {}
 
 
