@@ -307,3 +307,10 @@ def test_an_unreadable_history_or_cache_is_one_line_before_any_call(repo):
     (state / "cache.sqlite").write_text("not a database")
     with pytest.raises(ValidationError, match="cannot open the response cache"):
         ResponseCache(state / "cache.sqlite")
+
+
+def test_baseline_env_from_a_broken_manifest_is_one_line(repo):
+    (repo / "release.yaml").write_text("environments: [production]\n")
+    result = invoke(repo, "eval", "support-refund", "--baseline", "production")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: release.yaml:1: environments: ")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import NotFoundError, UsageError, ValidationError
-from ..files import list_prompt_names, load_yaml
+from ..files import list_prompt_names
 from ..model import PromptContent
 from .project import WORKING, Project, load_version, open_project, split_ref
 
@@ -307,16 +307,16 @@ def resolve_baseline(project: Project, name: str, baseline: str) -> str | None:
     bare = baseline.removeprefix("v")
     if _looks_like_version(bare) or baseline == WORKING:
         return bare
-    text = project.working.read(project.config.manifest)
-    data = load_yaml(text, project.config.manifest) if text else None
-    envs = (data or {}).get("environments") or {}
+    from ..manifest import parse_manifest
+
+    text = project.working.read(project.config.manifest) or "environments: {}\n"
+    envs = parse_manifest(text, project.config.manifest).environments
     if baseline not in envs:
         raise NotFoundError(f"{baseline!r} is neither a version nor an environment",
                             file=project.config.manifest, field="--baseline",
                             fix=f"environments: {', '.join(sorted(envs)) or 'none'}")
-    entry = (envs.get(baseline) or {}).get(name) or {}
-    active = entry.get("active") if isinstance(entry, dict) else None
-    return str(active) if active else None
+    entry = envs[baseline].get(name)
+    return entry.active if entry is not None else None
 
 
 def _record(project: Project, run) -> None:
