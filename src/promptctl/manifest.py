@@ -240,7 +240,9 @@ def _replace(manifest: Manifest, env: str, name: str, segment: str | None,
 
 
 def _fields(target: Target) -> dict[str, Any]:
-    return {"active": target.active, "canary": target.canary, "model": target.model}
+    # every Target field: an edit must never drop a pin or a per-entry canary policy
+    return {"active": target.active, "canary": target.canary, "model": target.model,
+            "analysis": target.analysis}
 
 
 def promote(manifest: Manifest, env: str, name: str, version: str,
@@ -259,7 +261,8 @@ def promote(manifest: Manifest, env: str, name: str, version: str,
     if canary is not None and canary.version == version:
         canary = None
     model = current.model if current else None
-    new = Target(active=version, canary=canary, model=model)
+    analysis = current.analysis if current else None
+    new = Target(active=version, canary=canary, model=model, analysis=analysis)
     change = Change("promote", name, env, segment, version,
                     previous=current.active if current else None)
     return _replace(manifest, env, name, segment, new), change
@@ -333,7 +336,7 @@ def rollback(manifest: Manifest, env: str, name: str, segment: str | None = None
         canary_ = canary_.model_copy(update={"weight": 0.0, "stopped": now or now_utc()})
     if canary_ is not None and canary_.version == to:
         canary_ = None
-    new = Target(active=to, canary=canary_, model=current.model)
+    new = Target(active=to, canary=canary_, model=current.model, analysis=current.analysis)
     change = Change("rollback", name, env, segment, to, previous=current.active)
     return _replace(manifest, env, name, segment, new), change
 

@@ -154,3 +154,26 @@ def test_editors_can_check_release_yaml_with_the_shipped_schema():
                          "{version: 1.1.0, weight: 150}, colour: red}}}")
     errors = {e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(bad)}
     assert any("150" in m for m in errors) and any("colour" in m for m in errors)
+
+
+def test_edits_keep_the_entry_policy_and_pin():
+    # a per-entry canary policy (analysis) or model pin is the user's; no edit may drop it
+    m = mf.parse_manifest("""\
+environments:
+  production:
+    support-refund:
+      active: 2.0.0
+      model: gpt-4o-2024-08-06
+      analysis: {min_calls: 50}
+      segments:
+        enterprise: {active: 1.4.0, analysis: {min_calls: 7}}
+""")
+    m, _ = mf.canary(m, "production", "support-refund", "2.1.0", 5, now=T0)
+    m, _ = mf.stop(m, "production", "support-refund", now=T1)
+    m, _ = mf.promote(m, "production", "support-refund", "2.1.0")
+    m, _ = mf.rollback(m, "production", "support-refund", to="2.0.0")
+    m, _ = mf.promote(m, "production", "support-refund", "1.5.0", "enterprise")
+    entry = m.entry("production", "support-refund")
+    assert entry.analysis == {"min_calls": 50} and entry.model == "gpt-4o-2024-08-06"
+    assert entry.segments["enterprise"].analysis == {"min_calls": 7}
+    assert "min_calls: 50" in mf.dump_manifest(m)
