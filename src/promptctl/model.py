@@ -122,8 +122,11 @@ class Config(_Strict):
     @field_validator("tag_format")
     @classmethod
     def _tag_format_fields(cls, value: str) -> str:
-        if "{name}" not in value or "{version}" not in value:
-            raise ValueError("must contain both {name} and {version}")
+        from .tags import check_format
+
+        problem = check_format(value)
+        if problem:
+            raise ValueError(f"{problem} (default: {DEFAULT_TAG_FORMAT})")
         return value
 
 

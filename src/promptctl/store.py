@@ -12,7 +12,7 @@ import git
 
 from .errors import NotFoundError, ReleaseError, RepoError
 from .model import DEFAULT_TAG_FORMAT, Release
-from .tags import parse_body, parse_digest, parse_tag, tag_prefix
+from .tags import parse_body, parse_digest, parse_tag, ref_pattern
 
 _SEP, _END = "\x1f", "\x1e"
 _REF_FORMAT = _SEP.join([
@@ -90,9 +90,7 @@ class GitStore:
 
     def releases(self, name: str | None = None) -> list[Release]:
         """Release tags (of one prompt, or all), parsed from a single for-each-ref call."""
-        prefix = "refs/tags/" + tag_prefix(self.tag_format, name)
-        # for-each-ref matches a literal prefix only up to a slash; otherwise glob it.
-        pattern = prefix if prefix.endswith("/") else prefix + "*"
+        pattern = ref_pattern(self.tag_format, name)
         out = self._git.execute(["git", "for-each-ref", f"--format={_REF_FORMAT}", pattern],
                                     strip_newline_in_stdout=False)
         found = []

@@ -95,6 +95,9 @@ def _release(project: Project, content: PromptContent, version: str, message: st
     pathspecs = [f":(glob){project.prompt_path(name)}/*"]
     pathspecs += [f"{prompts_dir}/{p}" for p in content.files if not p.startswith(f"{name}/")]
     subject = f"release {name} {version}" + (f": {message}" if message else "")
+    tag = format_tag(name, version, project.config.tag_format)
+    if store.tag_commit(tag) is not None:   # before committing: a refused bump changes nothing
+        raise ReleaseError(f"tag {tag} already exists", fix="tags are immutable: release a new version")
     if not store.has_commits() or store.dirty_paths(pathspecs):
         store.commit_paths(pathspecs, subject)
     commit = store.head()
@@ -102,7 +105,6 @@ def _release(project: Project, content: PromptContent, version: str, message: st
     if committed.digest != content.digest:
         raise ReleaseError(f"the commit of {name} does not hold the working files",
                            fix="check .gitignore: every prompt file must be tracked")
-    tag = format_tag(name, version, project.config.tag_format)
     store.create_tag(tag, commit, format_message(name, version, content.digest, message))
     return store.release(name, version)
 
