@@ -40,7 +40,7 @@ class WorkingTree:
 
     def read(self, path: str) -> str | None:
         try:
-            return (self.root / path).read_text(encoding="utf-8")
+            return decode_text((self.root / path).read_bytes(), path)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
 
@@ -49,6 +49,15 @@ class WorkingTree:
             return sorted(e.name for e in os.scandir(self.root / path) if e.is_file())
         except (FileNotFoundError, NotADirectoryError):
             return []
+
+
+def decode_text(data: bytes, path: str) -> str:
+    """Prompt files are UTF-8 text; anything else is a finding about that file, not a crash."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problem = Problem(path, f"not UTF-8 text at byte {exc.start} (save it as UTF-8)")
+        raise ValidationError(problems=[problem]) from exc
 
 
 class DictSource:

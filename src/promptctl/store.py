@@ -39,7 +39,9 @@ class GitTreeSource:
         item = self._item(path)
         if item is None or item.type != "blob":
             return None
-        return item.data_stream.read().decode("utf-8")
+        from .files import decode_text
+
+        return decode_text(item.data_stream.read(), path)
 
     def listdir(self, path: str) -> list[str]:
         item = self._item(path)

@@ -159,3 +159,14 @@ def test_a_tag_format_git_cannot_use_is_refused_before_any_write(prompt_repo, fm
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.startswith("error: promptctl.yaml:") and "tag_format" in r.stderr
     assert repo_state(prompt_repo) == before
+
+
+def test_a_file_that_is_not_utf8_is_a_finding_not_a_crash(prompt_repo):
+    (prompt_repo / "prompts/triage/system.j2").write_bytes(b"\xff\xfe label tickets\n")
+    r = run_cli("check", cwd=prompt_repo)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "prompts/triage/system.j2: not UTF-8 text" in r.stdout + r.stderr
+    before = repo_state(prompt_repo)
+    r = run_cli("bump", "triage", cwd=prompt_repo)
+    assert r.returncode == 2 and r.stderr.startswith("error: prompts/triage/system.j2: not UTF-8")
+    assert repo_state(prompt_repo) == before
