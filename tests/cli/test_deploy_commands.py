@@ -116,3 +116,18 @@ def test_the_canary_group_takes_more_subcommands_beside_the_default():
     assert runner.invoke(group, ["p", "1.1.0", "--weight", "5"]).exit_code == 0
     assert runner.invoke(group, ["analyze", "p", "--apply"]).exit_code == 0
     assert calls == [("start", "p", "1.1.0", 5.0), ("analyze", "p", True)]
+
+
+def test_bundle_with_C_writes_into_that_folder_and_verify_checks_it(deploy_repo, tmp_path):
+    # -C DIR runs "as if started in DIR": the default -o lands there, where verify looks for it
+    cli(deploy_repo, "promote", "support-refund", "1.0.0", "--env", "production")
+    r = run_cli("-C", str(deploy_repo), "bundle", "--env", "production", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (deploy_repo / "release.lock.json").is_file() and not (tmp_path / "release.lock.json").exists()
+    assert run_cli("verify", cwd=deploy_repo).returncode == 0
+    data = json.loads((deploy_repo / "release.lock.json").read_text())
+    files = data["versions"][0]["files"]
+    files[next(iter(files))] += "tampered\n"
+    (deploy_repo / "release.lock.json").write_text(json.dumps(data))
+    r = run_cli("verify", cwd=deploy_repo)
+    assert r.returncode == 1 and "release.lock.json" in r.stderr and "digest" in r.stderr

@@ -149,7 +149,7 @@ def bundle_cmd(env: str = _ENV,
     """Write every version ENV references, with content and digests, for git-less apps."""
     from ..services import deploy
     project = _project()
-    target = output if output.is_absolute() else Path.cwd() / output
+    target = state().directory / output     # relative to -C DIR, as git -C does
     if verify:
         deploy.check_bundle(project, target)
         typer.echo(f"{target}: ok")

@@ -165,12 +165,13 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print as JSON."
 
 @command(app, "verify")
 def verify_cmd(
-    bundles: Optional[List[Path]] = typer.Option(None, "--bundle", help="Also check this bundle (repeatable)."),
+    bundles: Optional[List[Path]] = typer.Option(
+        None, "--bundle", help="Also check this bundle (repeatable; default: release.lock.json if present)."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """Prove immutability: release tags, the manifest and bundles match their recorded digests."""
     from ..services.prompts import verify
-    report = verify(_project(), [state().directory / b for b in bundles or []])
+    report = verify(_project(), [state().directory / b for b in bundles] if bundles else None)
     if as_json:
         _echo_json({"checked": report.checked, "findings": [f.as_dict() for f in report.findings]})
     else:

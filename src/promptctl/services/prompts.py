@@ -15,6 +15,8 @@ from ..versions import BumpKind, next_version, parse_level, sort_versions
 from . import project as _project
 from .project import WORKING, Project, latest_release, load_release, load_working, open_project
 
+DEFAULT_BUNDLE = "release.lock.json"   # where `promptctl bundle` writes without -o
+
 
 def load_version(where: Project | Path | str, name: str, version: str | None) -> PromptContent:
     """Content of `name` at a version or `working`; `where` is a Project or a folder in one."""
@@ -223,8 +225,12 @@ class VerifyReport:
 
 def verify(project: Project, bundles: list[Path] | None = None) -> VerifyReport:
     """Every release tag is annotated and matches its recorded digest; so do the versions
-    the manifest and the given bundles reference."""
+    the manifest and the given bundles reference (by default `release.lock.json`, when
+    `promptctl bundle` left one at the root)."""
     from .deploy import verify_bundle, verify_manifest
+    if bundles is None:
+        default = project.root / DEFAULT_BUNDLE
+        bundles = [default] if default.is_file() else []
     report = VerifyReport()
     for release in project.store.releases():
         report.checked += 1
