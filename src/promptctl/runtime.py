@@ -307,7 +307,13 @@ class Registry:
             text = loader.watch.poll()
             if text is None:
                 raise NotFoundError(f"{loader.watch.path} not found")
-            self._state = loader.load(text, self.env, self._cache)
+            state = loader.load(text, self.env, self._cache)
+            known = state.manifest.environments
+            if self.env not in known:   # a typo in env= should fail at start-up, not on every get
+                raise NotFoundError(f"no environment {self.env!r} in {loader.watch.path}",
+                                    fix=f"known: {', '.join(known) or 'none yet'}; "
+                                        f"run `promptctl promote NAME VERSION --env {self.env}`")
+            self._state = state
             self._next_check = time.monotonic() + self.refresh_interval
 
     def _refresh_locked(self) -> bool:

@@ -245,3 +245,11 @@ def test_open_with_a_manifest_url_reads_content_from_git(live_repo):
         assert reg.get("support-refund").version == "2.0.0" and "nope" in str(reg.last_error)
     finally:
         server.shutdown()
+
+
+def test_an_env_the_manifest_does_not_have_fails_at_open(live_repo):
+    # a typo in env= must not start an app whose every get() fails
+    with pytest.raises(NotFoundError, match="no environment 'prodution'.*known: production"):
+        promptctl.Registry.open(live_repo, env="prodution")
+    reg = promptctl.Registry.open(live_repo, env="prodution", fallback="Hi")
+    assert reg.get("support-refund").variant == "fallback"
