@@ -125,6 +125,8 @@ def validation_problems(exc: PydanticValidationError, text: str, file: str) -> l
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = "unknown field (remove it or check its spelling)"
+        elif err["type"] == "missing":
+            message = "required field is missing (add it)"
         problems.append(Problem(file, message, line=line, field=field))
     return problems
 
@@ -197,7 +199,8 @@ def load_prompt(source: FileSource, config: Config, name: str) -> PromptContent:
     spec: PromptSpec = parse_model(PromptSpec, text, yaml_path)
     problems: list[Problem] = []
     if spec.name != name:
-        problems.append(Problem(yaml_path, f"is {spec.name!r} but the folder says {name!r}",
+        problems.append(Problem(yaml_path, f"is {spec.name!r} but the folder says {name!r} "
+                                           f"(set name: {name}, or move the folder)",
                                 line=key_lines(text).get(("name",)), field="name"))
     files = {f"{name}/{f}": source.read(f"{folder}/{f}") or "" for f in source.listdir(folder)}
     templates, bodies = _bodies(spec, name, files, yaml_path, text, problems)
@@ -221,7 +224,8 @@ def _bodies(spec: PromptSpec, name: str, files: dict[str, str], yaml_path: str, 
         else:
             loader_name = f"{name}/{file}"
             if loader_name not in files:
-                problems.append(Problem(yaml_path, f"file {file!r} not found next to prompt.yaml",
+                problems.append(Problem(yaml_path, f"file {file!r} not found next to prompt.yaml "
+                                                   f"(create {yaml_path.rsplit('/', 1)[0]}/{file} or fix the name)",
                                         line=key_lines(text).get(field), field=".".join(map(str, field))))
                 return
             templates[loader_name] = files[loader_name]
@@ -259,7 +263,8 @@ def _gather_partials(source: FileSource, config: Config, templates: dict[str, st
             body = source.read(f"{config.prompts_dir}/{ref}")
             if body is None:
                 problems.append(Problem(_display(config, current, yaml_path),
-                                        f"included template {ref!r} not found",
+                                        f"included template {ref!r} not found (create "
+                                        f"{config.prompts_dir}/{ref} or fix the include)",
                                         field=_field_of(current),
                                         ))
                 continue

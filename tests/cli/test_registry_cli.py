@@ -138,3 +138,30 @@ def test_verify_checks_the_manifest_and_bundles(tmp_path):
     manifest.write_text(manifest.read_text().replace("active: 1.1.0", "active: 1.0.9"))
     dangling = run_cli("verify", cwd=demo)
     assert dangling.returncode == 1 and "1.0.9" in dangling.stderr
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda r: (r / "prompts/triage/prompt.yaml").write_text(
+        (r / "prompts/triage/prompt.yaml").read_text().replace("name: triage", "name: other")),
+     "name: is 'other' but the folder says 'triage' (set name: triage, or move the folder)"),
+    (lambda r: (r / "prompts/triage/prompt.yaml").write_text(
+        (r / "prompts/triage/prompt.yaml").read_text().replace("system.j2", "missing.j2")),
+     "not found next to prompt.yaml (create prompts/triage/missing.j2 or fix the name)"),
+    (lambda r: (r / "prompts/triage/system.j2").write_text('{% include "_partials/gone.j2" %}\n'),
+     "'_partials/gone.j2' not found (create prompts/_partials/gone.j2 or fix the include)"),
+    (lambda r: (r / "prompts/triage/prompt.yaml").write_text(
+        (r / "prompts/triage/prompt.yaml").read_text().replace("name: triage\n", "")),
+     "name: required field is missing (add it)"),
+])
+def test_each_finding_says_how_to_fix_it(prompt_repo, edit, expected):
+    edit(prompt_repo)
+    result = invoke(prompt_repo, "bump", "triage")
+    assert result.exit_code == 2 and expected in result.output, result.output
+
+
+def test_dataset_errors_name_the_file_from_the_root(prompt_repo):
+    with open(prompt_repo / "evals/support-refund/cases.jsonl", "a") as handle:
+        handle.write("not json\n")
+    result = invoke(prompt_repo, "check")
+    assert result.exit_code == 1
+    assert "evals/support-refund/cases.jsonl:2: invalid JSON" in result.output

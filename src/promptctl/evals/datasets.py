@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,7 +130,8 @@ def load_cases(read, paths: list[str], suite_file: str) -> tuple[list[Case], str
             raise NotFoundError(f"dataset {path!r} not found", file=suite_file, field="dataset",
                                 fix="paths are relative to the suite's folder")
         texts.append(text)
-        cases.extend(parse_dataset(text, path))
+        # errors name the file from the repo root, as every other finding does
+        cases.extend(parse_dataset(text, posixpath.join(posixpath.dirname(suite_file), path)))
     seen: set[str] = set()
     for case in cases:
         if case.id in seen:
