@@ -15,8 +15,8 @@ from jinja2 import TemplateSyntaxError
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from .errors import NotFoundError, Problem, RepoError, ValidationError
-from .model import Config, PromptContent, PromptSpec
+from .errors import NotFoundError, Problem, RepoError, UsageError, ValidationError
+from .model import NAME_RE, Config, PromptContent, PromptSpec
 from .render import make_environment, parse, referenced_templates
 
 CONFIG_FILE = "promptctl.yaml"
@@ -188,9 +188,17 @@ def content_digest(files: dict[str, str]) -> str:
     return "sha256:" + outer.hexdigest()
 
 
+def check_name(name: str) -> str:
+    """A prompt name, or UsageError: a name is also a path, so '../x' must never reach the disk."""
+    if not NAME_RE.match(name):
+        raise UsageError(f"invalid prompt name {name!r}", field="NAME",
+                         fix="use lowercase letters, digits, '-', '_' and '/' between folders")
+    return name
+
+
 def load_prompt(source: FileSource, config: Config, name: str) -> PromptContent:
     """Read, validate and gather a prompt with its partials; raises with every problem."""
-    folder = prompt_dir(config, name)
+    folder = prompt_dir(config, check_name(name))
     yaml_path = f"{folder}/{PROMPT_FILE}"
     text = source.read(yaml_path)
     if text is None:

@@ -106,6 +106,9 @@ class GitStore:
         return found
 
     def release(self, name: str, version: str) -> Release:
+        from .files import check_name
+
+        check_name(name)
         for release in self.releases(name):
             if release.version == version:
                 return release

@@ -64,7 +64,9 @@ def test_check_lists_every_problem_and_exits_1(prompt_repo):
         (r / "prompts/triage/prompt.yaml").read_text() + "colour: blue\n"),
      ["bump", "triage"], "colour: unknown field"),
     (lambda r: None, ["bump", "triage", "1.0"], "not a semantic version"),
-    (lambda r: None, ["bump", "Bad_Name!"], "not found"),
+    (lambda r: None, ["bump", "Bad_Name!"], "invalid prompt name"),
+    (lambda r: None, ["show", "../../repo/prompts/triage"], "invalid prompt name"),
+    (lambda r: None, ["promote", "../x", "1.0.0", "--env", "prod"], "invalid prompt name"),
     (lambda r: (r / "prompts/triage/prompt.yaml").write_text(
         (r / "prompts/triage/prompt.yaml").read_text().replace("system.j2", "missing.j2")),
      ["bump", "triage"], "messages.0.content_file"),

@@ -7,9 +7,8 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import NotFoundError, UsageError
-from ..files import CONFIG_FILE, PROMPT_FILE
+from ..files import CONFIG_FILE, PROMPT_FILE, check_name
 from ..jsonschemas import KINDS, SCHEMA_DIR, file_name, shipped_text, with_modeline
-from ..model import NAME_RE
 from .project import Project
 
 # Dotfiles and dot-folders do not survive packaging as-is: `gitignore`, `github/…` gain a dot.
@@ -33,9 +32,7 @@ def init(directory: Path) -> list[str]:
 
 def new(project: Project, name: str, kind: str = "chat", from_: str | None = None) -> list[str]:
     """Scaffold prompts/<name>/ and evals/<name>/, from a template or a copy of another prompt."""
-    if not NAME_RE.match(name):
-        raise UsageError(f"invalid prompt name {name!r}", field="NAME",
-                         fix="use lowercase letters, digits, '-', '_' and '/' between folders")
+    check_name(name)
     prompt_dir = project.prompt_path(name)
     evals_dir = f"{project.config.evals_dir}/{name}"
     if (project.root / prompt_dir).exists():
