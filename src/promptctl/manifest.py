@@ -281,7 +281,8 @@ def canary(manifest: Manifest, env: str, name: str, version: str, weight: float,
     where = env + (f"/{segment}" if segment else "")
     if current is None:
         raise ManifestError(f"{name} has no active version in {where}",
-                            fix=f"run `promptctl promote {name} VERSION --env {env}` first")
+                            fix=f"run `promptctl promote {name} VERSION --env {env}"
+                                f"{f' --segment {segment}' if segment else ''}` first")
     if weight == 0:
         running = current.canary
         if running is not None and running.running and running.version != version:

@@ -177,3 +177,10 @@ environments:
     assert entry.analysis == {"min_calls": 50} and entry.model == "gpt-4o-2024-08-06"
     assert entry.segments["enterprise"].analysis == {"min_calls": 7}
     assert "min_calls: 50" in mf.dump_manifest(m)
+
+
+def test_a_canary_on_a_segment_without_an_entry_says_which_promote_to_run():
+    m = example()
+    with pytest.raises(ManifestError) as info:
+        mf.canary(m, "production", "support-refund", "2.1.0", 5, "vip", now=T0)
+    assert "--env production --segment vip` first" in info.value.one_line()

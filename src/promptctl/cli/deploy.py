@@ -133,7 +133,7 @@ def history_cmd(name: str = typer.Argument(..., help="Prompt name.", autocomplet
         typer.echo(json.dumps([r.as_dict() for r in rows], indent=2))
         return
     if not rows:
-        typer.echo(f"no history for {name} in {env}")
+        typer.echo(f"no history for {name} in {env}" + (f"/{segment}" if segment else ""))
     for r in rows:
         canary = f"  canary {r.canary}@{r.weight:g}%" if r.canary else ""
         typer.echo(f"{r.date[:19]}  {r.commit[:8]}  {r.action:<8} {r.active or '-'}{canary}"
