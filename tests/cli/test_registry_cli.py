@@ -167,3 +167,11 @@ def test_dataset_errors_name_the_file_from_the_root(prompt_repo):
     result = invoke(prompt_repo, "check")
     assert result.exit_code == 1
     assert "evals/support-refund/cases.jsonl:2: invalid JSON" in result.output
+
+
+def test_verify_names_a_broken_manifest_once_with_its_line(prompt_repo):
+    (prompt_repo / "release.yaml").write_text(
+        "environments:\n  production:\n    triage:\n      active: 1.0\n")
+    r = run_cli("verify", cwd=prompt_repo)
+    assert r.returncode == 1
+    assert r.stderr.startswith("release.yaml:4: environments.production.triage.active: '1.0'")

@@ -240,7 +240,10 @@ def verify(project: Project, bundles: list[Path] | None = None) -> VerifyReport:
     problems = verify_manifest(project)
     for path in bundles or []:
         problems += verify_bundle(project, path)
-    report.findings += [Finding(p.file, str(p).removeprefix(f"{p.file}: ")) for p in problems]
+    # "file:line" as the finding's place, so the CLI line reads like every other error
+    for p in problems:
+        where = f"{p.file}:{p.line}" if p.line else p.file
+        report.findings.append(Finding(where, str(p).removeprefix(f"{where}: ")))
     return report
 
 
