@@ -175,3 +175,9 @@ def test_verify_names_a_broken_manifest_once_with_its_line(prompt_repo):
     r = run_cli("verify", cwd=prompt_repo)
     assert r.returncode == 1
     assert r.stderr.startswith("release.yaml:4: environments.production.triage.active: '1.0'")
+
+
+def test_show_render_names_the_version_once(prompt_repo, tmp_path):
+    (tmp_path / "vars.yaml").write_text("other: 1\n")
+    r = invoke(prompt_repo, "show", "triage", "--render", str(tmp_path / "vars.yaml"))
+    assert r.exit_code == 2 and "error: triage@working: missing required input 'ticket'" in r.output

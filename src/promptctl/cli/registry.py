@@ -124,7 +124,8 @@ def show_cmd(
     from ..services.prompts import render_text, show
     from .render import print_show
     content, release = show(_project(), ref)
-    rendered = render_text(content, ref, _read_vars(render)) if render else None
+    label = release.version if release else ref.partition("@")[2] or "working"
+    rendered = render_text(content, label, _read_vars(render)) if render else None
     if as_json:
         _echo_json({"name": content.name, "version": release.version if release else "working",
                     "digest": content.digest, "kind": content.spec.kind,
