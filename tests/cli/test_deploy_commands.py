@@ -131,3 +131,21 @@ def test_bundle_with_C_writes_into_that_folder_and_verify_checks_it(deploy_repo,
     (deploy_repo / "release.lock.json").write_text(json.dumps(data))
     r = run_cli("verify", cwd=deploy_repo)
     assert r.returncode == 1 and "release.lock.json" in r.stderr and "digest" in r.stderr
+
+
+def test_require_eval_as_the_default_from_promptctl_yaml(deploy_repo):
+    # the documented `eval: {require_eval: true}` must be accepted, and act as the default
+    from conftest import git_save
+    config = deploy_repo / "promptctl.yaml"
+    config.write_text(config.read_text() + "eval:\n  require_eval: true\n")
+    git_save(deploy_repo, "gate every rollout")
+    before = repo_snapshot(deploy_repo)
+    r = cli(deploy_repo, "promote", "support-refund", "1.0.0", "--env", "production")
+    assert r.exit_code == 1 and "no passing eval run" in r.output, r.output
+    assert repo_snapshot(deploy_repo) == before
+    r = cli(deploy_repo, "promote", "support-refund", "1.0.0", "--env", "production", "--no-require-eval")
+    assert r.exit_code == 0, r.output
+    r = cli(deploy_repo, "eval", "support-refund@1.1.0", "--provider", "echo")
+    assert r.exit_code == 0, r.output
+    r = cli(deploy_repo, "canary", "support-refund", "1.1.0", "--env", "production", "-w", "5")
+    assert r.exit_code == 0, r.output
