@@ -149,3 +149,16 @@ def test_require_eval_as_the_default_from_promptctl_yaml(deploy_repo):
     assert r.exit_code == 0, r.output
     r = cli(deploy_repo, "canary", "support-refund", "1.1.0", "--env", "production", "-w", "5")
     assert r.exit_code == 0, r.output
+
+
+def test_bundle_verify_needs_no_env_and_a_mangled_bundle_is_a_finding(deploy_repo):
+    run_cli("promote", "triage", "1.0.0", "--env", "staging", cwd=deploy_repo, check=True)
+    run_cli("bundle", "--env", "staging", "-o", "lock.json", cwd=deploy_repo, check=True)
+    r = run_cli("bundle", "--verify", "-o", "lock.json", cwd=deploy_repo)    # as docs/runtime.md shows it
+    assert r.returncode == 0, r.stderr
+    data = json.loads((deploy_repo / "lock.json").read_text())
+    del data["versions"][0]["files"]
+    (deploy_repo / "lock.json").write_text(json.dumps(data))
+    r = run_cli("verify", "--bundle", "lock.json", cwd=deploy_repo)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "lock.json: versions.0.files: missing" in r.stderr

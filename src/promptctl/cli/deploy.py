@@ -141,7 +141,8 @@ def history_cmd(name: str = typer.Argument(..., help="Prompt name.", autocomplet
 
 
 @command(app, "bundle")
-def bundle_cmd(env: str = _ENV,
+def bundle_cmd(env: Optional[str] = typer.Option(None, "--env", "-e", autocompletion=environments,
+                                               help="Environment, e.g. production (not needed with --verify)."),
                output: Path = typer.Option(Path("release.lock.json"), "-o", "--output",
                                            help="Where to write the bundle."),
                verify: bool = typer.Option(False, "--verify",
@@ -154,6 +155,9 @@ def bundle_cmd(env: str = _ENV,
         deploy.check_bundle(project, target)
         typer.echo(f"{target}: ok")
         return
+    if env is None:
+        from ..errors import UsageError
+        raise UsageError("missing option", field="--env", fix="name the environment to bundle, e.g. --env production")
     data = deploy.bundle(project, env, target)
     typer.echo(f"wrote {target} ({len(data['versions'])} versions, manifest {data['manifest_commit'][:8]})")
 
