@@ -181,3 +181,13 @@ def test_show_render_names_the_version_once(prompt_repo, tmp_path):
     (tmp_path / "vars.yaml").write_text("other: 1\n")
     r = invoke(prompt_repo, "show", "triage", "--render", str(tmp_path / "vars.yaml"))
     assert r.exit_code == 2 and "error: triage@working: missing required input 'ticket'" in r.output
+
+
+@pytest.mark.parametrize("target, words", [("afile", "is a file"), ("prompts/team", "is inside"),
+                                           ("evals/team", "is inside")])
+def test_init_refuses_a_file_or_a_folder_inside_a_repos_prompts(prompt_repo, target, words):
+    (prompt_repo / "afile").write_text("x\n")
+    before = repo_state(prompt_repo)
+    r = run_cli("init", target, cwd=prompt_repo)
+    assert r.returncode == 2 and r.stderr.startswith("error: DIR: ") and words in r.stderr, r.stderr
+    assert repo_state(prompt_repo) == before
