@@ -132,7 +132,7 @@ class _GitLoader:
         self.watch = _watch(manifest or root / self.config.manifest)
 
     def load(self, text: str, env: str, cache: dict) -> _State:
-        from .files import load_config, load_prompt
+        from .files import load_prompt
 
         manifest = parse_manifest(text, str(self.watch.path))
         known = _by_version(cache)
@@ -144,12 +144,23 @@ class _GitLoader:
                 raise NotFoundError(f"{name} {version} has no release tag", file=str(self.watch.path),
                                     fix=f"release it with `promptctl bump {name}`")
             source = self.store.source_at(release.commit)
-            content = load_prompt(source, load_config(source), name)
+            content = load_prompt(source, self._config_at(source), name)
             if release.digest and content.digest != release.digest:
                 raise ValidationError(f"{release.tag}: content hashes to {content.digest}, "
                                       f"the tag records {release.digest}", fix="run `promptctl verify`")
             cache[(name, version, content.digest)] = compile_version(content, version)
         return _State(manifest, build_routes(manifest, env, _by_version(cache)), self.store.head())
+
+
+    def _config_at(self, source: Any) -> Any:
+        """promptctl.yaml as released; a first bump may predate committing it (bump commits
+        only the prompt's files), so fall back to the repo's current one, as the CLI does."""
+        from .files import load_config
+
+        try:
+            return load_config(source)
+        except NotFoundError:
+            return self.config
 
 
 class _BundleLoader:

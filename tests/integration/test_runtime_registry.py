@@ -253,3 +253,21 @@ def test_an_env_the_manifest_does_not_have_fails_at_open(live_repo):
         promptctl.Registry.open(live_repo, env="prodution")
     reg = promptctl.Registry.open(live_repo, env="prodution", fallback="Hi")
     assert reg.get("support-refund").variant == "fallback"
+
+
+def test_a_release_made_before_promptctl_yaml_was_committed_serves(tmp_path):
+    # the first bump in a fresh repo commits only the prompt's files, not promptctl.yaml
+    from conftest import POLICY, TEXT_PROMPT, build_file_tree, git_save
+    root = tmp_path / "fresh"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    build_file_tree(root, {
+        "promptctl.yaml": "prompts_dir: prompts\n", "release.yaml": "environments: {}\n",
+        "prompts/_partials/policy.j2": POLICY,
+        "prompts/support-refund/prompt.yaml": TEXT_PROMPT.format(name="support-refund"),
+    })
+    run_cli("bump", "support-refund", "-m", "first", cwd=root, check=True)
+    git_save(root, "the rest")
+    run_cli("promote", "support-refund", "1.0.0", "--env", "production", cwd=root, check=True)
+    reg = promptctl.Registry.open(root, env="production")
+    assert reg.get("support-refund").render(question="Where?").endswith("Question: Where?\n")
