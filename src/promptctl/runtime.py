@@ -145,9 +145,10 @@ class _GitLoader:
                                     fix=f"release it with `promptctl bump {name}`")
             source = self.store.source_at(release.commit)
             content = load_prompt(source, self._config_at(source), name)
-            if release.digest and content.digest != release.digest:
+            if content.digest != release.digest:   # None: a lightweight or foreign tag, refused too
+                recorded = release.digest or "no digest (not a tag made by `promptctl bump`)"
                 raise ValidationError(f"{release.tag}: content hashes to {content.digest}, "
-                                      f"the tag records {release.digest}", fix="run `promptctl verify`")
+                                      f"the tag records {recorded}", fix="run `promptctl verify`")
             cache[(name, version, content.digest)] = compile_version(content, version)
         return _State(manifest, build_routes(manifest, env, _by_version(cache)), self.store.head())
 

@@ -162,3 +162,24 @@ def test_bundle_verify_needs_no_env_and_a_mangled_bundle_is_a_finding(deploy_rep
     r = run_cli("verify", "--bundle", "lock.json", cwd=deploy_repo)
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert "lock.json: versions.0.files: missing" in r.stderr
+
+
+@pytest.mark.parametrize("retag", [
+    ["tag", "-f", "support-refund/v1.1.0", "support-refund/v1.0.0^{}"],             # lightweight
+    ["tag", "-f", "-a", "support-refund/v1.1.0", "-m", "moved", "support-refund/v1.0.0^{}"],  # no digest
+])
+def test_promote_and_the_runtime_refuse_a_tag_verify_rejects(deploy_repo, retag):
+    from conftest import git
+    git(deploy_repo, *retag)
+    assert run_cli("verify", cwd=deploy_repo).returncode == 1
+    before = repo_snapshot(deploy_repo)
+    for args in (["promote", "support-refund", "1.1.0", "--env", "production"],
+                 ["canary", "support-refund", "1.1.0", "--env", "production", "-w", "5"]):
+        r = cli(deploy_repo, *args)
+        assert r.exit_code == 2 and "not a release made by `promptctl bump`" in r.output, r.output
+    assert repo_snapshot(deploy_repo) == before
+    manifest = deploy_repo / "release.yaml"
+    manifest.write_text("environments:\n  production:\n    support-refund: {active: 1.1.0}\n")
+    import promptctl
+    with pytest.raises(promptctl.errors.ValidationError, match="support-refund/v1.1.0"):
+        promptctl.Registry.open(deploy_repo, env="production")

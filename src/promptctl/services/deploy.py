@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import manifest as mf
-from ..errors import CheckFailed, ManifestError, NotFoundError, Problem, PromptctlError
+from ..errors import CheckFailed, ManifestError, NotFoundError, Problem, PromptctlError, ReleaseError
 from ..manifest import Change, Manifest, Target, dump_manifest, parse_manifest
 from ..model import PromptContent, Release
 from .project import Project, load_release
@@ -112,7 +112,13 @@ def _released(project: Project, name: str, version: str) -> PromptContent:
     from ..versions import parse_version
 
     parse_version(version)
-    return load_release(project, project.store.release(name, version))
+    release = project.store.release(name, version)
+    if not release.annotated or release.digest is None:
+        # verify flags these; a deploy must not accept what verify rejects
+        what = "is a lightweight tag" if not release.annotated else "records no Prompt-Digest"
+        raise ReleaseError(f"tag {release.tag} {what}: not a release made by `promptctl bump`",
+                           fix="run `promptctl verify`; release the content again with `promptctl bump`")
+    return load_release(project, release)
 
 
 def _eval_gate(project: Project, name: str, content: PromptContent, require: bool | None) -> None:
