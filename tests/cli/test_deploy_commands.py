@@ -183,3 +183,11 @@ def test_promote_and_the_runtime_refuse_a_tag_verify_rejects(deploy_repo, retag)
     import promptctl
     with pytest.raises(promptctl.errors.ValidationError, match="support-refund/v1.1.0"):
         promptctl.Registry.open(deploy_repo, env="production")
+
+
+def test_history_of_an_env_that_does_not_exist_is_an_error(deploy_repo):
+    cli(deploy_repo, "promote", "support-refund", "1.0.0", "--env", "production")
+    r = cli(deploy_repo, "history", "support-refund", "--env", "prodution")
+    assert r.exit_code == 2 and "no environment 'prodution'" in r.output and "known: production" in r.output
+    r = cli(deploy_repo, "history", "triage", "--env", "production")
+    assert r.exit_code == 0 and "no history for triage in production" in r.output

@@ -178,7 +178,17 @@ def history(project: Project, name: str, env: str, segment: str | None = None) -
         if now != before:
             rows.append(_row(info, now))
         before = now
+    if not rows:
+        _known_env(project, env)
     return list(reversed(rows))
+
+
+def _known_env(project: Project, env: str) -> None:
+    """A typo in --env is an error (exit 2), as in `status`, not an empty answer."""
+    known = read_manifest(project).environments
+    if env not in known:
+        raise NotFoundError(f"no environment {env!r} in {project.config.manifest}",
+                            fix=f"known: {', '.join(known) or 'none yet'}")
 
 
 def _row(info: dict, target: Target | None) -> HistoryRow:
@@ -224,9 +234,8 @@ class StatusRow:
 
 def status(project: Project, env: str | None = None) -> list[StatusRow]:
     manifest = read_manifest(project)
-    if env is not None and env not in manifest.environments:
-        raise NotFoundError(f"no environment {env!r} in {project.config.manifest}",
-                            fix=f"known: {', '.join(manifest.environments) or 'none yet'}")
+    if env is not None:
+        _known_env(project, env)
     since = _active_since(project)
     rows = []
     for env_name, prompts in manifest.environments.items():
