@@ -8,7 +8,6 @@ Command modules import services and rich inside their functions so start-up stay
 from __future__ import annotations
 
 import functools
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -95,14 +94,8 @@ def main(argv: list[str] | None = None) -> None:
 
 def _register() -> None:
     # Command modules register on `app` when imported; they import nothing heavy at top level.
-    from . import registry  # noqa: F401
-    from . import schema  # noqa: F401
-    for optional in ("deploy", "evals", "canary", "drift"):
-        try:
-            importlib.import_module(f"{__name__}.{optional}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{optional}":
-                raise
+    # The order here is the order of `promptctl --help`.
+    from . import registry, evals, deploy, canary, drift, schema  # noqa: F401
 
 
 _register()

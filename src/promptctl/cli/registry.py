@@ -201,7 +201,7 @@ def _read_vars(path: Path) -> dict:
 
 @command(app, "quickstart")
 def quickstart_cmd(directory: Path = typer.Argument(Path("promptctl-demo"), help="New folder for the demo repo.")) -> None:
-    """Run the whole story offline on a demo repo: init, release, diff, verify."""
+    """Run the whole story offline: release, eval, promote, canary on simulated traffic, rollback."""
     from rich.markup import escape
 
     from ..services.quickstart import quickstart
