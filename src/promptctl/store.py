@@ -137,14 +137,28 @@ class GitStore:
 
     def commit_paths(self, pathspecs: list[str], message: str) -> str:
         """Commit the working-tree state of exactly these paths; other staged work stays staged."""
-        self.run_git("add", "-A", "--", *pathspecs)
-        self.run_git("commit", "-q", "--only", "-m", message, "--", *pathspecs)
+        index = Path(self.run_git("rev-parse", "--git-path", "index"))
+        index = index if index.is_absolute() else self.root.resolve() / index
+        saved = index.read_bytes() if index.exists() else None
+        try:
+            self.run_git("add", "-A", "--", *pathspecs)
+            self.run_git("commit", "-q", "--only", "-m", message, "--", *pathspecs)
+        except RepoError:
+            _put_back(index, saved)   # a refused commit (no identity, a hook) leaves nothing staged
+            raise
         return self.head()
 
     def create_tag(self, tag: str, commit: str, message: str) -> None:
         if self.tag_commit(tag) is not None:
             raise ReleaseError(f"tag {tag} already exists", fix="tags are immutable: release a new version")
         self.run_git("tag", "-a", tag, "-m", message, commit)
+
+
+def _put_back(index: Path, saved: bytes | None) -> None:
+    if saved is None:
+        index.unlink(missing_ok=True)
+    else:
+        index.write_bytes(saved)
 
 
 def _release_from_ref(fields: list[str], tag_format: str) -> Release | None:

@@ -170,3 +170,19 @@ def test_a_file_that_is_not_utf8_is_a_finding_not_a_crash(prompt_repo):
     r = run_cli("bump", "triage", cwd=prompt_repo)
     assert r.returncode == 2 and r.stderr.startswith("error: prompts/triage/system.j2: not UTF-8")
     assert repo_state(prompt_repo) == before
+
+
+def test_a_refused_commit_leaves_the_index_as_it_was(prompt_repo):
+    # a failing hook (or no git identity) must not leave the prompt's files staged
+    hook = prompt_repo / ".git/hooks/pre-commit"
+    hook.write_text("#!/bin/sh\necho no commits today >&2\nexit 1\n")
+    hook.chmod(0o755)
+    (prompt_repo / "prompts/triage/system.j2").write_text("Label tickets.\n")
+    (prompt_repo / "notes.txt").write_text("mine\n")
+    git(prompt_repo, "add", "notes.txt")
+    status = git(prompt_repo, "status", "--porcelain")
+    before = repo_state(prompt_repo)
+    r = run_cli("bump", "triage", "-m", "x", cwd=prompt_repo)
+    assert r.returncode == 2 and "no commits today" in r.stderr
+    assert git(prompt_repo, "status", "--porcelain") == status
+    assert repo_state(prompt_repo) == before
