@@ -191,3 +191,15 @@ def test_history_of_an_env_that_does_not_exist_is_an_error(deploy_repo):
     assert r.exit_code == 2 and "no environment 'prodution'" in r.output and "known: production" in r.output
     r = cli(deploy_repo, "history", "triage", "--env", "production")
     assert r.exit_code == 0 and "no history for triage in production" in r.output
+
+
+def test_a_release_yaml_that_is_not_utf8_is_named_not_a_crash(deploy_repo):
+    from conftest import git_save
+    (deploy_repo / "release.yaml").write_bytes(b"environments: {}\n# caf\xe9\n")
+    git_save(deploy_repo, "latin-1 hand edit")
+    before = repo_snapshot(deploy_repo)
+    for args in (["status"], ["promote", "triage", "1.0.0", "--env", "production"]):
+        r = run_cli(*args, cwd=deploy_repo)
+        assert r.returncode == 2 and "Traceback" not in r.stderr
+        assert r.stderr.startswith("error: release.yaml: not UTF-8 text"), r.stderr
+    assert repo_snapshot(deploy_repo) == before

@@ -65,9 +65,9 @@ def _edit(project: Project, edit: Callable[[Manifest], tuple[Manifest, Change]],
     store = project.store
     with mf.locked(project.root / project.config.state_dir):
         if store.has_commits() and store.dirty_paths([rel]):
-            raise ManifestError(f"{rel} has uncommitted changes", file=rel,
-                                fix=f"commit or discard them first (git diff {rel})")
-        old_text = path.read_text(encoding="utf-8") if path.exists() else None
+            raise ManifestError("has uncommitted changes", file=rel,
+                                fix=f"commit or discard them first: git diff {rel}")
+        old_text = project.working.read(rel)    # None when missing; not UTF-8 is a finding
         new, change = edit(parse_manifest(old_text or EMPTY, rel))
         text = _header(old_text) + dump_manifest(new)
         parse_manifest(text, rel)     # never write what we could not read back
@@ -270,8 +270,7 @@ def _active_since(project: Project) -> dict[tuple, str]:
 
 def read_manifest(project: Project) -> Manifest:
     rel = project.config.manifest
-    path = project.root / rel
-    return parse_manifest(path.read_text(encoding="utf-8") if path.exists() else EMPTY, rel)
+    return parse_manifest(project.working.read(rel) or EMPTY, rel)
 
 
 # ---------------------------------------------------------------- bundle and verify
