@@ -51,7 +51,8 @@ class ResolvedPrompt:
             self._compiled = compiled
         else:
             self.name, self.version, self.provider = version.name, version.version, version.provider
-            self.params, self.digest, self._compiled = version.params, version.digest, version.compiled
+            # a copy: apps tweak params per call (max_tokens...); the cached version must not change
+            self.params, self.digest, self._compiled = dict(version.params), version.digest, version.compiled
         self.kind = "chat" if self._compiled.is_chat else "text"
 
     def render(self, **inputs: Any) -> str | list[dict[str, str]]:

@@ -271,3 +271,10 @@ def test_a_release_made_before_promptctl_yaml_was_committed_serves(tmp_path):
     run_cli("promote", "support-refund", "1.0.0", "--env", "production", cwd=root, check=True)
     reg = promptctl.Registry.open(root, env="production")
     assert reg.get("support-refund").render(question="Where?").endswith("Question: Where?\n")
+
+
+def test_changing_params_of_one_call_does_not_leak_into_the_next(live_repo):
+    reg = promptctl.Registry.open(live_repo, env="production")
+    first = reg.get("triage")
+    first.params["temperature"] = 1.5
+    assert "temperature" not in reg.get("triage").params
