@@ -231,11 +231,11 @@ class Registry:
         return cls(_Lazy(make), env, refresh_interval, fallback, call_log)
 
     @classmethod
-    def from_bundle(cls, path_or_url: str | os.PathLike, env: str = "production", *,
+    def from_bundle(cls, path: str | os.PathLike, env: str = "production", *,
                     refresh_interval: float = 1.0, fallback: Any = None,
                     call_log: Any = None) -> "Registry":
         """Everything from one bundle file or URL: no git, no GitPython."""
-        return cls(_Lazy(lambda: _BundleLoader(path_or_url)), env, refresh_interval, fallback, call_log)
+        return cls(_Lazy(lambda: _BundleLoader(path)), env, refresh_interval, fallback, call_log)
 
     # ------------------------------------------------------------ serving
 
