@@ -44,6 +44,11 @@ def next_version(existing: list[str], level: BumpKind | str, pre: str | None = N
     """The version a bump creates. `level` is a BumpKind or an explicit version."""
     if isinstance(level, str):
         wanted = str(parse_version(level))
+        if pre and "-" in wanted.split("+", 1)[0]:
+            raise UsageError(f"{wanted} is already a pre-release", field="--pre",
+                             fix=f"drop --pre, or give {wanted.split('-', 1)[0]} --pre {pre}")
+        if pre:     # `bump NAME 2.0.0 --pre rc` → 2.0.0-rc.N, never a silent final 2.0.0
+            wanted = _next_pre(existing, wanted.split("+", 1)[0], pre)
     else:
         wanted = _bumped(latest(existing, stable_only=True), level)
         if pre:
