@@ -203,3 +203,14 @@ def test_a_release_yaml_that_is_not_utf8_is_named_not_a_crash(deploy_repo):
         assert r.returncode == 2 and "Traceback" not in r.stderr
         assert r.stderr.startswith("error: release.yaml: not UTF-8 text"), r.stderr
     assert repo_snapshot(deploy_repo) == before
+
+
+def test_deploy_commands_take_a_v_prefixed_version_as_show_and_bump_do(deploy_repo):
+    r = cli(deploy_repo, "promote", "support-refund", "v1.0.0", "--env", "production")
+    assert r.exit_code == 0, r.output
+    r = cli(deploy_repo, "canary", "support-refund", "v2.0.0", "--env", "production", "-w", "5")
+    assert r.exit_code == 0, r.output
+    r = cli(deploy_repo, "rollback", "support-refund", "--env", "production", "--to", "v1.1.0")
+    assert r.exit_code == 0, r.output
+    manifest = (deploy_repo / "release.yaml").read_text()
+    assert "active: 1.1.0" in manifest and "v1" not in manifest and "v2" not in manifest

@@ -28,6 +28,7 @@ EMPTY = "environments: {}\n"
 def promote(project: Project, name: str, version: str, env: str, *, segment: str | None = None,
             why: str = "", require_eval: bool | None = None) -> Change:
     """Make a released version active in env (or a segment); clears its canary."""
+    version = _normal(version)
     content = _released(project, name, version)
     _eval_gate(project, name, content, require_eval)
     return _edit(project, lambda m: mf.promote(m, env, name, version, segment), why)
@@ -36,6 +37,7 @@ def promote(project: Project, name: str, version: str, env: str, *, segment: str
 def canary(project: Project, name: str, version: str, env: str, weight: float, *,
            segment: str | None = None, why: str = "", require_eval: bool | None = None) -> Change:
     """Start or re-weight a canary; weight 0 stops it (the record stays)."""
+    version = _normal(version)
     if weight != 0:
         content = _released(project, name, version)
         _eval_gate(project, name, content, require_eval)
@@ -46,6 +48,7 @@ def rollback(project: Project, name: str, env: str, *, segment: str | None = Non
              to: str | None = None, why: str = "") -> Change:
     """Stop a running canary; else restore the previous active version (or `to`)."""
     if to is not None:
+        to = _normal(to)
         _released(project, name, to)
 
     def edit(manifest: Manifest) -> tuple[Manifest, Change]:
@@ -105,6 +108,13 @@ def commit_message(change: Change, why: str) -> str:
     why = " ".join(why.split())
     subject = change.summary() + (f": {why}" if why else "")
     return f"{subject}\n\n{change.trailers()}\n"
+
+
+def _normal(version: str) -> str:
+    """`v2.1.0` → `2.1.0`: every command takes a version as show, diff and bump do."""
+    from ..versions import parse_version
+
+    return str(parse_version(version))
 
 
 def _released(project: Project, name: str, version: str) -> PromptContent:
