@@ -38,6 +38,26 @@ class InputSpec(_Strict):
             return {**value, "required": False}
         return value
 
+    @model_validator(mode="after")
+    def _default_fits(self) -> "InputSpec":
+        # the default is rendered when the caller omits the input: it must honour the contract
+        if self.default is None:
+            return self
+        if self.required:
+            raise ValueError("a required input takes no default (drop `default`, or set required: false)")
+        kinds = _INPUT_TYPES.get(self.type)
+        if kinds and (not isinstance(self.default, kinds) or
+                      (isinstance(self.default, bool) and bool not in kinds)):
+            raise ValueError(f"default {self.default!r} is not of type {self.type} "
+                             f"(change the default or the type)")
+        return self
+
+
+_INPUT_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
+    "list": (list,), "object": (dict,),
+}
+
 
 class ModelSpec(_Strict):
     provider: str = "openai"
