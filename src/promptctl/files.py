@@ -147,7 +147,10 @@ def parse_model(model: type[BaseModel], text: str, file: str) -> Any:
 
 def find_root(start: Path) -> Path:
     """The nearest folder at or above `start` holding promptctl.yaml."""
-    start = start.resolve()
+    try:
+        start = start.resolve()
+    except FileNotFoundError as exc:   # the shell's folder was deleted under it
+        raise RepoError("the current folder no longer exists", fix="cd to the prompt repo, or pass -C DIR") from exc
     for folder in (start, *start.parents):
         if (folder / CONFIG_FILE).is_file():
             return folder

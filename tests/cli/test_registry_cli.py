@@ -191,3 +191,14 @@ def test_init_refuses_a_file_or_a_folder_inside_a_repos_prompts(prompt_repo, tar
     r = run_cli("init", target, cwd=prompt_repo)
     assert r.returncode == 2 and r.stderr.startswith("error: DIR: ") and words in r.stderr, r.stderr
     assert repo_state(prompt_repo) == before
+
+
+def test_a_deleted_current_folder_is_an_error_not_a_traceback(tmp_path):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    script = f"import os, sys; os.chdir({str(gone)!r}); os.rmdir({str(gone)!r}); sys.argv = ['promptctl', 'list']\n" \
+             "from promptctl.cli import main; main()"
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.startswith("error: the current folder no longer exists"), r.stderr
