@@ -153,7 +153,6 @@ class _GitLoader:
             cache[(name, version, content.digest)] = compile_version(content, version)
         return _State(manifest, build_routes(manifest, env, _by_version(cache)), self.store.head())
 
-
     def _config_at(self, source: Any) -> Any:
         """promptctl.yaml as released; a first bump may predate committing it (bump commits
         only the prompt's files), so fall back to the repo's current one, as the CLI does."""
