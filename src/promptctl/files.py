@@ -17,7 +17,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from .errors import NotFoundError, Problem, RepoError, UsageError, ValidationError
 from .model import NAME_RE, Config, PromptContent, PromptSpec
-from .render import make_environment, parse, referenced_templates
+from .render import has_computed_reference, make_environment, parse, referenced_templates
 
 CONFIG_FILE = "promptctl.yaml"
 PROMPT_FILE = "prompt.yaml"
@@ -267,6 +267,11 @@ def _gather_partials(source: FileSource, config: Config, templates: dict[str, st
                                     f"template syntax: {exc.message}", line=exc.lineno,
                                     field=_field_of(current)))
             continue
+        if has_computed_reference(ast):
+            problems.append(Problem(_display(config, current, yaml_path),
+                                    "include/import with a computed name (write the template name "
+                                    "as a literal, e.g. {% include \"_partials/x.j2\" %})",
+                                    field=_field_of(current)))
         for ref in referenced_templates(ast):
             if ref in seen:
                 continue

@@ -202,3 +202,13 @@ def test_a_deleted_current_folder_is_an_error_not_a_traceback(tmp_path):
     import sys
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 2 and r.stderr.startswith("error: the current folder no longer exists"), r.stderr
+
+
+def test_a_computed_include_is_refused_it_could_not_be_released(prompt_repo):
+    # the digest covers the partials a prompt names; a name computed at render time escapes it
+    (prompt_repo / "prompts/triage/system.j2").write_text('{% include "_partials/" ~ ticket %}\n')
+    before = repo_state(prompt_repo)
+    r = invoke(prompt_repo, "check", "triage")
+    assert r.exit_code == 1 and "prompts/triage/system.j2: include/import with a computed name" in r.output
+    r = invoke(prompt_repo, "bump", "triage")
+    assert r.exit_code == 2 and repo_state(prompt_repo) == before
