@@ -76,7 +76,11 @@ def parse_bundle(text: str, file: str, env: str | None = None) -> Bundle:
     prompts_dir = data.get("prompts_dir") or "prompts"
     config = Config(prompts_dir=prompts_dir)
     contents = {}
-    for i, item in enumerate(data.get("versions") or []):
+    versions = data.get("versions") or []
+    if not isinstance(versions, list):
+        raise _invalid(file, "versions", "expected a list", fix="rebuild it with `promptctl bundle`")
+    for i, item in enumerate(versions):
+        _check_item(item, file, i)
         contents[(item["name"], item["version"])] = _content(item, config, file, i)
     bundle = Bundle(env=data["env"], manifest=manifest, manifest_commit=data.get("manifest_commit", ""),
                     contents=contents, created=data.get("created", ""))
@@ -84,6 +88,19 @@ def parse_bundle(text: str, file: str, env: str | None = None) -> Bundle:
     if missing:
         raise _invalid(file, "versions", f"missing {', '.join(missing)}", fix="rebuild the bundle")
     return bundle
+
+
+_ITEM_FIELDS = {"name": str, "version": str, "digest": str, "files": dict}
+
+
+def _check_item(item: Any, file: str, index: int) -> None:
+    """A hand-edited or truncated bundle is a finding naming the field, never a KeyError."""
+    if not isinstance(item, dict):
+        raise _invalid(file, f"versions.{index}", "expected a mapping", fix="rebuild the bundle")
+    for key, kind in _ITEM_FIELDS.items():
+        if not isinstance(item.get(key), kind):
+            raise _invalid(file, f"versions.{index}.{key}", f"missing or not a {kind.__name__}",
+                           fix="rebuild the bundle; do not edit it by hand")
 
 
 def _content(item: dict, config: Config, file: str, index: int) -> PromptContent:

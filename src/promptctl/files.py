@@ -15,9 +15,9 @@ from jinja2 import TemplateSyntaxError
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from .errors import NotFoundError, Problem, RepoError, ValidationError
-from .model import Config, PromptContent, PromptSpec
-from .render import make_environment, parse, referenced_templates
+from .errors import NotFoundError, Problem, RepoError, UsageError, ValidationError
+from .model import NAME_RE, Config, PromptContent, PromptSpec
+from .render import has_computed_reference, make_environment, parse, referenced_templates
 
 CONFIG_FILE = "promptctl.yaml"
 PROMPT_FILE = "prompt.yaml"
@@ -40,7 +40,7 @@ class WorkingTree:
 
     def read(self, path: str) -> str | None:
         try:
-            return (self.root / path).read_text(encoding="utf-8")
+            return decode_text((self.root / path).read_bytes(), path)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
 
@@ -49,6 +49,15 @@ class WorkingTree:
             return sorted(e.name for e in os.scandir(self.root / path) if e.is_file())
         except (FileNotFoundError, NotADirectoryError):
             return []
+
+
+def decode_text(data: bytes, path: str) -> str:
+    """Prompt files are UTF-8 text; anything else is a finding about that file, not a crash."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problem = Problem(path, f"not UTF-8 text at byte {exc.start} (save it as UTF-8)")
+        raise ValidationError(problems=[problem]) from exc
 
 
 class DictSource:
@@ -116,6 +125,8 @@ def validation_problems(exc: PydanticValidationError, text: str, file: str) -> l
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = "unknown field (remove it or check its spelling)"
+        elif err["type"] == "missing":
+            message = "required field is missing (add it)"
         problems.append(Problem(file, message, line=line, field=field))
     return problems
 
@@ -136,7 +147,10 @@ def parse_model(model: type[BaseModel], text: str, file: str) -> Any:
 
 def find_root(start: Path) -> Path:
     """The nearest folder at or above `start` holding promptctl.yaml."""
-    start = start.resolve()
+    try:
+        start = start.resolve()
+    except FileNotFoundError as exc:   # the shell's folder was deleted under it
+        raise RepoError("the current folder no longer exists", fix="cd to the prompt repo, or pass -C DIR") from exc
     for folder in (start, *start.parents):
         if (folder / CONFIG_FILE).is_file():
             return folder
@@ -177,9 +191,17 @@ def content_digest(files: dict[str, str]) -> str:
     return "sha256:" + outer.hexdigest()
 
 
+def check_name(name: str) -> str:
+    """A prompt name, or UsageError: a name is also a path, so '../x' must never reach the disk."""
+    if not NAME_RE.match(name):
+        raise UsageError(f"invalid prompt name {name!r}", field="NAME",
+                         fix="use lowercase letters, digits, '-', '_' and '/' between folders")
+    return name
+
+
 def load_prompt(source: FileSource, config: Config, name: str) -> PromptContent:
     """Read, validate and gather a prompt with its partials; raises with every problem."""
-    folder = prompt_dir(config, name)
+    folder = prompt_dir(config, check_name(name))
     yaml_path = f"{folder}/{PROMPT_FILE}"
     text = source.read(yaml_path)
     if text is None:
@@ -188,7 +210,8 @@ def load_prompt(source: FileSource, config: Config, name: str) -> PromptContent:
     spec: PromptSpec = parse_model(PromptSpec, text, yaml_path)
     problems: list[Problem] = []
     if spec.name != name:
-        problems.append(Problem(yaml_path, f"is {spec.name!r} but the folder says {name!r}",
+        problems.append(Problem(yaml_path, f"is {spec.name!r} but the folder says {name!r} "
+                                           f"(set name: {name}, or move the folder)",
                                 line=key_lines(text).get(("name",)), field="name"))
     files = {f"{name}/{f}": source.read(f"{folder}/{f}") or "" for f in source.listdir(folder)}
     templates, bodies = _bodies(spec, name, files, yaml_path, text, problems)
@@ -212,7 +235,8 @@ def _bodies(spec: PromptSpec, name: str, files: dict[str, str], yaml_path: str, 
         else:
             loader_name = f"{name}/{file}"
             if loader_name not in files:
-                problems.append(Problem(yaml_path, f"file {file!r} not found next to prompt.yaml",
+                problems.append(Problem(yaml_path, f"file {file!r} not found next to prompt.yaml "
+                                                   f"(create {yaml_path.rsplit('/', 1)[0]}/{file} or fix the name)",
                                         line=key_lines(text).get(field), field=".".join(map(str, field))))
                 return
             templates[loader_name] = files[loader_name]
@@ -243,6 +267,11 @@ def _gather_partials(source: FileSource, config: Config, templates: dict[str, st
                                     f"template syntax: {exc.message}", line=exc.lineno,
                                     field=_field_of(current)))
             continue
+        if has_computed_reference(ast):
+            problems.append(Problem(_display(config, current, yaml_path),
+                                    "include/import with a computed name (write the template name "
+                                    "as a literal, e.g. {% include \"_partials/x.j2\" %})",
+                                    field=_field_of(current)))
         for ref in referenced_templates(ast):
             if ref in seen:
                 continue
@@ -250,7 +279,8 @@ def _gather_partials(source: FileSource, config: Config, templates: dict[str, st
             body = source.read(f"{config.prompts_dir}/{ref}")
             if body is None:
                 problems.append(Problem(_display(config, current, yaml_path),
-                                        f"included template {ref!r} not found",
+                                        f"included template {ref!r} not found (create "
+                                        f"{config.prompts_dir}/{ref} or fix the include)",
                                         field=_field_of(current),
                                         ))
                 continue

@@ -240,7 +240,7 @@ def _replace(manifest: Manifest, env: str, name: str, segment: str | None,
 
 
 def _fields(target: Target) -> dict[str, Any]:
-    # Every field a user may write on an entry survives an edit (`analysis:` was dropped).
+    # every Target field: an edit must never drop a pin or a per-entry canary policy
     return {"active": target.active, "canary": target.canary, "model": target.model,
             "analysis": target.analysis}
 
@@ -261,8 +261,8 @@ def promote(manifest: Manifest, env: str, name: str, version: str,
     if canary is not None and canary.version == version:
         canary = None
     model = current.model if current else None
-    new = Target(active=version, canary=canary, model=model,
-                 analysis=current.analysis if current else None)
+    analysis = current.analysis if current else None
+    new = Target(active=version, canary=canary, model=model, analysis=analysis)
     change = Change("promote", name, env, segment, version,
                     previous=current.active if current else None)
     return _replace(manifest, env, name, segment, new), change
@@ -281,7 +281,8 @@ def canary(manifest: Manifest, env: str, name: str, version: str, weight: float,
     where = env + (f"/{segment}" if segment else "")
     if current is None:
         raise ManifestError(f"{name} has no active version in {where}",
-                            fix=f"run `promptctl promote {name} VERSION --env {env}` first")
+                            fix=f"run `promptctl promote {name} VERSION --env {env}"
+                                f"{f' --segment {segment}' if segment else ''}` first")
     if weight == 0:
         running = current.canary
         if running is not None and running.running and running.version != version:

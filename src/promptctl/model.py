@@ -38,6 +38,26 @@ class InputSpec(_Strict):
             return {**value, "required": False}
         return value
 
+    @model_validator(mode="after")
+    def _default_fits(self) -> "InputSpec":
+        # the default is rendered when the caller omits the input: it must honour the contract
+        if self.default is None:
+            return self
+        if self.required:
+            raise ValueError("a required input takes no default (drop `default`, or set required: false)")
+        kinds = _INPUT_TYPES.get(self.type)
+        if kinds and (not isinstance(self.default, kinds) or
+                      (isinstance(self.default, bool) and bool not in kinds)):
+            raise ValueError(f"default {self.default!r} is not of type {self.type} "
+                             f"(change the default or the type)")
+        return self
+
+
+_INPUT_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
+    "list": (list,), "object": (dict,),
+}
+
 
 class ModelSpec(_Strict):
     provider: str = "openai"
@@ -122,8 +142,11 @@ class Config(_Strict):
     @field_validator("tag_format")
     @classmethod
     def _tag_format_fields(cls, value: str) -> str:
-        if "{name}" not in value or "{version}" not in value:
-            raise ValueError("must contain both {name} and {version}")
+        from .tags import check_format
+
+        problem = check_format(value)
+        if problem:
+            raise ValueError(f"{problem} (default: {DEFAULT_TAG_FORMAT})")
         return value
 
 

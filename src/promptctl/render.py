@@ -33,6 +33,12 @@ def referenced_templates(ast: nodes.Template) -> list[str]:
     return [n for n in meta.find_referenced_templates(ast) if n is not None]
 
 
+def has_computed_reference(ast: nodes.Template) -> bool:
+    """An include/import whose name is computed at render time: it cannot be released
+    (digested) with the prompt, so check refuses it."""
+    return any(n is None for n in meta.find_referenced_templates(ast))
+
+
 def undeclared_variables(ast: nodes.Template) -> set[str]:
     return meta.find_undeclared_variables(ast)
 

@@ -51,7 +51,8 @@ class ResolvedPrompt:
             self._compiled = compiled
         else:
             self.name, self.version, self.provider = version.name, version.version, version.provider
-            self.params, self.digest, self._compiled = version.params, version.digest, version.compiled
+            # a copy: apps tweak params per call (max_tokens...); the cached version must not change
+            self.params, self.digest, self._compiled = dict(version.params), version.digest, version.compiled
         self.kind = "chat" if self._compiled.is_chat else "text"
 
     def render(self, **inputs: Any) -> str | list[dict[str, str]]:
@@ -132,7 +133,7 @@ class _GitLoader:
         self.watch = _watch(manifest or root / self.config.manifest)
 
     def load(self, text: str, env: str, cache: dict) -> _State:
-        from .files import load_config, load_prompt
+        from .files import load_prompt
 
         manifest = parse_manifest(text, str(self.watch.path))
         known = _by_version(cache)
@@ -144,12 +145,23 @@ class _GitLoader:
                 raise NotFoundError(f"{name} {version} has no release tag", file=str(self.watch.path),
                                     fix=f"release it with `promptctl bump {name}`")
             source = self.store.source_at(release.commit)
-            content = load_prompt(source, load_config(source), name)
-            if release.digest and content.digest != release.digest:
+            content = load_prompt(source, self._config_at(source), name)
+            if content.digest != release.digest:   # None: a lightweight or foreign tag, refused too
+                recorded = release.digest or "no digest (not a tag made by `promptctl bump`)"
                 raise ValidationError(f"{release.tag}: content hashes to {content.digest}, "
-                                      f"the tag records {release.digest}", fix="run `promptctl verify`")
+                                      f"the tag records {recorded}", fix="run `promptctl verify`")
             cache[(name, version, content.digest)] = compile_version(content, version)
         return _State(manifest, build_routes(manifest, env, _by_version(cache)), self.store.head())
+
+    def _config_at(self, source: Any) -> Any:
+        """promptctl.yaml as released; a first bump may predate committing it (bump commits
+        only the prompt's files), so fall back to the repo's current one, as the CLI does."""
+        from .files import load_config
+
+        try:
+            return load_config(source)
+        except NotFoundError:
+            return self.config
 
 
 class _BundleLoader:
@@ -218,11 +230,11 @@ class Registry:
         return cls(_Lazy(make), env, refresh_interval, fallback, call_log)
 
     @classmethod
-    def from_bundle(cls, path_or_url: str | os.PathLike, env: str = "production", *,
+    def from_bundle(cls, path: str | os.PathLike, env: str = "production", *,
                     refresh_interval: float = 1.0, fallback: Any = None,
                     call_log: Any = None) -> "Registry":
         """Everything from one bundle file or URL: no git, no GitPython."""
-        return cls(_Lazy(lambda: _BundleLoader(path_or_url)), env, refresh_interval, fallback, call_log)
+        return cls(_Lazy(lambda: _BundleLoader(path)), env, refresh_interval, fallback, call_log)
 
     # ------------------------------------------------------------ serving
 
@@ -309,7 +321,13 @@ class Registry:
             text = loader.watch.poll()
             if text is None:
                 raise NotFoundError(f"{loader.watch.path} not found")
-            self._state = loader.load(text, self.env, self._cache)
+            state = loader.load(text, self.env, self._cache)
+            known = state.manifest.environments
+            if self.env not in known:   # a typo in env= should fail at start-up, not on every get
+                raise NotFoundError(f"no environment {self.env!r} in {loader.watch.path}",
+                                    fix=f"known: {', '.join(known) or 'none yet'}; "
+                                        f"run `promptctl promote NAME VERSION --env {self.env}`")
+            self._state = state
             self._next_check = time.monotonic() + self.refresh_interval
 
     def _refresh_locked(self) -> bool:

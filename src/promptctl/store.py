@@ -12,7 +12,7 @@ import git
 
 from .errors import NotFoundError, ReleaseError, RepoError
 from .model import DEFAULT_TAG_FORMAT, Release
-from .tags import parse_body, parse_digest, parse_tag, tag_prefix
+from .tags import parse_body, parse_digest, parse_tag, ref_pattern
 
 _SEP, _END = "\x1f", "\x1e"
 _REF_FORMAT = _SEP.join([
@@ -39,7 +39,9 @@ class GitTreeSource:
         item = self._item(path)
         if item is None or item.type != "blob":
             return None
-        return item.data_stream.read().decode("utf-8")
+        from .files import decode_text
+
+        return decode_text(item.data_stream.read(), path)
 
     def listdir(self, path: str) -> list[str]:
         item = self._item(path)
@@ -90,9 +92,7 @@ class GitStore:
 
     def releases(self, name: str | None = None) -> list[Release]:
         """Release tags (of one prompt, or all), parsed from a single for-each-ref call."""
-        prefix = "refs/tags/" + tag_prefix(self.tag_format, name)
-        # for-each-ref matches a literal prefix only up to a slash; otherwise glob it.
-        pattern = prefix if prefix.endswith("/") else prefix + "*"
+        pattern = ref_pattern(self.tag_format, name)
         out = self._git.execute(["git", "for-each-ref", f"--format={_REF_FORMAT}", pattern],
                                     strip_newline_in_stdout=False)
         found = []
@@ -106,6 +106,9 @@ class GitStore:
         return found
 
     def release(self, name: str, version: str) -> Release:
+        from .files import check_name
+
+        check_name(name)
         for release in self.releases(name):
             if release.version == version:
                 return release
@@ -134,14 +137,28 @@ class GitStore:
 
     def commit_paths(self, pathspecs: list[str], message: str) -> str:
         """Commit the working-tree state of exactly these paths; other staged work stays staged."""
-        self.run_git("add", "-A", "--", *pathspecs)
-        self.run_git("commit", "-q", "--only", "-m", message, "--", *pathspecs)
+        index = Path(self.run_git("rev-parse", "--git-path", "index"))
+        index = index if index.is_absolute() else self.root.resolve() / index
+        saved = index.read_bytes() if index.exists() else None
+        try:
+            self.run_git("add", "-A", "--", *pathspecs)
+            self.run_git("commit", "-q", "--only", "-m", message, "--", *pathspecs)
+        except RepoError:
+            _put_back(index, saved)   # a refused commit (no identity, a hook) leaves nothing staged
+            raise
         return self.head()
 
     def create_tag(self, tag: str, commit: str, message: str) -> None:
         if self.tag_commit(tag) is not None:
             raise ReleaseError(f"tag {tag} already exists", fix="tags are immutable: release a new version")
         self.run_git("tag", "-a", tag, "-m", message, commit)
+
+
+def _put_back(index: Path, saved: bytes | None) -> None:
+    if saved is None:
+        index.unlink(missing_ok=True)
+    else:
+        index.write_bytes(saved)
 
 
 def _release_from_ref(fields: list[str], tag_format: str) -> Release | None:

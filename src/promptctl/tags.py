@@ -17,12 +17,32 @@ def format_tag(name: str, version: str, fmt: str = DEFAULT_TAG_FORMAT) -> str:
     return fmt.format(name=name, version=version)
 
 
+_PLACEHOLDER = re.compile(r"\{(name|version)\}")
+# What git refuses in a ref name (git check-ref-format), checked on the literal parts.
+_BAD_REF = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|/\.|^[/.-]|[/.]$|\.lock(/|$)")
+
+
+def check_format(fmt: str) -> str | None:
+    """What is wrong with a tag_format (None when fine): bump must never make a tag it cannot read."""
+    if _PLACEHOLDER.sub("", fmt).count("{") or _PLACEHOLDER.sub("", fmt).count("}"):
+        return "only {name} and {version} may appear in braces"
+    if fmt.count("{name}") != 1 or fmt.count("{version}") != 1:
+        return "must contain {name} and {version} exactly once"
+    if re.search(r"\{(name|version)\}\{(name|version)\}", fmt):
+        return "put a separator between {name} and {version} (e.g. {name}/v{version})"
+    sample = format_tag("support/refund", "2.1.0-rc.1+build.5", fmt)
+    if _BAD_REF.search(sample):
+        return f"{sample!r} would not be a valid git tag name"
+    return None
+
+
 @lru_cache(maxsize=8)
 def _tag_regex(fmt: str) -> re.Pattern[str]:
-    head, _, rest = fmt.partition("{name}")
-    middle, _, tail = rest.partition("{version}")
-    return re.compile(f"^{re.escape(head)}(?P<name>{NAME_PATTERN}){re.escape(middle)}"
-                      f"(?P<version>{_SEMVER}){re.escape(tail)}$")
+    # placeholders may come in either order (`{name}/v{version}`, `v{version}/{name}`)
+    groups = {"name": f"(?P<name>{NAME_PATTERN})", "version": f"(?P<version>{_SEMVER})"}
+    parts = _PLACEHOLDER.split(fmt)   # literal, placeholder, literal, placeholder, literal
+    body = "".join(groups[p] if i % 2 else re.escape(p) for i, p in enumerate(parts))
+    return re.compile(f"^{body}$")
 
 
 def parse_tag(tag: str, fmt: str = DEFAULT_TAG_FORMAT) -> tuple[str, str] | None:
@@ -33,10 +53,24 @@ def parse_tag(tag: str, fmt: str = DEFAULT_TAG_FORMAT) -> tuple[str, str] | None
 
 def tag_prefix(fmt: str, name: str | None = None) -> str:
     """The fixed text every tag of this format (and prompt) starts with: a ref-listing filter."""
-    head = fmt.split("{name}", 1)[0]
-    if name is None:
-        return head
-    return head + name + fmt.split("{name}", 1)[1].split("{version}", 1)[0]
+    head, first, rest = _PLACEHOLDER.split(fmt, maxsplit=1)
+    if name is None or first != "name":
+        return head    # a version-first format: callers filter by the parsed name
+    return head + name + rest.split("{version}", 1)[0]
+
+
+def ref_pattern(fmt: str, name: str | None = None) -> str:
+    """A `git for-each-ref` pattern listing at least every tag of this format (and prompt).
+
+    for-each-ref globs do not cross '/', so when the unmatched rest of a tag may hold a
+    slash (a name after the version, a literal '/' after it), list the whole folder instead.
+    """
+    prefix = "refs/tags/" + tag_prefix(fmt, name)
+    first = _PLACEHOLDER.search(fmt)[1]
+    tail = fmt.split("{version}", 1)[1]
+    if prefix.endswith("/") or (name is not None and first == "name" and "/" not in tail):
+        return prefix if prefix.endswith("/") else prefix + "*"
+    return prefix.rsplit("/", 1)[0] + "/"
 
 
 def format_message(name: str, version: str, digest: str, message: str) -> str:

@@ -44,11 +44,29 @@ def next_version(existing: list[str], level: BumpKind | str, pre: str | None = N
     """The version a bump creates. `level` is a BumpKind or an explicit version."""
     if isinstance(level, str):
         wanted = str(parse_version(level))
+        if pre and "-" in wanted.split("+", 1)[0]:
+            raise UsageError(f"{wanted} is already a pre-release", field="--pre",
+                             fix=f"drop --pre, or give {wanted.split('-', 1)[0]} --pre {pre}")
+        if pre:     # `bump NAME 2.0.0 --pre rc` → 2.0.0-rc.N, never a silent final 2.0.0
+            wanted = _next_pre(existing, wanted.split("+", 1)[0], pre)
     else:
-        wanted = _bumped(latest(existing, stable_only=True), level)
+        wanted = _on_train(existing, _bumped(latest(existing, stable_only=True), level))
         if pre:
             wanted = _next_pre(existing, wanted, pre)
     _check_allowed(existing, wanted)
+    return wanted
+
+
+def _on_train(existing: list[str], wanted: str) -> str:
+    """After 2.0.0-rc.1, a smaller bump continues that train (2.0.0-rc.2 or 2.0.0), never
+    a 1.x version below the pre-release, which _check_allowed would refuse."""
+    top = latest(existing)
+    if top is None:
+        return wanted
+    parsed = semver.Version.parse(top)
+    core = parsed.finalize_version()
+    if parsed.prerelease and core > semver.Version.parse(wanted):
+        return str(core)
     return wanted
 
 

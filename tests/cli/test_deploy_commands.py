@@ -116,3 +116,101 @@ def test_the_canary_group_takes_more_subcommands_beside_the_default():
     assert runner.invoke(group, ["p", "1.1.0", "--weight", "5"]).exit_code == 0
     assert runner.invoke(group, ["analyze", "p", "--apply"]).exit_code == 0
     assert calls == [("start", "p", "1.1.0", 5.0), ("analyze", "p", True)]
+
+
+def test_bundle_with_C_writes_into_that_folder_and_verify_checks_it(deploy_repo, tmp_path):
+    # -C DIR runs "as if started in DIR": the default -o lands there, where verify looks for it
+    cli(deploy_repo, "promote", "support-refund", "1.0.0", "--env", "production")
+    r = run_cli("-C", str(deploy_repo), "bundle", "--env", "production", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (deploy_repo / "release.lock.json").is_file() and not (tmp_path / "release.lock.json").exists()
+    assert run_cli("verify", cwd=deploy_repo).returncode == 0
+    data = json.loads((deploy_repo / "release.lock.json").read_text())
+    files = data["versions"][0]["files"]
+    files[next(iter(files))] += "tampered\n"
+    (deploy_repo / "release.lock.json").write_text(json.dumps(data))
+    r = run_cli("verify", cwd=deploy_repo)
+    assert r.returncode == 1 and "release.lock.json" in r.stderr and "digest" in r.stderr
+
+
+def test_require_eval_as_the_default_from_promptctl_yaml(deploy_repo):
+    # the documented `eval: {require_eval: true}` must be accepted, and act as the default
+    from conftest import git_save
+    config = deploy_repo / "promptctl.yaml"
+    config.write_text(config.read_text() + "eval:\n  require_eval: true\n")
+    git_save(deploy_repo, "gate every rollout")
+    before = repo_snapshot(deploy_repo)
+    r = cli(deploy_repo, "promote", "support-refund", "1.0.0", "--env", "production")
+    assert r.exit_code == 1 and "no passing eval run" in r.output, r.output
+    assert repo_snapshot(deploy_repo) == before
+    r = cli(deploy_repo, "promote", "support-refund", "1.0.0", "--env", "production", "--no-require-eval")
+    assert r.exit_code == 0, r.output
+    r = cli(deploy_repo, "eval", "support-refund@1.1.0", "--provider", "echo")
+    assert r.exit_code == 0, r.output
+    r = cli(deploy_repo, "canary", "support-refund", "1.1.0", "--env", "production", "-w", "5")
+    assert r.exit_code == 0, r.output
+
+
+def test_bundle_verify_needs_no_env_and_a_mangled_bundle_is_a_finding(deploy_repo):
+    run_cli("promote", "triage", "1.0.0", "--env", "staging", cwd=deploy_repo, check=True)
+    run_cli("bundle", "--env", "staging", "-o", "lock.json", cwd=deploy_repo, check=True)
+    r = run_cli("bundle", "--verify", "-o", "lock.json", cwd=deploy_repo)    # as docs/runtime.md shows it
+    assert r.returncode == 0, r.stderr
+    data = json.loads((deploy_repo / "lock.json").read_text())
+    del data["versions"][0]["files"]
+    (deploy_repo / "lock.json").write_text(json.dumps(data))
+    r = run_cli("verify", "--bundle", "lock.json", cwd=deploy_repo)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "lock.json: versions.0.files: missing" in r.stderr
+
+
+@pytest.mark.parametrize("retag", [
+    ["tag", "-f", "support-refund/v1.1.0", "support-refund/v1.0.0^{}"],             # lightweight
+    ["tag", "-f", "-a", "support-refund/v1.1.0", "-m", "moved", "support-refund/v1.0.0^{}"],  # no digest
+])
+def test_promote_and_the_runtime_refuse_a_tag_verify_rejects(deploy_repo, retag):
+    from conftest import git
+    git(deploy_repo, *retag)
+    assert run_cli("verify", cwd=deploy_repo).returncode == 1
+    before = repo_snapshot(deploy_repo)
+    for args in (["promote", "support-refund", "1.1.0", "--env", "production"],
+                 ["canary", "support-refund", "1.1.0", "--env", "production", "-w", "5"]):
+        r = cli(deploy_repo, *args)
+        assert r.exit_code == 2 and "not a release made by `promptctl bump`" in r.output, r.output
+    assert repo_snapshot(deploy_repo) == before
+    manifest = deploy_repo / "release.yaml"
+    manifest.write_text("environments:\n  production:\n    support-refund: {active: 1.1.0}\n")
+    import promptctl
+    with pytest.raises(promptctl.errors.ValidationError, match="support-refund/v1.1.0"):
+        promptctl.Registry.open(deploy_repo, env="production")
+
+
+def test_history_of_an_env_that_does_not_exist_is_an_error(deploy_repo):
+    cli(deploy_repo, "promote", "support-refund", "1.0.0", "--env", "production")
+    r = cli(deploy_repo, "history", "support-refund", "--env", "prodution")
+    assert r.exit_code == 2 and "no environment 'prodution'" in r.output and "known: production" in r.output
+    r = cli(deploy_repo, "history", "triage", "--env", "production")
+    assert r.exit_code == 0 and "no history for triage in production" in r.output
+
+
+def test_a_release_yaml_that_is_not_utf8_is_named_not_a_crash(deploy_repo):
+    from conftest import git_save
+    (deploy_repo / "release.yaml").write_bytes(b"environments: {}\n# caf\xe9\n")
+    git_save(deploy_repo, "latin-1 hand edit")
+    before = repo_snapshot(deploy_repo)
+    for args in (["status"], ["promote", "triage", "1.0.0", "--env", "production"]):
+        r = run_cli(*args, cwd=deploy_repo)
+        assert r.returncode == 2 and "Traceback" not in r.stderr
+        assert r.stderr.startswith("error: release.yaml: not UTF-8 text"), r.stderr
+    assert repo_snapshot(deploy_repo) == before
+
+
+def test_deploy_commands_take_a_v_prefixed_version_as_show_and_bump_do(deploy_repo):
+    r = cli(deploy_repo, "promote", "support-refund", "v1.0.0", "--env", "production")
+    assert r.exit_code == 0, r.output
+    r = cli(deploy_repo, "canary", "support-refund", "v2.0.0", "--env", "production", "-w", "5")
+    assert r.exit_code == 0, r.output
+    r = cli(deploy_repo, "rollback", "support-refund", "--env", "production", "--to", "v1.1.0")
+    assert r.exit_code == 0, r.output
+    manifest = (deploy_repo / "release.yaml").read_text()
+    assert "active: 1.1.0" in manifest and "v1" not in manifest and "v2" not in manifest

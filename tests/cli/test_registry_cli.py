@@ -64,7 +64,9 @@ def test_check_lists_every_problem_and_exits_1(prompt_repo):
         (r / "prompts/triage/prompt.yaml").read_text() + "colour: blue\n"),
      ["bump", "triage"], "colour: unknown field"),
     (lambda r: None, ["bump", "triage", "1.0"], "not a semantic version"),
-    (lambda r: None, ["bump", "Bad_Name!"], "not found"),
+    (lambda r: None, ["bump", "Bad_Name!"], "invalid prompt name"),
+    (lambda r: None, ["show", "../../repo/prompts/triage"], "invalid prompt name"),
+    (lambda r: None, ["promote", "../x", "1.0.0", "--env", "prod"], "invalid prompt name"),
     (lambda r: (r / "prompts/triage/prompt.yaml").write_text(
         (r / "prompts/triage/prompt.yaml").read_text().replace("system.j2", "missing.j2")),
      ["bump", "triage"], "messages.0.content_file"),
@@ -138,3 +140,75 @@ def test_verify_checks_the_manifest_and_bundles(tmp_path):
     manifest.write_text(manifest.read_text().replace("active: 1.1.0", "active: 1.0.9"))
     dangling = run_cli("verify", cwd=demo)
     assert dangling.returncode == 1 and "1.0.9" in dangling.stderr
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda r: (r / "prompts/triage/prompt.yaml").write_text(
+        (r / "prompts/triage/prompt.yaml").read_text().replace("name: triage", "name: other")),
+     "name: is 'other' but the folder says 'triage' (set name: triage, or move the folder)"),
+    (lambda r: (r / "prompts/triage/prompt.yaml").write_text(
+        (r / "prompts/triage/prompt.yaml").read_text().replace("system.j2", "missing.j2")),
+     "not found next to prompt.yaml (create prompts/triage/missing.j2 or fix the name)"),
+    (lambda r: (r / "prompts/triage/system.j2").write_text('{% include "_partials/gone.j2" %}\n'),
+     "'_partials/gone.j2' not found (create prompts/_partials/gone.j2 or fix the include)"),
+    (lambda r: (r / "prompts/triage/prompt.yaml").write_text(
+        (r / "prompts/triage/prompt.yaml").read_text().replace("name: triage\n", "")),
+     "name: required field is missing (add it)"),
+])
+def test_each_finding_says_how_to_fix_it(prompt_repo, edit, expected):
+    edit(prompt_repo)
+    result = invoke(prompt_repo, "bump", "triage")
+    assert result.exit_code == 2 and expected in result.output, result.output
+
+
+def test_dataset_errors_name_the_file_from_the_root(prompt_repo):
+    with open(prompt_repo / "evals/support-refund/cases.jsonl", "a") as handle:
+        handle.write("not json\n")
+    result = invoke(prompt_repo, "check")
+    assert result.exit_code == 1
+    assert "evals/support-refund/cases.jsonl:2: invalid JSON" in result.output
+
+
+def test_verify_names_a_broken_manifest_once_with_its_line(prompt_repo):
+    (prompt_repo / "release.yaml").write_text(
+        "environments:\n  production:\n    triage:\n      active: 1.0\n")
+    r = run_cli("verify", cwd=prompt_repo)
+    assert r.returncode == 1
+    assert r.stderr.startswith("release.yaml:4: environments.production.triage.active: '1.0'")
+
+
+def test_show_render_names_the_version_once(prompt_repo, tmp_path):
+    (tmp_path / "vars.yaml").write_text("other: 1\n")
+    r = invoke(prompt_repo, "show", "triage", "--render", str(tmp_path / "vars.yaml"))
+    assert r.exit_code == 2 and "error: triage@working: missing required input 'ticket'" in r.output
+
+
+@pytest.mark.parametrize("target, words", [("afile", "is a file"), ("prompts/team", "is inside"),
+                                           ("evals/team", "is inside")])
+def test_init_refuses_a_file_or_a_folder_inside_a_repos_prompts(prompt_repo, target, words):
+    (prompt_repo / "afile").write_text("x\n")
+    before = repo_state(prompt_repo)
+    r = run_cli("init", target, cwd=prompt_repo)
+    assert r.returncode == 2 and r.stderr.startswith("error: DIR: ") and words in r.stderr, r.stderr
+    assert repo_state(prompt_repo) == before
+
+
+def test_a_deleted_current_folder_is_an_error_not_a_traceback(tmp_path):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    script = f"import os, sys; os.chdir({str(gone)!r}); os.rmdir({str(gone)!r}); sys.argv = ['promptctl', 'list']\n" \
+             "from promptctl.cli import main; main()"
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.startswith("error: the current folder no longer exists"), r.stderr
+
+
+def test_a_computed_include_is_refused_it_could_not_be_released(prompt_repo):
+    # the digest covers the partials a prompt names; a name computed at render time escapes it
+    (prompt_repo / "prompts/triage/system.j2").write_text('{% include "_partials/" ~ ticket %}\n')
+    before = repo_state(prompt_repo)
+    r = invoke(prompt_repo, "check", "triage")
+    assert r.exit_code == 1 and "prompts/triage/system.j2: include/import with a computed name" in r.output
+    r = invoke(prompt_repo, "bump", "triage")
+    assert r.exit_code == 2 and repo_state(prompt_repo) == before

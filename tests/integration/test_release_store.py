@@ -1,10 +1,11 @@
 """bump, verify, diff and list on real temporary git repos."""
 
+import json
 from pathlib import Path
 
 import pytest
 
-from conftest import git, repo_state
+from conftest import git, git_save, repo_state, run_cli
 from promptctl.errors import ReleaseError, ValidationError
 from promptctl.services import prompts
 from promptctl.services.project import open_project
@@ -131,3 +132,57 @@ def test_release_candidates_then_final_with_the_same_content(prompt_repo):
     assert final.version == "1.0.0" and final.digest == rc2.digest and final.commit == rc2.commit
     with pytest.raises(ReleaseError, match="nothing changed"):
         prompts.bump(project, "triage")
+
+
+def test_version_first_tag_format_releases_and_lists(prompt_repo):
+    # for-each-ref globs stop at '/', so a name after the version must still be found
+    config = prompt_repo / "promptctl.yaml"
+    config.write_text(config.read_text() + 'tag_format: "v{version}/{name}"\n')
+    git_save(prompt_repo, "version-first tags")
+    r = run_cli("bump", "support-refund", "-m", "one", cwd=prompt_repo)
+    assert r.returncode == 0, r.stderr
+    assert git(prompt_repo, "tag") == "v1.0.0/support-refund"
+    r = run_cli("list", "--json", cwd=prompt_repo)
+    rows = {row["name"]: row for row in json.loads(r.stdout)}
+    assert rows["support-refund"]["latest"] == "1.0.0"
+    assert run_cli("verify", cwd=prompt_repo).returncode == 0
+
+
+@pytest.mark.parametrize("fmt", ["{name} v{version}", "{name}/v{version}/{extra}"])
+def test_a_tag_format_git_cannot_use_is_refused_before_any_write(prompt_repo, fmt):
+    config = prompt_repo / "promptctl.yaml"
+    config.write_text(config.read_text() + f'tag_format: "{fmt}"\n')
+    git_save(prompt_repo, "bad format")
+    (prompt_repo / "prompts/triage/system.j2").write_text("Label tickets.\n")
+    before = repo_state(prompt_repo)
+    r = run_cli("bump", "triage", "-m", "x", cwd=prompt_repo)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.startswith("error: promptctl.yaml:") and "tag_format" in r.stderr
+    assert repo_state(prompt_repo) == before
+
+
+def test_a_file_that_is_not_utf8_is_a_finding_not_a_crash(prompt_repo):
+    (prompt_repo / "prompts/triage/system.j2").write_bytes(b"\xff\xfe label tickets\n")
+    r = run_cli("check", cwd=prompt_repo)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "prompts/triage/system.j2: not UTF-8 text" in r.stdout + r.stderr
+    before = repo_state(prompt_repo)
+    r = run_cli("bump", "triage", cwd=prompt_repo)
+    assert r.returncode == 2 and r.stderr.startswith("error: prompts/triage/system.j2: not UTF-8")
+    assert repo_state(prompt_repo) == before
+
+
+def test_a_refused_commit_leaves_the_index_as_it_was(prompt_repo):
+    # a failing hook (or no git identity) must not leave the prompt's files staged
+    hook = prompt_repo / ".git/hooks/pre-commit"
+    hook.write_text("#!/bin/sh\necho no commits today >&2\nexit 1\n")
+    hook.chmod(0o755)
+    (prompt_repo / "prompts/triage/system.j2").write_text("Label tickets.\n")
+    (prompt_repo / "notes.txt").write_text("mine\n")
+    git(prompt_repo, "add", "notes.txt")
+    status = git(prompt_repo, "status", "--porcelain")
+    before = repo_state(prompt_repo)
+    r = run_cli("bump", "triage", "-m", "x", cwd=prompt_repo)
+    assert r.returncode == 2 and "no commits today" in r.stderr
+    assert git(prompt_repo, "status", "--porcelain") == status
+    assert repo_state(prompt_repo) == before

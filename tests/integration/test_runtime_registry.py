@@ -245,3 +245,44 @@ def test_open_with_a_manifest_url_reads_content_from_git(live_repo):
         assert reg.get("support-refund").version == "2.0.0" and "nope" in str(reg.last_error)
     finally:
         server.shutdown()
+
+
+def test_an_env_the_manifest_does_not_have_fails_at_open(live_repo):
+    # a typo in env= must not start an app whose every get() fails
+    with pytest.raises(NotFoundError, match="no environment 'prodution'.*known: production"):
+        promptctl.Registry.open(live_repo, env="prodution")
+    reg = promptctl.Registry.open(live_repo, env="prodution", fallback="Hi")
+    assert reg.get("support-refund").variant == "fallback"
+
+
+def test_a_release_made_before_promptctl_yaml_was_committed_serves(tmp_path):
+    # the first bump in a fresh repo commits only the prompt's files, not promptctl.yaml
+    from conftest import POLICY, TEXT_PROMPT, build_file_tree, git_save
+    root = tmp_path / "fresh"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    build_file_tree(root, {
+        "promptctl.yaml": "prompts_dir: prompts\n", "release.yaml": "environments: {}\n",
+        "prompts/_partials/policy.j2": POLICY,
+        "prompts/support-refund/prompt.yaml": TEXT_PROMPT.format(name="support-refund"),
+    })
+    run_cli("bump", "support-refund", "-m", "first", cwd=root, check=True)
+    git_save(root, "the rest")
+    run_cli("promote", "support-refund", "1.0.0", "--env", "production", cwd=root, check=True)
+    reg = promptctl.Registry.open(root, env="production")
+    assert reg.get("support-refund").render(question="Where?").endswith("Question: Where?\n")
+
+
+def test_changing_params_of_one_call_does_not_leak_into_the_next(live_repo):
+    reg = promptctl.Registry.open(live_repo, env="production")
+    first = reg.get("triage")
+    first.params["temperature"] = 1.5
+    assert "temperature" not in reg.get("triage").params
+
+
+def test_the_issue_spelling_of_the_api_works(live_repo, tmp_path):
+    # Registry.open(repo_path, env=...), Registry.from_bundle(path, env=...) as issue 3 names them
+    out = tmp_path / "release.lock.json"
+    deploy.bundle(project(live_repo), "production", out)
+    assert promptctl.Registry.open(repo_path=live_repo, env="production").get("triage").version == "1.0.0"
+    assert promptctl.Registry.from_bundle(path=out, env="production").get("triage").version == "1.0.0"

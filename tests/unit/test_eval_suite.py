@@ -39,7 +39,7 @@ def test_metric_params_fold_and_names_default():
 @pytest.mark.parametrize("text,expected", [
     ("dataset: c.jsonl\nrepeet: 2\n", "evals/p/suite.yaml:2: repeet: unknown field"),
     ("dataset: c.jsonl\nrepeat: 0\n", "evals/p/suite.yaml:2: repeat: Input should be greater than"),
-    ("metrics: []\n", "evals/p/suite.yaml:1: dataset: Field required"),
+    ("metrics: []\n", "evals/p/suite.yaml:1: dataset: required field is missing (add it)"),
     ("dataset: c.jsonl\ngates:\n  - accuracy >= 0.9\n",
      "evals/p/suite.yaml:3: gates.0: unknown metric 'accuracy'"),
     ("dataset: c.jsonl\ngates:\n  - exact about 0.9\n", "gates.0: gate 'exact about 0.9' is not"),

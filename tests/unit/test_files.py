@@ -95,3 +95,27 @@ def test_config_tag_format_must_name_both_fields():
     with pytest.raises(ValidationError) as info:
         load_config(DictSource({"promptctl.yaml": "tag_format: '{name}-release'\n"}))
     assert "promptctl.yaml:1: tag_format:" in str(info.value.problems[0])
+
+
+@pytest.mark.parametrize("inputs, words", [
+    ("{q: {type: string, default: 5}}", "inputs.q: default 5 is not of type string"),
+    ("{q: {type: integer, default: true}}", "default True is not of type integer"),
+    ("{q: {type: string, required: true, default: hi}}", "a required input takes no default"),
+])
+def test_an_input_default_must_honour_the_contract(inputs, words):
+    from promptctl.errors import ValidationError
+    from promptctl.files import parse_model
+    from promptctl.model import PromptSpec
+    text = f"name: p\nmodel: {{name: m}}\ntemplate: '{{{{ q }}}}'\ninputs: {inputs}\n"
+    with pytest.raises(ValidationError) as info:
+        parse_model(PromptSpec, text, "prompts/p/prompt.yaml")
+    assert words in str(info.value.problems[0])
+
+
+def test_defaults_of_the_right_type_pass():
+    from promptctl.files import parse_model
+    from promptctl.model import PromptSpec
+    text = ("name: p\nmodel: {name: m}\ntemplate: '{{ a }}{{ b }}{{ c }}'\n"
+            "inputs: {a: {type: number, default: 2}, b: {type: list, default: []}, c: {default: x}}\n")
+    spec = parse_model(PromptSpec, text, "prompts/p/prompt.yaml")
+    assert spec.inputs["a"].default == 2 and spec.inputs["c"].required is False

@@ -156,21 +156,31 @@ def test_editors_can_check_release_yaml_with_the_shipped_schema():
     assert any("150" in m for m in errors) and any("colour" in m for m in errors)
 
 
-def test_every_edit_keeps_the_entrys_canary_policy_override():
-    # `analysis:` (issue 5: policy per manifest entry) must survive the controller's own writes.
-    text = SPEC_EXAMPLE.replace("      model: gpt-4o-2024-08-06\n",
-                                "      model: gpt-4o-2024-08-06\n      analysis: {min_calls: 10}\n")
-    text = text.replace("enterprise: {active: 1.4.0}",
-                        "enterprise: {active: 1.4.0, analysis: {steps: [10, 100]}}")
-    start = mf.parse_manifest(text)
-    edits = [mf.canary(start, "production", "support-refund", "2.1.0", 50)[0],
-             mf.stop(start, "production", "support-refund")[0],
-             mf.promote(start, "production", "support-refund", "2.1.0")[0],
-             mf.rollback(mf.promote(start, "production", "support-refund", "2.1.0")[0],
-                         "production", "support-refund", to="2.0.0")[0],
-             mf.promote(start, "production", "support-refund", "1.5.0", segment="enterprise")[0]]
-    for edited in edits:
-        entry = edited.entry("production", "support-refund")
-        assert entry.analysis == {"min_calls": 10}
-        assert entry.segments["enterprise"].analysis == {"steps": [10, 100]}
-        assert "analysis:" in mf.dump_manifest(edited)
+def test_edits_keep_the_entry_policy_and_pin():
+    # a per-entry canary policy (analysis) or model pin is the user's; no edit may drop it
+    m = mf.parse_manifest("""\
+environments:
+  production:
+    support-refund:
+      active: 2.0.0
+      model: gpt-4o-2024-08-06
+      analysis: {min_calls: 50}
+      segments:
+        enterprise: {active: 1.4.0, analysis: {min_calls: 7}}
+""")
+    m, _ = mf.canary(m, "production", "support-refund", "2.1.0", 5, now=T0)
+    m, _ = mf.stop(m, "production", "support-refund", now=T1)
+    m, _ = mf.promote(m, "production", "support-refund", "2.1.0")
+    m, _ = mf.rollback(m, "production", "support-refund", to="2.0.0")
+    m, _ = mf.promote(m, "production", "support-refund", "1.5.0", "enterprise")
+    entry = m.entry("production", "support-refund")
+    assert entry.analysis == {"min_calls": 50} and entry.model == "gpt-4o-2024-08-06"
+    assert entry.segments["enterprise"].analysis == {"min_calls": 7}
+    assert "min_calls: 50" in mf.dump_manifest(m)
+
+
+def test_a_canary_on_a_segment_without_an_entry_says_which_promote_to_run():
+    m = example()
+    with pytest.raises(ManifestError) as info:
+        mf.canary(m, "production", "support-refund", "2.1.0", 5, "vip", now=T0)
+    assert "--env production --segment vip` first" in info.value.one_line()

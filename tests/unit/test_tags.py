@@ -33,3 +33,19 @@ def test_message_records_digest_and_body():
     assert parse_digest(message) == DIGEST
     assert parse_body(message) == "tighter tone"
     assert parse_digest("no trailer here") is None
+
+
+@pytest.mark.parametrize("fmt", ["v{version}/{name}", "rel-{name}@{version}", "{name}/v{version}/x"])
+def test_any_placeholder_order_round_trips(fmt):
+    for name, version in [("support/refund", "2.1.0-rc.1"), ("triage", "1.0.0")]:
+        assert parse_tag(format_tag(name, version, fmt), fmt) == (name, version)
+
+
+@pytest.mark.parametrize("fmt, words", [
+    ("{name} {version}", "valid git tag"), ("{name}/{version}/{x}", "only {name} and {version}"),
+    ("{name}{version}", "separator"), ("{name}..v{version}", "valid git tag"),
+    ("{name}/v{version}/{name}", "exactly once"), ("{name}", "exactly once"),
+])
+def test_bad_formats_are_named(fmt, words):
+    from promptctl.tags import check_format
+    assert words in check_format(fmt)

@@ -45,3 +45,19 @@ def test_parse_level():
 def test_semver_precedence():
     assert sort_versions(["1.0.0", "1.0.0-rc.10", "1.0.0-rc.2", "0.9.0"]) == [
         "0.9.0", "1.0.0-rc.2", "1.0.0-rc.10", "1.0.0"]
+
+
+def test_explicit_version_with_pre_is_a_pre_release():
+    assert next_version(["1.0.0"], "2.0.0", pre="rc") == "2.0.0-rc.1"
+    assert next_version(["1.0.0", "2.0.0-rc.1"], "2.0.0", pre="rc") == "2.0.0-rc.2"
+    with pytest.raises(UsageError, match="already a pre-release"):
+        next_version(["1.0.0"], "2.0.0-rc.1", pre="rc")
+
+
+def test_a_release_candidate_train_continues_whatever_the_smaller_level():
+    existing = ["1.0.0", "2.0.0-rc.1"]
+    assert next_version(existing, BumpKind.MINOR, pre="rc") == "2.0.0-rc.2"
+    assert next_version(existing, BumpKind.PATCH) == "2.0.0"
+    assert next_version(existing, BumpKind.MAJOR, pre="rc") == "2.0.0-rc.2"
+    assert next_version(["2.0.0", "2.1.0-rc.1"], BumpKind.MAJOR, pre="rc") == "3.0.0-rc.1"
+    assert next_version([], BumpKind.MAJOR, pre="rc") == "1.0.0-rc.1"

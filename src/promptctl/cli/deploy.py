@@ -133,7 +133,7 @@ def history_cmd(name: str = typer.Argument(..., help="Prompt name.", autocomplet
         typer.echo(json.dumps([r.as_dict() for r in rows], indent=2))
         return
     if not rows:
-        typer.echo(f"no history for {name} in {env}")
+        typer.echo(f"no history for {name} in {env}" + (f"/{segment}" if segment else ""))
     for r in rows:
         canary = f"  canary {r.canary}@{r.weight:g}%" if r.canary else ""
         typer.echo(f"{r.date[:19]}  {r.commit[:8]}  {r.action:<8} {r.active or '-'}{canary}"
@@ -141,7 +141,8 @@ def history_cmd(name: str = typer.Argument(..., help="Prompt name.", autocomplet
 
 
 @command(app, "bundle")
-def bundle_cmd(env: str = _ENV,
+def bundle_cmd(env: Optional[str] = typer.Option(None, "--env", "-e", autocompletion=environments,
+                                               help="Environment, e.g. production (not needed with --verify)."),
                output: Path = typer.Option(Path("release.lock.json"), "-o", "--output",
                                            help="Where to write the bundle."),
                verify: bool = typer.Option(False, "--verify",
@@ -149,11 +150,14 @@ def bundle_cmd(env: str = _ENV,
     """Write every version ENV references, with content and digests, for git-less apps."""
     from ..services import deploy
     project = _project()
-    target = output if output.is_absolute() else Path.cwd() / output
+    target = state().directory / output     # relative to -C DIR, as git -C does
     if verify:
         deploy.check_bundle(project, target)
         typer.echo(f"{target}: ok")
         return
+    if env is None:
+        from ..errors import UsageError
+        raise UsageError("missing option", field="--env", fix="name the environment to bundle, e.g. --env production")
     data = deploy.bundle(project, env, target)
     typer.echo(f"wrote {target} ({len(data['versions'])} versions, manifest {data['manifest_commit'][:8]})")
 

@@ -124,7 +124,8 @@ def show_cmd(
     from ..services.prompts import render_text, show
     from .render import print_show
     content, release = show(_project(), ref)
-    rendered = render_text(content, ref, _read_vars(render)) if render else None
+    label = release.version if release else ref.partition("@")[2] or "working"
+    rendered = render_text(content, label, _read_vars(render)) if render else None
     if as_json:
         _echo_json({"name": content.name, "version": release.version if release else "working",
                     "digest": content.digest, "kind": content.spec.kind,
@@ -165,12 +166,13 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print as JSON."
 
 @command(app, "verify")
 def verify_cmd(
-    bundles: Optional[List[Path]] = typer.Option(None, "--bundle", help="Also check this bundle (repeatable)."),
+    bundles: Optional[List[Path]] = typer.Option(
+        None, "--bundle", help="Also check this bundle (repeatable; default: release.lock.json if present)."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """Prove immutability: release tags, the manifest and bundles match their recorded digests."""
     from ..services.prompts import verify
-    report = verify(_project(), [state().directory / b for b in bundles or []])
+    report = verify(_project(), [state().directory / b for b in bundles] if bundles else None)
     if as_json:
         _echo_json({"checked": report.checked, "findings": [f.as_dict() for f in report.findings]})
     else:

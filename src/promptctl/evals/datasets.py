@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,15 +128,14 @@ def load_cases(read, paths: list[str], suite_file: str) -> tuple[list[Case], str
     """Read every dataset file via `read(path) -> text | None`; ids must be unique."""
     cases: list[Case] = []
     texts = []
-    folder = suite_file.rsplit("/", 1)[0] + "/" if "/" in suite_file else ""
     for path in paths:
         text = read(path)
         if text is None:
             raise NotFoundError(f"dataset {path!r} not found", file=suite_file, field="dataset",
                                 fix="paths are relative to the suite's folder")
         texts.append(text)
-        # Messages name the file as the user finds it from the repo root.
-        cases.extend(parse_dataset(text, folder + path))
+        # errors name the file from the repo root, as every other finding does
+        cases.extend(parse_dataset(text, posixpath.join(posixpath.dirname(suite_file), path)))
     seen: dict[str, Case] = {}
     for case in cases:
         if case.id in seen:

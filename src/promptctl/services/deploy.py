@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import manifest as mf
-from ..errors import CheckFailed, ManifestError, NotFoundError, Problem, PromptctlError
+from ..errors import CheckFailed, ManifestError, NotFoundError, Problem, PromptctlError, ReleaseError
 from ..manifest import Change, Manifest, Target, dump_manifest, parse_manifest
 from ..model import PromptContent, Release
 from .project import Project, load_release
@@ -28,6 +28,7 @@ EMPTY = "environments: {}\n"
 def promote(project: Project, name: str, version: str, env: str, *, segment: str | None = None,
             why: str = "", require_eval: bool | None = None) -> Change:
     """Make a released version active in env (or a segment); clears its canary."""
+    version = _normal(version)
     content = _released(project, name, version)
     _eval_gate(project, name, content, require_eval)
     return _edit(project, lambda m: mf.promote(m, env, name, version, segment), why)
@@ -36,6 +37,7 @@ def promote(project: Project, name: str, version: str, env: str, *, segment: str
 def canary(project: Project, name: str, version: str, env: str, weight: float, *,
            segment: str | None = None, why: str = "", require_eval: bool | None = None) -> Change:
     """Start or re-weight a canary; weight 0 stops it (the record stays)."""
+    version = _normal(version)
     if weight != 0:
         content = _released(project, name, version)
         _eval_gate(project, name, content, require_eval)
@@ -46,6 +48,7 @@ def rollback(project: Project, name: str, env: str, *, segment: str | None = Non
              to: str | None = None, why: str = "") -> Change:
     """Stop a running canary; else restore the previous active version (or `to`)."""
     if to is not None:
+        to = _normal(to)
         _released(project, name, to)
 
     def edit(manifest: Manifest) -> tuple[Manifest, Change]:
@@ -65,9 +68,9 @@ def _edit(project: Project, edit: Callable[[Manifest], tuple[Manifest, Change]],
     store = project.store
     with mf.locked(project.root / project.config.state_dir):
         if store.has_commits() and store.dirty_paths([rel]):
-            raise ManifestError(f"{rel} has uncommitted changes", file=rel,
-                                fix=f"commit or discard them first (git diff {rel})")
-        old_text = path.read_text(encoding="utf-8") if path.exists() else None
+            raise ManifestError("has uncommitted changes", file=rel,
+                                fix=f"commit or discard them first: git diff {rel}")
+        old_text = project.working.read(rel)    # None when missing; not UTF-8 is a finding
         new, change = edit(parse_manifest(old_text or EMPTY, rel))
         text = _header(old_text) + dump_manifest(new)
         parse_manifest(text, rel)     # never write what we could not read back
@@ -107,12 +110,25 @@ def commit_message(change: Change, why: str) -> str:
     return f"{subject}\n\n{change.trailers()}\n"
 
 
+def _normal(version: str) -> str:
+    """`v2.1.0` → `2.1.0`: every command takes a version as show, diff and bump do."""
+    from ..versions import parse_version
+
+    return str(parse_version(version))
+
+
 def _released(project: Project, name: str, version: str) -> PromptContent:
     """The version's tag must exist and its content must match the recorded digest."""
     from ..versions import parse_version
 
     parse_version(version)
-    return load_release(project, project.store.release(name, version))
+    release = project.store.release(name, version)
+    if not release.annotated or release.digest is None:
+        # verify flags these; a deploy must not accept what verify rejects
+        what = "is a lightweight tag" if not release.annotated else "records no Prompt-Digest"
+        raise ReleaseError(f"tag {release.tag} {what}: not a release made by `promptctl bump`",
+                           fix="run `promptctl verify`; release the content again with `promptctl bump`")
+    return load_release(project, release)
 
 
 def _eval_gate(project: Project, name: str, content: PromptContent, require: bool | None) -> None:
@@ -172,7 +188,17 @@ def history(project: Project, name: str, env: str, segment: str | None = None) -
         if now != before:
             rows.append(_row(info, now))
         before = now
+    if not rows:
+        _known_env(project, env)
     return list(reversed(rows))
+
+
+def _known_env(project: Project, env: str) -> None:
+    """A typo in --env is an error (exit 2), as in `status`, not an empty answer."""
+    known = read_manifest(project).environments
+    if env not in known:
+        raise NotFoundError(f"no environment {env!r} in {project.config.manifest}",
+                            fix=f"known: {', '.join(known) or 'none yet'}")
 
 
 def _row(info: dict, target: Target | None) -> HistoryRow:
@@ -218,9 +244,8 @@ class StatusRow:
 
 def status(project: Project, env: str | None = None) -> list[StatusRow]:
     manifest = read_manifest(project)
-    if env is not None and env not in manifest.environments:
-        raise NotFoundError(f"no environment {env!r} in {project.config.manifest}",
-                            fix=f"known: {', '.join(manifest.environments) or 'none yet'}")
+    if env is not None:
+        _known_env(project, env)
     since = _active_since(project)
     rows = []
     for env_name, prompts in manifest.environments.items():
@@ -255,8 +280,7 @@ def _active_since(project: Project) -> dict[tuple, str]:
 
 def read_manifest(project: Project) -> Manifest:
     rel = project.config.manifest
-    path = project.root / rel
-    return parse_manifest(path.read_text(encoding="utf-8") if path.exists() else EMPTY, rel)
+    return parse_manifest(project.working.read(rel) or EMPTY, rel)
 
 
 # ---------------------------------------------------------------- bundle and verify

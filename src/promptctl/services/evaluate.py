@@ -52,7 +52,7 @@ class EvalReport:
                 "skipped": [{"prompt": p, "reason": r} for p, r in self.skipped]}
 
 
-EVAL_SETTINGS = ("history", "cache")
+EVAL_SETTINGS = ("history", "cache", "require_eval")   # require_eval: the promote/canary default
 
 
 def state_path(project: Project, key: str, default: str) -> Path:

@@ -15,6 +15,8 @@ from ..versions import BumpKind, next_version, parse_level, sort_versions
 from . import project as _project
 from .project import WORKING, Project, latest_release, load_release, load_working, open_project
 
+DEFAULT_BUNDLE = "release.lock.json"   # where `promptctl bundle` writes without -o
+
 
 def load_version(where: Project | Path | str, name: str, version: str | None) -> PromptContent:
     """Content of `name` at a version or `working`; `where` is a Project or a folder in one."""
@@ -95,6 +97,9 @@ def _release(project: Project, content: PromptContent, version: str, message: st
     pathspecs = [f":(glob){project.prompt_path(name)}/*"]
     pathspecs += [f"{prompts_dir}/{p}" for p in content.files if not p.startswith(f"{name}/")]
     subject = f"release {name} {version}" + (f": {message}" if message else "")
+    tag = format_tag(name, version, project.config.tag_format)
+    if store.tag_commit(tag) is not None:   # before committing: a refused bump changes nothing
+        raise ReleaseError(f"tag {tag} already exists", fix="tags are immutable: release a new version")
     if not store.has_commits() or store.dirty_paths(pathspecs):
         store.commit_paths(pathspecs, subject)
     commit = store.head()
@@ -102,7 +107,6 @@ def _release(project: Project, content: PromptContent, version: str, message: st
     if committed.digest != content.digest:
         raise ReleaseError(f"the commit of {name} does not hold the working files",
                            fix="check .gitignore: every prompt file must be tracked")
-    tag = format_tag(name, version, project.config.tag_format)
     store.create_tag(tag, commit, format_message(name, version, content.digest, message))
     return store.release(name, version)
 
@@ -221,8 +225,12 @@ class VerifyReport:
 
 def verify(project: Project, bundles: list[Path] | None = None) -> VerifyReport:
     """Every release tag is annotated and matches its recorded digest; so do the versions
-    the manifest and the given bundles reference."""
+    the manifest and the given bundles reference (by default `release.lock.json`, when
+    `promptctl bundle` left one at the root)."""
     from .deploy import verify_bundle, verify_manifest
+    if bundles is None:
+        default = project.root / DEFAULT_BUNDLE
+        bundles = [default] if default.is_file() else []
     report = VerifyReport()
     for release in project.store.releases():
         report.checked += 1
@@ -232,7 +240,10 @@ def verify(project: Project, bundles: list[Path] | None = None) -> VerifyReport:
     problems = verify_manifest(project)
     for path in bundles or []:
         problems += verify_bundle(project, path)
-    report.findings += [Finding(p.file, str(p).removeprefix(f"{p.file}: ")) for p in problems]
+    # "file:line" as the finding's place, so the CLI line reads like every other error
+    for p in problems:
+        where = f"{p.file}:{p.line}" if p.line else p.file
+        report.findings.append(Finding(where, str(p).removeprefix(f"{where}: ")))
     return report
 
 

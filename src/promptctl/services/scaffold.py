@@ -7,9 +7,8 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import NotFoundError, UsageError
-from ..files import CONFIG_FILE, PROMPT_FILE
+from ..files import CONFIG_FILE, PROMPT_FILE, check_name
 from ..jsonschemas import KINDS, SCHEMA_DIR, file_name, shipped_text, with_modeline
-from ..model import NAME_RE
 from .project import Project
 
 # Dotfiles and dot-folders do not survive packaging as-is: `gitignore`, `github/…` gain a dot.
@@ -18,6 +17,9 @@ _DOTTED = ("gitignore", "github/")
 
 def init(directory: Path) -> list[str]:
     """Write a prompt repo's skeleton; refuses when any file it would write exists."""
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"{directory} is a file", field="DIR", fix="give a new or empty folder")
+    _refuse_inside_prompts(directory)
     files = _with_schemas(_template_files("init"))
     clashes = [rel for rel in files if (directory / rel).exists()]
     if clashes:
@@ -33,9 +35,7 @@ def init(directory: Path) -> list[str]:
 
 def new(project: Project, name: str, kind: str = "chat", from_: str | None = None) -> list[str]:
     """Scaffold prompts/<name>/ and evals/<name>/, from a template or a copy of another prompt."""
-    if not NAME_RE.match(name):
-        raise UsageError(f"invalid prompt name {name!r}", field="NAME",
-                         fix="use lowercase letters, digits, '-', '_' and '/' between folders")
+    check_name(name)
     prompt_dir = project.prompt_path(name)
     evals_dir = f"{project.config.evals_dir}/{name}"
     if (project.root / prompt_dir).exists():
@@ -125,6 +125,23 @@ def _template_files(kind: str) -> dict[str, str]:
 
     walk(root, "")
     return found
+
+
+def _refuse_inside_prompts(directory: Path) -> None:
+    """A repo made inside another's prompts/ or evals/ would be read as prompts of that one."""
+    from ..errors import PromptctlError
+    from ..files import WorkingTree, find_root, load_config
+
+    try:
+        outer = find_root(directory)
+        config = load_config(WorkingTree(outer))
+    except PromptctlError:   # no enclosing prompt repo (or a broken one: not ours to judge)
+        return
+    target = directory.resolve()
+    for folder in (config.prompts_dir, config.evals_dir):
+        if target.is_relative_to((outer / folder).resolve()):
+            raise UsageError(f"{directory} is inside {outer / folder}", field="DIR",
+                             fix="make the new prompt repo outside that one's prompts and evals folders")
 
 
 def _write_all(root: Path, files: dict[str, str]) -> None:
