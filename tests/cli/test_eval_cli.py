@@ -314,3 +314,16 @@ def test_baseline_env_from_a_broken_manifest_is_one_line(repo):
     result = invoke(repo, "eval", "support-refund", "--baseline", "production")
     assert result.exit_code == 2
     assert result.stderr.startswith("error: release.yaml:1: environments: ")
+
+
+@pytest.mark.parametrize("setting,message", [
+    ("{timeout: abc}", "providers.echo.timeout: Input should be a valid number"),
+    ("{concurrency: 0}", "providers.echo.concurrency: Input should be greater than or equal to 1"),
+])
+def test_bad_provider_settings_in_config_are_one_line(repo, setting, message):
+    # concurrency 0 made remote providers wait forever; a non-number timeout crashed.
+    config = repo / "promptctl.yaml"
+    config.write_text(config.read_text() + f"providers:\n  echo: {setting}\n")
+    result = invoke(repo, "eval", "support-refund")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: promptctl.yaml: {message}"), result.stderr

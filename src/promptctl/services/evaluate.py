@@ -285,6 +285,7 @@ def _settings(project: Project, kind: str, suite, options: EvalOptions):
         raise ValidationError(f"unknown provider setting {sorted(unknown)[0]!r}",
                               file="promptctl.yaml", field=f"providers.{kind}",
                               fix=f"known: {', '.join(sorted(known))}")
+    conf = _checked_provider_conf(conf, kind)
 
     def pick(key: str):
         # The suite wins when it sets a value; then promptctl.yaml; then the suite's default.
@@ -296,6 +297,21 @@ def _settings(project: Project, kind: str, suite, options: EvalOptions):
                             timeout=float(pick("timeout")), retries=int(pick("retries")),
                             rpm=pick("rpm"),
                             concurrency=int(options.concurrency or pick("concurrency")))
+
+
+def _checked_provider_conf(conf: dict, kind: str) -> dict:
+    """promptctl.yaml's provider settings obey the suite's own limits (a concurrency of 0
+    would wait forever, a timeout of 'abc' would crash)."""
+    import pydantic
+
+    from ..evals.suite import Suite
+    try:
+        checked = Suite.model_validate({"dataset": "-", **conf})
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        raise ValidationError(first["msg"], file="promptctl.yaml",
+                              field=f"providers.{kind}.{'.'.join(map(str, first['loc']))}") from exc
+    return {key: getattr(checked, key) for key in conf}
 
 
 def resolve_baseline(project: Project, name: str, baseline: str) -> str | None:
