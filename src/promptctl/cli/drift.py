@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Optional
 
@@ -64,21 +63,9 @@ def _check_format(fmt: str, output: Optional[Path]) -> str:
 
 def _emit(report, fmt: str, output: Optional[Path]) -> None:
     from ..evals import drift_report as render
+    from .output import emit
 
-    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary_file:
-        with open(summary_file, "a", encoding="utf-8") as fh:
-            fh.write(render.to_markdown(report) + "\n")
-    if fmt == "table":
-        _print_table(report)
-    else:
-        text = render.RENDERERS[fmt](report)
-        if output is None:
-            typer.echo(text, nl=False)
-        else:
-            output.parent.mkdir(parents=True, exist_ok=True)
-            output.write_text(text, encoding="utf-8")
-            typer.echo(f"wrote {output}", err=True)
+    emit(render, report, fmt, output, _print_table)
     if not report.items:
         typer.echo("no served version has a suite" if report.skipped else
                    "the manifest serves nothing yet (promote a version first)", err=True)

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import List, Optional
 
@@ -240,21 +239,9 @@ class _progress:
 
 def _emit(report, fmt: str, output: Optional[Path]) -> None:
     from ..evals import report as render
+    from .output import emit
 
-    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary_file:
-        with open(summary_file, "a", encoding="utf-8") as fh:
-            fh.write(render.to_markdown(report) + "\n")
-    if fmt == "table":
-        _print_table(report)
-    else:
-        text = render.RENDERERS[fmt](report)
-        if output is None:
-            typer.echo(text, nl=False)
-        else:
-            output.parent.mkdir(parents=True, exist_ok=True)
-            output.write_text(text, encoding="utf-8")
-            typer.echo(f"wrote {output}", err=True)
+    emit(render, report, fmt, output, _print_table)
     if not report.runs:
         typer.echo("nothing to evaluate" + "".join(f"\n  {p}: {why}" for p, why in report.skipped),
                    err=True)

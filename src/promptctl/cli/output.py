@@ -1,0 +1,32 @@
+"""Writing a run's report where the user asked: the job summary, the terminal or a file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, Optional
+
+import typer
+
+
+def emit(render: ModuleType, report: Any, fmt: str, output: Optional[Path],
+         print_table: Callable[[Any], None]) -> None:
+    """Append Markdown to GITHUB_STEP_SUMMARY when set; then a table, or `fmt` to stdout/file.
+
+    `render` is a report module with `to_markdown` and a `RENDERERS` map of format → function.
+    """
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_file:
+        with open(summary_file, "a", encoding="utf-8") as fh:
+            fh.write(render.to_markdown(report) + "\n")
+    if fmt == "table":
+        print_table(report)
+        return
+    text = render.RENDERERS[fmt](report)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {output}", err=True)
