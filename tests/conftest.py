@@ -122,6 +122,14 @@ def deploy_repo(prompt_repo) -> Path:
     return prompt_repo
 
 
+def modules_loaded_by(imports: str, candidates: tuple[str, ...]) -> list[str]:
+    """Which of `candidates` a fresh interpreter has in sys.modules after `import {imports}`."""
+    code = (f"import sys, {imports}; "
+            f"print(','.join(m for m in {candidates!r} if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return [m for m in result.stdout.strip().split(",") if m]
+
+
 def promptctl_exe() -> list[str]:
     """The installed console script, or the module when only the checkout is on the path."""
     exe = shutil.which("promptctl", path=str(Path(sys.executable).parent))

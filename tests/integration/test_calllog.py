@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import modules_loaded_by
+
 from promptctl.calllog import CallLogger, hash_key, open_logger
 from promptctl.sinks import JsonlSink, SQLiteSink, read_jsonl
 
@@ -165,11 +167,8 @@ def test_two_processes_lose_no_record(tmp_path):
 
 
 def test_importing_calllog_stays_light():
-    code = ("import sys, promptctl.calllog, promptctl.sinks, promptctl.canary;"
-            "bad = [m for m in ('typer', 'rich', 'promptctl.evals', 'prometheus_client',"
-            " 'opentelemetry') if m in sys.modules]; print(bad)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    heavy = ("typer", "rich", "promptctl.evals", "prometheus_client", "opentelemetry")
+    assert modules_loaded_by("promptctl.calllog, promptctl.sinks, promptctl.canary", heavy) == []
 
 
 def test_forked_child_gets_its_own_writer_and_ids(tmp_path):

@@ -11,7 +11,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import git, run_cli
+from conftest import git, run_cli, modules_loaded_by
 from deploy_support import project
 
 import promptctl
@@ -213,11 +213,8 @@ def test_bundle_over_http_reloads_on_etag_change(live_repo, tmp_path):
 
 
 def test_importing_the_runtime_stays_light():
-    code = ("import sys, promptctl.runtime, promptctl.bundle; "
-            "print([m for m in ('typer', 'rich', 'click', 'git', 'promptctl.evals', 'promptctl.cli') "
-            "if m in sys.modules])")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "[]"
+    heavy = ("typer", "rich", "click", "git", "promptctl.evals", "promptctl.cli")
+    assert modules_loaded_by("promptctl.runtime, promptctl.bundle", heavy) == []
 
 
 def test_fallback_as_chat_messages_per_name(tmp_path):

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import promptctl
+from conftest import modules_loaded_by
 
 
 def modules():
@@ -22,8 +23,4 @@ def test_every_module_imports_alone():
 
 
 def test_cli_start_does_not_import_heavy_modules():
-    code = ("import sys; import promptctl.cli\n"
-            "heavy = [m for m in ('git', 'rich', 'jinja2', 'pydantic', 'httpx') if m in sys.modules]\n"
-            "print(','.join(heavy))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == ""
+    assert modules_loaded_by("promptctl.cli", ("git", "rich", "jinja2", "pydantic", "httpx")) == []

@@ -10,7 +10,6 @@ import typer
 from . import app, command, state
 
 DRIFT_FORMATS = ("table", "json", "junit", "markdown")
-SUFFIXES = {".json": "json", ".xml": "junit", ".md": "markdown"}
 
 
 @command(app, "drift")
@@ -47,18 +46,8 @@ def drift_cmd(
 
 
 def _check_format(fmt: str, output: Optional[Path]) -> str:
-    from ..errors import UsageError
-    from . import check_output
-    check_output(output)
-    if fmt not in DRIFT_FORMATS:
-        raise UsageError(f"unknown format {fmt!r}", field="--format",
-                         fix=f"use one of {', '.join(DRIFT_FORMATS)}")
-    if fmt == "table" and output is not None:
-        fmt = SUFFIXES.get(output.suffix.lower(), "")
-        if not fmt:
-            raise UsageError(f"cannot tell the format of {output.name!r}", field="--output",
-                             fix="pass --format json|junit|markdown")
-    return fmt
+    from .output import check_format
+    return check_format(fmt, output, DRIFT_FORMATS)
 
 
 def _emit(report, fmt: str, output: Optional[Path]) -> None:

@@ -16,7 +16,6 @@ from . import app, command, state
 from .complete import prompt_names, refs
 
 FORMATS = ("table", "json", "junit", "markdown", "html")
-SUFFIXES = {".json": "json", ".xml": "junit", ".md": "markdown", ".html": "html", ".htm": "html"}
 
 
 class _DefaultRunGroup(TyperGroup):
@@ -189,17 +188,8 @@ def merge_cmd(
 
 
 def _check_format(fmt: str, output: Optional[Path]) -> str:
-    from ..errors import UsageError
-    from . import check_output
-    check_output(output)
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown format {fmt!r}", field="--format", fix=f"use one of {', '.join(FORMATS)}")
-    if fmt == "table" and output is not None:
-        fmt = SUFFIXES.get(output.suffix.lower(), "")
-        if not fmt:
-            raise UsageError(f"cannot tell the format of {output.name!r}", field="--output",
-                             fix="pass --format json|junit|markdown|html")
-    return fmt
+    from .output import check_format
+    return check_format(fmt, output, FORMATS)
 
 
 def _console(stderr: bool = False):

@@ -30,3 +30,23 @@ def emit(render: ModuleType, report: Any, fmt: str, output: Optional[Path],
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
     typer.echo(f"wrote {output}", err=True)
+
+
+_SUFFIXES = {".json": "json", ".xml": "junit", ".md": "markdown", ".html": "html", ".htm": "html"}
+
+
+def check_format(fmt: str, output: Optional[Path], formats: tuple[str, ...]) -> str:
+    """The format to write: `fmt`, or with the default table and a file, the file's suffix."""
+    from ..errors import UsageError
+    from . import check_output
+    check_output(output)
+    if fmt not in formats:
+        raise UsageError(f"unknown format {fmt!r}", field="--format",
+                         fix=f"use one of {', '.join(formats)}")
+    if fmt == "table" and output is not None:
+        fmt = _SUFFIXES.get(output.suffix.lower(), "")
+        if fmt not in formats or fmt == "table":
+            choices = "|".join(f for f in formats if f != "table")
+            raise UsageError(f"cannot tell the format of {output.name!r}", field="--output",
+                             fix=f"pass --format {choices}")
+    return fmt
