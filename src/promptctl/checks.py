@@ -6,12 +6,12 @@ from jinja2 import TemplateSyntaxError
 
 from .errors import Problem
 from .model import PromptContent
-from .render import make_environment, parse, undeclared_variables
+from .render import parse, parsing_environment, undeclared_variables
 
 
 def used_variables(content: PromptContent) -> set[str]:
     """Every free variable in the prompt's templates and the partials they include."""
-    env = make_environment({})
+    env = parsing_environment()
     used: set[str] = set()
     for loader_name, source in content.templates.items():
         try:

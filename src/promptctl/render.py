@@ -23,6 +23,18 @@ def make_environment(templates: dict[str, str]) -> ImmutableSandboxedEnvironment
     )
 
 
+_PARSER: ImmutableSandboxedEnvironment | None = None
+
+
+def parsing_environment() -> ImmutableSandboxedEnvironment:
+    """One shared environment for parsing only (no loader): building one per prompt cost
+    as much as parsing its template when thousands of releases are read."""
+    global _PARSER
+    if _PARSER is None:
+        _PARSER = make_environment({})
+    return _PARSER
+
+
 def parse(env: ImmutableSandboxedEnvironment, source: str, name: str) -> nodes.Template:
     """Parse one template; raises jinja2's TemplateSyntaxError with its line."""
     return env.parse(source, name=name)

@@ -6,15 +6,20 @@ exactly the paths it is given and creates annotated tags. It never moves or dele
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import git
 
 from .errors import NotFoundError, ReleaseError, RepoError
+from .gitobjects import ObjectReader, blob_names, tree_entries
 from .model import DEFAULT_TAG_FORMAT, Release
 from .tags import parse_body, parse_digest, parse_tag, ref_pattern
 
 _SEP, _END = "\x1f", "\x1e"
+_FULL_SHA = re.compile(r"[0-9a-f]{40}")
+_NOT_FILES = ("40000", "160000")     # tree and submodule entries
+_WALK_FROM = 8     # folders of one commit from which reading its prompts/ tree once pays
 _REF_FORMAT = _SEP.join([
     "%(refname)", "%(objecttype)", "%(objectname)", "%(*objectname)",
     "%(taggerdate:iso-strict)", "%(taggername)", "%(creatordate:iso-strict)", "%(contents)",
@@ -22,32 +27,37 @@ _REF_FORMAT = _SEP.join([
 
 
 class GitTreeSource:
-    """A FileSource reading blobs of one commit: what was released, not what is on disk."""
+    """A FileSource reading blobs of one commit: what was released, not what is on disk.
 
-    def __init__(self, commit: git.Commit, prefix: str = "") -> None:
+    Reads go through the store's `git cat-file --batch`; `GitStore.preload` fills many
+    sources' prompt folders at once, so a loop over releases makes no round trip per file.
+    """
+
+    def __init__(self, store: "GitStore", commit: str) -> None:
         self.commit = commit
-        self._tree = commit.tree
-        self._prefix = f"{prefix}/" if prefix else ""
+        self._store = store
+        self._files: dict[str, bytes | None] = {}
+        self._dirs: dict[str, list[str]] = {}
 
-    def _item(self, path: str):
-        try:
-            return self._tree / f"{self._prefix}{path}"
-        except KeyError:
-            return None
+    def object_name(self, path: str) -> str:
+        return f"{self.commit}:{self._store.prefix}{'/' if self._store.prefix else ''}{path}"
 
     def read(self, path: str) -> str | None:
-        item = self._item(path)
-        if item is None or item.type != "blob":
+        if path not in self._files:
+            obj = self._store.objects.read(self.object_name(path))
+            self._files[path] = obj[1] if obj is not None and obj[0] == "blob" else None
+        data = self._files[path]
+        if data is None:
             return None
         from .files import decode_text
 
-        return decode_text(item.data_stream.read(), path)
+        return decode_text(data, path)
 
     def listdir(self, path: str) -> list[str]:
-        item = self._item(path)
-        if item is None or item.type != "tree":
-            return []
-        return sorted(blob.name for blob in item.blobs)
+        if path not in self._dirs:
+            obj = self._store.objects.read(self.object_name(path))
+            self._dirs[path] = blob_names(obj[1]) if obj is not None and obj[0] == "tree" else []
+        return self._dirs[path]
 
 
 class GitStore:
@@ -65,6 +75,8 @@ class GitStore:
         self.prefix = root.resolve().relative_to(top).as_posix().strip(".")
         # Commands run in the prompt repo's folder, so pathspecs and paths are relative to it.
         self._git = git.Git(str(root.resolve()))
+        self.objects = ObjectReader(str(top))
+        self._sources: dict[str, GitTreeSource] = {}
 
     # ------------------------------------------------------------ reading
 
@@ -88,7 +100,64 @@ class GitStore:
             raise NotFoundError(f"no git revision {rev!r}", fix="give a version, tag or commit") from exc
 
     def source_at(self, rev: str) -> GitTreeSource:
-        return GitTreeSource(self.resolve(rev), self.prefix)
+        """The files of a commit; one source per commit, so repeated reads are cached."""
+        commit = rev if _FULL_SHA.fullmatch(rev) else self.resolve(rev).hexsha
+        if commit not in self._sources:
+            self._sources[commit] = GitTreeSource(self, commit)
+        return self._sources[commit]
+
+    def preload(self, folders: list[tuple[str, str]], base: str = "") -> None:
+        """Read the files of many (commit, folder) pairs in a few batches: trees, then blobs.
+
+        Where a commit holds many of the folders (all prompts released at once), its `base`
+        tree (prompts/) is read once and walked here: letting git resolve each
+        `<commit>:prompts/<name>` re-reads that tree, one entry per prompt, every time.
+        """
+        todo = []
+        for commit, folder in dict.fromkeys(folders):
+            source = self.source_at(commit)
+            if folder not in source._dirs:
+                todo.append((source, folder))
+        names = self._folder_names(todo, base)
+        trees = self.objects.read_many(names)
+        wanted: dict[str, list[tuple[GitTreeSource, str]]] = {}
+        for (source, folder), obj in zip(todo, trees):
+            entries = []
+            if obj is not None and obj[0] == "tree":
+                entries = [(n, sha) for mode, n, sha in tree_entries(obj[1]) if mode not in _NOT_FILES]
+            source._dirs[folder] = sorted(n for n, _ in entries)
+            for name, sha in entries:
+                wanted.setdefault(sha, []).append((source, f"{folder}/{name}"))
+        for sha, obj in zip(wanted, self.objects.read_many(list(wanted))):
+            for source, path in wanted[sha]:
+                source._files[path] = obj[1] if obj is not None and obj[0] == "blob" else None
+
+    def _folder_names(self, todo: list[tuple[GitTreeSource, str]], base: str) -> list[str]:
+        """An object name per folder: `<subtree sha>[:<rest>]` when its base tree is walked."""
+        per_commit: dict[str, int] = {}
+        for source, folder in todo:
+            per_commit[source.commit] = per_commit.get(source.commit, 0) + 1
+        walked = [c for c, n in per_commit.items() if base and n >= _WALK_FROM]
+        bases = {}
+        for commit, obj in zip(walked, self.objects.read_many(
+                [GitTreeSource(self, c).object_name(base) for c in walked])):
+            if obj is not None and obj[0] == "tree":
+                bases[commit] = {name: sha for mode, name, sha in tree_entries(obj[1]) if mode == "40000"}
+        names = []
+        for source, folder in todo:
+            entries = bases.get(source.commit)
+            first, _, deeper = folder.removeprefix(f"{base}/").partition("/")
+            if entries is None or not folder.startswith(f"{base}/"):
+                names.append(source.object_name(folder))
+            elif first not in entries:
+                names.append(f"{source.commit}:missing/{folder}")   # answers "missing"
+            else:
+                names.append(f"{entries[first]}:{deeper}" if deeper else entries[first])
+        return names
+
+    def forget(self) -> None:
+        """Drop the cached file contents (a long-running app keeps only compiled versions)."""
+        self._sources.clear()
 
     def releases(self, name: str | None = None) -> list[Release]:
         """Release tags (of one prompt, or all), parsed from a single for-each-ref call."""
@@ -116,9 +185,10 @@ class GitStore:
                             fix=f"run `promptctl log {name}` to see its versions")
 
     def tag_commit(self, tag: str) -> str | None:
+        # rev-parse, not GitPython's tag list: that reads every ref, 50,000 in a big repo
         try:
-            return self.repo.tags[tag].commit.hexsha
-        except (IndexError, ValueError):
+            return self.run_git("rev-parse", "-q", "--verify", f"refs/tags/{tag}^{{commit}}").strip() or None
+        except RepoError:
             return None
 
     def changed_paths(self, since: str) -> set[str]:

@@ -18,7 +18,7 @@ from .. import manifest as mf
 from ..errors import CheckFailed, ManifestError, NotFoundError, Problem, PromptctlError, ReleaseError
 from ..manifest import Change, Manifest, Target, dump_manifest, parse_manifest
 from ..model import PromptContent, Release
-from .project import Project, load_release
+from .project import Project, load_release, preload_releases
 
 EMPTY = "environments: {}\n"
 
@@ -298,9 +298,12 @@ def bundle(project: Project, env: str, output: Path) -> dict[str, Any]:
     if env not in manifest.environments:
         raise NotFoundError(f"no environment {env!r} in the committed {rel}",
                             fix="promote something to it first")
+    releases = release_map(project)
+    wanted = referenced_versions(manifest, env)
+    preload_releases(project, [releases[k] for k in wanted if k in releases])
     contents = {}
-    for name, version in referenced_versions(manifest, env):
-        release = store.release(name, version)
+    for name, version in wanted:
+        release = releases.get((name, version)) or store.release(name, version)
         contents[(name, version)] = (load_release(project, release), release.tag)
     created = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     data = bundle_data(env, manifest, commit, created, contents, project.config.prompts_dir)
@@ -309,7 +312,7 @@ def bundle(project: Project, env: str, output: Path) -> dict[str, Any]:
     return data
 
 
-def verify_bundle(project: Project, path: Path) -> list[Problem]:
+def verify_bundle(project: Project, path: Path, releases: dict | None = None) -> list[Problem]:
     """A bundle's own digests, and each version against its tag in this repo."""
     from ..bundle import parse_bundle
     from ..errors import ValidationError
@@ -321,13 +324,20 @@ def verify_bundle(project: Project, path: Path) -> list[Problem]:
         return [Problem(file, "bundle not found")]
     except ValidationError as exc:
         return exc.problems or [Problem(file, exc.message)]
+    releases = releases if releases is not None else release_map(project)
+    preload_releases(project, [releases[k] for k in parsed.contents if k in releases])
     problems = []
     for (name, version), content in parsed.contents.items():
-        problems += _version_problems(project, name, version, content.digest, file)
+        problems += _version_problems(project, releases, name, version, content.digest, file)
     return problems
 
 
-def verify_manifest(project: Project) -> list[Problem]:
+def release_map(project: Project) -> dict[tuple[str, str], Release]:
+    """(name, version) -> release, from one ref listing (not one per referenced version)."""
+    return {(r.name, r.version): r for r in project.store.releases()}
+
+
+def verify_manifest(project: Project, releases: dict | None = None) -> list[Problem]:
     """Every version release.yaml references has a tag whose content matches its digest."""
     from ..bundle import referenced_versions
 
@@ -336,17 +346,22 @@ def verify_manifest(project: Project) -> list[Problem]:
         manifest = read_manifest(project)
     except PromptctlError as exc:
         return getattr(exc, "problems", None) or [Problem(rel, exc.message)]
+    releases = releases if releases is not None else release_map(project)
+    wanted = {env: referenced_versions(manifest, env) for env in manifest.environments}
+    preload_releases(project, [releases[k] for refs in wanted.values() for k in refs if k in releases])
     problems = []
-    for env in manifest.environments:
-        for name, version in referenced_versions(manifest, env):
-            problems += _version_problems(project, name, version, None, f"{rel}: {env}")
+    for env, refs in wanted.items():
+        for name, version in refs:
+            problems += _version_problems(project, releases, name, version, None, f"{rel}: {env}")
     return problems
 
 
-def _version_problems(project: Project, name: str, version: str, digest: str | None,
-                      where: str) -> list[Problem]:
+def _version_problems(project: Project, releases: dict, name: str, version: str,
+                      digest: str | None, where: str) -> list[Problem]:
     try:
-        release: Release = project.store.release(name, version)
+        release = releases.get((name, version))
+        if release is None:
+            project.store.release(name, version)    # its own not-found error (and name check)
         content = load_release(project, release)
     except PromptctlError as exc:
         return [Problem(where, exc.message, field=f"{name}@{version}")]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -17,6 +17,9 @@ WORKING = "working"
 class Project:
     root: Path
     config: Config
+    # releases loaded in this command, by (commit, name): verify reads a version for its
+    # tag, the manifest and each bundle, and must not load it three times
+    loaded: dict = field(default_factory=dict, repr=False, compare=False)
 
     @cached_property
     def store(self):
@@ -51,11 +54,21 @@ def load_working(project: Project, name: str) -> PromptContent:
 
 def load_release(project: Project, release: Release) -> PromptContent:
     """A release's content read from git objects, proven equal to its recorded digest."""
-    content = load_prompt(project.store.source_at(release.commit), project.config, release.name)
+    key = (release.commit, release.name)
+    if key not in project.loaded:
+        project.loaded[key] = load_prompt(project.store.source_at(release.commit), project.config,
+                                          release.name)
+    content = project.loaded[key]
     if release.digest and content.digest != release.digest:
         raise ReleaseError(f"tag {release.tag} does not match its recorded digest",
                            fix="the tag was moved or rewritten; run `promptctl verify`")
     return content
+
+
+def preload_releases(project: Project, releases: list[Release]) -> None:
+    """Read the prompt folders of many releases in one batch before loading them one by one."""
+    project.store.preload([(r.commit, prompt_dir(project.config, r.name)) for r in releases
+                           if r.commit], base=project.config.prompts_dir)
 
 
 def load_version(project: Project, name: str, version: str | None) -> PromptContent:

@@ -13,7 +13,8 @@ from ..model import PromptContent, Release
 from ..tags import format_message, format_tag
 from ..versions import BumpKind, next_version, parse_level, sort_versions
 from . import project as _project
-from .project import WORKING, Project, latest_release, load_release, load_working, open_project
+from .project import (WORKING, Project, latest_release, load_release, load_working, open_project,
+                      preload_releases)
 
 DEFAULT_BUNDLE = "release.lock.json"   # where `promptctl bundle` writes without -o
 
@@ -232,14 +233,17 @@ def verify(project: Project, bundles: list[Path] | None = None) -> VerifyReport:
         default = project.root / DEFAULT_BUNDLE
         bundles = [default] if default.is_file() else []
     report = VerifyReport()
-    for release in project.store.releases():
+    releases = project.store.releases()
+    preload_releases(project, releases)
+    for release in releases:
         report.checked += 1
         problem = _tag_problem(project, release)
         if problem:
             report.findings.append(Finding(release.tag, problem))
-    problems = verify_manifest(project)
+    by_version = {(r.name, r.version): r for r in releases}
+    problems = verify_manifest(project, by_version)
     for path in bundles or []:
-        problems += verify_bundle(project, path)
+        problems += verify_bundle(project, path, by_version)
     # "file:line" as the finding's place, so the CLI line reads like every other error
     for p in problems:
         where = f"{p.file}:{p.line}" if p.line else p.file
