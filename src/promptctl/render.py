@@ -61,20 +61,32 @@ class CompiledPrompt:
     `bodies` is the ordered list of (role, loader name); role "text" marks a text prompt.
     """
 
-    __slots__ = ("label", "_parts", "_defaults", "_required", "is_chat")
+    __slots__ = ("label", "_templates", "_bodies", "_parts", "_defaults", "_required", "is_chat")
 
     def __init__(self, label: str, templates: dict[str, str],
-                 bodies: tuple[tuple[str, str], ...], inputs: dict[str, Any]) -> None:
+                 bodies: tuple[tuple[str, str], ...], inputs: dict[str, Any], *,
+                 lazy: bool = False) -> None:
         self.label = label
-        env = make_environment(templates)
-        try:
-            self._parts = [(role, env.get_template(name)) for role, name in bodies]
-        except TemplateSyntaxError as exc:
-            raise RenderError(f"{label}: template syntax error at {exc.name}:{exc.lineno}: "
-                              f"{exc.message}") from exc
+        self._templates, self._bodies = templates, bodies
+        self._parts: list | None = None
         self._defaults = {k: spec.default for k, spec in inputs.items() if not spec.required}
         self._required = tuple(k for k, spec in inputs.items() if spec.required)
         self.is_chat = bool(bodies) and bodies[0][0] != "text"
+        if not lazy:
+            self._compile()
+
+    def _compile(self) -> list:
+        """Jinja's compile to Python code: lazy for the runtime, whose versions' syntax was
+        checked when they were loaded, so an app with 1,000 prompts starts without compiling
+        the ones it never renders."""
+        env = make_environment(self._templates)
+        try:
+            parts = [(role, env.get_template(name)) for role, name in self._bodies]
+        except TemplateSyntaxError as exc:
+            raise RenderError(f"{self.label}: template syntax error at {exc.name}:{exc.lineno}: "
+                              f"{exc.message}") from exc
+        self._parts = parts     # one assignment: a thread racing here compiles twice, harmlessly
+        return parts
 
     def render(self, inputs: dict[str, Any]) -> str | list[dict[str, str]]:
         for key in self._required:
@@ -82,10 +94,11 @@ class CompiledPrompt:
                 raise RenderError(f"{self.label}: missing required input {key!r}",
                                   fix=f"pass {key}=... to render()")
         values = {**self._defaults, **inputs} if self._defaults else inputs
+        parts = self._parts or self._compile()
         try:
             if not self.is_chat:
-                return self._parts[0][1].render(values)
-            return [{"role": role, "content": tpl.render(values)} for role, tpl in self._parts]
+                return parts[0][1].render(values)
+            return [{"role": role, "content": tpl.render(values)} for role, tpl in parts]
         except UndefinedError as exc:
             raise RenderError(f"{self.label}: {exc.message}",
                               fix="declare the variable as an input and pass it") from exc

@@ -93,7 +93,7 @@ class _State:
 
 def compile_version(content: PromptContent, version: str) -> _Version:
     compiled = CompiledPrompt(f"{content.name}@{version}", content.templates, content.bodies,
-                              content.spec.inputs)
+                              content.spec.inputs, lazy=True)
     model = content.spec.model
     return _Version(content.name, version, content.digest, model.provider, model.name,
                     dict(model.params), compiled)
@@ -131,6 +131,7 @@ class _GitLoader:
         self.config = load_config(WorkingTree(root))
         self.store = GitStore(root, self.config.tag_format)
         self.watch = _watch(manifest or root / self.config.manifest)
+        self._configs: dict = {}
 
     def load(self, text: str, env: str, cache: dict) -> _State:
         from .files import load_prompt
@@ -139,6 +140,7 @@ class _GitLoader:
         known = _by_version(cache)
         wanted = [nv for nv in _referenced(manifest, env) if nv not in known]
         releases = {(r.name, r.version): r for r in self.store.releases()} if wanted else {}
+        self._preload([releases[nv] for nv in wanted if nv in releases])
         for name, version in wanted:
             release = releases.get((name, version))
             if release is None:
@@ -151,17 +153,25 @@ class _GitLoader:
                 raise ValidationError(f"{release.tag}: content hashes to {content.digest}, "
                                       f"the tag records {recorded}", fix="run `promptctl verify`")
             cache[(name, version, content.digest)] = compile_version(content, version)
+        self.store.forget()     # the compiled versions are kept; their files are not needed
         return _State(manifest, build_routes(manifest, env, _by_version(cache)), self.store.head())
+
+    def _preload(self, releases: list) -> None:
+        """Every wanted version's folder in a few batched git reads, not file by file."""
+        base = self.config.prompts_dir
+        self.store.preload([(r.commit, f"{base}/{r.name}") for r in releases], base=base)
 
     def _config_at(self, source: Any) -> Any:
         """promptctl.yaml as released; a first bump may predate committing it (bump commits
         only the prompt's files), so fall back to the repo's current one, as the CLI does."""
-        from .files import load_config
+        from .files import CONFIG_FILE, load_config
 
-        try:
-            return load_config(source)
-        except NotFoundError:
+        text = source.read(CONFIG_FILE)
+        if text is None:
             return self.config
+        if text not in self._configs:   # one commit per release: parse each distinct text once
+            self._configs[text] = load_config(source)
+        return self._configs[text]
 
 
 class _BundleLoader:
