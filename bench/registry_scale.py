@@ -1,21 +1,28 @@
 #!/usr/bin/env python3
 """How the registry commands scale with the number of prompts and tags.
 
-Builds two repos with `git fast-import` (100 and 1,000 prompts, 10 releases each, so up
-to 10,000 annotated tags with real digests), then times the installed `promptctl` against
-`git for-each-ref refs/tags` in the same run. Prints medians and the ratios the foundation
-issue sets as targets:
+Builds repos of 100, 1,000 and 5,000 prompts × 10 releases (up to 50,000 annotated tags
+with real digests, chat prompts, a shared partial, and a release.yaml history with
+canaries and segments; see scale_repo.py), checks each with `promptctl verify`, then
+times every command as a fresh process (CLI start included) against
+`git for-each-ref refs/tags`. Sizes are interleaved run by run, so a busy machine
+slows all of them alike; figures are medians of CPU (the process and its children,
+git included) and wall time, each printed with its target:
 
-  promptctl --version < 0.25 s; show/log/diff/bump at 1,000 prompts <= 1.5x at 100;
-  list on 1,000 prompts < 2 s.
+  verify: 1,000 prompts <= 3 s CPU, 5,000 <= 15 s; list <= 1 s at 1,000, <= 3 s at 5,000;
+  status <= 0.5 s at 5,000; Registry.open (git) <= 1 s and bundle <= 1 s at 1,000;
+  from_bundle <= 0.5 s; show/log/diff/bump at 5,000 <= 1.2x at 100; --version < 0.25 s.
 
-Usage: python bench/registry_scale.py [--prompts 100,1000] [--releases 10] [--runs 5]
+Every bump is undone (tag deleted, commit reset), so each run sees the same repo.
+
+Usage: python bench/registry_scale.py [--prompts 100,1000,5000] [--releases 10] [--runs 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -24,111 +31,147 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from promptctl.files import content_digest  # noqa: E402
-from promptctl.tags import format_message  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scale_repo import build_repo, prompt_files  # noqa: E402
 
-IDENTITY = "Bench <bench@example.com> 1700000000 +0000"
-
-
-def prompt_text(name: str, release: int) -> str:
-    return (f"name: {name}\nmodel: {{provider: echo, name: echo-1}}\n"
-            f"inputs:\n  question: string\n"
-            f"template: |\n  Release {release} of {name}.\n  Question: {{{{ question }}}}\n")
-
-
-def build_repo(root: Path, prompts: int, releases: int) -> None:
-    root.mkdir(parents=True)
-    subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
-    names = [f"p{i:04d}" for i in range(prompts)]
-    stream: list[bytes] = []
-
-    def data(text: str) -> None:
-        raw = text.encode()
-        stream.append(f"data {len(raw)}\n".encode() + raw + b"\n")
-
-    for release in range(1, releases + 1):
-        stream.append(f"commit refs/heads/main\nmark :{release}\ncommitter {IDENTITY}\n".encode())
-        data(f"round {release}")
-        if release == 1:
-            stream.append(b"M 100644 inline promptctl.yaml\n")
-            data("prompts_dir: prompts\n")
-        else:
-            stream.append(f"from :{release - 1}\n".encode())
-        for name in names:
-            stream.append(f"M 100644 inline prompts/{name}/prompt.yaml\n".encode())
-            data(prompt_text(name, release))
-        for name in names:
-            version = f"{release}.0.0"
-            digest = content_digest({f"{name}/prompt.yaml": prompt_text(name, release)})
-            stream.append(f"tag {name}/v{version}\nfrom :{release}\ntagger {IDENTITY}\n".encode())
-            data(format_message(name, version, digest, f"release {release}"))
-    subprocess.run(["git", "fast-import", "--quiet"], cwd=root, input=b"".join(stream), check=True)
-    subprocess.run(["git", "checkout", "-q", "main"], cwd=root, check=True)
-    subprocess.run(["git", "pack-refs", "--all"], cwd=root, check=True)
+# In-process API timings: the process's CPU and, once its git child is closed, git's.
+_API = r"""
+import resource, sys, time
+import promptctl
+def cpu():
+    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+c0, w0 = cpu(), time.perf_counter()
+if sys.argv[1] == "open":
+    reg = promptctl.Registry.open(".", env="production")
+    reg._loader.inner.store.objects.close()
+else:
+    reg = promptctl.Registry.from_bundle(sys.argv[2], env="production")
+assert reg.versions(), "no versions loaded"
+print(cpu() - c0, time.perf_counter() - w0)
+"""
 
 
-def timed(cmd: list[str], cwd: Path, runs: int, before=None) -> float:
-    samples = []
-    for _ in range(runs):
-        if before:
-            before()
-        start = time.perf_counter()
-        result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-        samples.append(time.perf_counter() - start)
-        if result.returncode != 0:
-            raise SystemExit(f"{' '.join(cmd)} failed: {result.stderr.strip()}")
-    return statistics.median(samples)
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
-def measure(root: Path, releases: int, runs: int) -> dict[str, float]:
-    exe = shutil.which("promptctl") or sys.exit("install promptctl first: pip install -e .")
-    target = root / "prompts/p0042/prompt.yaml"
-    counter = iter(range(10**6))
+def run(cmd: list[str], cwd: Path) -> tuple[float, float, str]:
+    """(CPU, wall, stdout) of one process; fails loudly, since a failing command is no figure."""
+    cpu, start = children_cpu(), time.perf_counter()
+    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    wall, cpu = time.perf_counter() - start, children_cpu() - cpu
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} in {cwd} failed ({result.returncode}): "
+                         f"{(result.stderr or result.stdout).strip()[-400:]}")
+    return cpu, wall, result.stdout
 
-    def edit() -> None:
-        target.write_text(prompt_text("p0042", 1000 + next(counter)))
 
-    last = f"{releases}.0.0"
-    return {
-        "git for-each-ref": timed(["git", "for-each-ref", "refs/tags"], root, runs),
-        "list": timed([exe, "list"], root, runs),
-        "show": timed([exe, "show", f"p0042@{last}"], root, runs),
-        "log": timed([exe, "log", "p0042"], root, runs),
-        "diff": timed([exe, "diff", "p0042", "1.0.0", last], root, runs),
-        "bump": timed([exe, "bump", "p0042", "minor"], root, runs, before=edit),
-    }
+class Repo:
+    def __init__(self, root: Path, releases: int, exe: str) -> None:
+        self.root, self.releases, self.exe = root, releases, exe
+        self.bundle = root.parent / f"{root.name}.lock.json"
+        self.edits = 0
+
+    def commands(self) -> dict[str, callable]:
+        exe, last = self.exe, f"{self.releases}.0.0"
+        cli = {
+            "git for-each-ref": ["git", "for-each-ref", "refs/tags"],
+            "--version": [exe, "--version"],
+            "verify": [exe, "verify"],
+            "list": [exe, "list"],
+            "list --json": [exe, "list", "--json"],
+            "status": [exe, "status"],
+            "show": [exe, "show", f"p0042@{last}"],
+            "log": [exe, "log", "p0042"],
+            "diff": [exe, "diff", "p0042", "1.0.0", last],
+            "history": [exe, "history", "p0040", "--env", "production"],
+            "bundle": [exe, "bundle", "--env", "production", "-o", str(self.bundle)],
+        }
+        out = {name: (lambda argv=argv: run(argv, self.root)[:2]) for name, argv in cli.items()}
+        out["bump"] = self.bump
+        out["Registry.open"] = lambda: self.api("open")
+        out["from_bundle"] = lambda: self.api("bundle", str(self.bundle))
+        return out
+
+    def bump(self) -> tuple[float, float]:
+        """One edit and `bump`, then undone: the repo stays as built."""
+        self.edits += 1
+        head = run(["git", "rev-parse", "HEAD"], self.root)[2].strip()
+        target = self.root / "prompts/p0042/prompt.yaml"
+        before = target.read_text()
+        target.write_text(prompt_files(42, 1000 + self.edits)["p0042/prompt.yaml"])
+        cpu, wall, out = run([self.exe, "bump", "p0042", "minor"], self.root)
+        tag = out.split("(tag ", 1)[1].split(",", 1)[0]
+        run(["git", "tag", "-d", tag], self.root)
+        run(["git", "reset", "-q", "--hard", head], self.root)
+        assert target.read_text() == before
+        return cpu, wall
+
+    def api(self, *args: str) -> tuple[float, float]:
+        cpu, wall = run([sys.executable, "-c", _API, *args], self.root)[2].split()
+        return float(cpu), float(wall)
+
+
+TARGETS = {   # (command, prompts) -> CPU seconds
+    ("verify", 1000): 3.0, ("verify", 5000): 15.0, ("list", 1000): 1.0, ("list", 5000): 3.0,
+    ("status", 5000): 0.5, ("Registry.open", 1000): 1.0, ("bundle", 1000): 1.0,
+    ("from_bundle", 1000): 0.5, ("--version", 100): 0.25,
+}
+FLAT = ("show", "log", "diff", "bump", "history")   # one-prompt commands: <= 1.2x
+FLAT_RATIO = 1.2
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--prompts", default="100,1000")
+    parser.add_argument("--prompts", default="100,1000,5000")
     parser.add_argument("--releases", type=int, default=10)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     sizes = [int(s) for s in args.prompts.split(",")]
     exe = shutil.which("promptctl") or sys.exit("install promptctl first: pip install -e .")
-    version = timed([exe, "--version"], Path.cwd(), args.runs * 2)
-    print(f"promptctl --version: {version * 1000:.0f} ms (target < 250 ms)")
-    results = {}
     with tempfile.TemporaryDirectory() as tmp:
+        repos = {}
         for size in sizes:
-            root = Path(tmp) / f"repo{size}"
             start = time.perf_counter()
-            build_repo(root, size, args.releases)
-            print(f"built {size} prompts x {args.releases} releases "
-                  f"({size * args.releases} tags) in {time.perf_counter() - start:.1f} s")
-            results[size] = measure(root, args.releases, args.runs)
-    print(f"\n{'command':<18}" + "".join(f"{s:>10} prompts" for s in sizes)
-          + ("   ratio" if len(sizes) == 2 else ""))
-    for key in results[sizes[0]]:
-        row = f"{key:<18}" + "".join(f"{results[s][key] * 1000:>15.0f} ms" for s in sizes)
-        if len(sizes) == 2:
-            row += f"   {results[sizes[1]][key] / results[sizes[0]][key]:.2f}x"
-        print(row)
-    big = results[sizes[-1]]
-    print(f"\nlist on {sizes[-1]} prompts: {big['list']:.2f} s (target < 2 s); "
-          f"list / for-each-ref: {big['list'] / big['git for-each-ref']:.1f}x")
+            repos[size] = Repo(Path(tmp) / f"repo{size}", args.releases, exe)
+            build_repo(repos[size].root, size, args.releases)
+            built = time.perf_counter() - start
+            checked = run([exe, "verify"], repos[size].root)[2].strip()
+            print(f"built {size} prompts x {args.releases} releases in {built:.1f} s; {checked}")
+        samples: dict = {}
+        for _ in range(args.runs):          # interleaved: every size and command each run
+            for size in sizes:
+                for name, measure in repos[size].commands().items():
+                    samples.setdefault((name, size), []).append(measure())
+        report(samples, sizes)
+
+
+def report(samples: dict, sizes: list[int]) -> None:
+    def median(name: str, size: int, i: int) -> float:
+        return statistics.median(s[i] for s in samples[(name, size)])
+
+    names = list(dict.fromkeys(name for name, _ in samples))
+    print(f"\nmedian CPU s (wall s){'':12}" + "".join(f"{s:>20,}" for s in sizes) + "   target")
+    for name in names:
+        row = f"{name:<32}" + "".join(f"{median(name, s, 0):>11.2f} ({median(name, s, 1):5.2f})"
+                                      for s in sizes)
+        print(row + "   " + target_text(name, sizes, median))
+
+
+def target_text(name: str, sizes: list[int], median) -> str:
+    notes = []
+    for (cmd, size), limit in TARGETS.items():
+        if cmd == name and size in sizes:
+            value = median(name, size, 0)
+            notes.append(f"{value:.2f} s at {size:,} (target <= {limit:g} s"
+                         f"{'' if value <= limit else ', MISSED'})")
+    if name in FLAT and len(sizes) > 1:
+        ratio = median(name, sizes[-1], 0) / median(name, sizes[0], 0)
+        notes.append(f"{ratio:.2f}x {sizes[0]:,}->{sizes[-1]:,} (target <= {FLAT_RATIO}x"
+                     f"{'' if ratio <= FLAT_RATIO else ', MISSED'})")
+    return "; ".join(notes)
 
 
 if __name__ == "__main__":
