@@ -166,3 +166,33 @@ def test_a_key_echoed_in_an_error_reply_is_redacted(server, monkeypatch):
     with pytest.raises(ProviderError) as info:
         call("openai", server.url, CHAT)
     assert "sk-echoed-secret-42" not in str(info.value) and "Incorrect API key: ***" in str(info.value)
+
+
+def test_a_sync_python_provider_runs_concurrency_calls_at_once(tmp_path):
+    (tmp_path / "slow_pipeline.py").write_text(
+        "import threading, time\n"
+        "live, peak, lock = [0], [0], threading.Lock()\n"
+        "def answer(prompt, **params):\n"
+        "    with lock:\n"
+        "        live[0] += 1; peak[0] = max(peak[0], live[0])\n"
+        "    time.sleep(0.05)\n"
+        "    with lock:\n"
+        "        live[0] -= 1\n"
+        "    return prompt\n")
+
+    async def go(concurrency):
+        provider = make_provider(ProviderSettings(kind="python:slow_pipeline:answer",
+                                                  concurrency=concurrency), tmp_path)
+        try:
+            replies = await asyncio.gather(*(provider.complete(Request.of("m", f"q{i}"))
+                                             for i in range(8)))
+        finally:
+            await provider.aclose()
+        return [r.text for r in replies]
+
+    assert asyncio.run(go(4)) == [f"q{i}" for i in range(8)]
+    import slow_pipeline  # on sys.path once the provider loaded it
+    assert slow_pipeline.peak[0] == 4        # four threads at once, never more
+    slow_pipeline.peak[0] = 0
+    asyncio.run(go(1))
+    assert slow_pipeline.peak[0] == 1        # concurrency 1: one call at a time

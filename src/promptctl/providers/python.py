@@ -2,16 +2,20 @@
 
 The function receives the rendered prompt (a string, or a list of {role, content}) and
 the model params as keywords; it returns a string or a dict with `text` and optional
-`tokens_in` / `tokens_out`. It may be sync or async.
+`tokens_in` / `tokens_out`. It may be sync or async: a sync function runs on a pool of
+`concurrency` threads (a pipeline waiting on I/O overlaps as an async one does; set
+`concurrency: 1` for a function that is not thread-safe).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import inspect
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
@@ -43,6 +47,8 @@ class PythonProvider:
         self.settings = settings
         self.func = load_callable(settings.kind.removeprefix("python:"), root, "provider")
         self._limit = asyncio.Semaphore(settings.concurrency)
+        self._pool = None if inspect.iscoroutinefunction(self.func) else ThreadPoolExecutor(
+            max_workers=settings.concurrency, thread_name_prefix="promptctl-python-provider")
 
     async def complete(self, request: Request) -> Response:
         if len(request.messages) == 1 and request.messages[0][0] == "user":
@@ -52,9 +58,8 @@ class PythonProvider:
         start = time.perf_counter()
         async with self._limit:
             try:
-                result = self.func(prompt, **dict(request.params))
-                if inspect.isawaitable(result):
-                    result = await asyncio.wait_for(result, self.settings.timeout)
+                result = await asyncio.wait_for(self._call(prompt, dict(request.params)),
+                                                self.settings.timeout)
             except asyncio.TimeoutError as exc:
                 raise ProviderError(f"python provider timed out after {self.settings.timeout:g}s") from exc
             except Exception as exc:  # the app's pipeline may raise anything; it is a case error
@@ -66,5 +71,13 @@ class PythonProvider:
                             tokens_out=int(result.get("tokens_out") or 0), latency_ms=latency)
         return Response(text=str(result), latency_ms=latency)
 
+    async def _call(self, prompt: Any, params: dict[str, Any]) -> Any:
+        if self._pool is None:
+            return await self.func(prompt, **params)
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(self._pool, functools.partial(self.func, prompt, **params))
+        return await result if inspect.isawaitable(result) else result
+
     async def aclose(self) -> None:
-        return None
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
