@@ -8,6 +8,7 @@ from functools import lru_cache
 from .model import DEFAULT_TAG_FORMAT, NAME_PATTERN
 
 DIGEST_TRAILER = "Prompt-Digest"
+_TRAILER_PREFIX = f"{DIGEST_TRAILER}:"
 _SEMVER = (r"(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)"
            r"(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?")
 _DIGEST_RE = re.compile(rf"^{DIGEST_TRAILER}:\s*(sha256:[0-9a-f]{{64}})\s*$", re.MULTILINE)
@@ -86,5 +87,5 @@ def parse_digest(message: str) -> str | None:
 def parse_body(message: str) -> str:
     """The human part of a tag message: without the title line and the trailer."""
     lines = (message or "").strip().splitlines()
-    body = [ln for ln in lines[1:] if not ln.startswith(f"{DIGEST_TRAILER}:")]
+    body = [ln for ln in lines[1:] if not ln.startswith(_TRAILER_PREFIX)]
     return "\n".join(body).strip()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
+from functools import lru_cache
 
 import semver
 
@@ -31,13 +32,17 @@ def parse_version(text: str) -> semver.Version:
                          fix="write it as MAJOR.MINOR.PATCH, e.g. 2.1.0 or 2.1.0-rc.1") from exc
 
 
+# Versions repeat across prompts (every prompt has a 1.0.0): parse each text once.
+_parsed = lru_cache(maxsize=65536)(semver.Version.parse)
+
+
 def sort_versions(versions: list[str]) -> list[str]:
-    return sorted(versions, key=semver.Version.parse)
+    return sorted(versions, key=_parsed)
 
 
 def latest(versions: list[str], *, stable_only: bool = False) -> str | None:
-    pool = [v for v in versions if not (stable_only and semver.Version.parse(v).prerelease)]
-    return max(pool, key=semver.Version.parse) if pool else None
+    pool = [v for v in versions if not (stable_only and _parsed(v).prerelease)]
+    return max(pool, key=_parsed) if pool else None
 
 
 def next_version(existing: list[str], level: BumpKind | str, pre: str | None = None) -> str:
