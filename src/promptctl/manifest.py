@@ -13,6 +13,7 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Iterator
 
@@ -147,6 +148,13 @@ class Manifest(_Strict):
 
 def parse_manifest(text: str, file: str = "release.yaml") -> Manifest:
     """Validate release.yaml text; raises ValidationError with `file:line: field: message`."""
+    return _parse_manifest(text, file)
+
+
+@lru_cache(maxsize=8)
+def _parse_manifest(text: str, file: str) -> Manifest:
+    # status reads the working file, HEAD's and the history: mostly the same text, and a
+    # manifest of thousands of entries is worth parsing once (edits build new models)
     from .files import parse_model
 
     return parse_model(Manifest, text, file)

@@ -118,8 +118,8 @@ def status_cmd(env: Optional[str] = typer.Option(None, "--env", "-e", help="Only
 def _print_table(rows: list[tuple]) -> None:
     # Plain aligned columns: never truncated, easy to grep; --json is there for machines.
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        typer.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+    typer.echo("\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip()
+                         for row in rows))
 
 
 @command(app, "history")
