@@ -23,12 +23,16 @@ def emit(render: ModuleType, report: Any, fmt: str, output: Optional[Path],
     if fmt == "table":
         print_table(report)
         return
-    text = render.RENDERERS[fmt](report)
+    # A writer that streams (every case of a big run) is written chunk by chunk.
+    stream = getattr(render, "STREAMERS", {}).get(fmt)
+    chunks = stream(report) if stream else [render.RENDERERS[fmt](report)]
     if output is None:
-        typer.echo(text, nl=False)
+        for chunk in chunks:
+            typer.echo(chunk, nl=False)
         return
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text, encoding="utf-8")
+    with open(output, "w", encoding="utf-8") as fh:
+        fh.writelines(chunks)
     typer.echo(f"wrote {output}", err=True)
 
 

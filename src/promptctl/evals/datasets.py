@@ -7,6 +7,9 @@ import hashlib
 import io
 import json
 import posixpath
+import sys
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +18,7 @@ from ..errors import NotFoundError, Problem, ValidationError
 CASE_KEYS = {"id", "inputs", "expected", "tags", "metadata"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Case:
     id: str
     inputs: dict[str, Any]
@@ -119,15 +122,19 @@ def _case(row: Any, file: str, line: int) -> Case:
     metadata = row.get("metadata") or {}
     ident = row.get("id")
     return Case(id=str(ident) if ident not in (None, "") else case_id(inputs), inputs=inputs,
-                expected=row.get("expected"), tags=tuple(str(t) for t in tags),
+                # interned: 100,000 cases share a handful of tag names, not a string each
+                expected=row.get("expected"), tags=tuple(sys.intern(str(t)) for t in tags),
                 metadata=metadata if isinstance(metadata, dict) else {"value": metadata},
                 source=f"{file}:{line}" if line else file)
 
 
-def load_cases(read, paths: list[str], suite_file: str) -> tuple[list[Case], str]:
-    """Read every dataset file via `read(path) -> text | None`; ids must be unique."""
-    cases: list[Case] = []
-    texts = []
+def load_cases(read, paths: list[str], suite_file: str) -> tuple[Sequence[Case], str]:
+    """Read every dataset file via `read(path) -> text | None`; ids must be unique.
+
+    A single JSONL dataset stays text: its cases are parsed when used (JsonlCases), so
+    100,000 of them cost the file's size in memory, not a few hundred bytes each.
+    """
+    texts, files = [], []
     for path in paths:
         text = read(path)
         if text is None:
@@ -135,15 +142,63 @@ def load_cases(read, paths: list[str], suite_file: str) -> tuple[list[Case], str
                                 fix="paths are relative to the suite's folder")
         texts.append(text)
         # errors name the file from the repo root, as every other finding does
-        cases.extend(parse_dataset(text, posixpath.join(posixpath.dirname(suite_file), path)))
-    seen: dict[str, Case] = {}
+        files.append(posixpath.join(posixpath.dirname(suite_file), path))
+    if len(files) == 1 and files[0].lower().endswith((".jsonl", ".ndjson")):
+        cases: Sequence[Case] = JsonlCases(texts[0], files[0])
+    else:
+        cases = [case for text, file in zip(texts, files) for case in parse_dataset(text, file)]
+    seen: dict[str, str] = {}
     for case in cases:
         if case.id in seen:
-            raise ValidationError(f"case id {case.id!r} appears twice ({seen[case.id].source} "
+            raise ValidationError(f"case id {case.id!r} appears twice ({seen[case.id]} "
                                   f"and {case.source})", file=suite_file,
                                   field="dataset", fix="give each case a unique `id`")
-        seen[case.id] = case
+        seen[case.id] = case.source
     return cases, dataset_digest(texts)
+
+
+class JsonlCases(Sequence):
+    """The cases of one JSONL file, each parsed from its line when read.
+
+    Every line is parsed once here, so a bad line is reported before any case runs.
+    """
+
+    def __init__(self, text: str, file: str) -> None:
+        self._text = text.removeprefix("\ufeff")
+        self._file = file
+        self._starts, self._numbers = array("q"), array("q")
+        text, pos, number = self._text, 0, 0
+        while pos < len(text):
+            end = text.find("\n", pos)
+            end = len(text) if end < 0 else end
+            number += 1
+            if text[pos:end].strip():
+                self._starts.append(pos)
+                self._numbers.append(number)
+                self._parse(len(self._starts) - 1)    # validate now; keep only the offset
+            pos = end + 1
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self._parse(i) for i in range(*index.indices(len(self)))]
+        return self._parse(range(len(self))[index])
+
+    def __iter__(self):
+        return (self._parse(i) for i in range(len(self)))
+
+    def _parse(self, i: int) -> Case:
+        start = self._starts[i]
+        end = self._text.find("\n", start)
+        line = self._text[start:end if end >= 0 else len(self._text)]
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(problems=[Problem(self._file, f"invalid JSON: {exc.msg}",
+                                                    line=self._numbers[i])]) from exc
+        return _case(row, self._file, self._numbers[i])
 
 
 def input_problems(cases: list[Case], inputs: dict[str, Any]) -> list[Problem]:

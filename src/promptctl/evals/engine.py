@@ -7,6 +7,7 @@ case); remote providers run as asyncio tasks bounded by the suite's concurrency.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -15,7 +16,7 @@ from ..providers.base import Provider, Request, Response
 from . import scorers as scoring
 from .cache import ResponseCache, cache_key
 from .datasets import Case
-from .results import CaseResult, MetricInfo
+from .results import CaseList, CaseResult, MetricInfo
 from .suite import MetricSpec
 
 Progress = Callable[[int, int], None]
@@ -40,7 +41,8 @@ class Plan:
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
     context: scoring.Context = field(default_factory=scoring.Context)
     on_progress: Progress | None = None
-    positions: dict[str, int] = field(default_factory=dict)   # case id -> index before sharding
+    # case id -> index before sharding; without shards a case's index is its position
+    positions: dict[str, int] = field(default_factory=dict)
 
 
 def metric_infos(metrics: list[MetricSpec]) -> list[MetricInfo]:
@@ -66,11 +68,10 @@ class _Runner:
         self.done = 0
         self.total = len(plan.cases) * plan.repeat
 
-    def jobs(self) -> list[tuple[Case, int]]:
-        return [(case, sample) for case in self.plan.cases for sample in range(self.plan.repeat)]
-
-    def position(self, case: Case) -> int:
-        return self.plan.positions.get(case.id, 0)
+    def jobs(self):
+        """(case, sample, position in the dataset) of every call, lazily."""
+        return ((case, sample, self.plan.positions.get(case.id, i))
+                for i, case in enumerate(self.plan.cases) for sample in range(self.plan.repeat))
 
     def request(self, case: Case) -> Request:
         return Request.of(self.plan.model, self.plan.render(case.inputs), self.plan.params)
@@ -78,10 +79,9 @@ class _Runner:
     def key(self, request: Request, sample: int) -> str:
         return cache_key(self.plan.provider.settings, request, sample if self.plan.repeat > 1 else 0)
 
-    def blank(self, case: Case, sample: int, error: str | None = None) -> CaseResult:
+    def blank(self, case: Case, sample: int, index: int) -> CaseResult:
         return CaseResult(id=case.id, sample=sample, inputs=case.inputs, expected=case.expected,
-                          tags=list(case.tags), output=None, error=error,
-                          index=self.position(case))
+                          tags=list(case.tags), output=None, error=None, index=index)
 
     def fill(self, result: CaseResult, response: Response) -> scoring.Observation:
         result.output = response.text
@@ -116,11 +116,11 @@ class _Runner:
 
     # ------------------------------------------------------------ synchronous path
 
-    def run_sync(self) -> list[CaseResult]:
+    def run_sync(self) -> CaseList:
         complete = self.plan.provider.complete_sync  # type: ignore[attr-defined]
-        out = []
-        for case, sample in self.jobs():
-            result = self.blank(case, sample)
+        out = CaseList()
+        for case, sample, index in self.jobs():
+            result = self.blank(case, sample, index)
             try:
                 request = self.request(case)
                 self.fill(result, complete(request))
@@ -131,22 +131,35 @@ class _Runner:
 
     # ------------------------------------------------------------ async path
 
-    async def run_async(self) -> list[CaseResult]:
+    async def run_async(self) -> CaseList:
         limit = asyncio.Semaphore(self.plan.concurrency)
+        # Tasks are started a window ahead of the oldest unfinished one and results are
+        # kept in dataset order: calls overlap fully, yet 100,000 cases never sit in
+        # memory as tasks and full results at once.
+        window = max(1000, self.plan.concurrency * 8)
 
-        async def one(case: Case, sample: int) -> CaseResult:
+        async def one(case: Case, sample: int, index: int) -> CaseResult:
             async with limit:
-                return await self.one(case, sample)
+                return await self.one(case, sample, index)
 
+        out, pending = CaseList(), deque()
         try:
-            return list(await asyncio.gather(*(one(c, s) for c, s in self.jobs())))
+            for case, sample, index in self.jobs():
+                pending.append(asyncio.ensure_future(one(case, sample, index)))
+                if len(pending) >= window:
+                    out.append(await pending.popleft())
+            while pending:
+                out.append(await pending.popleft())
+            return out
         finally:
+            for task in pending:
+                task.cancel()
             await self.plan.provider.aclose()
             if self.plan.judge is not None and self.plan.judge is not self.plan.provider:
                 await self.plan.judge.aclose()
 
-    async def one(self, case: Case, sample: int) -> CaseResult:
-        result = self.blank(case, sample)
+    async def one(self, case: Case, sample: int, index: int) -> CaseResult:
+        result = self.blank(case, sample, index)
         try:
             request = self.request(case)
             response = await self.call(self.plan.provider, request, sample)
@@ -196,7 +209,7 @@ def _case_of(result: CaseResult) -> Case:
     return Case(result.id, result.inputs, result.expected, tuple(result.tags))
 
 
-def run(plan: Plan) -> list[CaseResult]:
+def run(plan: Plan) -> CaseList:
     """Run every case (× repeat) and return results in dataset order."""
     runner = _Runner(plan)
     try:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .results import RunResult
+from .results import RunResult, light_cases
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -84,7 +84,7 @@ class History:
                  json.dumps({k: v["mean"] for k, v in summary.get("metrics", {}).items()}),
                  json.dumps(summary.get("gates", [])), int(run.passed),
                  comparison.get("baseline_version"), int(bool(comparison.get("regressed"))),
-                 run.shard, run.started, run.duration_s, json.dumps(_case_scores(run))))
+                 run.shard, run.started, run.duration_s, _case_scores_json(run)))
         return int(cursor.lastrowid)
 
     def rows(self, prompt: str | None = None, limit: int = 50) -> list[HistoryRow]:
@@ -133,9 +133,12 @@ def _row(r: tuple) -> HistoryRow:
                       duration_s=r[17] or 0.0)
 
 
-def _case_scores(run: RunResult) -> list[dict[str, Any]]:
-    return [{"id": c.id, "sample": c.sample, "error": bool(c.error), "scores": c.scores}
-            for c in run.cases]
+def _case_scores_json(run: RunResult) -> str:
+    """json.dumps of [{id, sample, error, scores}], written case by case: a list of
+    100,000 dicts next to its JSON text was the peak of recording a big run."""
+    items = ", ".join(json.dumps({"id": c.id, "sample": c.sample, "error": bool(c.error),
+                                  "scores": c.scores}) for c in light_cases(run.cases))
+    return f"[{items}]"
 
 
 def _unreadable(path: Path, exc: Exception, what: str):

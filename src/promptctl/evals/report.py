@@ -1,14 +1,19 @@
 """Eval results as JSON, JUnit XML, Markdown and a single-file HTML page.
 
 Pure functions from result data to text; the CLI renders the terminal table with rich.
+JSON, JUnit and HTML list every case, so each also comes as a generator of text chunks
+(`STREAMERS`) that reads one case at a time: a 100,000-case report is written without
+holding it, or its cases, in memory.
 """
 
 from __future__ import annotations
 
 import html
 import json
-from typing import Any
+from typing import Any, Iterator
 from xml.etree import ElementTree as ET
+
+from .results import light_cases
 
 
 def fmt(value: float) -> str:
@@ -17,9 +22,11 @@ def fmt(value: float) -> str:
 
 def worst_cases(run, limit: int = 5) -> list:
     """Failing cases, errors first, then by their lowest score."""
-    failing = [c for c in run.cases if not c.passed]
-    failing.sort(key=lambda c: (c.error is None, min(c.scores.values(), default=0.0), c.id))
-    return failing[:limit]
+    light = light_cases(run.cases)
+    failing = [i for i, c in enumerate(light) if not c.passed]
+    failing.sort(key=lambda i: (light[i].error is None, min(light[i].scores.values(), default=0.0),
+                                light[i].id))
+    return [run.cases[i] for i in failing[:limit]]
 
 
 def tag_rows(run) -> list[list[str]]:
@@ -47,60 +54,113 @@ def metric_rows(run) -> list[dict[str, Any]]:
 
 
 def to_json(report) -> str:
-    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str)
+    return "".join(iter_json(report))
+
+
+def iter_json(report) -> Iterator[str]:
+    """What json.dumps(report.to_dict(), indent=2) writes, with each run's cases streamed."""
+    data = report.to_dict(cases=False)
+    markers = []
+    for i, run in enumerate(data["runs"]):
+        markers.append(f"\x00cases {i}\x00")
+        run["cases"] = markers[-1]
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    for marker, run in zip(markers, report.runs):
+        quoted = json.dumps(marker)
+        head, text = text.split(quoted, 1)
+        yield head
+        yield from _json_list(run.cases, len(head) - head.rfind("\n") - len('"cases": ') - 1)
+    yield text
+
+
+def _json_list(cases, indent: int) -> Iterator[str]:
+    from dataclasses import asdict
+
+    if not len(cases):
+        yield "[]"
+        return
+    pad = "\n" + " " * (indent + 2)
+    yield "["
+    for i, case in enumerate(cases):
+        item = json.dumps(asdict(case), indent=2, ensure_ascii=False, default=str)
+        yield ("," if i else "") + pad + item.replace("\n", pad)
+    yield "\n" + " " * indent + "]"
 
 
 def to_junit(report) -> str:
     """One testsuite per run; a testcase per case (failure = a failed metric or an error)
     and one per gate, so CI test reporters show both."""
+    return "".join(iter_junit(report))
+
+
+def iter_junit(report) -> Iterator[str]:
+    """to_junit's text in chunks: a suite's counts come from the light results first, then
+    its testcases are serialised one by one."""
+    suites = [(_junit_suite(run), run) for run in report.runs]
     root = ET.Element("testsuites", name="promptctl eval")
-    total = failures = errors = 0
-    for run in report.runs:
-        suite = ET.SubElement(root, "testsuite", name=f"{run.prompt}@{run.version}",
-                              timestamp=run.started, time=f"{run.duration_s:.3f}")
-        s_tests = s_fail = s_err = 0
+    for key in ("tests", "failures", "errors"):
+        root.set(key, str(sum(int(suite.get(key)) for suite, _ in suites)))
+    if not suites:
+        yield ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+        return
+    head = ET.tostring(root, encoding="unicode", xml_declaration=True)
+    yield head[:-3] + ">"                  # `<testsuites ... />` opened
+    for suite, run in suites:
+        yield ET.tostring(suite, encoding="unicode")[:-3] + ">"
         for case in run.cases:
-            name = case.id if case.sample == 0 else f"{case.id}#{case.sample}"
-            tc = ET.SubElement(suite, "testcase", classname=f"{run.prompt}.cases", name=name,
-                               time=f"{case.latency_ms / 1000:.3f}")
-            s_tests += 1
-            if case.error:
-                s_err += 1
-                ET.SubElement(tc, "error", message=case.error[:500]).text = case.error
-            elif not case.passed:
-                s_fail += 1
-                failed = [f"{k}={v:.3f}: {case.reasons.get(k, '')}" for k, v in case.scores.items()]
-                ET.SubElement(tc, "failure", message="; ".join(failed)[:500]).text = \
-                    f"output: {(case.output or '')[:2000]}"
-        for gate in run.summary["gates"]:
-            tc = ET.SubElement(suite, "testcase", classname=f"{run.prompt}.gates", name=gate["gate"],
-                               time="0.000")
-            s_tests += 1
-            if not gate["passed"]:
-                s_fail += 1
-                ET.SubElement(tc, "failure", message=f"{gate['metric']} = {fmt(gate['value'])}")
-        if not run.summary["errors_ok"]:
-            tc = ET.SubElement(suite, "testcase", classname=f"{run.prompt}.gates",
-                               name=f"errors <= {run.max_errors}", time="0.000")
-            s_tests += 1
-            s_fail += 1
-            ET.SubElement(tc, "failure", message=f"{run.summary['errors']} errors")
-        if run.comparison is not None:
-            tc = ET.SubElement(suite, "testcase", classname=f"{run.prompt}.baseline",
-                               name=f"no regression vs {run.comparison['baseline_version']}",
-                               time="0.000")
-            s_tests += 1
-            if run.comparison["regressed"]:
-                s_fail += 1
-                ET.SubElement(tc, "failure", message=_regression_line(run.comparison))
-        suite.set("tests", str(s_tests))
-        suite.set("failures", str(s_fail))
-        suite.set("errors", str(s_err))
-        total, failures, errors = total + s_tests, failures + s_fail, errors + s_err
-    root.set("tests", str(total))
-    root.set("failures", str(failures))
-    root.set("errors", str(errors))
-    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+            yield ET.tostring(_junit_case(run, case), encoding="unicode")
+        for tc in _junit_gates(run):
+            yield ET.tostring(tc, encoding="unicode")
+        yield "</testsuite>"
+    yield "</testsuites>\n"
+
+
+def _junit_suite(run) -> ET.Element:
+    light = light_cases(run.cases)
+    gates = _junit_gates(run)
+    errors = sum(1 for c in light if c.error)
+    failures = sum(1 for c in light if not c.error and not c.passed)
+    failures += sum(1 for tc in gates if tc.find("failure") is not None)
+    suite = ET.Element("testsuite", name=f"{run.prompt}@{run.version}", timestamp=run.started,
+                       time=f"{run.duration_s:.3f}")
+    suite.set("tests", str(len(light) + len(gates)))
+    suite.set("failures", str(failures))
+    suite.set("errors", str(errors))
+    return suite
+
+
+def _junit_case(run, case) -> ET.Element:
+    name = case.id if case.sample == 0 else f"{case.id}#{case.sample}"
+    tc = ET.Element("testcase", classname=f"{run.prompt}.cases", name=name,
+                    time=f"{case.latency_ms / 1000:.3f}")
+    if case.error:
+        ET.SubElement(tc, "error", message=case.error[:500]).text = case.error
+    elif not case.passed:
+        failed = [f"{k}={v:.3f}: {case.reasons.get(k, '')}" for k, v in case.scores.items()]
+        ET.SubElement(tc, "failure", message="; ".join(failed)[:500]).text = \
+            f"output: {(case.output or '')[:2000]}"
+    return tc
+
+
+def _junit_gates(run) -> list[ET.Element]:
+    out = []
+    for gate in run.summary["gates"]:
+        tc = ET.Element("testcase", classname=f"{run.prompt}.gates", name=gate["gate"], time="0.000")
+        if not gate["passed"]:
+            ET.SubElement(tc, "failure", message=f"{gate['metric']} = {fmt(gate['value'])}")
+        out.append(tc)
+    if not run.summary["errors_ok"]:
+        tc = ET.Element("testcase", classname=f"{run.prompt}.gates",
+                        name=f"errors <= {run.max_errors}", time="0.000")
+        ET.SubElement(tc, "failure", message=f"{run.summary['errors']} errors")
+        out.append(tc)
+    if run.comparison is not None:
+        tc = ET.Element("testcase", classname=f"{run.prompt}.baseline",
+                        name=f"no regression vs {run.comparison['baseline_version']}", time="0.000")
+        if run.comparison["regressed"]:
+            ET.SubElement(tc, "failure", message=_regression_line(run.comparison))
+        out.append(tc)
+    return out
 
 
 def _regression_line(comparison: dict) -> str:
@@ -159,43 +219,52 @@ def _one_line(text: str, limit: int = 160) -> str:
 
 def to_html(report) -> str:
     """A self-contained page: summary tables and every case, no external assets."""
+    return "".join(iter_html(report))
+
+
+def iter_html(report) -> Iterator[str]:
+    """to_html's text in chunks, one per line of the page (a case is one line)."""
     e = html.escape
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>promptctl eval</title>",
-             "<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:"
-             "collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;"
-             "vertical-align:top}.fail{background:#fde2e2}.pass{background:#e3f6e3}"
-             "pre{white-space:pre-wrap;margin:0;max-width:60em}</style></head><body>",
-             f"<h1>promptctl eval — {'passed' if report.passed else 'failed'}</h1>"]
+    yield ("<!doctype html><html><head><meta charset='utf-8'><title>promptctl eval</title>\n"
+           "<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:"
+           "collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;"
+           "vertical-align:top}.fail{background:#fde2e2}.pass{background:#e3f6e3}"
+           "pre{white-space:pre-wrap;margin:0;max-width:60em}</style></head><body>\n"
+           f"<h1>promptctl eval — {'passed' if report.passed else 'failed'}</h1>\n")
     for run in report.runs:
-        parts.append(f"<h2>{e(run.prompt)}@{e(run.version)} — "
-                     f"{'passed' if run.passed else 'failed'}</h2><p>model {e(run.model)} "
-                     f"({e(run.provider)}), {run.summary['cases']} cases, "
-                     f"{run.summary['errors']} errors, digest <code>{e(run.digest)}</code></p>")
-        parts.append("<table><tr><th>metric</th><th>value</th><th>95% interval</th><th>gates</th></tr>")
+        yield _nl(f"<h2>{e(run.prompt)}@{e(run.version)} — "
+                  f"{'passed' if run.passed else 'failed'}</h2><p>model {e(run.model)} "
+                  f"({e(run.provider)}), {run.summary['cases']} cases, "
+                  f"{run.summary['errors']} errors, digest <code>{e(run.digest)}</code></p>")
+        yield _nl("<table><tr><th>metric</th><th>value</th><th>95% interval</th><th>gates</th></tr>")
         for row in metric_rows(run):
             interval = "" if row["low"] is None else f"{fmt(row['low'])}–{fmt(row['high'])}"
             ok = all(g["passed"] for g in row["gates"])
             gates = ", ".join(e(g["gate"]) for g in row["gates"])
-            parts.append(f"<tr class='{'pass' if ok else 'fail'}'><td>{e(row['metric'])}</td>"
+            yield _nl(f"<tr class='{'pass' if ok else 'fail'}'><td>{e(row['metric'])}</td>"
                          f"<td>{fmt(row['value'])}</td><td>{interval}</td><td>{gates}</td></tr>")
-        parts.append("</table>")
+        yield _nl("</table>")
         if run.comparison is not None:
-            parts.append(f"<p>Baseline {e(run.comparison['baseline_version'])}: "
+            yield _nl(f"<p>Baseline {e(run.comparison['baseline_version'])}: "
                          f"{'regressed' if run.comparison['regressed'] else 'no regression'}; "
                          f"flipped: {e(', '.join(run.comparison['flipped'][:50]))}</p>")
         names = [m.name for m in run.metrics]
-        parts.append("<table><tr><th>case</th><th>inputs</th><th>output</th>"
-                     + "".join(f"<th>{e(n)}</th>" for n in names) + "</tr>")
+        yield _nl("<table><tr><th>case</th><th>inputs</th><th>output</th>"
+                  + "".join(f"<th>{e(n)}</th>" for n in names) + "</tr>")
         for case in run.cases:
             cells = "".join(f"<td title='{e(case.reasons.get(n, ''))}'>"
                             f"{case.scores.get(n, 0.0):.2f}</td>" for n in names)
             out = case.error if case.error else (case.output or "")
-            parts.append(f"<tr class='{'pass' if case.passed else 'fail'}'><td>{e(case.id)}</td>"
+            yield _nl(f"<tr class='{'pass' if case.passed else 'fail'}'><td>{e(case.id)}</td>"
                          f"<td><pre>{e(json.dumps(case.inputs, ensure_ascii=False))}</pre></td>"
                          f"<td><pre>{e(out)}</pre></td>{cells}</tr>")
-        parts.append("</table>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+        yield _nl("</table>")
+    yield "</body></html>\n"
+
+
+def _nl(line: str) -> str:
+    return line + "\n"
 
 
 RENDERERS = {"json": to_json, "junit": to_junit, "markdown": to_markdown, "html": to_html}
+STREAMERS = {"json": iter_json, "junit": iter_junit, "html": iter_html}

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Any
+import pickle
+import tempfile
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Iterator
 
 from . import stats
 from .suite import Gate, parse_gate
 
 
-@dataclass
+@dataclass(slots=True)
 class CaseResult:
     id: str
     sample: int
@@ -32,6 +35,60 @@ class CaseResult:
     @property
     def key(self) -> tuple[str, int]:
         return self.id, self.sample
+
+
+_EMPTY: dict = {}     # shared by light results; never written to
+_HEAVY = ("inputs", "expected", "output", "reasons")
+
+
+class CaseList(Sequence):
+    """A run's case results with the bulky fields (inputs, expected, output, reasons)
+    spooled to a temporary file: summaries, gates, comparisons and history read the light
+    copies kept in memory; report writers iterate full results one at a time. 100,000
+    cases then take tens of MB, not the 7.5 KiB each a list of full results held.
+    """
+
+    def __init__(self, results: Any = ()) -> None:
+        self._light: list[CaseResult] = []
+        self._offsets: list[int] = []
+        self._spool = None
+        for result in results:
+            self.append(result)
+
+    def append(self, result: CaseResult) -> None:
+        if self._spool is None:
+            self._spool = tempfile.TemporaryFile(prefix="promptctl-cases-")
+        spool = self._spool
+        spool.seek(0, 2)
+        self._offsets.append(spool.tell())
+        pickle.dump(tuple(getattr(result, name) for name in _HEAVY), spool, pickle.HIGHEST_PROTOCOL)
+        self._light.append(replace(result, inputs=_EMPTY, expected=None, output=None, reasons=_EMPTY))
+
+    def light(self) -> list[CaseResult]:
+        """Every result without its bulky fields (scores, verdicts, tags, errors are there)."""
+        return self._light
+
+    def __len__(self) -> int:
+        return len(self._light)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self._full(i) for i in range(*index.indices(len(self)))]
+        return self._full(range(len(self))[index])
+
+    def __iter__(self) -> Iterator[CaseResult]:
+        for i in range(len(self)):
+            yield self._full(i)
+
+    def _full(self, i: int) -> CaseResult:
+        self._spool.seek(self._offsets[i])
+        heavy = pickle.load(self._spool)   # noqa: S301 (our own temporary file)
+        return replace(self._light[i], **dict(zip(_HEAVY, heavy)))
+
+
+def light_cases(cases: Any) -> list[CaseResult]:
+    """The light copies of a CaseList; a plain list (merged shards, tests) as it is."""
+    return cases.light() if isinstance(cases, CaseList) else cases
 
 
 @dataclass
@@ -74,8 +131,12 @@ class RunResult:
             ok = ok and not self.comparison.get("regressed", False)
         return ok
 
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+    def to_dict(self, cases: bool = True) -> dict[str, Any]:
+        """As JSON data; `cases=False` leaves the list empty (a streaming writer fills it)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "cases"}
+        data = asdict(RunResult(**data, cases=[]))
+        if cases:
+            data["cases"] = [asdict(c) for c in self.cases]
         data["passed"] = self.passed
         return data
 
@@ -89,7 +150,7 @@ class RunResult:
 
 def summarise(run: RunResult) -> dict[str, Any]:
     """Per-metric mean and 95% interval, per-tag means, gate verdicts, overall pass."""
-    cases = run.cases
+    cases = light_cases(run.cases)
     n = len(cases)
     errors = sum(1 for c in cases if c.error)
     metrics: dict[str, Any] = {}
@@ -131,8 +192,8 @@ def summarise(run: RunResult) -> dict[str, Any]:
 def compare(base: RunResult, cand: RunResult, tolerance: float, alpha: float,
             resamples: int = 2000) -> dict[str, Any]:
     """Pairwise comparison on the cases both runs share: deltas, tests, flipped cases."""
-    base_by_key = {c.key: c for c in base.cases}
-    pairs = [(base_by_key[c.key], c) for c in cand.cases if c.key in base_by_key]
+    base_by_key = {c.key: c for c in light_cases(base.cases)}
+    pairs = [(base_by_key[c.key], c) for c in light_cases(cand.cases) if c.key in base_by_key]
     rows = {}
     regressed = False
     for info in cand.metrics:

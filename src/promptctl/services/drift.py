@@ -221,11 +221,12 @@ def _unpaired(row, run, tolerance: float, alpha: float) -> dict[str, Any]:
     """Welch-style z test on means: the old run kept only its per-metric means, so its
     variance is taken from the new run (p(1-p) on each side for pass/fail scores)."""
     from ..evals import stats
+    from ..evals.results import light_cases
 
     rows, regressed = {}, False
     n_base = max(row.cases, 1)
     for info in run.metrics:
-        values = [c.scores.get(info.name, 0.0) for c in run.cases]
+        values = [c.scores.get(info.name, 0.0) for c in light_cases(run.cases)]
         n = max(len(values), 1)
         b = float(row.metrics.get(info.name, 0.0))
         c = math.fsum(values) / n

@@ -47,8 +47,8 @@ class EvalReport:
     def passed(self) -> bool:
         return all(run.passed for run in self.runs)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"passed": self.passed, "runs": [r.to_dict() for r in self.runs],
+    def to_dict(self, cases: bool = True) -> dict[str, Any]:
+        return {"passed": self.passed, "runs": [r.to_dict(cases) for r in self.runs],
                 "skipped": [{"prompt": p, "reason": r} for p, r in self.skipped]}
 
 
@@ -153,7 +153,7 @@ def _run_one(project: Project, name: str, version: str | None, content: PromptCo
     missing = input_problems(all_cases, content.spec.inputs)
     if missing:   # a dataset that does not fit the prompt is bad input, not N failing cases
         raise ValidationError(problems=missing)
-    positions = {case.id: i for i, case in enumerate(all_cases)}
+    positions = {case.id: i for i, case in enumerate(all_cases)} if options.shard else {}
     cases = engine.shard(all_cases, options.shard)
     repeat = options.repeat or suite.repeat
     if repeat < 1:
