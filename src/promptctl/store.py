@@ -154,6 +154,39 @@ class GitStore:
         self.run_git("tag", "-a", tag, "-m", message, commit)
 
 
+    # ------------------------------------------------------------ notes
+    # Eval attestations live in git notes: they travel with `git fetch`/`push` of one ref.
+
+    def note(self, ref: str, obj: str) -> str | None:
+        """The note `ref` holds for an object (a tag object's sha), None when it has none."""
+        try:
+            return self._git.execute(["git", "notes", f"--ref={ref}", "show", obj])
+        except git.GitCommandError:
+            return None
+
+    def noted_objects(self, ref: str) -> set[str]:
+        """Every object that has a note under `ref` (empty when the ref does not exist)."""
+        try:
+            out = self._git.execute(["git", "notes", f"--ref={ref}", "list"])
+        except git.GitCommandError:
+            return set()
+        return {line.split()[1] for line in out.splitlines() if len(line.split()) == 2}
+
+    def append_note(self, ref: str, obj: str, line: str) -> None:
+        """Add one line to an object's note; a notes commit needs an identity, and one is
+        lent when git has none (CI runners rarely set user.name), the line says who ran."""
+        current = self.note(ref, obj)
+        text = (current.rstrip("\n") + "\n" if current else "") + line
+        self.run_git(*self._identity(), "notes", f"--ref={ref}", "add", "-f", "-m", text, obj)
+
+    def _identity(self) -> list[str]:
+        try:
+            self._git.execute(["git", "var", "GIT_COMMITTER_IDENT"])
+            return []
+        except git.GitCommandError:
+            return ["-c", "user.name=promptctl", "-c", "user.email=promptctl@localhost"]
+
+
 def _put_back(index: Path, saved: bytes | None) -> None:
     if saved is None:
         index.unlink(missing_ok=True)
