@@ -75,6 +75,13 @@ class GitStore:
             detail = (exc.stderr or "").strip().replace("\n", " ") or str(exc)
             raise RepoError(f"git {' '.join(args[:2])} failed: {detail}") from exc
 
+    def try_git(self, *args: str) -> tuple[int, str, str]:
+        """(exit status, stdout, stderr) of a git command that may fail as an answer
+        (`merge-base --is-ancestor`, a remote that lacks a ref)."""
+        status, out, err = self._git.execute(["git", *args], with_extended_output=True,
+                                             with_exceptions=False)
+        return status, out, err
+
     def has_commits(self) -> bool:
         return self.repo.head.is_valid()
 
