@@ -49,9 +49,11 @@ def make_origin(tmp_path: Path) -> Path:
     seed = tmp_path / "seed"
     seed.mkdir()
     git(seed, "init", "-q", "-b", "main")
-    build_file_tree(seed, FILES)
+    prompt = "prompts/support-reply/prompt.yaml"
+    build_file_tree(seed, {k: v for k, v in FILES.items() if k != prompt})
     git_save(seed, "initial")
-    r = cli(seed, "bump", "support-reply", "-m", "first")
+    build_file_tree(seed, {prompt: FILES[prompt]})
+    r = cli(seed, "bump", "support-reply", "-m", "first")    # commits the prompt: "release ..."
     assert r.exit_code == 0, r.output
     git(seed, "remote", "add", "origin", str(origin))
     git(seed, "push", "-q", "origin", "main", "--tags")

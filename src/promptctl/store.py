@@ -6,6 +6,7 @@ exactly the paths it is given and creates annotated tags. It never moves or dele
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import git
@@ -53,9 +54,11 @@ class GitTreeSource:
 class GitStore:
     """A prompt repo's git side."""
 
-    def __init__(self, root: Path, tag_format: str = DEFAULT_TAG_FORMAT) -> None:
+    def __init__(self, root: Path, tag_format: str = DEFAULT_TAG_FORMAT,
+                 notes_ref: str | None = None) -> None:
         self.root = root
         self.tag_format = tag_format
+        self.notes_ref = notes_ref
         try:
             # A prompt repo may be a folder of a larger repository (prompts beside the app).
             self.repo = git.Repo(root, search_parent_directories=True)
@@ -119,8 +122,34 @@ class GitStore:
         for release in self.releases(name):
             if release.version == version:
                 return release
-        raise NotFoundError(f"{name} has no release {version}",
-                            fix=f"run `promptctl log {name}` to see its versions")
+        raise NotFoundError(f"{name} has no release {version}", fix=self.release_fix(name, self.notes_ref))
+
+    def unfetched(self, name: str | None = None, notes_ref: str | None = None) -> str | None:
+        """Why releases may exist that this clone cannot see (None when none can be missing):
+        a shallow clone, release commits whose tags are absent (`git clone --no-tags`), or
+        eval notes on tag objects that are not here. Only error paths and `bump` pay for it."""
+        if self.run_git("rev-parse", "--is-shallow-repository") == "true":
+            return "this clone is shallow (git clone --depth): its release tags may be missing"
+        known = {(r.name, r.version) for r in self.releases(name)}
+        if not self.has_commits():
+            return None
+        subjects = self.run_git("log", "--format=%s", "-E", "--grep=^release [^ ]+ [0-9]")
+        missing = sorted({f"{n}@{v}" for n, v in _release_subjects(subjects.splitlines())
+                          if (name is None or n == name) and (n, v) not in known})
+        if missing:
+            more = f" (+{len(missing) - 3} more)" if len(missing) > 3 else ""
+            return f"release commits of {', '.join(missing[:3])}{more} have no tag in this clone"
+        if notes_ref:
+            tags = {r.tag_sha for r in self.releases()}
+            if self.noted_objects(notes_ref) - tags:
+                return f"{notes_ref} holds eval notes for release tags this clone does not have"
+        return None
+
+    def release_fix(self, name: str, notes_ref: str | None = None) -> str:
+        """The fix for "no such release": fetch when this clone may lack tags, else look."""
+        if self.unfetched(name, notes_ref):
+            return "run git fetch --tags (or promptctl sync): this clone may lack release tags"
+        return f"run `promptctl log {name}` to see its versions"
 
     def tag_commit(self, tag: str) -> str | None:
         try:
@@ -192,6 +221,13 @@ class GitStore:
             return []
         except git.GitCommandError:
             return ["-c", "user.name=promptctl", "-c", "user.email=promptctl@localhost"]
+
+
+def _release_subjects(subjects: list[str]) -> list[tuple[str, str]]:
+    """(name, version) of `release NAME VERSION[: message]` commit subjects (bump writes them)."""
+    from .tags import _SEMVER
+    pattern = re.compile(rf"^release (\S+) ({_SEMVER})(?::|$)")
+    return [(m[1], m[2]) for m in map(pattern.match, subjects) if m]
 
 
 def _put_back(index: Path, saved: bytes | None) -> None:

@@ -121,3 +121,34 @@ def test_the_same_version_released_in_two_clones_is_refused(team):
     release_next(laptop, "Reply briefly:")
     r = cli(laptop, "sync")
     assert r.exit_code == 2 and "support-reply/v1.0.1 differs here and on origin" in r.output
+
+
+@pytest.mark.parametrize("how", [("--no-tags",), ("--depth", "1")])
+def test_bump_refuses_in_a_partial_clone_until_it_syncs(tmp_path, how):
+    origin = make_origin(tmp_path)
+    partial = clone(origin, tmp_path / "partial", *how)
+    path = partial / "prompts/support-reply/prompt.yaml"
+    path.write_text(path.read_text().replace("politely", "kindly"))
+    before = git(partial, "rev-parse", "HEAD"), git(partial, "tag")
+    r = cli(partial, "bump", "support-reply", "patch")
+    assert r.exit_code == 2, r.output
+    assert "run git fetch --tags (or promptctl sync)" in r.output
+    assert (git(partial, "rev-parse", "HEAD"), git(partial, "tag")) == before
+    assert cli(partial, "sync").exit_code == 0
+    r = cli(partial, "bump", "support-reply", "patch")
+    assert r.exit_code == 0 and "support-reply 1.0.1" in r.output, r.output
+
+
+def test_show_log_promote_and_the_runtime_advise_fetching_tags(tmp_path):
+    origin = make_origin(tmp_path)
+    partial = clone(origin, tmp_path / "partial", "--no-tags")
+    advice = "git fetch --tags (or promptctl sync)"
+    for args in [("show", "support-reply@1.0.0"), ("promote", "support-reply", "1.0.0", "--env", "production")]:
+        r = cli(partial, *args)
+        assert r.exit_code == 2 and advice in r.output, (args, r.output)
+    r = cli(partial, "log", "support-reply")
+    assert advice in r.output and "support-reply@1.0.0" in r.output
+    (partial / "release.yaml").write_text("environments:\n  production:\n    support-reply: {active: 1.0.0}\n")
+    from promptctl import PromptctlError, Registry
+    with pytest.raises(PromptctlError, match="fetch --tags"):
+        Registry.open(partial, env="production")
