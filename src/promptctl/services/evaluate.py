@@ -350,18 +350,21 @@ def _record(project: Project, run) -> None:
 # ---------------------------------------------------------------- history, merge, require
 
 def history(directory: Path | str, name: str | None, limit: int = 20) -> list:
-    """`promptctl eval history NAME`: the latest recorded runs, newest first."""
+    """`promptctl eval history NAME`: this machine's runs and the attested ones (git notes,
+    from any clone), newest first; a run found in both is marked `local+attested`."""
     from ..evals.history import History
+    from .evidence import attested_rows
 
     project = open_project(directory)
     path = state_path(project, "history", HISTORY_FILE)
-    if not path.exists():
-        return []
-    store = History(path)
-    try:
-        return store.rows(name, limit)
-    finally:
-        store.close()
+    local = []
+    if path.exists():
+        store = History(path)
+        try:
+            local = store.rows(name, limit)
+        finally:
+            store.close()
+    return attested_rows(project, name, local)[:limit]
 
 
 def merge(directory: Path | str, files: list[Path], record: bool = True) -> EvalReport:
