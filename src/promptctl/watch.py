@@ -62,7 +62,7 @@ class FileWatch:
                 return None
             data = self.path.read_bytes()
         except FileNotFoundError as exc:
-            raise NotFoundError(f"{self.path} is missing", fix="restore it; the last good one keeps serving") from exc
+            raise NotFoundError(f"{self.path} is missing", fix="restore it or fix the path") from exc
         except OSError as exc:
             raise FetchError(f"cannot read {self.path}: {exc.strerror or exc}",
                              fix="the last good one keeps serving; check the file's permissions") from exc
