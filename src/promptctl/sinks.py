@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sqlite3
 import threading
 import time
@@ -315,11 +316,52 @@ LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0,
 LABELS = ("prompt", "version", "variant", "env", "segment")
 
 
+MULTIPROC_VARS = ("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir")
+
+
+def _multiproc_dir() -> str | None:
+    return next((os.environ[v] for v in MULTIPROC_VARS if os.environ.get(v)), None)
+
+
+def prometheus_registry() -> Any:
+    """The registry to expose on /metrics. With PROMETHEUS_MULTIPROC_DIR set (several worker
+    processes: gunicorn, uvicorn --workers), a fresh one that adds up every process's metric
+    files at each scrape; otherwise prometheus_client's default registry."""
+    try:
+        import prometheus_client as pc
+        from prometheus_client import multiprocess
+    except ImportError as exc:
+        raise UsageError("the Prometheus sink needs the `prometheus` extra",
+                         fix="pip install 'promptctl[prometheus]'") from exc
+    if _multiproc_dir() is None:
+        return pc.REGISTRY
+    registry = pc.CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry
+
+
+def _check_multiproc(pc: Any) -> None:
+    """Multiprocess mode is chosen when prometheus_client is first imported: a folder set
+    later, or missing, would make each worker count alone (a scrape sees one worker)."""
+    folder = _multiproc_dir()
+    if folder is None:
+        return
+    if not Path(folder).is_dir():
+        raise UsageError(f"PROMETHEUS_MULTIPROC_DIR={folder} is not a folder",
+                         fix="create it, empty, before the workers start")
+    if getattr(pc.values.ValueClass, "__name__", "") == "MutexValue":
+        raise UsageError("PROMETHEUS_MULTIPROC_DIR was set after prometheus_client was imported",
+                         fix="set it in the environment of the server process (before it starts)")
+
+
 class PrometheusSink:
     """Counters and a latency histogram for Prometheus to scrape (`prometheus_client`).
 
     Scores are exported as three counters (sum, count, sum of squares) so a Prometheus
-    metric source can rebuild their mean and variance for the canary controller.
+    metric source can rebuild their mean and variance for the canary controller. With
+    several worker processes, set PROMETHEUS_MULTIPROC_DIR and expose
+    `prometheus_registry()`: prometheus_client then keeps each process's values in files
+    that one scrape adds up (see docs/runtime.md).
     """
 
     _shared: dict[int, dict[str, Any]] = {}
@@ -331,6 +373,7 @@ class PrometheusSink:
         except ImportError as exc:
             raise UsageError("the Prometheus sink needs the `prometheus` extra",
                              fix="pip install 'promptctl[prometheus]'") from exc
+        _check_multiproc(pc)
         self.registry = registry or pc.REGISTRY
         # One set of collectors per registry: a second sink must not register duplicates.
         with self._shared_lock:
