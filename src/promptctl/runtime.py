@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -240,7 +239,7 @@ def _by_version(cache: dict) -> dict:
 _DEFAULT = object()   # "cache_dir not given": the documented default folder
 
 
-class Registry:
+class Registry(refresh.Refreshing):
     """Thread-safe and fork-safe; share one per process. See the module docstring."""
 
     def __init__(self, loader: Any, env: str, refresh_interval: float | None = 1.0,
@@ -392,110 +391,6 @@ class Registry:
             self._logger = calllog.open_logger(self._call_log, root.root if root else None)
         return self._logger
 
-    # ------------------------------------------------------------ loading (refresh thread)
-
-    def _load_first(self) -> None:
-        try:
-            loader = self._loader.get()
-            text = loader.watch.poll()
-            state = loader.load(text, self.env, self._cache)
-            self._check_env(state, loader)
-        except Exception as exc:
-            error = _promptctl_error(exc)
-            state = self._from_disk()
-            if state is None:
-                raise error from exc
-            self._accept(state, None, from_disk=True)
-            self.last_error = error
-            log.warning("promptctl: %s; serving the last good bundle from %s (stale)", error,
-                        self._last_good.path)
-            return
-        self._accept(state, text)
-
-    def _check_env(self, state: _State, loader: Any) -> None:
-        known = state.manifest.environments
-        if self.env not in known:   # a typo in env= should fail at start-up, not on every get
-            raise NotFoundError(f"no environment {self.env!r} in {loader.watch.path}",
-                                fix=f"known: {', '.join(known) or 'none yet'}; "
-                                    f"run `promptctl promote NAME VERSION --env {self.env}`")
-
-    def _from_disk(self) -> _State | None:
-        text = self._last_good.read() if self._last_good is not None else None
-        if text is None:
-            return None
-        try:
-            state = self._loader.get().load(text, self.env, self._cache)
-            self._check_env(state, self._loader.get())
-        except Exception as exc:   # a damaged copy is no copy: report the source's error
-            log.warning("promptctl: the last good bundle at %s does not load: %s",
-                        self._last_good.path, exc)
-            return None
-        return state
-
-    def _background_refresh(self) -> None:
-        if self._lock.acquire(blocking=False):   # an explicit refresh() is running: skip a turn
-            try:
-                self._refresh_locked()
-            finally:
-                self._lock.release()
-
-    def _refresh_locked(self) -> bool:
-        if self._state is None:   # never loaded (serving the fallback): keep trying
-            try:
-                self._load_first()
-            except PromptctlError as exc:
-                self._note(exc)
-                return False
-            return True
-        loader = self._loader.get()
-        try:
-            text = loader.watch.poll()
-        except Exception as exc:   # the source is down or unreadable: keep serving
-            self._note(_promptctl_error(exc))
-            return False
-        if text is None:
-            self._status.checked_at = time.time()
-            self.last_error = None
-            return False
-        try:
-            state = loader.load(text, self.env, self._cache)
-            refresh.refuse_shrinking(self._state.routes, state.routes, source=str(loader.watch.path),
-                                     env=self.env, committed=lambda: loader.committed(text, state, self._state),
-                                     fix=loader.commit_fix(self.env))
-        except Exception as exc:   # refuse the change, keep serving the last good state
-            loader.watch.forget()  # look again next time: a commit may make it acceptable
-            self._note(_promptctl_error(exc), refused=True)
-            return False
-        self._accept(state, text)
-        log.info("promptctl: loaded a new manifest for %s", self.env)
-        return True
-
-    def _accept(self, state: _State, text: str | None, *, from_disk: bool = False) -> None:
-        self._state = state
-        now = time.time()
-        self._status = refresh.Status(loaded_at=now, checked_at=None if from_disk else now,
-                                      from_disk=from_disk, served=refresh.served_versions(state.routes))
-        self.last_error = None
-        if text is not None and self._last_good is not None:
-            self._last_good.save(text)
-
-    def _note(self, exc: PromptctlError, refused: bool = False) -> None:
-        if str(exc) != str(self.last_error):   # once per distinct problem, not every interval
-            what = "refused a changed manifest, keeping the last good one" if refused else \
-                "cannot refresh, keeping the last good state"
-            log.error("promptctl: %s: %s", what, exc)
-        self.last_error = exc
-
-    def _after_fork(self) -> None:
-        # The parent's refresh thread, its lock holder and its pipes stay in the parent.
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        inner = self._loader.inner
-        if inner is not None:
-            inner.after_fork()
-        if self._thread is not None and not self._closed:
-            self._thread = refresh.start(self, self.refresh_interval)
-
     def _serve_fallback(self, name: str, key: Any, segment: str | None) -> ResolvedPrompt:
         if self._fallback is None:
             raise NotFoundError(f"{name}: the registry could not load", fix=str(self.last_error))
@@ -503,15 +398,6 @@ class Registry:
         if compiled is None:
             raise NotFoundError(f"{name}: the registry could not load and no fallback is given for it")
         return ResolvedPrompt(None, FALLBACK, None, self.env, segment, key, name=name, compiled=compiled)
-
-
-def _promptctl_error(exc: Exception) -> PromptctlError:
-    """What the app sees in `last_error` or at open is always a promptctl error."""
-    if isinstance(exc, PromptctlError):
-        return exc
-    error = PromptctlError(f"{type(exc).__name__}: {exc}")
-    error.__cause__ = exc
-    return error
 
 
 def _pick_canary(route: _Route, key: Any) -> bool:

@@ -193,3 +193,19 @@ def test_two_publishes_in_the_same_second_are_both_seen(live_repo, tmp_path):
         assert answer.status_code == 304           # the server cannot tell them apart
         assert reg.refresh() is True
         assert reg.health()["versions"]["support-refund"]["canary"] is None
+
+
+def test_a_fallback_registry_switches_to_the_bundle_once_the_source_serves_it(live_repo, tmp_path):
+    served = tmp_path / "www"
+    served.mkdir()
+    with StaticServer(served) as server:
+        reg = promptctl.Registry.from_bundle(server.url, env="production", refresh_interval=None,
+                                             cache_dir=tmp_path / "cache", fallback="Hi")
+        assert reg.get("triage").variant == "fallback" and reg.health()["status"] == "fallback"
+        assert "HTTP 404" in reg.health()["last_error"]
+        (served / "release.lock.json").write_text("{not json")     # a broken upload
+        assert reg.refresh() is False and "not JSON" in str(reg.last_error)
+        assert reg.refresh() is False and "not JSON" in str(reg.last_error)   # still said
+        publish(live_repo, served)
+        assert reg.refresh() is True
+        assert reg.get("triage").version == "1.0.0" and reg.health()["status"] == "ok"
