@@ -18,6 +18,7 @@ from pydantic import ValidationError as PydanticValidationError
 from .errors import NotFoundError, Problem, RepoError, UsageError, ValidationError
 from .model import NAME_RE, Config, PromptContent, PromptSpec
 from .render import has_computed_reference, make_environment, parse, referenced_templates
+from .safeyaml import compose, load_yaml
 
 CONFIG_FILE = "promptctl.yaml"
 PROMPT_FILE = "prompt.yaml"
@@ -77,14 +78,7 @@ class DictSource:
 
 # ---------------------------------------------------------------- YAML with lines
 
-def load_yaml(text: str, file: str) -> Any:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        problem = Problem(file, f"invalid YAML: {getattr(exc, 'problem', exc)}", line=line)
-        raise ValidationError(problems=[problem]) from exc
+# `load_yaml` (imported above from safeyaml) is the one loader every reader uses.
 
 
 def key_lines(text: str) -> dict[tuple, int]:
@@ -102,10 +96,7 @@ def key_lines(text: str) -> dict[tuple, int]:
             for index, item in enumerate(node.value):
                 walk(item, (*path, index))
 
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return lines
+    root = compose(text)
     if root is not None:
         walk(root, ())
     return lines
