@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..checks import contract_problems
+from ..checks import release_problems
 from ..errors import Problem, PromptctlError, ReleaseError, ValidationError
 from ..files import PROMPT_FILE, list_prompt_names
 from ..model import PromptContent, Release
@@ -44,7 +44,7 @@ def prompt_problems(project: Project, name: str) -> list[Problem]:
         return exc.problems or [Problem(yaml_path, exc.message)]
     except PromptctlError as exc:  # a check reports every prompt, it never stops at the first
         return [Problem(exc.file or yaml_path, exc.message)]
-    return contract_problems(content, yaml_path)
+    return release_problems(content, yaml_path, content.files.get(f"{name}/{PROMPT_FILE}"))
 
 
 def suite_problems(project: Project, name: str) -> list[Problem]:
@@ -59,7 +59,8 @@ def bump(project: Project, name: str, level: str = "auto", pre: str | None = Non
          message: str = "") -> Release:
     """Commit the prompt's files (only them) if changed, then tag an immutable release."""
     content = load_working(project, name)
-    problems = contract_problems(content, f"{project.prompt_path(name)}/{PROMPT_FILE}")
+    yaml_path = f"{project.prompt_path(name)}/{PROMPT_FILE}"
+    problems = release_problems(content, yaml_path, content.files.get(f"{name}/{PROMPT_FILE}"))
     if problems:
         raise ValidationError(problems=problems)
     store = project.store
