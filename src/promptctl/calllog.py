@@ -120,7 +120,8 @@ def _error_name(error: Any) -> str | None:
         return type(error).__name__
     if isinstance(error, type) and issubclass(error, BaseException):
         return error.__name__
-    return str(error)
+    from .redaction import redact   # app error text may hold a key; it goes to logs and spans
+    return redact(str(error))
 
 
 # The app's values are not validated by raising (logging never breaks the app): a value
