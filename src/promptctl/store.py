@@ -23,6 +23,9 @@ _REF_FORMAT = _SEP.join([
 ]) + _END
 
 
+_SYMLINK = 0o120000
+
+
 class GitTreeSource:
     """A FileSource reading blobs of one commit: what was released, not what is on disk."""
 
@@ -39,11 +42,27 @@ class GitTreeSource:
 
     def read(self, path: str) -> str | None:
         item = self._item(path)
+        for _ in range(8):   # a committed symlink: read its target, as the working tree does
+            if item is None or item.type != "blob" or item.mode != _SYMLINK:
+                break
+            path = self._link_target(path, item.data_stream.read().decode("utf-8", "replace"))
+            item = self._item(path)
         if item is None or item.type != "blob":
             return None
         from .files import decode_text
 
         return decode_text(item.data_stream.read(), path)
+
+    def _link_target(self, path: str, target: str) -> str:
+        import posixpath
+
+        from .errors import Problem, ValidationError
+        joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+        if target.startswith("/") or joined.startswith("../") or joined == "..":
+            problem = Problem(path, f"is a symlink to {target!r}, outside the repo (commit the "
+                                    "file itself instead)")
+            raise ValidationError(problems=[problem])
+        return joined
 
     def listdir(self, path: str) -> list[str]:
         item = self._item(path)
