@@ -23,7 +23,8 @@ def used_variables(content: PromptContent) -> set[str]:
 
 def contract_problems(content: PromptContent, yaml_path: str) -> list[Problem]:
     spec = content.spec
-    used = used_variables(content)
+    # a placeholder uses its `messages` input without a template naming it
+    used = used_variables(content) | {b.name for b in content.bodies if b.role == "placeholder"}
     declared = set(spec.inputs)
     problems = [
         Problem(yaml_path, f"template uses {var!r}, which is not a declared input "

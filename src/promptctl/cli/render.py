@@ -22,7 +22,8 @@ def print_diff(console: Console, diff: PromptDiff) -> None:
             what = f"{change.change} ({change.after or change.before})" if change.change in (
                 "added", "removed") else change.change
             console.print(escape(f"  {change.name}: {what}{detail}"))
-    for title, lines in (("Output contract", diff.output), ("Model", diff.model),
+    for title, lines in (("Output contract", diff.output), ("Tools", diff.tools),
+                         ("Model", diff.model), ("Config", diff.config),
                          ("Metadata", diff.metadata)):
         if lines:
             console.print(f"[bold]{title}[/]")

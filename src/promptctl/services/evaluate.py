@@ -198,7 +198,7 @@ def _execute(project: Project, name: str, version: str, content: PromptContent, 
     from ..evals.cache import ResponseCache
     from ..evals.results import RunResult, summarise
     from ..providers import make_provider
-    from ..render import CompiledPrompt
+    from ..render import compile_content, output_request, tool_dict
 
     spec = content.spec
     kind = options.provider or suite.provider or spec.model.provider
@@ -221,7 +221,7 @@ def _execute(project: Project, name: str, version: str, content: PromptContent, 
     cache = None
     if not options.no_cache and kind != "echo":
         cache = ResponseCache(state_path(project, "cache", CACHE_FILE))
-    compiled = CompiledPrompt(f"{name}@{version}", content.templates, content.bodies, spec.inputs)
+    compiled = compile_content(content, f"{name}@{version}")
     progress = options.on_progress
     plan = engine.Plan(
         render=compiled.render, cases=cases, metrics=list(suite.metrics), provider=provider,
@@ -229,9 +229,12 @@ def _execute(project: Project, name: str, version: str, content: PromptContent, 
         concurrency=options.concurrency or suite.concurrency, cache=cache, judge=judge,
         judge_model=suite.judge.model or model, judge_params=dict(suite.judge.params),
         prices=project.config.prices,
-        context=scorers.Context(root=project.root, output_schema=spec.output.json_schema),
+        context=scorers.Context(root=project.root, output_schema=spec.output.json_schema,
+                                tools=tuple(tool_dict(t) for t in spec.tools)),
         on_progress=(lambda done, total: progress(f"{name}@{version}", done, total))
-        if progress else None, positions=positions)
+        if progress else None, positions=positions,
+        tools=compiled.render_tools if spec.tools else None, tool_choice=spec.tool_choice,
+        output=output_request(spec), name=name)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     clock = time.perf_counter()
     try:
