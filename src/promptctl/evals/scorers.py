@@ -249,6 +249,10 @@ def json_field(params: dict, ctx: Context) -> Callable[[Observation], Score]:
         if not found:
             return 0.0, f"no {path}"
         want = _target(params, obs)
+        if "value" not in params and isinstance(want, dict):
+            # an expected mapping holds the wanted value at the same path
+            found_there, there = _lookup(want, steps)
+            want = there if found_there else want
         if _same(value, want):
             return 1.0, f"{path} matches"
         return 0.0, f"{path} is {json.dumps(value)[:40]}, expected {json.dumps(want)[:40]}"

@@ -9,7 +9,7 @@ import json
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -282,13 +282,16 @@ def _settings(project: Project, kind: str, suite, options: EvalOptions):
     from ..providers import ProviderSettings
 
     conf = dict(project.config.providers.get(kind.split(":", 1)[0], {}))
-    known = {"base_url", "api_key_env", "timeout", "retries", "rpm", "concurrency"}
+    known = {"base_url", "api_key_env", "timeout", "retries", "rpm", "concurrency", "azure"}
     unknown = set(conf) - known
     if unknown:
         raise ValidationError(f"unknown provider setting {sorted(unknown)[0]!r}",
                               file="promptctl.yaml", field=f"providers.{kind}",
                               fix=f"known: {', '.join(sorted(known))}")
+    azure = conf.pop("azure", None)
     conf = _checked_provider_conf(conf, kind)
+    if azure is not None:
+        conf["base_url"] = _azure_base_url(azure, kind, conf.get("base_url"))
 
     def pick(key: str):
         # The suite wins when it sets a value; then promptctl.yaml; then the suite's default.
@@ -300,6 +303,40 @@ def _settings(project: Project, kind: str, suite, options: EvalOptions):
                             timeout=float(pick("timeout")), retries=int(pick("retries")),
                             rpm=pick("rpm"),
                             concurrency=int(options.concurrency or pick("concurrency")))
+
+
+AZURE_KEYS = ("endpoint", "deployment", "api_version")
+
+
+def _azure_base_url(azure: Any, kind: str, base_url: str | None) -> str:
+    """`azure: {endpoint, deployment, api_version}` as the deployment's base URL."""
+    from ..providers.openai import azure_base_url
+
+    where = f"providers.{kind}.azure"
+    if kind != "openai":
+        raise ValidationError("azure settings apply to the openai provider only",
+                              file="promptctl.yaml", field=where, fix="move them under providers.openai")
+    if base_url:
+        raise ValidationError("give azure or base_url, not both", file="promptctl.yaml", field=where)
+    if not isinstance(azure, dict):
+        raise ValidationError("must be a mapping {endpoint, deployment, api_version}",
+                              file="promptctl.yaml", field=where)
+    unknown = sorted(set(azure) - set(AZURE_KEYS))
+    if unknown:
+        raise ValidationError("unknown setting", file="promptctl.yaml", field=f"{where}.{unknown[0]}",
+                              fix=f"known: {', '.join(AZURE_KEYS)}")
+    values = {}
+    for key in AZURE_KEYS:
+        value = azure.get(key)
+        if isinstance(value, date):   # YAML reads an unquoted api_version 2024-10-21 as a date
+            value = value.isoformat()
+        if not isinstance(value, str) or not value.strip():
+            raise ValidationError("required text is missing", file="promptctl.yaml",
+                                  field=f"{where}.{key}",
+                                  fix="e.g. endpoint: https://NAME.openai.azure.com, "
+                                      "deployment: gpt-4o, api_version: 2024-10-21")
+        values[key] = value.strip()
+    return azure_base_url(values["endpoint"], values["deployment"], values["api_version"])
 
 
 def _checked_provider_conf(conf: dict, kind: str) -> dict:
