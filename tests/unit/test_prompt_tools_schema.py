@@ -139,3 +139,19 @@ def test_output_schema_is_checked_and_strict_needs_one():
     assert "output.schema: not a valid JSON Schema" in problem_of(bad)
     assert "`strict: true` needs a `schema`" in problem_of(
         "name: agent\nmodel: {name: m}\ntemplate: hi\noutput: {format: json, strict: true}\n")
+
+
+def test_the_docs_worked_examples_load_and_render():
+    import json
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs/prompts.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)
+    content = load(blocks[0], "support-agent")   # the tools example is a whole prompt file
+    assert [t.name for t in content.spec.tools] == ["lookup_order", "refund"]
+    case = json.loads(re.search(r"```json\n(.*?)\n```", text, re.DOTALL)[1])
+    conversation = blocks[2].replace("inputs:\n", "name: support-agent\nmodel: {name: m}\ninputs:\n")
+    messages = compile_content(load(conversation, "support-agent"), "x").render(
+        {**case["inputs"], "question": "And B-2?"})
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool", "user", "user"]
