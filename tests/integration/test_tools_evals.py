@@ -123,6 +123,8 @@ def test_cli_check_and_eval_of_the_agent(tmp_path, server):
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["runs"][0]["cases"][2]["tool_calls"][0]["arguments"] == {"order_id": "D-4"}
+    shown = run_cli("show", "agent", cwd=root).stdout
+    assert "tools: lookup_order, refund (tool_choice: auto)" in shown and "output: json, with a schema, strict" in shown
     text = (root / "prompts/agent/prompt.yaml").read_text()
     (root / "prompts/agent/prompt.yaml").write_text(text.replace("- placeholder: history",
                                                                  "- placeholder: chat"))
