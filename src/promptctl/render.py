@@ -52,7 +52,7 @@ class CompiledPrompt:
     the declared tools as dicts; their descriptions are templates too.
     """
 
-    __slots__ = ("label", "_parts", "_defaults", "_required", "is_chat", "_tools")
+    __slots__ = ("label", "_parts", "_defaults", "_required", "is_chat", "_tools", "_plain")
 
     def __init__(self, label: str, templates: dict[str, str], bodies: tuple[Body, ...],
                  inputs: dict[str, Any], tools: tuple[dict, ...] | list[dict] = ()) -> None:
@@ -68,12 +68,19 @@ class CompiledPrompt:
         self._defaults = {k: spec.default for k, spec in inputs.items() if not spec.required}
         self._required = tuple(k for k, spec in inputs.items() if spec.required)
         self.is_chat = bool(bodies) and bodies[0].role != "text"
+        # Messages that are only {role, content}, the common case, render in one comprehension.
+        self._plain = None
+        if all(content is not None and not parts and call_id is None and not body.name
+               and body.role != "placeholder" for body, content, parts, call_id in self._parts):
+            self._plain = [(body.role, content) for body, content, _, _ in self._parts]
 
     def render(self, inputs: dict[str, Any]) -> str | list[dict[str, Any]]:
         values = self._values(inputs)
         with self._errors():
             if not self.is_chat:
                 return self._parts[0][1].render(values)
+            if self._plain is not None:
+                return [{"role": role, "content": tpl.render(values)} for role, tpl in self._plain]
             messages: list[dict[str, Any]] = []
             for body, content, parts, call_id in self._parts:
                 if body.role == "placeholder":
