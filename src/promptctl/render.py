@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 from typing import Any, Mapping
 
@@ -161,6 +162,11 @@ def check_messages(value: Any) -> list[dict[str, Any]]:
     """
     if value is None:
         return []
+    if isinstance(value, str) and value.lstrip().startswith("["):
+        try:
+            value = json.loads(value)   # a CSV dataset holds the conversation as JSON text
+        except ValueError as exc:
+            raise ValueError(f": not a JSON list of messages ({exc})") from exc
     if not isinstance(value, (list, tuple)):
         raise ValueError(f": expected a list of messages, got {type(value).__name__}")
     out = []

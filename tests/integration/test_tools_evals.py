@@ -106,14 +106,40 @@ def test_incomplete_azure_settings_are_one_line_errors(tmp_path):
         evaluate(root, "agent", EvalOptions(no_cache=True))
 
 
-def test_a_history_item_without_a_role_is_a_case_error_naming_it(tmp_path, server):
+def test_a_history_item_without_a_role_is_refused_before_any_call(tmp_path, server):
     root = make_agent_repo(tmp_path / "r", "openai", server.url)
-    (root / "evals/agent/cases.jsonl").write_text(json.dumps(
+    good = json.dumps({"id": "ok", "inputs": {"shop": "Acme"}, "expected": "lookup_order"})
+    (root / "evals/agent/cases.jsonl").write_text(good + "\n" + json.dumps(
         {"id": "bad", "inputs": {"shop": "Acme", "history": [{"content": "hi"}]},
          "expected": "lookup_order"}) + "\n")
-    run = evaluate(root, "agent", EvalOptions(no_cache=True)).runs[0]
-    assert "input 'history'[0].role: missing" in run.cases[0].error
+    with pytest.raises(ValidationError) as info:
+        evaluate(root, "agent", EvalOptions(no_cache=True))
+    assert info.value.one_line() == ("evals/agent/cases.jsonl:2: inputs.history: case 'bad': "
+                                     "history[0].role: missing (each message needs a role)")
     assert not server.requests
+
+
+def test_a_csv_dataset_holds_history_as_json_and_image_urls_as_columns(tmp_path, server):
+    import csv
+    import io
+
+    from tools_support import cases
+
+    root = make_agent_repo(tmp_path / "r", "openai", server.url)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["id", "shop", "history", "photo", "expected"])
+    for case in cases():
+        writer.writerow([case["id"], "Acme", json.dumps(case["inputs"]["history"]),
+                         case["inputs"]["photo"], json.dumps(case["expected"])])
+    (root / "evals/agent/cases.csv").write_text(out.getvalue())
+    (root / "evals/agent/suite.yaml").write_text((root / "evals/agent/suite.yaml").read_text()
+                                                 .replace("cases.jsonl", "cases.csv"))
+    run = evaluate(root, "agent", EvalOptions(no_cache=True)).runs[0]
+    assert run.passed, [(c.id, c.error, c.reasons) for c in run.cases]
+    urls = {r["body"]["messages"][-1]["content"][1]["image_url"]["url"] for r in server.requests}
+    assert urls == {"https://img.example/B-2.png", "https://img.example/C-3.png",
+                    "https://img.example/D-4.png"}
 
 
 def test_cli_check_and_eval_of_the_agent(tmp_path, server):

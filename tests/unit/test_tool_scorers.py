@@ -89,3 +89,12 @@ def test_params_in_the_prompt_win_over_the_derived_fields():
     body = payloads.openai_body("m", [], {"response_format": {"type": "text"}},
                                 output={"format": "json", "schema": {"type": "object"}})
     assert body["response_format"] == {"type": "text"}
+
+
+def test_a_judge_grades_a_tool_call_reply_on_its_calls():
+    metric = MetricSpec.model_validate({"type": "llm_judge", "rubric": "right tool?"})
+    obs = scorers.Observation("", Case("c", {}), tool_calls=(call(order_id="A"),))
+    text = scorers.judge_messages(metric, obs)[0]["content"]
+    assert '(called lookup_order with {"order_id": "A"})' in text
+    plain = scorers.judge_messages(metric, scorers.Observation(" hi \n", Case("c", {})))[0]["content"]
+    assert "<<<\n hi \n\n>>>" in plain   # text answers are graded exactly as before

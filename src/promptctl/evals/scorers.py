@@ -151,12 +151,7 @@ def json_schema(params: dict, ctx: Context) -> Callable[[Observation], Score]:
 def _expected_call(params: dict, obs: Observation) -> tuple[Any, Any]:
     """(tool name, arguments) wanted: the params, else the case's expected
     (`{name, arguments}` or just the name)."""
-    expected = obs.case.expected
-    if isinstance(expected, str) and expected.strip().startswith("{"):
-        try:
-            expected = json.loads(expected)   # CSV datasets hold the mapping as JSON text
-        except ValueError:
-            pass
+    expected = _mapping_text(obs.case.expected)
     name = params.get("name")
     arguments = params.get("arguments")
     if isinstance(expected, dict):
@@ -165,6 +160,16 @@ def _expected_call(params: dict, obs: Observation) -> tuple[Any, Any]:
     elif name is None and expected is not None:
         name = str(expected)
     return name, arguments
+
+
+def _mapping_text(value: Any) -> Any:
+    """CSV datasets hold an expected mapping as JSON text."""
+    if isinstance(value, str) and value.strip().startswith("{"):
+        try:
+            return json.loads(value)
+        except ValueError:
+            pass
+    return value
 
 
 def _subset(want: Any, got: Any) -> bool:
@@ -249,6 +254,8 @@ def json_field(params: dict, ctx: Context) -> Callable[[Observation], Score]:
         if not found:
             return 0.0, f"no {path}"
         want = _target(params, obs)
+        if "value" not in params:
+            want = _mapping_text(want)
         if "value" not in params and isinstance(want, dict):
             # an expected mapping holds the wanted value at the same path
             found_there, there = _lookup(want, steps)
@@ -461,9 +468,13 @@ Reply with JSON only: {{"score": <number from {low} to {high}>, "reason": "<one 
 def judge_messages(metric, obs: Observation) -> list[dict[str, str]]:
     low, high = _scale(metric)
     expected = "" if obs.case.expected is None else f"Reference answer:\n{obs.case.expected}\n"
+    calls = [f"(called {c.get('name')} with {json.dumps(c.get('arguments'), ensure_ascii=False)})"
+             for c in obs.tool_calls]   # a tool-call reply is graded on its calls
     text = JUDGE_TEMPLATE.format(rubric=metric.params["rubric"],
                                  inputs=json.dumps(obs.case.inputs, ensure_ascii=False),
-                                 expected=expected, output=obs.output, low=low, high=high)
+                                 expected=expected,
+                                 output="\n".join([obs.output, *calls]).strip() if calls else obs.output,
+                                 low=low, high=high)
     return [{"role": "user", "content": text}]
 
 
