@@ -12,11 +12,13 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .errors import RenderError
 from .model import CHAT_ROLES, Body
+from .render_limits import BudgetedSandbox, render_bounded
 
 
 def make_environment(templates: dict[str, str]) -> ImmutableSandboxedEnvironment:
-    """A sandbox that refuses unsafe attribute access and makes missing variables errors."""
-    return ImmutableSandboxedEnvironment(
+    """A sandbox that refuses unsafe attribute access and makes missing variables errors;
+    renders are bounded in size (and, under `render_limits.deadline`, in time)."""
+    return BudgetedSandbox(
         loader=DictLoader(templates),
         undefined=StrictUndefined,
         autoescape=False,
@@ -79,18 +81,20 @@ class CompiledPrompt:
         values = self._values(inputs)
         with self._errors():
             if not self.is_chat:
-                return self._parts[0][1].render(values)
+                return render_bounded(self._parts[0][1], values)
             if self._plain is not None:
-                return [{"role": role, "content": tpl.render(values)} for role, tpl in self._plain]
+                return [{"role": role, "content": render_bounded(tpl, values)}
+                        for role, tpl in self._plain]
             messages: list[dict[str, Any]] = []
             for body, content, parts, call_id in self._parts:
                 if body.role == "placeholder":
                     messages.extend(self._history(body.name, values.get(body.name)))
                     continue
-                message: dict[str, Any] = {"role": body.role, "content": content.render(values)
-                                           if content is not None else _render_parts(parts, values)}
+                text = (render_bounded(content, values) if content is not None
+                        else _render_parts(parts, values))
+                message: dict[str, Any] = {"role": body.role, "content": text}
                 if call_id is not None:
-                    message["tool_call_id"] = call_id.render(values)
+                    message["tool_call_id"] = render_bounded(call_id, values)
                 if body.name:
                     message["name"] = body.name
                 messages.append(message)
@@ -102,7 +106,7 @@ class CompiledPrompt:
             return []
         values = self._values(inputs)
         with self._errors():
-            return [{**tool, "description": template.render(values)}
+            return [{**tool, "description": render_bounded(template, values)}
                     for tool, template in self._tools]
 
     def _values(self, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -142,7 +146,7 @@ def _compile_body(env: ImmutableSandboxedEnvironment, body: Body) -> tuple:
 def _render_parts(parts: tuple, values: dict[str, Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for kind, template, detail in parts:
-        text = template.render(values)
+        text = render_bounded(template, values)
         if kind == "text":
             out.append({"type": "text", "text": text})
         else:
