@@ -116,8 +116,10 @@ class ResolvedPrompt:
         rendered = self.render(**inputs)
         messages = [{"role": "user", "content": rendered}] if isinstance(rendered, str) else rendered
         contract = self._contract
-        extras = {"tools": self.render_tools(**inputs), "tool_choice": contract.tool_choice,
-                  "output": contract.output if contract.output["format"] == "json" else None}
+        # deep copies: the app may edit the payload; the cached version must not change
+        extras = {"tools": copy.deepcopy(self.render_tools(**inputs)),
+                  "tool_choice": contract.tool_choice,
+                  "output": self.output if contract.output["format"] == "json" else None}
         if kind == "openai":
             body = payloads.openai_body(self.model, messages, dict(self.params),
                                         name=self.name, **extras)

@@ -73,6 +73,15 @@ def test_anthropic_sdk_accepts_the_payload_and_reads_tool_use(agent, server):
     assert sent["messages"][2]["content"][0]["type"] == "tool_result"
 
 
+def test_editing_a_payload_leaves_the_released_version_alone(agent):
+    payload = agent.request("openai", shop="Acme")
+    payload["tools"][0]["function"]["parameters"]["required"].append("x")
+    payload["response_format"]["json_schema"]["schema"]["required"].append("y")
+    again = agent.request("openai", shop="Acme")
+    assert again["tools"][0]["function"]["parameters"]["required"] == ["order_id"]
+    assert again["response_format"]["json_schema"]["schema"]["required"] == ["status"]
+
+
 def test_request_errors_are_promptctl_errors(agent):
     with pytest.raises(UsageError, match="no request format for provider 'echo'"):
         agent.request("echo", shop="Acme")
