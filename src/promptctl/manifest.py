@@ -365,18 +365,12 @@ def _check_names(env: str, name: str, version: str, segment: str | None) -> None
 # ---------------------------------------------------------------- disk
 
 @contextmanager
-def locked(state_dir: Path, timeout: float = 30.0) -> Iterator[None]:
+def locked(state_dir: Path, timeout: float | None = None) -> Iterator[None]:
     """Serialise read-edit-write-commit of the manifest across processes."""
-    from filelock import FileLock, Timeout
+    from .locking import write_lock
 
-    state_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(state_dir / "release.lock"))
-    try:
-        with lock.acquire(timeout=timeout):
-            yield
-    except Timeout as exc:
-        raise ManifestError(f"another promptctl holds {state_dir / 'release.lock'}",
-                            fix="wait for it to finish, or remove a stale lock file") from exc
+    with write_lock(state_dir, timeout):
+        yield
 
 
 def write_atomic(path: Path, text: str) -> None:

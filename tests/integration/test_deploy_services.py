@@ -216,8 +216,9 @@ def test_kill_9_during_promotes_never_leaves_a_broken_manifest(deploy_repo):
         on_disk = manifest(deploy_repo)
         assert committed.entry("production", "support-refund").active in ("1.0.0", "1.1.0")
         assert on_disk.entry("production", "support-refund").active in ("1.0.0", "1.1.0")
-        if git(deploy_repo, "status", "--porcelain", "release.yaml"):
-            # killed between rename and commit: the next write refuses instead of guessing
-            with pytest.raises(ManifestError, match="uncommitted"):
-                deploy.promote(project(deploy_repo), "support-refund", "2.0.0", "production")
-            git(deploy_repo, "checkout", "HEAD", "--", "release.yaml")
+        # killed between rename and commit: the next write undoes the half write, then lands
+        before = committed.entry("production", "support-refund").active
+        deploy.promote(project(deploy_repo), "support-refund", "2.0.0", "production")
+        assert git(deploy_repo, "status", "--porcelain", "release.yaml") == ""
+        assert manifest(deploy_repo).entry("production", "support-refund").active == "2.0.0"
+        deploy.promote(project(deploy_repo), "support-refund", before, "production")

@@ -63,24 +63,46 @@ def rollback(project: Project, name: str, env: str, *, segment: str | None = Non
 
 
 def _edit(project: Project, edit: Callable[[Manifest], tuple[Manifest, Change]], why: str) -> Change:
+    from . import recovery
+    from ..locking import crash_point
+
     rel = project.config.manifest
     path = project.root / rel
     store = project.store
-    with mf.locked(project.root / project.config.state_dir):
-        if store.has_commits() and store.dirty_paths([rel]):
-            raise ManifestError("has uncommitted changes", file=rel,
-                                fix=f"commit or discard them first: git diff {rel}")
+    with recovery.exclusive(project):
+        _check_writable(project, rel)
         old_text = project.working.read(rel)    # None when missing; not UTF-8 is a finding
         new, change = edit(parse_manifest(old_text or EMPTY, rel))
         text = _header(old_text) + dump_manifest(new)
         parse_manifest(text, rel)     # never write what we could not read back
-        mf.write_atomic(path, text)
-        try:
-            store.commit_paths([rel], commit_message(change, why))
-        except BaseException:
-            _restore(project, path, rel, old_text)
-            raise
+        message = commit_message(change, why)
+        with recovery.journaled(project, {"op": "manifest", "path": rel, "head": store.head(),
+                                          "subject": message.splitlines()[0]}):
+            crash_point("manifest:journaled")
+            mf.write_atomic(path, text)
+            crash_point("manifest:written")
+            try:
+                store.commit_paths([rel], message)
+            except BaseException:
+                _restore(project, path, rel, old_text)
+                raise
+            crash_point("manifest:committed")
     return change
+
+
+def _check_writable(project: Project, rel: str) -> None:
+    """A manifest commit must land on a branch, on top of a committed release.yaml."""
+    store = project.store
+    if not store.has_commits():
+        return
+    if store.repo.head.is_detached:
+        raise ManifestError("HEAD is detached: the commit would belong to no branch and be lost",
+                            file=rel, fix="switch to the deploy branch first: git switch main "
+                                          "(or git switch -c NAME to keep this state)")
+    if store.dirty_paths([rel]):
+        raise ManifestError("has uncommitted changes", file=rel,
+                            fix=f"commit or discard them first: git diff HEAD -- {rel} "
+                                f"(or run `promptctl doctor`)")
 
 
 def _header(text: str | None) -> str:

@@ -56,14 +56,25 @@ def suite_problems(project: Project, name: str) -> list[Problem]:
 # ---------------------------------------------------------------- bump
 
 def bump(project: Project, name: str, level: str = "auto", pre: str | None = None,
-         message: str = "") -> Release:
+         message: str = "", sign: bool = False) -> Release:
     """Commit the prompt's files (only them) if changed, then tag an immutable release."""
+    from . import recovery
+
     content = load_working(project, name)
     problems = contract_problems(content, f"{project.prompt_path(name)}/{PROMPT_FILE}")
     if problems:
         raise ValidationError(problems=problems)
-    store = project.store
-    releases = store.releases(name)
+    if sign:
+        _check_signing(project)
+    with recovery.exclusive(project):
+        _refuse_untagged(project, name)
+        version = _next(project, content, level, pre)
+        return _release(project, content, version, message, sign)
+
+
+def _next(project: Project, content: PromptContent, level: str, pre: str | None) -> str:
+    name = content.name
+    releases = project.store.releases(name)
     latest = latest_release(project, name)
     wanted = parse_level(level)
     unchanged = latest is not None and latest.digest == content.digest
@@ -75,8 +86,27 @@ def bump(project: Project, name: str, level: str = "auto", pre: str | None = Non
                            fix="edit the prompt first; releases are immutable")
     if wanted is None:
         wanted = suggest_level(project, content, latest)
-    version = next_version([r.version for r in releases], wanted, pre)
-    return _release(project, content, version, message)
+    return next_version([r.version for r in releases], wanted, pre)
+
+
+def _refuse_untagged(project: Project, name: str) -> None:
+    """A release commit left without its tag (by an older, interrupted promptctl) must be
+    finished or dismissed first: releasing again would reuse or skip its version unseen."""
+    from .recovery import released_digest, untagged_releases
+
+    for found in untagged_releases(project, name):
+        if found.tagged_on is None and released_digest(project, found) is not None:
+            raise ReleaseError(found.describe(), fix="run `promptctl doctor` to tag it, then bump again")
+
+
+def _check_signing(project: Project) -> None:
+    """Refuse before committing: a signing failure after the commit would leave it untagged."""
+    key = project.store.run_git("config", "--default", "", "--get", "user.signingkey")
+    if not key.strip():
+        fmt = project.store.run_git("config", "--default", "openpgp", "--get", "gpg.format")
+        if fmt.strip() == "ssh":
+            raise ReleaseError("--sign: no signing key configured", field="user.signingkey",
+                               fix="git config user.signingkey ~/.ssh/id_ed25519.pub")
 
 
 def _finalises(latest: Release, pre: str | None) -> bool:
@@ -91,7 +121,11 @@ def suggest_level(project: Project, content: PromptContent, latest: Release | No
     return diff_prompts(old, content, latest.version, WORKING).level
 
 
-def _release(project: Project, content: PromptContent, version: str, message: str) -> Release:
+def _release(project: Project, content: PromptContent, version: str, message: str,
+             sign: bool = False) -> Release:
+    from ..locking import crash_point
+    from .recovery import journaled
+
     store, name = project.store, content.name
     prompts_dir = project.config.prompts_dir
     pathspecs = [f":(glob){project.prompt_path(name)}/*"]
@@ -100,14 +134,23 @@ def _release(project: Project, content: PromptContent, version: str, message: st
     tag = format_tag(name, version, project.config.tag_format)
     if store.tag_commit(tag) is not None:   # before committing: a refused bump changes nothing
         raise ReleaseError(f"tag {tag} already exists", fix="tags are immutable: release a new version")
-    if not store.has_commits() or store.dirty_paths(pathspecs):
-        store.commit_paths(pathspecs, subject)
-    commit = store.head()
-    committed = load_release(project, Release(name=name, version=version, tag="", commit=commit))
-    if committed.digest != content.digest:
-        raise ReleaseError(f"the commit of {name} does not hold the working files",
-                           fix="check .gitignore: every prompt file must be tracked")
-    store.create_tag(tag, commit, format_message(name, version, content.digest, message))
+    commits = not store.has_commits() or bool(store.dirty_paths(pathspecs))
+    record = {"op": "bump", "name": name, "version": version, "tag": tag, "digest": content.digest,
+              "message": message, "subject": subject.splitlines()[0], "head": store.head(),
+              "pathspecs": pathspecs, "commits": commits, "sign": sign}
+    with journaled(project, record):
+        crash_point("bump:journaled")
+        if commits:
+            store.commit_paths(pathspecs, subject)
+        crash_point("bump:committed")
+        commit = store.head()
+        committed = load_release(project, Release(name=name, version=version, tag="", commit=commit))
+        if committed.digest != content.digest:
+            raise ReleaseError(f"the commit of {name} does not hold the working files",
+                               fix="check .gitignore: every prompt file must be tracked")
+        store.create_tag(tag, commit, format_message(name, version, content.digest, message),
+                         sign=sign)
+        crash_point("bump:tagged")
     return store.release(name, version)
 
 
