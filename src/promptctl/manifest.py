@@ -50,7 +50,7 @@ def _check_weight(value: float) -> float:
 
 def _check_key(what: str, pattern: re.Pattern[str], rule: str):
     def check(value: str) -> str:
-        if not pattern.match(value):
+        if not pattern.fullmatch(value):   # fullmatch: `$` would let a trailing newline through
             raise ValueError(f"{what} {value!r} is not valid: use {rule}")
         return value
     return AfterValidator(check)
@@ -347,13 +347,13 @@ def _as_target(value: Target) -> Target:
 
 
 def _check_names(env: str, name: str, version: str, segment: str | None) -> None:
-    if not re.match(ENV_RE, env):
+    if not re.fullmatch(ENV_RE, env):
         raise ManifestError(f"environment name {env!r} is not valid", field="--env",
                             fix="use lowercase letters, digits, '-', '_', '.'")
-    if segment is not None and not re.match(ENV_RE, segment):
+    if segment is not None and not re.fullmatch(ENV_RE, segment):
         raise ManifestError(f"segment name {segment!r} is not valid", field="--segment",
                             fix="use lowercase letters, digits, '-', '_', '.'")
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise ManifestError(f"prompt name {name!r} is not valid", field="NAME",
                             fix="use lowercase letters, digits, '-', '_' and '/'")
     try:

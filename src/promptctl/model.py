@@ -138,6 +138,19 @@ class Config(_Strict):
     eval: dict[str, Any] = Field(default_factory=dict)
     canary: dict[str, Any] = Field(default_factory=dict)
     call_log: dict[str, Any] = Field(default_factory=dict)
+    environments: list[str] = Field(
+        default_factory=list, description="the environments promote may write to (others need --create-env)")
+
+    @field_validator("environments")
+    @classmethod
+    def _environment_names(cls, value: list[str]) -> list[str]:
+        from .manifest import ENV_RE
+
+        for name in value:
+            if not re.fullmatch(ENV_RE, name):
+                raise ValueError(f"environment name {name!r} is not valid: use lowercase letters, "
+                                 "digits, '-', '_', '.'")
+        return value
 
     @field_validator("tag_format")
     @classmethod

@@ -131,7 +131,8 @@ WORKER = textwrap.dedent("""
     root, env, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
     p = open_project(root)
     for i in range(rounds):
-        deploy.promote(p, "support-refund", ["1.0.0", "1.1.0"][i % 2], env, why=f"{env} {i}")
+        deploy.promote(p, "support-refund", ["1.0.0", "1.1.0"][i % 2], env, why=f"{env} {i}",
+                       create_env=True)
 """)
 
 

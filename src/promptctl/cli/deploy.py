@@ -61,11 +61,13 @@ def promote_cmd(name: str = typer.Argument(..., help="Prompt name.", autocomplet
                 version: str = typer.Argument(..., help="Released version, e.g. 2.1.0.",
                                              autocompletion=versions),
                 env: str = _ENV, segment: Optional[str] = _SEGMENT, why: str = _WHY,
-                require_eval: Optional[bool] = _EVAL) -> None:
+                require_eval: Optional[bool] = _EVAL,
+                create_env: bool = typer.Option(False, "--create-env",
+                                                help="Allow an environment not declared yet.")) -> None:
     """Make a released version the active one in an environment (clears its canary)."""
     from ..services import deploy
     _done(deploy.promote(_project(), name, version, env, segment=segment, why=why,
-                         require_eval=require_eval))
+                         require_eval=require_eval, create_env=create_env))
 
 
 @command(canary_app, "start")

@@ -83,10 +83,12 @@ def bump_cmd(
     level: str = typer.Argument("auto", help="major, minor, patch, auto, or an explicit X.Y.Z."),
     pre: Optional[str] = typer.Option(None, "--pre", help="Pre-release label, e.g. rc → 2.1.0-rc.1."),
     message: str = typer.Option("", "-m", "--message", help="Why this release exists."),
+    sign: bool = typer.Option(False, "--sign", help="Sign the tag (git's tag signing: SSH or GPG key "
+                                                    "from user.signingkey / gpg.format)."),
 ) -> None:
     """Release a prompt: commit its files and create an immutable annotated tag."""
     from ..services.prompts import bump
-    release = bump(_project(), name, level, pre, message)
+    release = bump(_project(), name, level, pre, message, sign=sign)
     typer.echo(f"released {release.name} {release.version} (tag {release.tag}, {release.digest[:19]})")
 
 
@@ -174,10 +176,13 @@ def verify_cmd(
     from ..services.prompts import verify
     report = verify(_project(), [state().directory / b for b in bundles] if bundles else None)
     if as_json:
-        _echo_json({"checked": report.checked, "findings": [f.as_dict() for f in report.findings]})
+        _echo_json({"checked": report.checked, "findings": [f.as_dict() for f in report.findings],
+                    "notes": [f.as_dict() for f in report.notes]})
     else:
         for finding in report.findings:
             typer.echo(f"{finding.tag}: {finding.problem}", err=True)
+        for note in report.notes:
+            typer.echo(f"note: {note.tag}: {note.problem}", err=True)
         typer.echo(f"verified {report.checked} release tag(s): "
                    f"{len(report.findings)} finding(s)" if report.findings else
                    f"verified {report.checked} release tag(s): ok")

@@ -10,6 +10,7 @@ two processes editing different entries both land.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -26,12 +27,32 @@ EMPTY = "environments: {}\n"
 # ---------------------------------------------------------------- writes
 
 def promote(project: Project, name: str, version: str, env: str, *, segment: str | None = None,
-            why: str = "", require_eval: bool | None = None) -> Change:
+            why: str = "", require_eval: bool | None = None, create_env: bool = False) -> Change:
     """Make a released version active in env (or a segment); clears its canary."""
     version = _normal(version)
     content = _released(project, name, version)
     _eval_gate(project, name, content, require_eval)
-    return _edit(project, lambda m: mf.promote(m, env, name, version, segment), why)
+
+    def edit(manifest: Manifest) -> tuple[Manifest, Change]:
+        declared_env(project, manifest, env, create_env)
+        return mf.promote(manifest, env, name, version, segment)
+    return _edit(project, edit, why)
+
+
+def declared_env(project: Project, manifest: Manifest, env: str, create: bool = False) -> None:
+    """A typo in --env must not create (and commit) a new environment.
+
+    Declared: listed under `environments:` in promptctl.yaml, or already in release.yaml.
+    A repo that declares none yet takes its first environment as given."""
+    if not re.fullmatch(mf.ENV_RE, env):
+        raise ManifestError(f"environment name {env!r} is not valid", field="--env",
+                            fix="use lowercase letters, digits, '-', '_', '.'")
+    declared = [*project.config.environments, *[e for e in manifest.environments
+                                                if e not in project.config.environments]]
+    if declared and env not in declared and not create:
+        raise ManifestError(f"environment {env!r} is not declared", field="--env",
+                            fix=f"known: {', '.join(declared)}; check the spelling, add it to "
+                                f"`environments:` in promptctl.yaml, or pass --create-env")
 
 
 def canary(project: Project, name: str, version: str, env: str, weight: float, *,
@@ -41,7 +62,10 @@ def canary(project: Project, name: str, version: str, env: str, weight: float, *
     if weight != 0:
         content = _released(project, name, version)
         _eval_gate(project, name, content, require_eval)
-    return _edit(project, lambda m: mf.canary(m, env, name, version, weight, segment), why)
+    def edit(manifest: Manifest) -> tuple[Manifest, Change]:
+        declared_env(project, manifest, env)
+        return mf.canary(manifest, env, name, version, weight, segment)
+    return _edit(project, edit, why)
 
 
 def rollback(project: Project, name: str, env: str, *, segment: str | None = None,
@@ -52,6 +76,7 @@ def rollback(project: Project, name: str, env: str, *, segment: str | None = Non
         _released(project, name, to)
 
     def edit(manifest: Manifest) -> tuple[Manifest, Change]:
+        declared_env(project, manifest, env)
         current = manifest.exact(env, name, segment)
         target_version = to
         if to is None and current is not None and not (current.canary and current.canary.running):

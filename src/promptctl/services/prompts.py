@@ -264,6 +264,7 @@ class Finding:
 class VerifyReport:
     checked: int = 0
     findings: list[Finding] = field(default_factory=list)
+    notes: list[Finding] = field(default_factory=list)    # worth knowing, not a failure
 
 
 def verify(project: Project, bundles: list[Path] | None = None) -> VerifyReport:
@@ -280,6 +281,7 @@ def verify(project: Project, bundles: list[Path] | None = None) -> VerifyReport:
         problem = _tag_problem(project, release)
         if problem:
             report.findings.append(Finding(release.tag, problem))
+    _untagged_findings(project, report)
     problems = verify_manifest(project)
     for path in bundles or []:
         problems += verify_bundle(project, path)
@@ -288,6 +290,20 @@ def verify(project: Project, bundles: list[Path] | None = None) -> VerifyReport:
         where = f"{p.file}:{p.line}" if p.line else p.file
         report.findings.append(Finding(where, str(p).removeprefix(f"{where}: ")))
     return report
+
+
+def _untagged_findings(project: Project, report: VerifyReport) -> None:
+    """A release commit without its tag is a release that half happened."""
+    from .recovery import untagged_releases
+
+    for found in untagged_releases(project):
+        where = f"commit {found.commit[:8]}"
+        if found.tagged_on is None:
+            report.findings.append(Finding(where, f"'release {found.name} {found.version}' has no "
+                                                  "tag: a bump was interrupted (run `promptctl doctor`)"))
+        else:
+            report.notes.append(Finding(where, f"'release {found.name} {found.version}' has no tag; "
+                                               f"that version was tagged on {found.tagged_on[:8]}"))
 
 
 def _tag_problem(project: Project, release: Release) -> str | None:

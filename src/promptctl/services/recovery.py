@@ -222,3 +222,113 @@ def released_digest(project: Project, found: UntaggedRelease) -> str | None:
         return load_prompt(project.store.source_at(found.commit), project.config, found.name).digest
     except PromptctlError:
         return None
+
+
+# ---------------------------------------------------------------- doctor
+
+@dataclass(frozen=True)
+class Finding:
+    level: str      # repaired | problem | note
+    message: str
+    fix: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"level": self.level, "message": self.message, "fix": self.fix}
+
+
+def doctor(project: Project, repair: bool = True) -> list[Finding]:
+    """What an interrupted write or a crash left behind, repaired unless `repair` is False."""
+    folder = state_dir(project)
+    lock = locking.try_lock(folder)
+    if lock is None:
+        holder = locking.describe_owner(folder)
+        return [Finding("problem", f"the write lock is held by {holder}",
+                        "wait for it to finish (doctor repairs nothing while a write runs)")]
+    try:
+        findings = _stale_owner(folder, repair)
+        findings += _git_lock(project)
+        if any(f.level == "problem" for f in findings):
+            return findings     # git refuses every write until index.lock is gone
+        findings += _journal(project, repair)
+        findings += _manifest_state(project, repair)
+        findings += _untagged(project, repair)
+        return findings
+    finally:
+        lock.release()
+
+
+def _done(repair: bool, message: str, fix: str | None = None) -> Finding:
+    return Finding("repaired", message) if repair else Finding("problem", message, fix)
+
+
+def _stale_owner(folder: Path, repair: bool) -> list[Finding]:
+    owner = locking.read_owner(folder)
+    if not owner:
+        return []
+    if repair:
+        (folder / locking.OWNER_FILE).unlink(missing_ok=True)
+    return [_done(repair, f"stale lock record of pid {owner.get('pid')} "
+                          f"({owner.get('command')}): it died holding the lock"
+                          + (", record removed" if repair else ""), "run `promptctl doctor`")]
+
+
+def _git_lock(project: Project) -> list[Finding]:
+    lock = index_lock(project)
+    if not lock.exists():
+        return []
+    return [Finding("problem", f"{lock} exists: a git command was interrupted or is running",
+                    "if no git command is running, delete it, then run `promptctl doctor` again")]
+
+
+def _journal(project: Project, repair: bool) -> list[Finding]:
+    record = locking.pending(state_dir(project))
+    if record is None:
+        return []
+    if not repair:
+        what = record.get("subject") or record.get("op")
+        return [Finding("problem", f"an interrupted write: {what!r}", "run `promptctl doctor`")]
+    return [Finding("repaired", f"interrupted write: {replay(project, quiet=True)}")]
+
+
+def _manifest_state(project: Project, repair: bool) -> list[Finding]:
+    rel = project.config.manifest
+    store, path = project.store, project.root / rel
+    findings = []
+    for tmp in sorted(path.parent.glob(f".{path.name}.*.tmp")):
+        if repair:
+            tmp.unlink(missing_ok=True)
+        findings.append(_done(repair, f"left-over temporary file {tmp.name}"
+                                      + (" removed" if repair else ""), "run `promptctl doctor`"))
+    if not store.has_commits():
+        return findings
+    status = store.run_git("status", "--porcelain", "--", rel)
+    staged = any(line[:1] not in (" ", "?") for line in status.splitlines() if line)
+    if staged and repair:
+        store.run_git("reset", "-q", "--", rel)
+    if staged:
+        findings.append(_done(repair, f"{rel} had changes staged but not committed"
+                                      + ("; unstaged" if repair else ""), "run `promptctl doctor`"))
+    if store.dirty_paths([rel]):
+        findings.append(Finding("problem", f"{rel} has uncommitted changes (every write refuses them)",
+                                f"review them with `git diff {rel}`, then commit them or "
+                                f"`git checkout -- {rel}`"))
+    return findings
+
+
+def _untagged(project: Project, repair: bool) -> list[Finding]:
+    findings = []
+    for found in untagged_releases(project):
+        if found.tagged_on is not None:
+            findings.append(Finding("note", found.describe()))
+            continue
+        digest = released_digest(project, found)
+        if digest is None:
+            findings.append(Finding("problem", f"{found.describe()} and holds no valid prompt",
+                                    f"release {found.name} again with `promptctl bump`"))
+        elif repair:
+            finish_tag(project, found.name, found.version, found.commit, digest,
+                       "tagged by `promptctl doctor`: the bump that made this commit was interrupted")
+            findings.append(Finding("repaired", f"{found.describe()}: tagged it"))
+        else:
+            findings.append(Finding("problem", found.describe(), "run `promptctl doctor` to tag it"))
+    return findings
