@@ -78,11 +78,13 @@ def canary_cmd(name: str = typer.Argument(..., help="Prompt name.", autocompleti
                weight: float = typer.Option(..., "--weight", "-w",
                                             help="Percent of traffic, 0 < PCT <= 100; 0 stops it."),
                segment: Optional[str] = _SEGMENT, why: str = _WHY,
-               require_eval: Optional[bool] = _EVAL) -> None:
+               require_eval: Optional[bool] = _EVAL,
+               restart: bool = typer.Option(False, "--restart",
+                                            help="Start a new measurement window for a running canary.")) -> None:
     """Start or re-weight a canary; --weight 0 stops it and keeps the record."""
     from ..services import deploy
     _done(deploy.canary(_project(), name, version, env, weight, segment=segment, why=why,
-                        require_eval=require_eval))
+                        require_eval=require_eval, restart=restart))
 
 
 @command(app, "rollback")

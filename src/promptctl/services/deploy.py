@@ -35,7 +35,8 @@ def promote(project: Project, name: str, version: str, env: str, *, segment: str
 
     def edit(manifest: Manifest) -> tuple[Manifest, Change]:
         declared_env(project, manifest, env, create_env)
-        return mf.promote(manifest, env, name, version, segment)
+        check_pins(manifest, name, version, content.digest)
+        return mf.promote(manifest, env, name, version, segment, digest=content.digest)
     return _edit(project, edit, why)
 
 
@@ -56,16 +57,37 @@ def declared_env(project: Project, manifest: Manifest, env: str, create: bool = 
 
 
 def canary(project: Project, name: str, version: str, env: str, weight: float, *,
-           segment: str | None = None, why: str = "", require_eval: bool | None = None) -> Change:
-    """Start or re-weight a canary; weight 0 stops it (the record stays)."""
+           segment: str | None = None, why: str = "", require_eval: bool | None = None,
+           restart: bool = False) -> Change:
+    """Start or re-weight a canary; weight 0 stops it (the record stays); `restart` starts
+    a new measurement window for a running one."""
     version = _normal(version)
+    digest = None
     if weight != 0:
         content = _released(project, name, version)
         _eval_gate(project, name, content, require_eval)
+        digest = content.digest
+
     def edit(manifest: Manifest) -> tuple[Manifest, Change]:
         declared_env(project, manifest, env)
-        return mf.canary(manifest, env, name, version, weight, segment)
+        if digest is not None:
+            check_pins(manifest, name, version, digest)
+        return mf.canary(manifest, env, name, version, weight, segment, digest=digest,
+                         restart=restart)
     return _edit(project, edit, why)
+
+
+def check_pins(manifest: Manifest, name: str, version: str, digest: str) -> None:
+    """A version pinned anywhere in release.yaml must still have that content: a tag
+    re-created on other content is refused, not pinned anew."""
+    from ..bundle import pins
+
+    for env in manifest.environments:
+        pinned = pins(manifest, env).get((name, version))
+        if pinned is not None and pinned != digest:
+            raise ReleaseError(f"{name} {version} is pinned to {pinned[:19]} in {env}, but its tag "
+                               f"now holds {digest[:19]}: the tag was re-created",
+                               fix="run `promptctl verify`; release the new content as a new version")
 
 
 def rollback(project: Project, name: str, env: str, *, segment: str | None = None,
@@ -81,9 +103,12 @@ def rollback(project: Project, name: str, env: str, *, segment: str | None = Non
         target_version = to
         if to is None and current is not None and not (current.canary and current.canary.running):
             target_version = previous_active(project, name, env, segment, current.active)
-            if target_version is not None:
-                _released(project, name, target_version)
-        return mf.rollback(manifest, env, name, segment, to=target_version)
+        digest = None
+        if target_version is not None and not (to is None and current is not None and
+                                               current.canary and current.canary.running):
+            digest = _released(project, name, target_version).digest
+            check_pins(manifest, name, target_version, digest)
+        return mf.rollback(manifest, env, name, segment, to=target_version, digest=digest)
     return _edit(project, edit, why)
 
 
@@ -98,6 +123,8 @@ def _edit(project: Project, edit: Callable[[Manifest], tuple[Manifest, Change]],
         _check_writable(project, rel)
         old_text = project.working.read(rel)    # None when missing; not UTF-8 is a finding
         new, change = edit(parse_manifest(old_text or EMPTY, rel))
+        if change.noop:
+            return change
         text = _header(old_text) + dump_manifest(new)
         parse_manifest(text, rel)     # never write what we could not read back
         message = commit_message(change, why)
@@ -349,11 +376,21 @@ def bundle(project: Project, env: str, output: Path) -> dict[str, Any]:
     for name, version in referenced_versions(manifest, env):
         release = store.release(name, version)
         contents[(name, version)] = (load_release(project, release), release.tag)
+    _refuse_swapped(manifest, env, {k: c.digest for k, (c, _) in contents.items()}, rel)
     created = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     data = bundle_data(env, manifest, commit, created, contents, project.config.prompts_dir)
     output.parent.mkdir(parents=True, exist_ok=True)
     mf.write_atomic(output, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     return data
+
+
+def _refuse_swapped(manifest: Manifest, env: str, digests: dict, rel: str) -> None:
+    from ..bundle import pin_problems
+
+    swapped = pin_problems(manifest, env, digests)
+    if swapped:
+        raise ReleaseError(f"{rel}: {env}: {swapped[0]}: its tag was re-created on other content",
+                           fix="run `promptctl verify`; release the new content as a new version")
 
 
 def verify_bundle(project: Project, path: Path) -> list[Problem]:
@@ -376,7 +413,7 @@ def verify_bundle(project: Project, path: Path) -> list[Problem]:
 
 def verify_manifest(project: Project) -> list[Problem]:
     """Every version release.yaml references has a tag whose content matches its digest."""
-    from ..bundle import referenced_versions
+    from ..bundle import pins, referenced_versions
 
     rel = project.config.manifest
     try:
@@ -385,8 +422,10 @@ def verify_manifest(project: Project) -> list[Problem]:
         return getattr(exc, "problems", None) or [Problem(rel, exc.message)]
     problems = []
     for env in manifest.environments:
+        pinned = pins(manifest, env)
         for name, version in referenced_versions(manifest, env):
-            problems += _version_problems(project, name, version, None, f"{rel}: {env}")
+            problems += _version_problems(project, name, version, pinned.get((name, version)),
+                                          f"{rel}: {env}")
     return problems
 
 
@@ -398,8 +437,8 @@ def _version_problems(project: Project, name: str, version: str, digest: str | N
     except PromptctlError as exc:
         return [Problem(where, exc.message, field=f"{name}@{version}")]
     if digest is not None and content.digest != digest:
-        return [Problem(where, f"digest {digest} differs from tag {release.tag} ({content.digest})",
-                        field=f"{name}@{version}")]
+        return [Problem(where, f"records digest {digest} but tag {release.tag} holds "
+                               f"{content.digest}: the tag was re-created", field=f"{name}@{version}")]
     return []
 
 
