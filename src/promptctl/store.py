@@ -156,6 +156,19 @@ class GitStore:
         self.run_git("tag", "-s" if sign else "-a", tag, "-m", message, commit)
 
 
+    def verify_signature(self, tag: str, allowed_signers: Path | None = None) -> str | None:
+        """None when git verifies the tag's signature, else why not (one line)."""
+        config = ["-c", f"gpg.ssh.allowedSignersFile={allowed_signers}"] if allowed_signers else []
+        try:
+            self._git.execute(["git", *config, "verify-tag", tag])
+        except git.GitCommandError as exc:
+            lines = [ln.strip() for ln in (exc.stderr or "").splitlines() if ln.strip()]
+            if not lines or any("no signature found" in ln for ln in lines):
+                return "not signed"
+            return f"signature not accepted: {lines[-1]}"
+        return None
+
+
 def _put_back(index: Path, saved: bytes | None) -> None:
     if saved is None:
         index.unlink(missing_ok=True)

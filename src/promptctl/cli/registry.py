@@ -171,10 +171,16 @@ def verify_cmd(
     bundles: Optional[List[Path]] = typer.Option(
         None, "--bundle", help="Also check this bundle (repeatable; default: release.lock.json if present)."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+    require_signed: bool = typer.Option(False, "--require-signed",
+                                        help="Every release tag must carry a signature git accepts."),
+    allowed_signers: Optional[Path] = typer.Option(
+        None, "--allowed-signers", help="SSH allowed-signers file (default: git's gpg.ssh.allowedSignersFile)."),
 ) -> None:
     """Prove immutability: release tags, the manifest and bundles match their recorded digests."""
     from ..services.prompts import verify
-    report = verify(_project(), [state().directory / b for b in bundles] if bundles else None)
+    signers = _allowed_signers(allowed_signers)
+    report = verify(_project(), [state().directory / b for b in bundles] if bundles else None,
+                    require_signed=require_signed or signers is not None, allowed_signers=signers)
     if as_json:
         _echo_json({"checked": report.checked, "findings": [f.as_dict() for f in report.findings],
                     "notes": [f.as_dict() for f in report.notes]})
@@ -188,6 +194,17 @@ def verify_cmd(
                    f"verified {report.checked} release tag(s): ok")
     if report.findings:
         raise typer.Exit(1)
+
+
+def _allowed_signers(path: Optional[Path]) -> Optional[Path]:
+    if path is None:
+        return None
+    from ..errors import NotFoundError
+    full = (state().directory / path).resolve()
+    if not full.is_file():
+        raise NotFoundError(f"{path} not found", field="--allowed-signers",
+                            fix="give an SSH allowed-signers file: one `EMAIL ssh-ed25519 KEY` per line")
+    return full
 
 
 def _read_vars(path: Path) -> dict:

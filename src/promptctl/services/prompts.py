@@ -100,13 +100,27 @@ def _refuse_untagged(project: Project, name: str) -> None:
 
 
 def _check_signing(project: Project) -> None:
-    """Refuse before committing: a signing failure after the commit would leave it untagged."""
-    key = project.store.run_git("config", "--default", "", "--get", "user.signingkey")
-    if not key.strip():
-        fmt = project.store.run_git("config", "--default", "openpgp", "--get", "gpg.format")
-        if fmt.strip() == "ssh":
-            raise ReleaseError("--sign: no signing key configured", field="user.signingkey",
-                               fix="git config user.signingkey ~/.ssh/id_ed25519.pub")
+    """Sign a throw-away tag first: a signing failure after the release commit would leave
+    that commit untagged."""
+    import os
+
+    store = project.store
+    if not store.has_commits():
+        return
+    probe = f"promptctl-sign-check-{os.getpid()}"
+    fix = ("set gpg.format (ssh or openpgp) and user.signingkey, e.g. git config gpg.format ssh; "
+           "git config user.signingkey ~/.ssh/id_ed25519")
+    try:
+        store.run_git("tag", "-s", "-m", "signing check", probe, "HEAD")
+    except PromptctlError as exc:
+        raise ReleaseError(f"--sign: git cannot sign a tag: {exc.message}", field="user.signingkey",
+                           fix=fix) from exc
+    # some git versions report a missing key and still make an unsigned tag, exit 0
+    signed = "-----BEGIN " in store.run_git("cat-file", "tag", probe)
+    store.run_git("tag", "-d", probe)
+    if not signed:
+        raise ReleaseError("--sign: git cannot sign a tag (the key is missing or unusable)",
+                           field="user.signingkey", fix=fix)
 
 
 def _finalises(latest: Release, pre: str | None) -> bool:
@@ -267,7 +281,8 @@ class VerifyReport:
     notes: list[Finding] = field(default_factory=list)    # worth knowing, not a failure
 
 
-def verify(project: Project, bundles: list[Path] | None = None) -> VerifyReport:
+def verify(project: Project, bundles: list[Path] | None = None, *, require_signed: bool = False,
+           allowed_signers: Path | None = None) -> VerifyReport:
     """Every release tag is annotated and matches its recorded digest; so do the versions
     the manifest and the given bundles reference (by default `release.lock.json`, when
     `promptctl bundle` left one at the root)."""
@@ -279,6 +294,8 @@ def verify(project: Project, bundles: list[Path] | None = None) -> VerifyReport:
     for release in project.store.releases():
         report.checked += 1
         problem = _tag_problem(project, release)
+        if problem is None and require_signed:
+            problem = _signature_problem(project, release.tag, allowed_signers)
         if problem:
             report.findings.append(Finding(release.tag, problem))
     _untagged_findings(project, report)
@@ -290,6 +307,13 @@ def verify(project: Project, bundles: list[Path] | None = None) -> VerifyReport:
         where = f"{p.file}:{p.line}" if p.line else p.file
         report.findings.append(Finding(where, str(p).removeprefix(f"{where}: ")))
     return report
+
+
+def _signature_problem(project: Project, tag: str, allowed_signers: Path | None) -> str | None:
+    problem = project.store.verify_signature(tag, allowed_signers)
+    if problem == "not signed":
+        return "not signed: release it with `promptctl bump --sign`"
+    return problem
 
 
 def _untagged_findings(project: Project, report: VerifyReport) -> None:
