@@ -158,3 +158,19 @@ def test_autocrlf_checkout_diff_list_and_bump_agree(prompt_repo, tmp_path):
     path.write_bytes(path.read_bytes().replace(b"Question:", b"Please. Question:"))
     assert cli(clone, "diff", SR, "--exit-code").exit_code == 1
     assert cli(clone, "bump", SR).exit_code == 0
+
+
+@pytest.mark.parametrize("env", ["prod", "prodution", "productio", "production-"])
+def test_without_declared_environments_a_likely_typo_is_refused(deploy_repo, env):
+    assert cli(deploy_repo, "promote", SR, "1.0.0", "--env", "production").exit_code == 0
+    before = repo_snapshot(deploy_repo)
+    result = cli(deploy_repo, "promote", SR, "1.1.0", "--env", env)
+    assert result.exit_code == 2 and "did you mean 'production'?" in result.stderr, result.output
+    assert repo_snapshot(deploy_repo) == before
+
+
+def test_without_declared_environments_a_new_name_is_created_with_a_note(deploy_repo):
+    assert cli(deploy_repo, "promote", SR, "1.0.0", "--env", "production").exit_code == 0
+    result = cli(deploy_repo, "promote", SR, "1.0.0", "--env", "staging")
+    assert result.exit_code == 0 and "note: creating environment 'staging'" in result.stderr
+    assert cli(deploy_repo, "promote", SR, "1.1.0", "--env", "stage").exit_code == 2

@@ -43,17 +43,37 @@ def promote(project: Project, name: str, version: str, env: str, *, segment: str
 def declared_env(project: Project, manifest: Manifest, env: str, create: bool = False) -> None:
     """A typo in --env must not create (and commit) a new environment.
 
-    Declared: listed under `environments:` in promptctl.yaml, or already in release.yaml.
-    A repo that declares none yet takes its first environment as given."""
+    With `environments:` in promptctl.yaml, only those (and the ones release.yaml already
+    has) are accepted. Without it, a new name is refused when it looks like a typo of one
+    release.yaml has (`prod` for `production`), and otherwise created with a notice."""
     if not re.fullmatch(mf.ENV_RE, env):
         raise ManifestError(f"environment name {env!r} is not valid", field="--env",
                             fix="use lowercase letters, digits, '-', '_', '.'")
-    declared = [*project.config.environments, *[e for e in manifest.environments
-                                                if e not in project.config.environments]]
-    if declared and env not in declared and not create:
-        raise ManifestError(f"environment {env!r} is not declared", field="--env",
-                            fix=f"known: {', '.join(declared)}; check the spelling, add it to "
-                                f"`environments:` in promptctl.yaml, or pass --create-env")
+    listed = list(project.config.environments)
+    known = [*listed, *[e for e in manifest.environments if e not in listed]]
+    if env in known or create:
+        return
+    fix = (f"known: {', '.join(known)}; check the spelling, add it to `environments:` in "
+           f"promptctl.yaml, or pass --create-env")
+    if listed:
+        raise ManifestError(f"environment {env!r} is not declared", field="--env", fix=fix)
+    typo_of = _looks_like(env, known)
+    if typo_of:
+        raise ManifestError(f"environment {env!r} is not declared (did you mean {typo_of!r}?)",
+                            field="--env", fix=fix)
+    if known:
+        from ..locking import notice
+        notice(f"note: creating environment {env!r} (not in {project.config.manifest} yet)")
+
+
+def _looks_like(env: str, known: list[str]) -> str | None:
+    import difflib
+
+    for name in known:
+        if name.startswith(env) or env.startswith(name):
+            return name
+    close = difflib.get_close_matches(env, known, n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 def canary(project: Project, name: str, version: str, env: str, weight: float, *,
