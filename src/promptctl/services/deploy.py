@@ -31,13 +31,13 @@ def promote(project: Project, name: str, version: str, env: str, *, segment: str
     """Make a released version active in env (or a segment); clears its canary."""
     version = _normal(version)
     content = _released(project, name, version)
-    _eval_gate(project, name, content, require_eval)
+    _eval_gate(project, name, version, content, env, segment, require_eval)
 
     def edit(manifest: Manifest) -> tuple[Manifest, Change]:
         declared_env(project, manifest, env, create_env)
         check_pins(manifest, name, version, content.digest)
         return mf.promote(manifest, env, name, version, segment, digest=content.digest)
-    return _edit(project, edit, why)
+    return _published(project, env, _edit(project, edit, why))
 
 
 def declared_env(project: Project, manifest: Manifest, env: str, create: bool = False) -> None:
@@ -85,7 +85,7 @@ def canary(project: Project, name: str, version: str, env: str, weight: float, *
     digest = None
     if weight != 0:
         content = _released(project, name, version)
-        _eval_gate(project, name, content, require_eval)
+        _eval_gate(project, name, version, content, env, segment, require_eval)
         digest = content.digest
 
     def edit(manifest: Manifest) -> tuple[Manifest, Change]:
@@ -94,7 +94,7 @@ def canary(project: Project, name: str, version: str, env: str, weight: float, *
             check_pins(manifest, name, version, digest)
         return mf.canary(manifest, env, name, version, weight, segment, digest=digest,
                          restart=restart)
-    return _edit(project, edit, why)
+    return _published(project, env, _edit(project, edit, why))
 
 
 def check_pins(manifest: Manifest, name: str, version: str, digest: str) -> None:
@@ -129,7 +129,20 @@ def rollback(project: Project, name: str, env: str, *, segment: str | None = Non
             digest = _released(project, name, target_version).digest
             check_pins(manifest, name, target_version, digest)
         return mf.rollback(manifest, env, name, segment, to=target_version, digest=digest)
-    return _edit(project, edit, why)
+    return _published(project, env, _edit(project, edit, why))
+
+
+def _published(project: Project, env: str, change: Change) -> Change:
+    """Publish the env's bundle after its manifest commit; a failure keeps the commit."""
+    from ..errors import PublishError
+    from .publish import after_commit, attach
+    if change.noop:
+        return change       # nothing was committed: nothing new to publish
+    try:
+        after_commit(project, env)
+    except PublishError as exc:
+        raise attach(change, env, exc) from None
+    return change
 
 
 def _edit(project: Project, edit: Callable[[Manifest], tuple[Manifest, Change]], why: str) -> Change:
@@ -225,16 +238,14 @@ def _released(project: Project, name: str, version: str) -> PromptContent:
     return load_release(project, release)
 
 
-def _eval_gate(project: Project, name: str, content: PromptContent, require: bool | None) -> None:
+def _eval_gate(project: Project, name: str, version: str, content: PromptContent, env: str,
+               segment: str | None, require: bool | None) -> None:
+    """--require-eval: an attestation in git notes must prove what `env` would serve."""
     if require is None:
         require = bool(project.config.eval.get("require_eval", False))
-    if not require:
-        return
-    from . import evaluate
-    # require_eval returns False (or raises its own error) when no passing run of this digest exists.
-    if evaluate.require_eval(project.root, name, content.digest) is False:
-        raise CheckFailed(f"{name} ({content.digest[:19]}) has no passing eval run recorded",
-                          fix=f"run `promptctl eval {name}` on this version, or drop --require-eval")
+    if require:
+        from .evidence import require as require_attestation
+        require_attestation(project, name, version, content, env, segment)
 
 
 # ---------------------------------------------------------------- history
