@@ -114,13 +114,19 @@ def _metadata_changes(old: PromptSpec, new: PromptSpec) -> list[str]:
 def _file_diffs(old: dict[str, str], new: dict[str, str], a: str, b: str) -> dict[str, str]:
     diffs = {}
     for path in sorted(old.keys() | new.keys()):
-        before, after = old.get(path, ""), new.get(path, "")
+        before, after = _lf(old.get(path, "")), _lf(new.get(path, ""))
         if before != after:
             lines = difflib.unified_diff(before.splitlines(keepends=True),
                                          after.splitlines(keepends=True),
                                          f"{a}/{path}", f"{b}/{path}")
             diffs[path] = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
     return diffs
+
+
+def _lf(text: str | None) -> str | None:
+    """Line endings do not count, as in the digest: a checkout with core.autocrlf=true
+    must not look like an edit to diff while list and bump see none."""
+    return text.replace("\r\n", "\n") if text is not None else None
 
 
 def classify(diff: PromptDiff, old: PromptContent, new: PromptContent) -> tuple[BumpKind, list[str]]:
@@ -155,6 +161,7 @@ def classify(diff: PromptDiff, old: PromptContent, new: PromptContent) -> tuple[
 
 def _template_changes(old: PromptContent, new: PromptContent) -> list[tuple[BumpKind, str]]:
     a, b = _template_text(old), _template_text(new)
+    a, b = ({k: _lf(v) for k, v in t.items()} for t in (a, b))
     found = []
     for key in sorted(a.keys() | b.keys()):
         before, after = a.get(key), b.get(key)

@@ -284,6 +284,8 @@ class Config(_Strict):
     call_log: dict[str, Any] = Field(default_factory=dict)
     notes_ref: str = "refs/notes/promptctl"   # where eval attestations live (git notes)
     publish: dict[str, list[PublishTarget]] = Field(default_factory=dict)   # env -> targets
+    environments: list[str] = Field(
+        default_factory=list, description="the environments promote may write to (others need --create-env)")
 
     @field_validator("prompts_dir", "evals_dir", "manifest", "state_dir")
     @classmethod
@@ -294,6 +296,17 @@ class Config(_Strict):
             raise ValueError(f"{value!r} leaves the repo (use a path relative to promptctl.yaml, "
                              "without '..')")
         return value.rstrip("/")
+
+    @field_validator("environments")
+    @classmethod
+    def _environment_names(cls, value: list[str]) -> list[str]:
+        from .manifest import ENV_RE
+
+        for name in value:
+            if not re.fullmatch(ENV_RE, name):
+                raise ValueError(f"environment name {name!r} is not valid: use lowercase letters, "
+                                 "digits, '-', '_', '.'")
+        return value
 
     @field_validator("tag_format")
     @classmethod

@@ -268,7 +268,9 @@ class _GitLoader:
                 raise ValidationError(f"{release.tag}: content hashes to {content.digest}, "
                                       f"the tag records {recorded}", fix="run `promptctl verify`")
             cache[(name, version, content.digest)] = compile_version(content, version)
-        return _State(manifest, build_routes(manifest, env, _by_version(cache)), self.store.head())
+        versions = _by_version(cache)
+        _check_pins(manifest, env, versions, str(self.watch.path))
+        return _State(manifest, build_routes(manifest, env, versions), self.store.head())
 
     def _missing_fix(self, name: str) -> str:
         # a tag that exists upstream but was not fetched must not be released again
@@ -313,6 +315,17 @@ class _BundleLoader:
                 cache[key] = compile_version(content, version)
             versions[(name, version)] = cache[key]
         return _State(bundle.manifest, build_routes(bundle.manifest, env, versions), bundle.manifest_commit)
+
+
+def _check_pins(manifest: Manifest, env: str, versions: Mapping[tuple[str, str], _Version],
+                where: str) -> None:
+    """A tag re-created on other content must not be served: release.yaml pins each digest."""
+    from .bundle import pin_problems
+
+    swapped = pin_problems(manifest, env, {k: v.digest for k, v in versions.items()})
+    if swapped:
+        raise ValidationError(f"{swapped[0]}: its tag was re-created", file=where,
+                              fix="run `promptctl verify`; release the new content as a new version")
 
 
 def _referenced(manifest: Manifest, env: str) -> list[tuple[str, str]]:
