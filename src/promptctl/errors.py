@@ -71,6 +71,12 @@ class ProviderError(PromptctlError):
     exit_code = 3
 
 
+class FetchError(PromptctlError):
+    """A source the runtime reads (a bundle or manifest URL, a file) could not be read."""
+
+    exit_code = 3
+
+
 class CheckFailed(PromptctlError):
     """`check`, `verify`, or an eval gate found problems; exit 1."""
 

@@ -164,6 +164,16 @@ class Config(_Strict):
     notes_ref: str = "refs/notes/promptctl"   # where eval attestations live (git notes)
     publish: dict[str, list[PublishTarget]] = Field(default_factory=dict)   # env -> targets
 
+    @field_validator("prompts_dir", "evals_dir", "manifest", "state_dir")
+    @classmethod
+    def _inside_repo(cls, value: str) -> str:
+        # every read and write of promptctl stays in the repo; '..' or '/x' would leave it
+        parts = value.replace("\\", "/").split("/")
+        if not value.strip() or value.startswith(("/", "\\", "~")) or ".." in parts or ":" in parts[0]:
+            raise ValueError(f"{value!r} leaves the repo (use a path relative to promptctl.yaml, "
+                             "without '..')")
+        return value.rstrip("/")
+
     @field_validator("tag_format")
     @classmethod
     def _tag_format_fields(cls, value: str) -> str:

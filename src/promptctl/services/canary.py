@@ -18,7 +18,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import yaml
 
 from ..calllog import ENV_VAR, default_log_path
 from ..canary import Action, Decision, Observations, Policy, decide, parse_policy
@@ -69,11 +68,12 @@ def _read_manifest(project: Project) -> dict:
     if not path.exists():
         raise NotFoundError(f"no {project.config.manifest}", file=str(path),
                             fix="promote a version first")
+    from ..files import load_yaml
     from ..manifest import parse_manifest
 
     text = path.read_text(encoding="utf-8")
     parse_manifest(text, project.config.manifest)   # a broken manifest: file:line: field, exit 2
-    data = yaml.safe_load(text) or {}
+    data = load_yaml(text, project.config.manifest) or {}
     return data.get("environments") or {}
 
 

@@ -281,14 +281,7 @@ def _blame(file: str | None, prefix: str | None = None):
 def _settings(project: Project, kind: str, suite, options: EvalOptions):
     from ..providers import ProviderSettings
 
-    conf = dict(project.config.providers.get(kind.split(":", 1)[0], {}))
-    known = {"base_url", "api_key_env", "timeout", "retries", "rpm", "concurrency"}
-    unknown = set(conf) - known
-    if unknown:
-        raise ValidationError(f"unknown provider setting {sorted(unknown)[0]!r}",
-                              file="promptctl.yaml", field=f"providers.{kind}",
-                              fix=f"known: {', '.join(sorted(known))}")
-    conf = _checked_provider_conf(conf, kind)
+    conf = provider_conf(project.config, kind)
 
     def pick(key: str):
         # The suite wins when it sets a value; then promptctl.yaml; then the suite's default.
@@ -298,8 +291,27 @@ def _settings(project: Project, kind: str, suite, options: EvalOptions):
 
     return ProviderSettings(kind=kind, base_url=pick("base_url"), api_key_env=pick("api_key_env"),
                             timeout=float(pick("timeout")), retries=int(pick("retries")),
+                            max_response_bytes=int(pick("max_response_bytes")),
                             rpm=pick("rpm"),
                             concurrency=int(options.concurrency or pick("concurrency")))
+
+
+PROVIDER_SETTINGS = {"base_url", "api_key_env", "timeout", "retries", "rpm", "concurrency",
+                     "max_response_bytes"}
+
+
+def provider_conf(config, kind: str) -> dict:
+    """promptctl.yaml's `providers.<kind>` settings, validated (ValidationError naming them)."""
+    conf = config.providers.get(kind.split(":", 1)[0], {})
+    if not isinstance(conf, dict):
+        raise ValidationError("must be a mapping of settings", file="promptctl.yaml",
+                              field=f"providers.{kind}")
+    unknown = set(conf) - PROVIDER_SETTINGS
+    if unknown:
+        raise ValidationError(f"unknown provider setting {sorted(unknown)[0]!r}",
+                              file="promptctl.yaml", field=f"providers.{kind}",
+                              fix=f"known: {', '.join(sorted(PROVIDER_SETTINGS))}")
+    return _checked_provider_conf(dict(conf), kind)
 
 
 def _checked_provider_conf(conf: dict, kind: str) -> dict:

@@ -25,7 +25,7 @@ class Project:
 
     @cached_property
     def working(self) -> WorkingTree:
-        return WorkingTree(self.root)
+        return WorkingTree(self.root, self.config.prompts_dir)
 
     def path(self, rel: str) -> Path:
         return self.root / rel
