@@ -120,7 +120,8 @@ def _error_name(error: Any) -> str | None:
         return type(error).__name__
     if isinstance(error, type) and issubclass(error, BaseException):
         return error.__name__
-    return str(error)
+    from .redaction import redact   # app error text may hold a key; it goes to logs and spans
+    return redact(str(error))
 
 
 # The app's values are not validated by raising (logging never breaks the app): a value
@@ -427,10 +428,12 @@ def resolve_target(target: Any, root: Path | None = None) -> Any:
 def _configured_path(root: Path | None) -> Path | None:
     # Read once when a logger opens, never per call; `canary analyze` reads the same key.
     config = Path(root or ".") / "promptctl.yaml"
+    from .errors import PromptctlError
+    from .safeyaml import load_yaml
     try:
-        import yaml
-        data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
-    except Exception:   # a broken promptctl.yaml must not break the app: use the default
+        data = load_yaml(config.read_text(encoding="utf-8"), "promptctl.yaml") or {}
+    except (OSError, UnicodeDecodeError, PromptctlError):
+        # a broken promptctl.yaml must not break the app: use the default
         return None
     section = data.get("call_log") if isinstance(data, dict) else None
     path = section.get("path") if isinstance(section, dict) else None

@@ -110,3 +110,9 @@ class MetricSourceError(PromptctlError):
     """The canary's metric source (call log, Prometheus) could not be read."""
 
     exit_code = 3
+
+
+class PublishError(PromptctlError):
+    """A publish target (a path or a command) failed; the manifest commit stands. Exit 3."""
+
+    exit_code = 3
