@@ -3,8 +3,8 @@
     pip install -e '.[fleet]'          # gunicorn, uvicorn, fastapi: this bench only
     python bench/fleet.py [--trials 10] [--rounds 3] [--seconds 4] [--workers 4] [--connections 16]
 
-Builds a prompt repo (bench-chat 1.0.0 stable, 1.1.0 as a 50 % canary), bundles production
-into a folder served by a loopback static server (`python -m http.server`), and starts
+Builds a prompt repo (bench-chat 1.0.0 stable, 1.1.0 as a 50 % canary) whose `publish:`
+target is a folder served by a loopback static server (`python -m http.server`), and starts
 gunicorn --preload with uvicorn workers running bench/fleet_app.py; every worker reads the
 bundle by URL (refresh_interval 1 s) and logs calls to SQLite.
 
@@ -13,9 +13,10 @@ itself the bottleneck on a small machine) at 16 connections alternates /hard (a 
 string) and /prompt (get + render + track) in rounds, both with a distinct ?key= per
 request; each figure is the median over rounds, with the workers' CPU per request read
 from /proc.
-Propagation: under load on /which, `promptctl rollback` then `promptctl bundle` and an
-atomic copy into the served folder; measured from the command's start and from the publish
-(the rename) to the last canary response. min / median / max over the trials.
+Propagation: under load on /which, `promptctl rollback` (which commits, then publishes the
+bundle into the served folder: temp file + rename); measured from the command's start and
+from the publish (the bundle's mtime) to the last canary response. min / median / max over
+the trials.
 
 Targets: /prompt throughput >= 0.9x /hard; propagation after the publish <= refresh_interval + 1 s.
 """
@@ -68,11 +69,12 @@ def git(root: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
 
 
-def build_repo(root: Path) -> None:
+def build_repo(root: Path, served: Path) -> None:
     os.environ.update({"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "b@x",
                        "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "b@x"})
     git(root, "init", "-q", "-b", "main")
-    (root / "promptctl.yaml").write_text("prompts_dir: prompts\n")
+    (root / "promptctl.yaml").write_text(f"prompts_dir: prompts\npublish:\n  production:\n"
+                                         f"    - path: {served}/\n")
     (root / "release.yaml").write_text("environments: {}\n")
     (root / ".gitignore").write_text(".promptctl/\n")
     (root / "prompts/bench-chat").mkdir(parents=True)
@@ -85,11 +87,9 @@ def build_repo(root: Path) -> None:
     promptctl(root, "canary", "bench-chat", "1.1.0", "--env", "production", "--weight", "50")
 
 
-def publish(root: Path, folder: Path) -> float:
-    """`promptctl bundle` into a temp file, then one rename: the time of the rename."""
-    promptctl(root, "bundle", "--env", "production", "-o", str(folder / ".incoming.json"))
-    os.replace(folder / ".incoming.json", folder / "release.lock.json")
-    return time.time()
+def published_at(folder: Path) -> float:
+    """When the last publish wrote the bundle (written to a temp file, then renamed)."""
+    return (folder / "production.json").stat().st_mtime
 
 
 def free_port() -> int:
@@ -213,7 +213,7 @@ def propagation(root: Path, served: Path, port: int, connections: int) -> tuple[
     time.sleep(1.0)
     started = time.time()
     promptctl(root, "rollback", "bench-chat", "--env", "production", "-m", "bench")
-    published = publish(root, served)
+    published = published_at(served)
     time.sleep(REFRESH + 2.0)               # long enough for the slowest worker to switch
     stop.set()
     runner.join()
@@ -222,7 +222,6 @@ def propagation(root: Path, served: Path, port: int, connections: int) -> tuple[
     if len(workers) < 2 or not any(t > last_old for t, _ in seen):
         raise SystemExit(f"the rollback never reached every worker ({len(workers)} answered)")
     promptctl(root, "canary", "bench-chat", "1.1.0", "--env", "production", "--weight", "50")
-    publish(root, served)
     time.sleep(REFRESH + 2.0)               # every worker back on the canary before the next trial
     return last_old - started, last_old - published
 
@@ -248,10 +247,9 @@ def main() -> None:
         root, served = tmp / "repo", tmp / "www"
         root.mkdir()
         served.mkdir()
-        build_repo(root)
-        publish(root, served)
+        build_repo(root, served)
         static_port, app_port = free_port(), free_port()
-        env = {**os.environ, "BENCH_BUNDLE_URL": f"http://127.0.0.1:{static_port}/release.lock.json",
+        env = {**os.environ, "BENCH_BUNDLE_URL": f"http://127.0.0.1:{static_port}/production.json",
                "BENCH_CACHE_DIR": str(tmp / "cache"), "BENCH_CALL_LOG": str(tmp / args.call_log),
                "BENCH_REFRESH": str(REFRESH), "PYTHONPATH": str(HERE),
                **({"BENCH_GC_FREEZE": "1"} if args.gc_freeze else {})}
@@ -260,7 +258,7 @@ def main() -> None:
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         server = None
         try:
-            wait_http(static_port, "/release.lock.json")
+            wait_http(static_port, "/production.json")
             server = subprocess.Popen([gunicorn, "--preload", "-w", str(args.workers), "-k",
                                        "uvicorn.workers.UvicornWorker", "-b", f"127.0.0.1:{app_port}",
                                        "--log-level", "warning", "fleet_app:app"], env=env, cwd=HERE)
