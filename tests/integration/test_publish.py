@@ -7,6 +7,7 @@ import sys
 import threading
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from conftest import git, git_save
@@ -26,7 +27,9 @@ def cli(root, *args):
 
 def configure(root, targets: list[dict], env: str = "production") -> None:
     config = root / "promptctl.yaml"
-    config.write_text(config.read_text() + "publish:\n  " + env + ": " + json.dumps(targets) + "\n")
+    settings = yaml.safe_load(config.read_text()) or {}
+    settings["publish"] = {env: targets}     # replace, not append: a second key is refused
+    config.write_text(yaml.safe_dump(settings, sort_keys=False))
     git_save(root, "publish targets")
 
 
