@@ -2,7 +2,10 @@
 
 Used by the eval tests and bench/eval_throughput.py in place of the paid APIs. Each
 request takes the next scripted behaviour (or "ok"): ("status", code, headers[, body]),
-("sleep", seconds), ("malformed",). Every request is recorded with its headers.
+("sleep", seconds), ("malformed",), and the faults of a broken server: ("drip", seconds
+between bytes), ("endless",) a chunked body that never ends, ("huge", bytes) one body of
+that size. Each fault stops within FAULT_SECONDS or when the client hangs up. Every
+request is recorded with its headers.
 
 `reply(body)` returns the answer's text, or {"text": ..., "tool_calls": [{name, arguments}]}
 for a reply that calls tools (see `calls_tool`); replies carry every field the official
@@ -115,6 +118,9 @@ class FakeLLM:
             body = step[3] if len(step) > 3 else b'{"error": {"message": "scripted"}}'
             self.send(h, step[1], body, step[2] if len(step) > 2 else {})
             return
+        if step[0] in ("drip", "endless", "huge"):
+            self.fault(h, step)
+            return
         if step[0] == "malformed":
             self.send(h, 200, b'{"choices": [ this is not json')
             return
@@ -124,6 +130,35 @@ class FakeLLM:
         anthropic = h.path.split("?", 1)[0].endswith("/messages")
         payload = (_anthropic_payload if anthropic else _openai_payload)(body, text, calls)
         self.send(h, 200, json.dumps(payload).encode())
+
+    FAULT_SECONDS = 10.0
+
+    def fault(self, h: BaseHTTPRequestHandler, step: tuple) -> None:
+        stop = time.monotonic() + self.FAULT_SECONDS
+        try:
+            h.send_response(200)
+            h.send_header("content-type", "application/json")
+            if step[0] == "endless":
+                h.send_header("transfer-encoding", "chunked")
+            else:
+                h.send_header("content-length", str(step[1] if step[0] == "huge" else 10_000))
+            h.end_headers()
+            if step[0] == "drip":
+                while time.monotonic() < stop:
+                    h.wfile.write(b" ")
+                    h.wfile.flush()
+                    time.sleep(step[1])
+            elif step[0] == "endless":
+                chunk = b"%x\r\n%s\r\n" % (65536, b"x" * 65536)
+                while time.monotonic() < stop:
+                    h.wfile.write(chunk)
+            else:
+                block, left = b"x" * 65536, step[1]
+                while left > 0 and time.monotonic() < stop:
+                    h.wfile.write(block[:left])
+                    left -= len(block)
+        except (BrokenPipeError, ConnectionResetError):
+            pass   # the client gave up, as it should
 
     @staticmethod
     def send(h: BaseHTTPRequestHandler, code: int, data: bytes, headers: dict | None = None) -> None:

@@ -234,6 +234,9 @@ def cases() -> list[Case]:
         "manifest-outside": ("manifest: ../../release.yaml\n", "manifest", 2),
         "evals-dir-outside": ("evals_dir: ../evals\n", "evals_dir", 2),
         "state-dir-outside": ("state_dir: /tmp/state\n", "state_dir", 2),
+        "publish-neither": ("publish:\n  production: [{timeout: 5}]\n", "publish.production.0", 2),
+        "publish-timeout": ("publish:\n  production: [{path: out/, timeout: 0}]\n",
+                            "publish.production.0.timeout", 2),
     }
     for label, (extra, needle, code) in config_cases.items():
         add(label, "check", {C: "prompts_dir: prompts\nevals_dir: evals\n" + extra}, C, needle, code=code)

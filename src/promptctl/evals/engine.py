@@ -7,11 +7,13 @@ case); remote providers run as asyncio tasks bounded by the suite's concurrency.
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import PromptctlError, UsageError
 from ..providers.base import Provider, Request, Response
+from ..redaction import redactor
 from . import scorers as scoring
 from .cache import ResponseCache, cache_key
 from .datasets import Case
@@ -19,18 +21,6 @@ from .results import CaseResult, MetricInfo
 from .suite import MetricSpec
 
 Progress = Callable[[int, int], None]
-
-
-async def _redacted(pending) -> Response:
-    """A completion that echoes a known key must not carry it into results, HTML or cache."""
-    from ..redaction import redact
-
-    response = await pending
-    response.text = redact(response.text)
-    if response.tool_calls:   # a model may echo the key into a call's arguments too
-        import json
-        response.tool_calls = json.loads(redact(json.dumps(response.tool_calls)))
-    return response
 
 
 @dataclass
@@ -79,6 +69,7 @@ class _Runner:
                              for m in plan.metrics if m.type != "llm_judge"]
         self.judged = [m for m in plan.metrics if m.type == "llm_judge"]
         self.inflight: dict[str, asyncio.Future] = {}
+        self.redact = redactor()   # known key values, read once per run
         self.done = 0
         self.total = len(plan.cases) * plan.repeat
 
@@ -143,7 +134,7 @@ class _Runner:
             result = self.blank(case, sample)
             try:
                 request = self.request(case)
-                self.fill(result, complete(request))
+                self.fill(result, self.masked(complete(request)))
             except PromptctlError as exc:
                 result.error = exc.one_line()
             out.append(self.finish(result))
@@ -189,14 +180,24 @@ class _Runner:
                 response = await asyncio.shield(self.inflight[key])
                 return Response(response.text, response.tokens_in, response.tokens_out,
                                 response.latency_ms, cached=True, tool_calls=response.tool_calls)
-            self.inflight[key] = asyncio.ensure_future(_redacted(provider.complete(request)))
+            self.inflight[key] = asyncio.ensure_future(self.masked_call(provider, request))
             try:
                 response = await self.inflight[key]
             finally:
                 del self.inflight[key]
             cache.put(key, response)
             return response
-        return await _redacted(provider.complete(request))
+        return await self.masked_call(provider, request)
+
+    async def masked_call(self, provider: Provider, request: Request) -> Response:
+        return self.masked(await provider.complete(request))
+
+    def masked(self, response: Response) -> Response:
+        """A completion echoing a known key must not carry it into results, HTML or cache."""
+        response.text = self.redact(response.text)
+        if response.tool_calls:   # a model may echo the key into a call's arguments too
+            response.tool_calls = json.loads(self.redact(json.dumps(response.tool_calls)))
+        return response
 
     async def judge(self, metric: MetricSpec, obs: scoring.Observation) -> tuple[float, str]:
         judge = self.plan.judge
