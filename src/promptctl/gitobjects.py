@@ -44,6 +44,15 @@ class ObjectReader:
             finally:
                 writer.join()
 
+    def forget(self) -> subprocess.Popen | None:
+        """In a forked child: drop the parent's process without waiting for or writing to
+        it, and return it so its pipe ends can be neutralised; the next read starts anew."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.returncode = 0     # the parent's child: never ours to wait for
+        self._lock = threading.Lock()
+        return proc
+
     def close(self) -> None:
         if self._proc is not None:
             self._proc.stdin.close()
@@ -99,6 +108,3 @@ def tree_entries(data: bytes) -> Iterable[tuple[str, str, str]]:
         pos = nul + 21
 
 
-def blob_names(data: bytes) -> list[str]:
-    """Names of the files (not folders, not submodules) in a raw tree object."""
-    return sorted(name for mode, name, _ in tree_entries(data) if mode not in ("40000", "160000"))

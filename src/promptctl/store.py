@@ -6,13 +6,15 @@ exactly the paths it is given and creates annotated tags. It never moves or dele
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import git
 
 from .errors import NotFoundError, ReleaseError, RepoError
-from .gitobjects import ObjectReader, blob_names, tree_entries
+from .gitobjects import ObjectReader, tree_entries
+from .locking import crash_point
 from .model import DEFAULT_TAG_FORMAT, Release
 from .tags import parse_body, parse_digest, parse_tag, ref_pattern
 
@@ -26,6 +28,9 @@ _REF_FORMAT = _SEP.join([
 ]) + _END
 
 
+_SYMLINK = "120000"
+
+
 class GitTreeSource:
     """A FileSource reading blobs of one commit: what was released, not what is on disk.
 
@@ -36,36 +41,63 @@ class GitTreeSource:
     def __init__(self, store: "GitStore", commit: str) -> None:
         self.commit = commit
         self._store = store
-        self._files: dict[str, bytes | None] = {}
-        self._dirs: dict[str, list[str]] = {}
+        self._files: dict[str, tuple[str, bytes] | None] = {}   # path -> (mode, content)
+        self._trees: dict[str, dict[str, tuple[str, str]]] = {}  # folder -> name -> (mode, sha)
 
     def object_name(self, path: str) -> str:
         return f"{self.commit}:{self._store.prefix}{'/' if self._store.prefix else ''}{path}"
 
     def read(self, path: str) -> str | None:
-        if path not in self._files:
-            obj = self._store.objects.read(self.object_name(path))
-            self._files[path] = obj[1] if obj is not None and obj[0] == "blob" else None
-        data = self._files[path]
-        if data is None:
+        blob = self._blob(path)
+        for _ in range(8):   # a committed symlink: read its target, as the working tree does
+            if blob is None or blob[0] != _SYMLINK:
+                break
+            path = self._link_target(path, blob[1].decode("utf-8", "replace"))
+            blob = self._blob(path)
+        if blob is None:
             return None
         from .files import decode_text
 
-        return decode_text(data, path)
+        return decode_text(blob[1], path)
+
+    def _link_target(self, path: str, target: str) -> str:
+        import posixpath
+
+        from .errors import Problem, ValidationError
+        joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+        if target.startswith("/") or joined.startswith("../") or joined == "..":
+            problem = Problem(path, f"is a symlink to {target!r}, outside the repo (commit the "
+                                    "file itself instead)")
+            raise ValidationError(problems=[problem])
+        return joined
 
     def listdir(self, path: str) -> list[str]:
-        if path not in self._dirs:
-            obj = self._store.objects.read(self.object_name(path))
-            self._dirs[path] = blob_names(obj[1]) if obj is not None and obj[0] == "tree" else []
-        return self._dirs[path]
+        return sorted(name for name, (mode, _) in self._tree(path).items() if mode not in _NOT_FILES)
+
+    def _blob(self, path: str) -> tuple[str, bytes] | None:
+        if path not in self._files:
+            folder, _, name = path.rpartition("/")
+            entry = self._tree(folder).get(name)
+            obj = self._store.objects.read(entry[1]) if entry and entry[0] not in _NOT_FILES else None
+            self._files[path] = (entry[0], obj[1]) if obj is not None and obj[0] == "blob" else None
+        return self._files[path]
+
+    def _tree(self, folder: str) -> dict[str, tuple[str, str]]:
+        if folder not in self._trees:
+            obj = self._store.objects.read(self.object_name(folder))
+            self._trees[folder] = ({name: (mode, sha) for mode, name, sha in tree_entries(obj[1])}
+                                   if obj is not None and obj[0] == "tree" else {})
+        return self._trees[folder]
 
 
 class GitStore:
     """A prompt repo's git side."""
 
-    def __init__(self, root: Path, tag_format: str = DEFAULT_TAG_FORMAT) -> None:
+    def __init__(self, root: Path, tag_format: str = DEFAULT_TAG_FORMAT,
+                 notes_ref: str | None = None) -> None:
         self.root = root
         self.tag_format = tag_format
+        self.notes_ref = notes_ref
         try:
             # A prompt repo may be a folder of a larger repository (prompts beside the app).
             self.repo = git.Repo(root, search_parent_directories=True)
@@ -78,6 +110,15 @@ class GitStore:
         self.objects = ObjectReader(str(top))
         self._sources: dict[str, GitTreeSource] = {}
 
+    def after_fork(self) -> None:
+        """In a forked child: stop using the parent's `git cat-file` pipes (GitPython keeps
+        them open per Repo), so two processes never interleave requests on one pipe."""
+        for runner in (self.repo.git, self._git):
+            _detach_persistent(runner)
+        proc = self.objects.forget()
+        if proc is not None:
+            _point_at_devnull(proc.stdin, proc.stdout)
+
     # ------------------------------------------------------------ reading
 
     def run_git(self, *args: str) -> str:
@@ -86,6 +127,13 @@ class GitStore:
         except git.GitCommandError as exc:
             detail = (exc.stderr or "").strip().replace("\n", " ") or str(exc)
             raise RepoError(f"git {' '.join(args[:2])} failed: {detail}") from exc
+
+    def try_git(self, *args: str) -> tuple[int, str, str]:
+        """(exit status, stdout, stderr) of a git command that may fail as an answer
+        (`merge-base --is-ancestor`, a remote that lacks a ref)."""
+        status, out, err = self._git.execute(["git", *args], with_extended_output=True,
+                                             with_exceptions=False)
+        return status, out, err
 
     def has_commits(self) -> bool:
         return self.repo.head.is_valid()
@@ -116,21 +164,22 @@ class GitStore:
         todo = []
         for commit, folder in dict.fromkeys(folders):
             source = self.source_at(commit)
-            if folder not in source._dirs:
+            if folder not in source._trees:
                 todo.append((source, folder))
         names = self._folder_names(todo, base)
         trees = self.objects.read_many(names)
-        wanted: dict[str, list[tuple[GitTreeSource, str]]] = {}
+        wanted: dict[str, list[tuple[GitTreeSource, str, str]]] = {}
         for (source, folder), obj in zip(todo, trees):
-            entries = []
+            entries = {}
             if obj is not None and obj[0] == "tree":
-                entries = [(n, sha) for mode, n, sha in tree_entries(obj[1]) if mode not in _NOT_FILES]
-            source._dirs[folder] = sorted(n for n, _ in entries)
-            for name, sha in entries:
-                wanted.setdefault(sha, []).append((source, f"{folder}/{name}"))
+                entries = {name: (mode, sha) for mode, name, sha in tree_entries(obj[1])}
+            source._trees[folder] = entries
+            for name, (mode, sha) in entries.items():
+                if mode not in _NOT_FILES:
+                    wanted.setdefault(sha, []).append((source, f"{folder}/{name}", mode))
         for sha, obj in zip(wanted, self.objects.read_many(list(wanted))):
-            for source, path in wanted[sha]:
-                source._files[path] = obj[1] if obj is not None and obj[0] == "blob" else None
+            for source, path, mode in wanted[sha]:
+                source._files[path] = (mode, obj[1]) if obj is not None and obj[0] == "blob" else None
 
     def _folder_names(self, todo: list[tuple[GitTreeSource, str]], base: str) -> list[str]:
         """An object name per folder: `<subtree sha>[:<rest>]` when its base tree is walked."""
@@ -181,8 +230,34 @@ class GitStore:
         for release in self.releases(name):
             if release.version == version:
                 return release
-        raise NotFoundError(f"{name} has no release {version}",
-                            fix=f"run `promptctl log {name}` to see its versions")
+        raise NotFoundError(f"{name} has no release {version}", fix=self.release_fix(name, self.notes_ref))
+
+    def unfetched(self, name: str | None = None, notes_ref: str | None = None) -> str | None:
+        """Why releases may exist that this clone cannot see (None when none can be missing):
+        a shallow clone, release commits whose tags are absent (`git clone --no-tags`), or
+        eval notes on tag objects that are not here. Only error paths and `bump` pay for it."""
+        if self.run_git("rev-parse", "--is-shallow-repository") == "true":
+            return "this clone is shallow (git clone --depth): its release tags may be missing"
+        known = {(r.name, r.version) for r in self.releases(name)}
+        if not self.has_commits():
+            return None
+        subjects = self.run_git("log", "--format=%s", "-E", "--grep=^release [^ ]+ [0-9]")
+        missing = sorted({f"{n}@{v}" for n, v in _release_subjects(subjects.splitlines())
+                          if (name is None or n == name) and (n, v) not in known})
+        if missing:
+            more = f" (+{len(missing) - 3} more)" if len(missing) > 3 else ""
+            return f"release commits of {', '.join(missing[:3])}{more} have no tag in this clone"
+        if notes_ref:
+            tags = {r.tag_sha for r in self.releases()}
+            if self.noted_objects(notes_ref) - tags:
+                return f"{notes_ref} holds eval notes for release tags this clone does not have"
+        return None
+
+    def release_fix(self, name: str, notes_ref: str | None = None) -> str:
+        """The fix for "no such release": fetch when this clone may lack tags, else look."""
+        if self.unfetched(name, notes_ref):
+            return "run git fetch --tags (or promptctl sync): this clone may lack release tags"
+        return f"run `promptctl log {name}` to see its versions"
 
     def tag_commit(self, tag: str) -> str | None:
         # rev-parse, not GitPython's tag list: that reads every ref, 50,000 in a big repo
@@ -212,16 +287,94 @@ class GitStore:
         saved = index.read_bytes() if index.exists() else None
         try:
             self.run_git("add", "-A", "--", *pathspecs)
+            crash_point("git:staged")
             self.run_git("commit", "-q", "--only", "-m", message, "--", *pathspecs)
         except RepoError:
             _put_back(index, saved)   # a refused commit (no identity, a hook) leaves nothing staged
             raise
         return self.head()
 
-    def create_tag(self, tag: str, commit: str, message: str) -> None:
+    def create_tag(self, tag: str, commit: str, message: str, sign: bool = False) -> None:
         if self.tag_commit(tag) is not None:
             raise ReleaseError(f"tag {tag} already exists", fix="tags are immutable: release a new version")
-        self.run_git("tag", "-a", tag, "-m", message, commit)
+        self.run_git("tag", "-s" if sign else "-a", tag, "-m", message, commit)
+
+
+    def verify_signature(self, tag: str, allowed_signers: Path | None = None) -> str | None:
+        """None when git verifies the tag's signature, else why not (one line)."""
+        config = ["-c", f"gpg.ssh.allowedSignersFile={allowed_signers}"] if allowed_signers else []
+        try:
+            self._git.execute(["git", *config, "verify-tag", tag])
+        except git.GitCommandError as exc:
+            lines = [ln.strip() for ln in (exc.stderr or "").splitlines() if ln.strip()]
+            if not lines or any("no signature found" in ln for ln in lines):
+                return "not signed"
+            return f"signature not accepted: {lines[-1]}"
+        return None
+
+
+    # ------------------------------------------------------------ notes
+    # Eval attestations live in git notes: they travel with `git fetch`/`push` of one ref.
+
+    def note(self, ref: str, obj: str) -> str | None:
+        """The note `ref` holds for an object (a tag object's sha), None when it has none."""
+        try:
+            return self._git.execute(["git", "notes", f"--ref={ref}", "show", obj])
+        except git.GitCommandError:
+            return None
+
+    def noted_objects(self, ref: str) -> set[str]:
+        """Every object that has a note under `ref` (empty when the ref does not exist)."""
+        try:
+            out = self._git.execute(["git", "notes", f"--ref={ref}", "list"])
+        except git.GitCommandError:
+            return set()
+        return {line.split()[1] for line in out.splitlines() if len(line.split()) == 2}
+
+    def append_note(self, ref: str, obj: str, line: str) -> None:
+        """Add one line to an object's note; a notes commit needs an identity, and one is
+        lent when git has none (CI runners rarely set user.name), the line says who ran."""
+        current = self.note(ref, obj)
+        text = (current.rstrip("\n") + "\n" if current else "") + line
+        self.run_git(*self._identity(), "notes", f"--ref={ref}", "add", "-f", "-m", text, obj)
+
+    def _identity(self) -> list[str]:
+        try:
+            self._git.execute(["git", "var", "GIT_COMMITTER_IDENT"])
+            return []
+        except git.GitCommandError:
+            return ["-c", "user.name=promptctl", "-c", "user.email=promptctl@localhost"]
+
+
+def _release_subjects(subjects: list[str]) -> list[tuple[str, str]]:
+    """(name, version) of `release NAME VERSION[: message]` commit subjects (bump writes them)."""
+    from .tags import _SEMVER
+    pattern = re.compile(rf"^release (\S+) ({_SEMVER})(?::|$)")
+    return [(m[1], m[2]) for m in map(pattern.match, subjects) if m]
+
+
+def _detach_persistent(runner: git.Git) -> None:
+    for attr in ("cat_file_all", "cat_file_header"):
+        command = getattr(runner, attr, None)
+        if command is None:
+            continue
+        proc, command.proc = command.proc, None   # no terminate(): the process is the parent's
+        if proc is not None:
+            _point_at_devnull(proc.stdin, proc.stdout, proc.stderr)
+        setattr(runner, attr, None)               # the child starts its own on first use
+
+
+def _point_at_devnull(*streams) -> None:
+    """Swap the child's copies of the pipe ends for /dev/null: closing them later (when the
+    file objects are collected) then flushes nothing into, and reads nothing from, the
+    parent's process."""
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        for stream in streams:
+            if stream is not None:
+                os.dup2(null, stream.fileno())
+    finally:
+        os.close(null)
 
 
 def _put_back(index: Path, saved: bytes | None) -> None:

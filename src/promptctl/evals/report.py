@@ -138,7 +138,7 @@ def _junit_case(run, case) -> ET.Element:
     elif not case.passed:
         failed = [f"{k}={v:.3f}: {case.reasons.get(k, '')}" for k, v in case.scores.items()]
         ET.SubElement(tc, "failure", message="; ".join(failed)[:500]).text = \
-            f"output: {(case.output or '')[:2000]}"
+            f"output: {shown_output(case)[:2000]}"
     return tc
 
 
@@ -254,7 +254,7 @@ def iter_html(report) -> Iterator[str]:
         for case in run.cases:
             cells = "".join(f"<td title='{e(case.reasons.get(n, ''))}'>"
                             f"{case.scores.get(n, 0.0):.2f}</td>" for n in names)
-            out = case.error if case.error else (case.output or "")
+            out = case.error if case.error else shown_output(case)
             yield _nl(f"<tr class='{'pass' if case.passed else 'fail'}'><td>{e(case.id)}</td>"
                          f"<td><pre>{e(json.dumps(case.inputs, ensure_ascii=False))}</pre></td>"
                          f"<td><pre>{e(out)}</pre></td>{cells}</tr>")
@@ -264,6 +264,13 @@ def iter_html(report) -> Iterator[str]:
 
 def _nl(line: str) -> str:
     return line + "\n"
+
+
+def shown_output(case: Any) -> str:
+    """A case's answer as people read it: the text, then one line per tool call."""
+    calls = [f"-> {c.get('name')}({json.dumps(c.get('arguments'), ensure_ascii=False)})"
+             for c in getattr(case, "tool_calls", None) or []]
+    return "\n".join([case.output or "", *calls] if case.output else calls)
 
 
 RENDERERS = {"json": to_json, "junit": to_junit, "markdown": to_markdown, "html": to_html}

@@ -31,6 +31,7 @@ class CaseResult:
     reasons: dict[str, str] = field(default_factory=dict)
     passed: bool = False
     index: int = 0                    # position in the dataset, so merged shards keep order
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)   # {id, name, arguments}
 
     @property
     def key(self) -> tuple[str, int]:
@@ -38,12 +39,13 @@ class CaseResult:
 
 
 _EMPTY: dict = {}     # shared by light results; never written to
-_HEAVY = ("inputs", "expected", "output", "reasons")
+_NO_CALLS: list = []
+_HEAVY = ("inputs", "expected", "output", "reasons", "tool_calls")
 
 
 class CaseList(Sequence):
-    """A run's case results with the bulky fields (inputs, expected, output, reasons)
-    spooled to a temporary file: summaries, gates, comparisons and history read the light
+    """A run's case results with the bulky fields (inputs, expected, output, reasons,
+    tool calls) spooled to a temporary file: summaries, gates, comparisons and history read the light
     copies kept in memory; report writers iterate full results one at a time. 100,000
     cases then take tens of MB, not the 7.5 KiB each a list of full results held.
     """
@@ -62,7 +64,8 @@ class CaseList(Sequence):
         spool.seek(0, 2)
         self._offsets.append(spool.tell())
         pickle.dump(tuple(getattr(result, name) for name in _HEAVY), spool, pickle.HIGHEST_PROTOCOL)
-        self._light.append(replace(result, inputs=_EMPTY, expected=None, output=None, reasons=_EMPTY))
+        self._light.append(replace(result, inputs=_EMPTY, expected=None, output=None, reasons=_EMPTY,
+                                   tool_calls=_NO_CALLS))
 
     def light(self) -> list[CaseResult]:
         """Every result without its bulky fields (scores, verdicts, tags, errors are there)."""
@@ -123,6 +126,8 @@ class RunResult:
     summary: dict[str, Any] = field(default_factory=dict)
     comparison: dict[str, Any] | None = None
     baseline_note: str | None = None   # why --baseline compared nothing (a new prompt)
+    attested: list[str] = field(default_factory=list)   # release tags whose note holds this run
+    suite: str = ""                   # the suite file the run used (repo-relative)
 
     @property
     def passed(self) -> bool:

@@ -24,11 +24,11 @@ class Project:
     @cached_property
     def store(self):
         from ..store import GitStore  # GitPython only where git is needed
-        return GitStore(self.root, self.config.tag_format)
+        return GitStore(self.root, self.config.tag_format, self.config.notes_ref)
 
     @cached_property
     def working(self) -> WorkingTree:
-        return WorkingTree(self.root)
+        return WorkingTree(self.root, self.config.prompts_dir)
 
     def path(self, rel: str) -> Path:
         return self.root / rel
@@ -39,7 +39,12 @@ class Project:
 
 def open_project(directory: Path | str = ".") -> Project:
     root = find_root(Path(directory))
-    return Project(root=root, config=load_config(WorkingTree(root)))
+    project = Project(root=root, config=load_config(WorkingTree(root)))
+    if (root / project.config.state_dir / "journal.json").exists():
+        from .recovery import recover_if_pending   # a write was interrupted: repair it first
+
+        recover_if_pending(project)
+    return project
 
 
 def split_ref(ref: str) -> tuple[str, str | None]:
@@ -81,7 +86,7 @@ def load_version(project: Project, name: str, version: str | None) -> PromptCont
             return load_release(project, release)
     if _looks_like_version(bare):
         raise NotFoundError(f"{name} has no release {bare}",
-                            fix=f"run `promptctl log {name}` to see its versions")
+                            fix=project.store.release_fix(name, project.config.notes_ref))
     return load_prompt(project.store.source_at(version), project.config, name)
 
 
