@@ -162,8 +162,10 @@ def _refuse_partial_clone(project: Project, name: str) -> None:
     """A clone without every tag would release an existing version again, with another digest."""
     problem = project.store.unfetched(name, project.config.notes_ref)
     if problem:
+        # The same gap is left by a clone without tags and by a bump killed before its tag.
         raise ReleaseError(f"{problem}, so {name}'s next version is unknown",
-                           fix="run git fetch --tags (or promptctl sync), then bump again")
+                           fix="run git fetch --tags (or promptctl sync), then bump again; "
+                               "if a bump here was interrupted, run `promptctl doctor`")
 
 
 def clone_advice(project: Project, name: str | None = None) -> str | None:
