@@ -61,7 +61,12 @@ def test_failing_gate_exits_1(repo):
 
 
 def test_regression_against_baseline_exits_1(repo):
-    build_file_tree(repo, {"prompts/support-refund/prompt.yaml":
+    # 8 cases cannot show a 6-case drop once Holm corrects for the two metrics; 16 can.
+    many = "".join(json.dumps({"id": f"q{i}", "inputs": {"question": f"question {i}"},
+                               "expected": f"question {i}" if i % 4 else "absent"}) + "\n"
+                   for i in range(16))
+    build_file_tree(repo, {"evals/support-refund/cases.jsonl": many,
+                           "prompts/support-refund/prompt.yaml":
                            (repo / "prompts/support-refund/prompt.yaml").read_text()
                            .replace("Question: {{ question }}", "Question: redacted")})
     result = invoke(repo, "eval", "support-refund", "--baseline", "1.0.0")

@@ -302,12 +302,17 @@ def _print_comparison(console, comp: dict, title: str | None = None) -> None:
     console.print(title or f"vs baseline {comp['baseline_version']} ({comp['paired']} paired):",
                   markup=False)
     table = Table(box=None, pad_edge=False)
-    for col in ("metric", "baseline", "candidate", "delta", "95% interval", "p", ""):
+    from ..evals.report import adjusted_p, power_line, verdict
+    for col in ("metric", "baseline", "candidate", "delta", "95% interval", "p", "p (Holm)", ""):
         table.add_column(col)
     for name, m in comp["metrics"].items():
         table.add_row(name, f"{m['baseline']:.3f}", f"{m['candidate']:.3f}", f"{m['delta']:+.3f}",
                       f"{m['low']:+.3f}–{m['high']:+.3f}", f"{m['p']:.3g} ({m['test']})",
-                      "[red]REGRESSION[/]" if m["regression"] else "")
+                      adjusted_p(m),
+                      "[red]REGRESSION[/]" if m["regression"] else
+                      f"[yellow]{verdict(m)}[/]" if verdict(m).startswith("not detectable")
+                      else verdict(m))
     console.print(table)
+    console.print(power_line(comp), markup=False)
     if comp["flipped"]:
         console.print("pass → fail: " + ", ".join(comp["flipped"][:20]), markup=False)

@@ -52,12 +52,14 @@ def to_markdown(report) -> str:
         if comp is not None:
             lines += ["", f"Compared with run #{comp['baseline_run']} "
                       f"({comp['method']}, {comp['paired']} paired cases):", "",
-                      "| metric | then | now | delta (95%) | p | regression |",
-                      "|---|---|---|---|---|---|"]
+                      "| metric | then | now | delta (95%) | p | p (Holm) | verdict |",
+                      "|---|---|---|---|---|---|---|"]
             for name, m in comp["metrics"].items():
                 lines.append(f"| {name} | {m['baseline']:.3f} | {m['candidate']:.3f} | "
                              f"{m['delta']:+.3f} ({m['low']:+.3f}, {m['high']:+.3f}) | "
-                             f"{m['p']:.3g} ({m['test']}) | {'❌' if m['regression'] else ''} |")
+                             f"{m['p']:.3g} ({m['test']}) | {eval_report.adjusted_p(m)} | "
+                             f"{'❌ ' if m['regression'] else ''}{eval_report.verdict(m)} |")
+            lines += ["", eval_report.power_line(comp)]
             if comp["flipped"]:
                 lines += ["", "Flipped pass → fail: "
                           + ", ".join(f"`{c}`" for c in comp["flipped"][:20])]

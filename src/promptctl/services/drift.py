@@ -221,11 +221,12 @@ def _unpaired(row, run, tolerance: float, alpha: float) -> dict[str, Any]:
     """Welch-style z test on means: the old run kept only its per-metric means, so its
     variance is taken from the new run (p(1-p) on each side for pass/fail scores)."""
     from ..evals import stats
+    from ..evals.results import case_values, judge_family
 
-    rows, regressed = {}, False
+    rows = {}
     n_base = max(row.cases, 1)
     for info in run.metrics:
-        values = [c.scores.get(info.name, 0.0) for c in run.cases]
+        values = list(case_values(run, info.name).values())
         n = max(len(values), 1)
         b = float(row.metrics.get(info.name, 0.0))
         c = math.fsum(values) / n
@@ -237,15 +238,14 @@ def _unpaired(row, run, tolerance: float, alpha: float) -> dict[str, Any]:
         se = math.sqrt(var_b / n_base + var_c / n)
         delta = c - b
         p = _two_sided_p(delta / se) if se > 0 else (1.0 if delta == 0 else 0.0)
-        drop = -delta if info.direction == "higher" else delta
-        regression = drop > tolerance and p < alpha
-        regressed = regressed or regression
-        rows[info.name] = {"baseline": b, "candidate": c, "delta": delta,
+        rows[info.name] = {"baseline": b, "candidate": c, "delta": delta, "n": len(values),
                            "low": delta - stats.Z95 * se, "high": delta + stats.Z95 * se,
-                           "p": p, "test": test, "broke": 0, "fixed": 0, "regression": regression}
+                           "p": p, "test": test, "broke": 0, "fixed": 0,
+                           "drop": -delta if info.direction == "higher" else delta,
+                           "_sd": se * math.sqrt(len(values)) if se > 0 else None}
     return {"baseline_digest": row.digest, "paired": 0, "method": "unpaired",
-            "tolerance": tolerance, "alpha": alpha, "metrics": rows, "flipped": [],
-            "regressed": regressed}
+            "tolerance": tolerance, "alpha": alpha, "flipped": [],
+            **judge_family(rows, tolerance, alpha, len(run.cases))}
 
 
 def _two_sided_p(z: float) -> float:

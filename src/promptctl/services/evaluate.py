@@ -158,6 +158,11 @@ def _run_one(project: Project, name: str, version: str | None, content: PromptCo
     repeat = options.repeat or suite.repeat
     if repeat < 1:
         raise UsageError("--repeat must be at least 1", field="--repeat")
+    from ..evals.suite import k_of_n_problem
+    problem = k_of_n_problem(list(suite.gates), repeat)
+    if problem:
+        raise UsageError(problem, file=suite_file, field="gates",
+                         fix=f"set `repeat:` in the suite or pass --repeat")
     run = _execute(project, name, _label(project, name, version), content, suite, cases, dataset_digest,
                    repeat, options, positions)
     base_version = resolve_baseline(project, name, options.baseline) if options.baseline else None
