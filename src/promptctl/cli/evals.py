@@ -236,7 +236,19 @@ def _emit(report, fmt: str, output: Optional[Path]) -> None:
         typer.echo("nothing to evaluate" + "".join(f"\n  {p}: {why}" for p, why in report.skipped),
                    err=True)
     if not report.passed:
-        raise typer.Exit(1)
+        raise typer.Exit(failure_code([r for r in report.runs if not r.passed]))
+
+
+def failure_code(failed_runs) -> int:
+    """3 when every failing run failed because the provider did (an outage says nothing
+    about the prompt: retry later), else 1."""
+    outages = [r for r in failed_runs if r.summary.get("outage")]
+    for run in outages:
+        s = run.summary
+        typer.echo(f"{run.prompt}@{run.version}: the provider failed on {s['provider_errors']} "
+                   f"of {s['cases']} calls (max_errors {run.max_errors}): no quality verdict",
+                   err=True)
+    return 3 if failed_runs and len(outages) == len(failed_runs) else 1
 
 
 def _print_table(report) -> None:
