@@ -208,11 +208,11 @@ def analyze(root: Path | str, name: str, env: str, segment: str | None = None, *
     """The controller's verdict on one running canary; reads only, never writes."""
     project = project or open_project(root)
     target = find_canary(project, name, env, segment)
-    return _analyze(project, target, now if now is not None else time.time(), call_log,
+    return analyze_target(project, target, now if now is not None else time.time(), call_log,
                     source_errors)
 
 
-def _analyze(project: Project, target: CanaryTarget, now: float, log: Path | None,
+def analyze_target(project: Project, target: CanaryTarget, now: float, log: Path | None,
              source_errors: int) -> Analysis:
     raw = {**(project.config.canary or {})}
     policy = _policy(project, target, raw)
@@ -331,7 +331,7 @@ def watch(root: Path | str, *, env: str | None = None, interval: float = 60.0,
         project = open_project(root)
         for target in running_canaries(project, env):
             key = (target.name, target.env, target.segment, target.version)
-            analysis = _analyze(project, target, time.time(), call_log, failures.get(key, 0))
+            analysis = analyze_target(project, target, time.time(), call_log, failures.get(key, 0))
             failures[key] = failures.get(key, 0) + 1 if analysis.error else 0
             if apply_decisions:
                 try:
