@@ -173,6 +173,24 @@ def _pct(value) -> str:
     return "" if value is None else f"{value:.1%}"
 
 
+@command(eval_app, "plan")
+def plan_cmd(
+    name: str = typer.Argument(..., help="Prompt whose suite to size.", autocompletion=prompt_names),
+    detect: Optional[float] = typer.Option(None, "--detect",
+                                           help="The drop to detect, e.g. 0.05 for five points."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """How small a drop the suite can detect, and how many cases a drop of --detect needs."""
+    from ..services.eval_plan import describe, plan
+
+    result = plan(state().directory, name, detect)
+    if as_json:
+        import json
+        typer.echo(json.dumps(result, indent=2))
+        return
+    typer.echo("\n".join(describe(result)))
+
+
 @command(eval_app, "merge")
 def merge_cmd(
     files: List[Path] = typer.Argument(..., help="JSON results of `eval --shard I/N --format json`."),
