@@ -138,6 +138,7 @@ class Config(_Strict):
     eval: dict[str, Any] = Field(default_factory=dict)
     canary: dict[str, Any] = Field(default_factory=dict)
     call_log: dict[str, Any] = Field(default_factory=dict)
+    notes_ref: str = "refs/notes/promptctl"   # where eval attestations live (git notes)
 
     @field_validator("tag_format")
     @classmethod
@@ -147,6 +148,15 @@ class Config(_Strict):
         problem = check_format(value)
         if problem:
             raise ValueError(f"{problem} (default: {DEFAULT_TAG_FORMAT})")
+        return value
+
+    @field_validator("notes_ref")
+    @classmethod
+    def _notes_ref(cls, value: str) -> str:
+        from .tags import _BAD_REF
+
+        if not value.startswith("refs/notes/") or _BAD_REF.search(value.removeprefix("refs/")):
+            raise ValueError("must be a git notes ref such as refs/notes/promptctl")
         return value
 
 

@@ -148,7 +148,7 @@ class _GitLoader:
             release = releases.get((name, version))
             if release is None:
                 raise NotFoundError(f"{name} {version} has no release tag", file=str(self.watch.path),
-                                    fix=f"release it with `promptctl bump {name}`")
+                                    fix=self._missing_fix(name))
             source = self.store.source_at(release.commit)
             content = load_prompt(source, self._config_at(source), name)
             if content.digest != release.digest:   # None: a lightweight or foreign tag, refused too
@@ -157,6 +157,12 @@ class _GitLoader:
                                       f"the tag records {recorded}", fix="run `promptctl verify`")
             cache[(name, version, content.digest)] = compile_version(content, version)
         return _State(manifest, build_routes(manifest, env, _by_version(cache)), self.store.head())
+
+    def _missing_fix(self, name: str) -> str:
+        # a tag that exists upstream but was not fetched must not be released again
+        if self.store.unfetched(name, self.config.notes_ref):
+            return "run git fetch --tags (or promptctl sync): this clone may lack release tags"
+        return f"release it with `promptctl bump {name}`"
 
     def _config_at(self, source: Any) -> Any:
         """promptctl.yaml as released; a first bump may predate committing it (bump commits

@@ -93,6 +93,9 @@ class Suite(_Strict):
     max_errors: int = Field(0, ge=0)
     baseline: BaselinePolicy = Field(default_factory=BaselinePolicy)
     judge: JudgeSpec = Field(default_factory=JudgeSpec)
+    # --require-eval: may a run with an offline provider (echo, python:) vouch for a prompt
+    # served by a model API? Off unless said here: such a run proves nothing about the model.
+    accept_offline_runs: bool = False
 
     @field_validator("dataset")
     @classmethod

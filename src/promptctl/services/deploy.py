@@ -30,7 +30,7 @@ def promote(project: Project, name: str, version: str, env: str, *, segment: str
     """Make a released version active in env (or a segment); clears its canary."""
     version = _normal(version)
     content = _released(project, name, version)
-    _eval_gate(project, name, content, require_eval)
+    _eval_gate(project, name, version, content, env, segment, require_eval)
     return _edit(project, lambda m: mf.promote(m, env, name, version, segment), why)
 
 
@@ -40,7 +40,7 @@ def canary(project: Project, name: str, version: str, env: str, weight: float, *
     version = _normal(version)
     if weight != 0:
         content = _released(project, name, version)
-        _eval_gate(project, name, content, require_eval)
+        _eval_gate(project, name, version, content, env, segment, require_eval)
     return _edit(project, lambda m: mf.canary(m, env, name, version, weight, segment), why)
 
 
@@ -131,16 +131,14 @@ def _released(project: Project, name: str, version: str) -> PromptContent:
     return load_release(project, release)
 
 
-def _eval_gate(project: Project, name: str, content: PromptContent, require: bool | None) -> None:
+def _eval_gate(project: Project, name: str, version: str, content: PromptContent, env: str,
+               segment: str | None, require: bool | None) -> None:
+    """--require-eval: an attestation in git notes must prove what `env` would serve."""
     if require is None:
         require = bool(project.config.eval.get("require_eval", False))
-    if not require:
-        return
-    from . import evaluate
-    # require_eval returns False (or raises its own error) when no passing run of this digest exists.
-    if evaluate.require_eval(project.root, name, content.digest) is False:
-        raise CheckFailed(f"{name} ({content.digest[:19]}) has no passing eval run recorded",
-                          fix=f"run `promptctl eval {name}` on this version, or drop --require-eval")
+    if require:
+        from .evidence import require as require_attestation
+        require_attestation(project, name, version, content, env, segment)
 
 
 # ---------------------------------------------------------------- history

@@ -176,6 +176,8 @@ def _run_one(project: Project, name: str, version: str | None, content: PromptCo
         run.baseline_note = f"none: {name} is not deployed in {options.baseline} yet (gates only)"
     if options.record:
         _record(project, run)
+        from .evidence import attest
+        run.attested = [r.tag for r in attest(project, run, suite_file, suite, content)]
     return run
 
 
@@ -431,7 +433,10 @@ def _check_complete(parts: list) -> None:
 
 
 def require_eval(root: Path | str, name: str, version_digest: str) -> bool:
-    """True when a complete passing run of exactly this content digest is recorded."""
+    """True when this machine's history holds a complete passing run of this content digest.
+
+    Deploy gates do not use it: `--require-eval` trusts only attestations in git notes
+    (services.evidence), which every clone can see."""
     from ..evals.history import History
 
     project = open_project(root)

@@ -21,7 +21,7 @@ class Project:
     @cached_property
     def store(self):
         from ..store import GitStore  # GitPython only where git is needed
-        return GitStore(self.root, self.config.tag_format)
+        return GitStore(self.root, self.config.tag_format, self.config.notes_ref)
 
     @cached_property
     def working(self) -> WorkingTree:
@@ -68,7 +68,7 @@ def load_version(project: Project, name: str, version: str | None) -> PromptCont
             return load_release(project, release)
     if _looks_like_version(bare):
         raise NotFoundError(f"{name} has no release {bare}",
-                            fix=f"run `promptctl log {name}` to see its versions")
+                            fix=project.store.release_fix(name, project.config.notes_ref))
     return load_prompt(project.store.source_at(version), project.config, name)
 
 

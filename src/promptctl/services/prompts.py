@@ -63,6 +63,7 @@ def bump(project: Project, name: str, level: str = "auto", pre: str | None = Non
     if problems:
         raise ValidationError(problems=problems)
     store = project.store
+    _refuse_partial_clone(project, name)
     releases = store.releases(name)
     latest = latest_release(project, name)
     wanted = parse_level(level)
@@ -77,6 +78,20 @@ def bump(project: Project, name: str, level: str = "auto", pre: str | None = Non
         wanted = suggest_level(project, content, latest)
     version = next_version([r.version for r in releases], wanted, pre)
     return _release(project, content, version, message)
+
+
+def _refuse_partial_clone(project: Project, name: str) -> None:
+    """A clone without every tag would release an existing version again, with another digest."""
+    problem = project.store.unfetched(name, project.config.notes_ref)
+    if problem:
+        raise ReleaseError(f"{problem}, so {name}'s next version is unknown",
+                           fix="run git fetch --tags (or promptctl sync), then bump again")
+
+
+def clone_advice(project: Project, name: str | None = None) -> str | None:
+    """A warning for listings (`log`) when this clone may not see every release."""
+    problem = project.store.unfetched(name, project.config.notes_ref)
+    return f"{problem}; run git fetch --tags (or promptctl sync)" if problem else None
 
 
 def _finalises(latest: Release, pre: str | None) -> bool:
