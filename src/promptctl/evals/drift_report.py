@@ -10,7 +10,8 @@ import json
 
 from . import report as eval_report
 
-ICONS = {"provider errors": "⚠️", "regressed": "❌", "gate failed": "❌", "no baseline": "➖", "stable": "✅"}
+ICONS = {"provider errors": "⚠️", "regressed": "❌", "gate failed": "❌", "no baseline": "➖",
+         "stable": "✅", "accepted": "🔖"}
 
 
 def to_json(report) -> str:
@@ -50,7 +51,8 @@ def to_markdown(report) -> str:
         if item.newly_failing_gates:
             lines.append("Gates now failing: " + ", ".join(f"`{g}`" for g in item.newly_failing_gates))
         if comp is not None:
-            lines += ["", f"Compared with run #{comp['baseline_run']} "
+            label = comp.get("baseline_label") or f"run #{comp['baseline_run']}"
+            lines += ["", f"Compared with {label} "
                       f"({comp['method']}, {comp['paired']} paired cases):", "",
                       "| metric | then | now | delta (95%) | p | p (Holm) | verdict |",
                       "|---|---|---|---|---|---|---|"]

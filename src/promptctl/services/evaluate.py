@@ -165,6 +165,7 @@ def _run_one(project: Project, name: str, version: str | None, content: PromptCo
                          fix=f"set `repeat:` in the suite or pass --repeat")
     run = _execute(project, name, _label(project, name, version), content, suite, cases, dataset_digest,
                    repeat, options, positions)
+    run.suite_digest = suite_digest(project, suite_file)
     base_version = resolve_baseline(project, name, options.baseline) if options.baseline else None
     if base_version is not None:
         base_content = load_version(project, name, base_version)
@@ -179,6 +180,12 @@ def _run_one(project: Project, name: str, version: str | None, content: PromptCo
         from .evidence import attest
         run.attested = [r.tag for r in attest(project, run, suite_file, suite, content)]
     return run
+
+
+def suite_digest(project: Project, suite_file: str) -> str:
+    """The digest attestations and drift baselines match a run's suite on."""
+    from ..evals.attestation import text_digest
+    return text_digest(project.working.read(suite_file) or "")
 
 
 def load_suite(project: Project, suite_file: str):
@@ -202,6 +209,7 @@ def _execute(project: Project, name: str, version: str, content: PromptContent, 
              cases, dataset_digest: str, repeat: int, options: EvalOptions,
              positions: dict[str, int]):
     from ..evals import engine, scorers
+    from ..evals.attestation import params_digest
     from ..evals.cache import ResponseCache
     from ..evals.results import RunResult, summarise
     from ..providers import make_provider
@@ -251,7 +259,8 @@ def _execute(project: Project, name: str, version: str, content: PromptContent, 
                     model=model, dataset_digest=dataset_digest,
                     metrics=engine.metric_infos(list(suite.metrics)), gates=list(suite.gates),
                     max_errors=suite.max_errors, cases=results, shard=options.shard,
-                    started=started, duration_s=round(time.perf_counter() - clock, 3))
+                    started=started, duration_s=round(time.perf_counter() - clock, 3),
+                    params_digest=params_digest(params))
     run.summary = summarise(run)
     return run
 
