@@ -46,7 +46,7 @@ def describe(p: dict[str, Any]) -> list[str]:
              f"(Holm: a drop in one metric is tested at {p['level']:.3g})"]
     mde = p["min_detectable"]
     lines.append("  detectable now: " + ("no drop at all (too few cases)" if mde is None else
-                                         f"a drop of {mde:.3f} or more (80% power)"))
+                                         f"a drop of {mde:.3f} or more at best (80% power)"))
     if p.get("detect") is not None:
         more = f" ({p['more']} more)" if p["more"] else " (the suite has enough)"
         lines.append(f"  to detect a drop of {p['detect']:.3f}: {p['cases_needed']} cases{more}")
