@@ -154,7 +154,7 @@ class Call:
     """
 
     __slots__ = ("_logger", "_prompt", "_env", "_segment", "_key", "_t0", "_latency",
-                 "_fields", "call_id", "_done")
+                 "_fields", "call_id", "_done", "_spans")
 
     def __init__(self, logger: "CallLogger", prompt: Any, env: str | None,
                  segment: str | None, key: Any) -> None:
@@ -166,9 +166,14 @@ class Call:
         self._latency: float | None = None
         self._fields: dict[str, Any] = {}
         self._done = False
+        self._spans: tuple = ()
         self.call_id = new_call_id()
 
     def __enter__(self) -> "Call":
+        live = self._logger.live_sinks
+        if live:   # a trace span starts now, in the caller's context (OpenTelemetry)
+            self._spans = tuple(s.start_call(self._prompt, self.call_id, self._env, self._segment)
+                                for s in live)
         self._t0 = _perf()
         return self
 
@@ -190,6 +195,8 @@ class Call:
             fields = {**fields, "success": False, "error": exc_type.__name__}
         elif not fields:
             fields = {"success": True}
+        for span in self._spans:
+            span.end(fields)
         self._logger.log_call(self._prompt, env=self._env, segment=self._segment, key=self._key,
                               latency_ms=latency, call_id=self.call_id, **fields)
         return False
@@ -207,6 +214,7 @@ class CallLogger:
                  flush_interval: float = 0.05, env: str | None = None,
                  segment: str | None = None) -> None:
         self.sink = sink if hasattr(sink, "write") else open_sink(sink)
+        self.live_sinks = _live_sinks(self.sink)
         self.env = env
         self.segment = segment
         self.stats = LoggerStats()
@@ -373,6 +381,13 @@ class CallLogger:
             if self.stats.sink_errors in (1, 10, 100, 1000) or self.stats.sink_errors % 10000 == 0:
                 _log.warning("call log sink %r failed (%d failed batches so far): %s",
                              self.sink, self.stats.sink_errors, self.stats.last_error)
+
+
+def _live_sinks(sink: Any) -> tuple:
+    """Sinks that act when a tracked call starts (`start_call`), found through fan-outs."""
+    if hasattr(sink, "start_call"):
+        return (sink,)
+    return tuple(s for child in getattr(sink, "sinks", ()) for s in _live_sinks(child))
 
 
 def default_log_path(root: Path | None = None) -> Path:

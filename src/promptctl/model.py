@@ -125,6 +125,29 @@ class PromptSpec(_Strict):
         return "chat" if self.messages is not None else "text"
 
 
+class PublishTarget(_Strict):
+    """Where an environment's bundle goes after each deploy: a file or folder, or a command."""
+
+    path: str | None = Field(default=None, description="file, or folder (ending in /) to write ENV.json into")
+    command: list[str] | None = Field(default=None, description="argv run without a shell; "
+                                      "{bundle} is the bundle's path, {env} the environment")
+    timeout: float = Field(default=300.0, gt=0, description="seconds a command may take")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "PublishTarget":
+        if (self.path is None) == (self.command is None):
+            raise ValueError("give exactly one of `path` or `command`")
+        if self.command is not None and not self.command:
+            raise ValueError("`command` needs at least the program to run")
+        if self.path is not None and not self.path.strip():
+            raise ValueError("`path` is empty")
+        return self
+
+    @property
+    def label(self) -> str:
+        return f"path {self.path}" if self.path is not None else f"command {' '.join(self.command or [])}"
+
+
 class Config(_Strict):
     """`promptctl.yaml`: where things live and project-wide defaults."""
 
@@ -139,6 +162,7 @@ class Config(_Strict):
     canary: dict[str, Any] = Field(default_factory=dict)
     call_log: dict[str, Any] = Field(default_factory=dict)
     notes_ref: str = "refs/notes/promptctl"   # where eval attestations live (git notes)
+    publish: dict[str, list[PublishTarget]] = Field(default_factory=dict)   # env -> targets
 
     @field_validator("tag_format")
     @classmethod

@@ -6,6 +6,7 @@ exactly the paths it is given and creates annotated tags. It never moves or dele
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -68,6 +69,12 @@ class GitStore:
         self.prefix = root.resolve().relative_to(top).as_posix().strip(".")
         # Commands run in the prompt repo's folder, so pathspecs and paths are relative to it.
         self._git = git.Git(str(root.resolve()))
+
+    def after_fork(self) -> None:
+        """In a forked child: stop using the parent's `git cat-file` pipes (GitPython keeps
+        them open per Repo), so two processes never interleave requests on one pipe."""
+        for runner in (self.repo.git, self._git):
+            _detach_persistent(runner)
 
     # ------------------------------------------------------------ reading
 
@@ -228,6 +235,30 @@ def _release_subjects(subjects: list[str]) -> list[tuple[str, str]]:
     from .tags import _SEMVER
     pattern = re.compile(rf"^release (\S+) ({_SEMVER})(?::|$)")
     return [(m[1], m[2]) for m in map(pattern.match, subjects) if m]
+
+
+def _detach_persistent(runner: git.Git) -> None:
+    for attr in ("cat_file_all", "cat_file_header"):
+        command = getattr(runner, attr, None)
+        if command is None:
+            continue
+        proc, command.proc = command.proc, None   # no terminate(): the process is the parent's
+        if proc is not None:
+            _point_at_devnull(proc.stdin, proc.stdout, proc.stderr)
+        setattr(runner, attr, None)               # the child starts its own on first use
+
+
+def _point_at_devnull(*streams) -> None:
+    """Swap the child's copies of the pipe ends for /dev/null: closing them later (when the
+    file objects are collected) then flushes nothing into, and reads nothing from, the
+    parent's process."""
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        for stream in streams:
+            if stream is not None:
+                os.dup2(null, stream.fileno())
+    finally:
+        os.close(null)
 
 
 def _put_back(index: Path, saved: bytes | None) -> None:

@@ -152,3 +152,17 @@ def test_show_log_promote_and_the_runtime_advise_fetching_tags(tmp_path):
     from promptctl import PromptctlError, Registry
     with pytest.raises(PromptctlError, match="fetch --tags"):
         Registry.open(partial, env="production")
+
+
+def test_eval_history_shows_local_and_attested_runs_marked(team, llm):
+    _, ci, laptop = team
+    assert cli(ci, "eval", "support-reply@1.0.0").exit_code == 0
+    assert cli(ci, "sync", "--push").exit_code == 0
+    assert cli(laptop, "eval", "support-reply@1.0.0", "--provider", "echo").exit_code == 0
+    assert cli(laptop, "sync").exit_code == 0
+    r = cli(laptop, "eval", "history", "support-reply", "--json")
+    rows = json.loads(r.output)
+    assert sorted((row["provider"], row["source"]) for row in rows) == [
+        ("echo", "local+attested"), ("openai", "attested")]
+    r = cli(laptop, "eval", "history")
+    assert "attested" in r.output and "local+attested" in r.output

@@ -87,3 +87,20 @@ def test_the_notes_ref_is_configurable(deploy_repo):
     evaluate(deploy_repo, "support-refund@1.0.0", EvalOptions())
     assert note_lines(deploy_repo, "support-refund/v1.0.0", "refs/notes/evals")
     assert "refs/notes/promptctl" not in git(deploy_repo, "for-each-ref", "refs/notes")
+
+
+def test_merged_shards_are_attested_as_one_complete_run(deploy_repo, tmp_path):
+    from promptctl.services.evaluate import merge
+    files = []
+    for i in (1, 2):
+        report = evaluate(deploy_repo, "support-refund@1.0.0", EvalOptions(shard=f"{i}/2"))
+        assert report.runs[0].attested == []
+        files.append(tmp_path / f"shard{i}.json")
+        files[-1].write_text(json.dumps(report.to_dict()))
+    with pytest.raises(CheckFailed):
+        deploy.promote(project(deploy_repo), "support-refund", "1.0.0", "production", require_eval=True)
+    merged = merge(deploy_repo, files).runs[0]
+    assert merged.attested == ["support-refund/v1.0.0"] and merged.shard is None
+    [line] = note_lines(deploy_repo, "support-refund/v1.0.0")
+    assert line["suite"] == "evals/support-refund/suite.yaml" and line["passed"]
+    deploy.promote(project(deploy_repo), "support-refund", "1.0.0", "production", require_eval=True)

@@ -107,7 +107,8 @@ def history_cmd(
         return
     from rich.table import Table
     table = Table(box=None, pad_edge=False)
-    for col in ("when", "prompt", "version", "digest", "model", "cases", "errors", "score", "result"):
+    for col in ("when", "prompt", "version", "digest", "model", "cases", "errors", "score", "result",
+                "source"):
         table.add_column(col)
     for r in rows:
         result = "pass" if r.passed else "FAIL"
@@ -116,7 +117,7 @@ def history_cmd(
         if r.shard:
             result += f" [shard {r.shard}]"
         table.add_row(r.started, r.prompt, r.version, r.digest.removeprefix("sha256:")[:12], r.model,
-                      str(r.cases), str(r.errors), f"{r.score:.3f}", result)
+                      str(r.cases), str(r.errors), f"{r.score:.3f}", result, r.source)
     _console().print(table)
 
 

@@ -36,3 +36,17 @@ def sync_cmd(remote: Optional[str] = typer.Argument(None, help="Remote (default:
     typer.echo(f"manifest ({report.branch or 'detached HEAD'}): {report.manifest}")
     if push:
         typer.echo(f"pushed: {', '.join(report.pushed) if report.pushed else 'nothing new'}")
+
+
+@command(app, "publish")
+def publish_cmd(env: str = typer.Option(..., "--env", "-e", help="Environment, e.g. production.",
+                                        autocompletion=environments),
+                as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Write ENV's bundle from the committed manifest and run its `publish:` targets."""
+    from ..services.publish import publish
+    report = publish(_project(), env)
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    typer.echo(f"published {env} (manifest {report.manifest_commit[:8]}): "
+               f"{'; '.join(report.done)}")

@@ -195,6 +195,15 @@ class AttestationStore:
                 found += self.of_release(release)
         return sorted(found, key=_order)
 
+    def every(self) -> list[Attestation]:
+        """Attestations on every release tag of every prompt, oldest first."""
+        noted = self.store.noted_objects(self.ref)
+        found = []
+        for release in self.store.releases():
+            if release.tag_sha in noted:
+                found += self.of_release(release)
+        return sorted(found, key=_order)
+
     def of_digest(self, name: str, digest: str) -> list[Attestation]:
         """Attestations of exactly this content (a final release and its rc share them)."""
         return [a for a in self.of_prompt(name) if a.prompt_digest == digest]

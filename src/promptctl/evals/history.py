@@ -54,6 +54,7 @@ class HistoryRow:
     shard: str | None
     started: str
     duration_s: float
+    source: str = "local"     # "local", "attested" (git notes), or "local+attested"
     kind: str = "eval"                 # "eval" or "drift"
     accepted: bool = False             # `drift --accept` (or a first drift) made it the baseline
     suite_digest: str = ""

@@ -72,6 +72,7 @@ class RunResult:
     comparison: dict[str, Any] | None = None
     baseline_note: str | None = None   # why --baseline compared nothing (a new prompt)
     attested: list[str] = field(default_factory=list)   # release tags whose note holds this run
+    suite: str = ""                   # the suite file the run used (repo-relative)
     suite_digest: str = ""             # the suite file's text as run (drift matches baselines on it)
     params_digest: str = ""            # the model params as run
 

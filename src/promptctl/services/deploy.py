@@ -31,7 +31,8 @@ def promote(project: Project, name: str, version: str, env: str, *, segment: str
     version = _normal(version)
     content = _released(project, name, version)
     _eval_gate(project, name, version, content, env, segment, require_eval)
-    return _edit(project, lambda m: mf.promote(m, env, name, version, segment), why)
+    return _published(project, env, _edit(project, lambda m: mf.promote(m, env, name, version,
+                                                                        segment), why))
 
 
 def canary(project: Project, name: str, version: str, env: str, weight: float, *,
@@ -41,7 +42,8 @@ def canary(project: Project, name: str, version: str, env: str, weight: float, *
     if weight != 0:
         content = _released(project, name, version)
         _eval_gate(project, name, version, content, env, segment, require_eval)
-    return _edit(project, lambda m: mf.canary(m, env, name, version, weight, segment), why)
+    return _published(project, env, _edit(project, lambda m: mf.canary(m, env, name, version,
+                                                                       weight, segment), why))
 
 
 def rollback(project: Project, name: str, env: str, *, segment: str | None = None,
@@ -59,7 +61,18 @@ def rollback(project: Project, name: str, env: str, *, segment: str | None = Non
             if target_version is not None:
                 _released(project, name, target_version)
         return mf.rollback(manifest, env, name, segment, to=target_version)
-    return _edit(project, edit, why)
+    return _published(project, env, _edit(project, edit, why))
+
+
+def _published(project: Project, env: str, change: Change) -> Change:
+    """Publish the env's bundle after its manifest commit; a failure keeps the commit."""
+    from ..errors import PublishError
+    from .publish import after_commit, attach
+    try:
+        after_commit(project, env)
+    except PublishError as exc:
+        raise attach(change, env, exc) from None
+    return change
 
 
 def _edit(project: Project, edit: Callable[[Manifest], tuple[Manifest, Change]], why: str) -> Change:

@@ -175,6 +175,7 @@ def _run_one(project: Project, name: str, version: str | None, content: PromptCo
         run.comparison = compare(base, run, policy.tolerance, policy.alpha, policy.resamples)
     elif options.baseline:
         run.baseline_note = f"none: {name} is not deployed in {options.baseline} yet (gates only)"
+    run.suite = suite_file
     if options.record:
         _record(project, run)
         from .evidence import attest
@@ -364,18 +365,21 @@ def _record(project: Project, run) -> None:
 # ---------------------------------------------------------------- history, merge, require
 
 def history(directory: Path | str, name: str | None, limit: int = 20) -> list:
-    """`promptctl eval history NAME`: the latest recorded runs, newest first."""
+    """`promptctl eval history NAME`: this machine's runs and the attested ones (git notes,
+    from any clone), newest first; a run found in both is marked `local+attested`."""
     from ..evals.history import History
+    from .evidence import attested_rows
 
     project = open_project(directory)
     path = state_path(project, "history", HISTORY_FILE)
-    if not path.exists():
-        return []
-    store = History(path)
-    try:
-        return store.rows(name, limit)
-    finally:
-        store.close()
+    local = []
+    if path.exists():
+        store = History(path)
+        try:
+            local = store.rows(name, limit)
+        finally:
+            store.close()
+    return attested_rows(project, name, local)[:limit]
 
 
 def merge(directory: Path | str, files: list[Path], record: bool = True) -> EvalReport:
@@ -415,7 +419,22 @@ def merge(directory: Path | str, files: list[Path], record: bool = True) -> Eval
         project = open_project(directory)
         for run in report.runs:
             _record(project, run)
+            _attest_merged(project, run)
     return report
+
+
+def _attest_merged(project: Project, run) -> None:
+    """A merged run is complete: attest it like a single run, with the suite as it is here."""
+    from .evidence import attest
+
+    if not run.suite or project.working.read(run.suite) is None:
+        return     # results written before runs named their suite
+    suite, _, dataset_digest = load_suite(project, run.suite)
+    if dataset_digest != run.dataset_digest:
+        return     # the dataset changed since the shards ran: the run proves nothing of it
+    content = load_version(project, run.prompt, run.version)
+    if content.digest == run.digest:
+        run.attested = [r.tag for r in attest(project, run, run.suite, suite, content)]
 
 
 def _check_complete(parts: list) -> None:

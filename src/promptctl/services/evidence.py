@@ -103,3 +103,35 @@ def _fix(name: str, version: str, reason: str) -> str:
         return (f"run `{run}` (CI does it on main and pushes the note), then `promptctl sync`; "
                 "or drop --require-eval")
     return f"run `{run}` with the committed suite and the served model, or drop --require-eval"
+
+
+def attested_rows(project: Project, name: str | None, local: list) -> list:
+    """Local history rows joined with attestations as rows, newest first (for `eval history`).
+    A run is the same in both when prompt, content, start time, provider and model agree."""
+    from dataclasses import replace
+
+    try:
+        store = attestations(project)
+        found = store.of_prompt(name) if name else store.every()
+    except RepoError:
+        found = []     # not a git repo: local runs only
+    attested = {(a.prompt, a.prompt_digest, a.time, a.provider, a.model): a for a in found}
+    rows = []
+    for row in local:
+        same = attested.pop((row.prompt, row.digest, row.started, row.provider, row.model), None)
+        rows.append(replace(row, source="local+attested") if same else row)
+    rows += [_as_row(a) for a in attested.values()]
+    return sorted(rows, key=lambda r: r.started, reverse=True)
+
+
+def _as_row(a):
+    from ..evals.history import HistoryRow
+
+    return HistoryRow(
+        id=0, prompt=a.prompt, version=a.version, digest=a.prompt_digest, provider=a.provider,
+        model=a.model, dataset_digest=a.dataset_digest, cases=a.cases, errors=a.errors,
+        score=a.score, metrics=dict(a.metrics),
+        gates=[{"gate": g.gate, "value": g.value, "passed": g.passed} for g in a.gates],
+        passed=a.passed, baseline=a.regression.baseline if a.regression else None,
+        regressed=bool(a.regression and a.regression.regressed), shard=None, started=a.time,
+        duration_s=0.0, source="attested")
