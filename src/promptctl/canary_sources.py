@@ -95,6 +95,10 @@ _ROUTING = f"""
 SELECT COUNT(*), COALESCE(SUM({MISROUTED}), 0), COALESCE(SUM(threshold != :expected), 0)
 FROM calls WHERE {{where}} AND bucket IS NOT NULL AND threshold IS NOT NULL
 """
+_SPLIT = """
+SELECT COUNT(DISTINCT COALESCE(key_hash, call_id)), COUNT(*) FROM calls
+ WHERE {where} AND threshold = :expected
+"""
 _MISROUTED_IDS = (f"SELECT call_id FROM calls WHERE {{where}} AND bucket IS NOT NULL "
                   f"AND threshold IS NOT NULL AND {MISROUTED} ORDER BY ts LIMIT :limit")
 EXAMPLES = 10
@@ -119,16 +123,23 @@ def _routing_sqlite(conn: sqlite3.Connection, sel: Selection) -> RoutingCheck:
         return RoutingCheck()
     checked = misrouted = other = 0
     examples: list[str] = []
+    split = {}
     for variant in ("stable", "canary"):
         params = {**_params(sel, variant), "expected": _expected_threshold(sel),
                   "limit": EXAMPLES}
         n, bad, stale = conn.execute(_ROUTING.format(where=_where(sel)), params).fetchone()
         checked, misrouted = checked + n, misrouted + bad
         other += stale if sel.weight is not None else 0
+        split[variant] = conn.execute(_SPLIT.format(where=_where(sel)), params).fetchone()
         if bad and len(examples) < EXAMPLES:
             examples += [r[0] for r in conn.execute(_MISROUTED_IDS.format(where=_where(sel)),
                                                     params)]
-    return RoutingCheck(checked, misrouted, tuple(examples[:EXAMPLES]), other)
+    return RoutingCheck(checked, misrouted, tuple(examples[:EXAMPLES]), other,
+                        _split(split["stable"], split["canary"]) if checked else None)
+
+
+def _split(stable: tuple[int, int], canary: tuple[int, int]) -> tuple[int, int, int, int]:
+    return stable[0], canary[0], stable[1], canary[1]
 
 
 def recorded_scores(path: str | Path, sel: Selection) -> set[str]:
@@ -245,6 +256,8 @@ def _jsonl_scan(path: str | Path, sel: Selection) -> tuple[RoutingCheck, set[str
     examples: list[str] = []
     names: set[str] = set()
     ids = set()
+    keys: dict[str, set] = {"stable": set(), "canary": set()}
+    at_weight = {"stable": 0, "canary": 0}
     for c in calls:
         if not _selected(c, sel):
             continue
@@ -254,6 +267,9 @@ def _jsonl_scan(path: str | Path, sel: Selection) -> tuple[RoutingCheck, set[str
             continue
         checked += 1
         other += sel.weight is not None and c.threshold != expected
+        if c.threshold == expected:
+            keys[c.variant].add(c.key_hash or c.call_id)
+            at_weight[c.variant] += 1
         if (c.bucket < c.threshold) != (c.variant == "canary"):
             misrouted += 1
             if len(examples) < EXAMPLES:
@@ -261,7 +277,9 @@ def _jsonl_scan(path: str | Path, sel: Selection) -> tuple[RoutingCheck, set[str
     for fb in feedback:
         if fb.call_id in ids:
             names.update(fb.scores)
-    return RoutingCheck(checked, misrouted, tuple(examples), other), names
+    split = _split((len(keys["stable"]), at_weight["stable"]),
+                   (len(keys["canary"]), at_weight["canary"])) if checked else None
+    return RoutingCheck(checked, misrouted, tuple(examples), other, split), names
 
 
 def read_call_log(path: str | Path, sel: Selection,

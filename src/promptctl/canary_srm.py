@@ -43,6 +43,10 @@ class RoutingCheck:
     misrouted: int = 0                     # bucket and variant disagree
     examples: tuple[str, ...] = ()         # call ids of some misrouted calls
     other_threshold: int = 0               # logged with another weight than the manifest's
+    # (stable keys, canary keys, stable calls, canary calls) of the calls routed at the
+    # manifest's weight: the split to test when buckets are logged (calls of an earlier
+    # step, or of an app with a stale manifest, were routed at another weight)
+    split: tuple[int, int, int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,8 @@ def check_srm(policy: SrmPolicy, weight: float, stable_keys: int, canary_keys: i
               routing: RoutingCheck | None = None) -> SrmResult:
     share = weight / 100
     routing = routing or RoutingCheck()
+    if routing.split is not None and sum(routing.split[:2]):
+        stable_keys, canary_keys, stable_calls, canary_calls = routing.split
     p_keys = chi_square_p(stable_keys, canary_keys, share)
     p_calls = chi_square_p(stable_calls, canary_calls, share)
 
@@ -129,6 +135,9 @@ def check_srm(policy: SrmPolicy, weight: float, stable_keys: int, canary_keys: i
 
     misrouted = (f"; {routing.misrouted} of {routing.checked} logged calls misrouted "
                  "(bucket and variant disagree)" if routing.misrouted else "")
+    if routing.other_threshold:
+        misrouted += (f"; {routing.other_threshold} calls routed at another weight left out "
+                      "(an earlier step, or an app with a stale manifest)")
     if p_keys is None:
         if share >= 1:
             return result("no_data", "at 100% every call goes to the canary: no split to check"

@@ -127,3 +127,13 @@ def test_durations_never_round_up_to_the_goal():
     hold = decide(parse_policy(QUICK, {"min_duration": "30s"}), _obs(950, 50), weight=5,
                   elapsed=29.6)
     assert "29s of 30s in this step" in hold.reasons
+
+
+def test_calls_routed_at_another_weight_are_left_out_of_the_split():
+    # half the window's calls were routed at 5% (the step before): alone they would fake a
+    # mismatch at 50%; the calls logged with the 50% threshold split evenly
+    routing = RoutingCheck(checked=8000, other_threshold=4000, split=(2000, 2000, 2000, 2000))
+    result = check_srm(SrmPolicy(), 50, 5800, 2200, 5800, 2200, routing)
+    assert result.verdict == "ok" and (result.stable_keys, result.canary_keys) == (2000, 2000)
+    assert "4000 calls routed at another weight left out" in result.reason
+    assert check_srm(SrmPolicy(), 50, 5800, 2200, 5800, 2200).mismatch
