@@ -61,14 +61,15 @@ SELECT COUNT(v), COALESCE(SUM(v), 0), COALESCE(SUM(v * v), 0), COALESCE(SUM(k), 
 """
 
 
-def _where(sel: Selection) -> str:
-    clauses = ["name = :name", "env = :env", "version = :version", "variant = :variant",
-               "ts >= :since"]
+def _where(sel: Selection, table: str = "") -> str:
+    c = f"{table}." if table else ""
+    clauses = [f"{c}name = :name", f"{c}env = :env", f"{c}version = :version",
+               f"{c}variant = :variant", f"{c}ts >= :since"]
     if sel.until is not None:
-        clauses.append("ts < :until")
+        clauses.append(f"{c}ts < :until")
     # The default entry's canary is judged on its own traffic only: a segment routes its
     # calls by its own entry (and may run its own canary of the same versions).
-    clauses.append("segment = :segment" if sel.segment is not None else "segment IS NULL")
+    clauses.append(f"{c}segment = :segment" if sel.segment is not None else f"{c}segment IS NULL")
     return " AND ".join(clauses)
 
 
@@ -91,24 +92,26 @@ def _open_readonly(path: Path) -> sqlite3.Connection:
 
 
 MISROUTED = "(bucket < threshold) != (variant = 'canary')"
+# One pass per variant: checked, misrouted, at another weight, and the keys and calls
+# routed at the manifest's weight (the split the sample-ratio test uses).
 _ROUTING = f"""
-SELECT COUNT(*), COALESCE(SUM({MISROUTED}), 0), COALESCE(SUM(threshold != :expected), 0)
+SELECT COUNT(*), COALESCE(SUM({MISROUTED}), 0), COALESCE(SUM(threshold != :expected), 0),
+       COUNT(DISTINCT CASE WHEN threshold = :expected THEN COALESCE(key_hash, call_id) END),
+       COALESCE(SUM(threshold = :expected), 0)
 FROM calls WHERE {{where}} AND bucket IS NOT NULL AND threshold IS NOT NULL
-"""
-_SPLIT = """
-SELECT COUNT(DISTINCT COALESCE(key_hash, call_id)), COUNT(*) FROM calls
- WHERE {where} AND threshold = :expected
 """
 _MISROUTED_IDS = (f"SELECT call_id FROM calls WHERE {{where}} AND bucket IS NOT NULL "
                   f"AND threshold IS NOT NULL AND {MISROUTED} ORDER BY ts LIMIT :limit")
 EXAMPLES = 10
-# Score names any call of the selection recorded, itself or by later feedback.
+# Score names the selection's latest calls recorded, themselves or by later feedback: a
+# sample (apps record the same scores on most calls), so listing stays cheap on big logs.
+NAME_SAMPLE = 5000
 _SCORE_NAMES = """
-SELECT DISTINCT j.key FROM calls, json_each(calls.scores) AS j
- WHERE {where} AND calls.scores IS NOT NULL
+WITH recent AS (SELECT call_id, scores FROM calls WHERE {where} ORDER BY ts DESC LIMIT :sample)
+SELECT DISTINCT j.key FROM recent, json_each(recent.scores) AS j
 UNION
-SELECT DISTINCT j.key FROM feedback AS f, json_each(f.scores) AS j
- WHERE f.call_id IN (SELECT call_id FROM calls WHERE {where})
+SELECT DISTINCT j.key FROM recent JOIN feedback AS f ON f.call_id = recent.call_id,
+       json_each(f.scores) AS j
 """
 
 
@@ -127,10 +130,11 @@ def _routing_sqlite(conn: sqlite3.Connection, sel: Selection) -> RoutingCheck:
     for variant in ("stable", "canary"):
         params = {**_params(sel, variant), "expected": _expected_threshold(sel),
                   "limit": EXAMPLES}
-        n, bad, stale = conn.execute(_ROUTING.format(where=_where(sel)), params).fetchone()
+        n, bad, stale, keys, calls = conn.execute(_ROUTING.format(where=_where(sel)),
+                                                  params).fetchone()
         checked, misrouted = checked + n, misrouted + bad
         other += stale if sel.weight is not None else 0
-        split[variant] = conn.execute(_SPLIT.format(where=_where(sel)), params).fetchone()
+        split[variant] = (keys, calls)
         if bad and len(examples) < EXAMPLES:
             examples += [r[0] for r in conn.execute(_MISROUTED_IDS.format(where=_where(sel)),
                                                     params)]
@@ -151,8 +155,9 @@ def recorded_scores(path: str | Path, sel: Selection) -> set[str]:
     try:
         names: set[str] = set()
         for variant in ("stable", "canary"):
-            names |= {r[0] for r in conn.execute(_SCORE_NAMES.format(where=_where(sel)),
-                                                 _params(sel, variant))}
+            query = _SCORE_NAMES.format(where=_where(sel))
+            names |= {r[0] for r in conn.execute(query, {**_params(sel, variant),
+                                                         "sample": NAME_SAMPLE})}
         return names
     except sqlite3.DatabaseError as exc:
         raise MetricSourceError(f"cannot read the call log: {exc}", file=str(path)) from exc

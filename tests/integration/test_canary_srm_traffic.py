@@ -34,7 +34,9 @@ def _traffic(root, log, n: int, *, keep_canary: float = 1.0, fail_canary: bool =
         if lie_every and p.variant == "stable" and i % lie_every == 0:
             fields["variant"] = "canary"
             fields["version"] = "1.1.0"
-        reg.log_call(p, **fields)
+        call_id = reg.log_call(p, **fields)
+        if i % 2:
+            reg.attach(call_id, {"thumbs_up": 1.0})   # a late signal, never declared
     assert logger.flush()
     logger.close()
 
@@ -62,6 +64,7 @@ def test_buckets_are_logged_and_a_healthy_split_passes_the_check(deploy_repo, tm
     by = {m.name: m for m in analysis.decision.metrics}
     # policy_ok is recorded but not declared: reported as observe-only, never gating
     assert by["policy_ok"].observe and by["policy_ok"].canary == 1.0
+    assert by["thumbs_up"].observe and by["thumbs_up"].stable == 1.0
     assert not any("policy_ok" in reason for reason in analysis.decision.reasons)
 
 
