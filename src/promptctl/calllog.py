@@ -124,7 +124,8 @@ def _error_name(error: Any) -> str | None:
         return type(error).__name__
     if isinstance(error, type) and issubclass(error, BaseException):
         return error.__name__
-    return str(error)
+    from .redaction import redact   # app error text may hold a key; it goes to logs and spans
+    return redact(str(error))
 
 
 # The app's values are not validated by raising (logging never breaks the app): a value
@@ -202,6 +203,9 @@ class Call:
         return False
 
 
+EXIT_TIMEOUT = 2.0   # what an app's exit may wait for the call log, at most
+
+
 class CallLogger:
     """Buffered, thread-safe call logger writing batches to one sink from a daemon thread.
 
@@ -230,7 +234,7 @@ class CallLogger:
         self._thread: threading.Thread | None = None
         self._start()
         ref = weakref.ref(self)
-        atexit.register(lambda: (lg := ref()) is not None and lg.close())
+        atexit.register(lambda: (lg := ref()) is not None and lg.close(EXIT_TIMEOUT))
         if hasattr(os, "register_at_fork"):
             # A forked child inherits the buffer but not the writer thread: start a fresh one.
             os.register_at_fork(after_in_child=lambda: (lg := ref()) is not None and lg._reset())
@@ -309,11 +313,18 @@ class CallLogger:
         if self._closed:
             return
         self._closed = True
+        deadline = None if timeout is None else _perf() + timeout
         self.flush(timeout)
         self._stop = True
         self._wake.set()
         if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
+            self._thread.join(None if deadline is None else max(0.0, deadline - _perf()))
+            if self._thread.is_alive():
+                # the sink is stuck (a database locked by another process): do not wait on it,
+                # and do not close it under the writer's feet; the records still queued are lost
+                self.stats.dropped += len(self._buffer)
+                self.stats.last_error = f"sink still busy after {timeout:g} s at close"
+                return
         close = getattr(self.sink, "close", None)
         if close is not None:
             try:
@@ -375,7 +386,9 @@ class CallLogger:
             self.sink.write(batch)
             self.stats.written += len(batch)
         except Exception as exc:
-            self.stats.failed += len(batch)
+            landed = min(len(batch), max(0, int(getattr(exc, "written", 0) or 0)))
+            self.stats.written += landed        # a full disk: the lines that made it count
+            self.stats.failed += len(batch) - landed
             self.stats.sink_errors += 1
             self.stats.last_error = f"{type(exc).__name__}: {exc}"
             if self.stats.sink_errors in (1, 10, 100, 1000) or self.stats.sink_errors % 10000 == 0:
@@ -434,10 +447,12 @@ def resolve_target(target: Any, root: Path | None = None) -> Any:
 def _configured_path(root: Path | None) -> Path | None:
     # Read once when a logger opens, never per call; `canary analyze` reads the same key.
     config = Path(root or ".") / "promptctl.yaml"
+    from .errors import PromptctlError
+    from .safeyaml import load_yaml
     try:
-        import yaml
-        data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
-    except Exception:   # a broken promptctl.yaml must not break the app: use the default
+        data = load_yaml(config.read_text(encoding="utf-8"), "promptctl.yaml") or {}
+    except (OSError, UnicodeDecodeError, PromptctlError):
+        # a broken promptctl.yaml must not break the app: use the default
         return None
     section = data.get("call_log") if isinstance(data, dict) else None
     path = section.get("path") if isinstance(section, dict) else None

@@ -16,8 +16,9 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from .errors import NotFoundError, Problem, RepoError, UsageError, ValidationError
-from .model import NAME_RE, Config, PromptContent, PromptSpec
+from .model import NAME_RE, Body, Config, PromptContent, PromptSpec
 from .render import has_computed_reference, make_environment, parse, referenced_templates
+from .safeyaml import compose, load_yaml
 
 CONFIG_FILE = "promptctl.yaml"
 PROMPT_FILE = "prompt.yaml"
@@ -33,22 +34,53 @@ class FileSource(Protocol):
 
 
 class WorkingTree:
-    """Files as they are on disk now."""
+    """Files as they are on disk now, confined to the repo (and prompts to their folder).
 
-    def __init__(self, root: Path) -> None:
+    A symlink or `..` leading out would let `show`/`eval` read, digest, commit and send to a
+    provider a file that is not part of the repo: such a read is refused by name.
+    """
+
+    def __init__(self, root: Path, prompts_dir: str | None = None) -> None:
         self.root = root
+        self.prompts_dir = prompts_dir
 
     def read(self, path: str) -> str | None:
+        full = self.root / path
         try:
-            return decode_text((self.root / path).read_bytes(), path)
+            self._confine(path, full)
+            return decode_text(full.read_bytes(), path)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
+
+    def _confine(self, path: str, full: Path) -> None:
+        if not full.exists():
+            return
+        resolved = full.resolve()
+        root = self.root.resolve()
+        inside = self.prompts_dir if self.prompts_dir and _under(path, self.prompts_dir) else None
+        limit = (self.root / inside).resolve() if inside else root
+        if resolved.is_relative_to(limit) and resolved.is_relative_to(root):
+            return
+        where = f"the {inside}/ folder" if inside else "the repo"
+        problem = Problem(path, f"resolves to {resolved}, outside {where} (a symlink or '..' "
+                                f"leading out is refused: copy the file in instead)")
+        raise ValidationError(problems=[problem])
 
     def listdir(self, path: str) -> list[str]:
         try:
             return sorted(e.name for e in os.scandir(self.root / path) if e.is_file())
         except (FileNotFoundError, NotADirectoryError):
             return []
+
+
+def _under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def outside_reference(ref: str) -> bool:
+    """An include name that climbs out of the prompts folder or is absolute."""
+    parts = ref.replace("\\", "/").split("/")
+    return ref.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]
 
 
 def decode_text(data: bytes, path: str) -> str:
@@ -77,14 +109,7 @@ class DictSource:
 
 # ---------------------------------------------------------------- YAML with lines
 
-def load_yaml(text: str, file: str) -> Any:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        problem = Problem(file, f"invalid YAML: {getattr(exc, 'problem', exc)}", line=line)
-        raise ValidationError(problems=[problem]) from exc
+# `load_yaml` (imported above from safeyaml) is the one loader every reader uses.
 
 
 def key_lines(text: str) -> dict[tuple, int]:
@@ -102,10 +127,7 @@ def key_lines(text: str) -> dict[tuple, int]:
             for index, item in enumerate(node.value):
                 walk(item, (*path, index))
 
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return lines
+    root = compose(text)
     if root is not None:
         walk(root, ())
     return lines
@@ -224,32 +246,73 @@ def load_prompt(source: FileSource, config: Config, name: str) -> PromptContent:
 
 
 def _bodies(spec: PromptSpec, name: str, files: dict[str, str], yaml_path: str, text: str,
-            problems: list[Problem]) -> tuple[dict[str, str], list[tuple[str, str]]]:
+            problems: list[Problem]) -> tuple[dict[str, str], list[Body]]:
     templates: dict[str, str] = {}
-    bodies: list[tuple[str, str]] = []
+    bodies: list[Body] = []
+    lines = key_lines(text)
 
-    def add(role: str, inline: str | None, file: str | None, field: tuple) -> None:
+    def add(inline: str | None, file: str | None, field: tuple) -> str | None:
         if inline is not None:
             loader_name = f"{name}/{PROMPT_FILE}#{'.'.join(map(str, field))}"
             templates[loader_name] = inline
-        else:
-            loader_name = f"{name}/{file}"
-            if loader_name not in files:
-                problems.append(Problem(yaml_path, f"file {file!r} not found next to prompt.yaml "
-                                                   f"(create {yaml_path.rsplit('/', 1)[0]}/{file} or fix the name)",
-                                        line=key_lines(text).get(field), field=".".join(map(str, field))))
-                return
-            templates[loader_name] = files[loader_name]
-        bodies.append((role, loader_name))
+            return loader_name
+        loader_name = f"{name}/{file}"
+        if loader_name not in files:
+            problems.append(Problem(yaml_path, f"file {file!r} not found next to prompt.yaml "
+                                               f"(create {yaml_path.rsplit('/', 1)[0]}/{file} or fix the name)",
+                                    line=lines.get(field), field=".".join(map(str, field))))
+            return None
+        templates[loader_name] = files[loader_name]
+        return loader_name
 
-    if spec.messages is not None:
-        for i, msg in enumerate(spec.messages):
-            key = "content" if msg.content is not None else "content_file"
-            add(msg.role, msg.content, msg.content_file, ("messages", i, key))
-    else:
+    if spec.messages is None:
         key = "template" if spec.template is not None else "template_file"
-        add("text", spec.template, spec.template_file, (key,))
+        loader = add(spec.template, spec.template_file, (key,))
+        if loader:
+            bodies.append(Body("text", loader))
+    for i, msg in enumerate(spec.messages or ()):
+        if msg.placeholder is not None:
+            _check_placeholder(spec, msg.placeholder, ("messages", i, "placeholder"), yaml_path,
+                               lines, problems)
+            bodies.append(Body("placeholder", name=msg.placeholder))
+            continue
+        parts = ()
+        if isinstance(msg.content, list):
+            parts = tuple(_part(part, add, ("messages", i, "content", j))
+                          for j, part in enumerate(msg.content))
+            loader = None
+        else:
+            key = "content" if msg.content is not None else "content_file"
+            loader = add(msg.content, msg.content_file, ("messages", i, key))
+            if loader is None:
+                continue
+        call_id = add(msg.tool_call_id, None, ("messages", i, "tool_call_id")) \
+            if msg.tool_call_id is not None else None
+        bodies.append(Body(msg.role or "user", loader, parts, call_id, msg.name))
+    for i, tool in enumerate(spec.tools):
+        if tool.description:   # descriptions may use inputs; they render with the messages
+            add(tool.description, None, ("tools", i, "description"))
     return templates, bodies
+
+
+def _part(part: Any, add: Any, field: tuple) -> tuple[str, str, str | None]:
+    if part.type == "text":
+        return "text", add(part.text, None, (*field, "text")), None
+    return "image_url", add(part.image_url, None, (*field, "image_url")), part.detail
+
+
+def _check_placeholder(spec: PromptSpec, input_name: str, field: tuple, yaml_path: str,
+                       lines: dict, problems: list[Problem]) -> None:
+    declared = spec.inputs.get(input_name)
+    if declared is None:
+        message = (f"{input_name!r} is not a declared input (add `{input_name}: messages` "
+                   f"under inputs:)")
+    elif declared.type != "messages":
+        message = (f"input {input_name!r} is of type {declared.type}; a placeholder takes a "
+                   f"`messages` input (set type: messages)")
+    else:
+        return
+    problems.append(Problem(yaml_path, message, line=lines.get(field), field=".".join(map(str, field))))
 
 
 def _gather_partials(source: FileSource, config: Config, templates: dict[str, str],
@@ -258,6 +321,7 @@ def _gather_partials(source: FileSource, config: Config, templates: dict[str, st
     env = make_environment({})
     pending = list(templates)
     seen = set(pending)
+    edges: dict[str, list[str]] = {}
     while pending:
         current = pending.pop()
         try:
@@ -273,9 +337,16 @@ def _gather_partials(source: FileSource, config: Config, templates: dict[str, st
                                     "as a literal, e.g. {% include \"_partials/x.j2\" %})",
                                     field=_field_of(current)))
         for ref in referenced_templates(ast):
+            edges.setdefault(current, []).append(ref)
             if ref in seen:
                 continue
             seen.add(ref)
+            if outside_reference(ref):
+                problems.append(Problem(_display(config, current, yaml_path),
+                                        f"include {ref!r} leaves the {config.prompts_dir}/ folder "
+                                        f"(name a file inside it, e.g. \"_partials/x.j2\")",
+                                        field=_field_of(current)))
+                continue
             body = source.read(f"{config.prompts_dir}/{ref}")
             if body is None:
                 problems.append(Problem(_display(config, current, yaml_path),
@@ -286,6 +357,36 @@ def _gather_partials(source: FileSource, config: Config, templates: dict[str, st
                 continue
             templates[ref] = body
             pending.append(ref)
+    cycle = _include_cycle(edges)
+    if cycle:
+        problems.append(Problem(_display(config, cycle[0], yaml_path),
+                                f"include cycle: {' -> '.join(cycle)} (a template may not "
+                                "include itself, directly or through others)",
+                                field=_field_of(cycle[0])))
+
+
+def _include_cycle(edges: dict[str, list[str]]) -> list[str] | None:
+    """The first include cycle found, as a path that ends where it starts."""
+    state: dict[str, int] = {}   # 1 on the current path, 2 done
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        state[node] = 1
+        for ref in edges.get(node, ()):
+            if state.get(ref) == 1:
+                return [*path[path.index(ref):], ref]
+            if ref not in state:
+                found = visit(ref, [*path, ref])
+                if found:
+                    return found
+        state[node] = 2
+        return None
+
+    for start in sorted(edges):
+        if start not in state:
+            found = visit(start, [start])
+            if found:
+                return found
+    return None
 
 
 def _display(config: Config, loader_name: str, yaml_path: str) -> str:

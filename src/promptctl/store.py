@@ -13,6 +13,7 @@ from pathlib import Path
 import git
 
 from .errors import NotFoundError, ReleaseError, RepoError
+from .locking import crash_point
 from .model import DEFAULT_TAG_FORMAT, Release
 from .tags import parse_body, parse_digest, parse_tag, ref_pattern
 
@@ -21,6 +22,9 @@ _REF_FORMAT = _SEP.join([
     "%(refname)", "%(objecttype)", "%(objectname)", "%(*objectname)",
     "%(taggerdate:iso-strict)", "%(taggername)", "%(creatordate:iso-strict)", "%(contents)",
 ]) + _END
+
+
+_SYMLINK = 0o120000
 
 
 class GitTreeSource:
@@ -39,11 +43,27 @@ class GitTreeSource:
 
     def read(self, path: str) -> str | None:
         item = self._item(path)
+        for _ in range(8):   # a committed symlink: read its target, as the working tree does
+            if item is None or item.type != "blob" or item.mode != _SYMLINK:
+                break
+            path = self._link_target(path, item.data_stream.read().decode("utf-8", "replace"))
+            item = self._item(path)
         if item is None or item.type != "blob":
             return None
         from .files import decode_text
 
         return decode_text(item.data_stream.read(), path)
+
+    def _link_target(self, path: str, target: str) -> str:
+        import posixpath
+
+        from .errors import Problem, ValidationError
+        joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+        if target.startswith("/") or joined.startswith("../") or joined == "..":
+            problem = Problem(path, f"is a symlink to {target!r}, outside the repo (commit the "
+                                    "file itself instead)")
+            raise ValidationError(problems=[problem])
+        return joined
 
     def listdir(self, path: str) -> list[str]:
         item = self._item(path)
@@ -185,16 +205,30 @@ class GitStore:
         saved = index.read_bytes() if index.exists() else None
         try:
             self.run_git("add", "-A", "--", *pathspecs)
+            crash_point("git:staged")
             self.run_git("commit", "-q", "--only", "-m", message, "--", *pathspecs)
         except RepoError:
             _put_back(index, saved)   # a refused commit (no identity, a hook) leaves nothing staged
             raise
         return self.head()
 
-    def create_tag(self, tag: str, commit: str, message: str) -> None:
+    def create_tag(self, tag: str, commit: str, message: str, sign: bool = False) -> None:
         if self.tag_commit(tag) is not None:
             raise ReleaseError(f"tag {tag} already exists", fix="tags are immutable: release a new version")
-        self.run_git("tag", "-a", tag, "-m", message, commit)
+        self.run_git("tag", "-s" if sign else "-a", tag, "-m", message, commit)
+
+
+    def verify_signature(self, tag: str, allowed_signers: Path | None = None) -> str | None:
+        """None when git verifies the tag's signature, else why not (one line)."""
+        config = ["-c", f"gpg.ssh.allowedSignersFile={allowed_signers}"] if allowed_signers else []
+        try:
+            self._git.execute(["git", *config, "verify-tag", tag])
+        except git.GitCommandError as exc:
+            lines = [ln.strip() for ln in (exc.stderr or "").splitlines() if ln.strip()]
+            if not lines or any("no signature found" in ln for ln in lines):
+                return "not signed"
+            return f"signature not accepted: {lines[-1]}"
+        return None
 
 
     # ------------------------------------------------------------ notes

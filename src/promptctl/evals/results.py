@@ -33,6 +33,7 @@ class CaseResult:
     metric_errors: dict[str, str] = field(default_factory=dict)
     provider_error: bool = False      # `error` came from the model provider (an outage)
     index: int = 0                    # position in the dataset, so merged shards keep order
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)   # {id, name, arguments}
 
     @property
     def key(self) -> tuple[str, int]:

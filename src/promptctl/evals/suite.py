@@ -87,7 +87,8 @@ class Suite(_Strict):
     gates: list[str] = Field(default_factory=list)
     repeat: int = Field(1, ge=1, le=100)
     concurrency: int = Field(8, ge=1, le=512)
-    timeout: float = Field(60.0, gt=0)
+    timeout: float = Field(60.0, gt=0)   # seconds for a whole attempt, not per read
+    max_response_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     retries: int = Field(3, ge=0, le=10)
     rpm: float | None = Field(None, gt=0)
     max_errors: int = Field(0, ge=0)
@@ -102,6 +103,14 @@ class Suite(_Strict):
     def _datasets(cls, value: str | list[str]) -> str | list[str]:
         if isinstance(value, list) and not value:
             raise ValueError("give at least one dataset file")
+        return value
+
+    @field_validator("gates")
+    @classmethod
+    def _some_gates(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("an empty list gates nothing (add one, e.g. `pass_rate >= 0.9`, "
+                             "or leave `gates` out)")
         return value
 
     @field_validator("metrics")
@@ -158,7 +167,7 @@ def parse_suite(text: str, file: str) -> Suite:
                                     line=lines.get(("metrics", i, "type")),
                                     field=f"metrics.{i}.type"))
             continue
-        message = check_params(metric)
+        message = check_params(metric) or _schema_param_error(metric)
         if message:
             problems.append(Problem(file, message, line=lines.get(("metrics", i)),
                                     field=f"metrics.{i}"))
@@ -184,6 +193,16 @@ def k_of_n_problem(gates: list[str], repeat: int) -> str | None:
         if parsed is not None and parsed[1] is not None and parsed[1] > repeat:
             return f"gate {text!r} needs at least {parsed[1]} samples per case"
     return None
+
+
+def _schema_param_error(metric: MetricSpec) -> str | None:
+    from .jsonschema import schema_error
+
+    schema = metric.params.get("schema")
+    if metric.type != "json_schema" or not isinstance(schema, dict):
+        return None
+    error = schema_error(schema)
+    return f"json_schema `schema` is not a valid JSON Schema: {error}" if error else None
 
 
 def suite_path(evals_dir: str, name: str) -> str:
@@ -221,4 +240,17 @@ def _contract_problems(project, name: str, cases) -> list[Problem]:
         spec = load_prompt(project.working, project.config, name).spec
     except PromptctlError:
         return []   # the prompt's own problems are reported by the prompt check
-    return input_problems(cases, spec.inputs)
+    return input_problems(cases, spec.inputs) + _schema_source_problems(project, name, spec)
+
+
+def _schema_source_problems(project, name: str, spec) -> list[Problem]:
+    """json_schema without `schema` scores against the prompt's output.schema; with neither
+    it would pass any JSON at all."""
+    path = suite_path(project.config.evals_dir, name)
+    text = project.working.read(path) or ""
+    suite = parse_suite(text, path)
+    lines = key_lines(text)
+    return [Problem(path, "scorer 'json_schema' needs `schema` (or an output.schema in the "
+                          "prompt)", line=lines.get(("metrics", i)), field=f"metrics.{i}")
+            for i, m in enumerate(suite.metrics)
+            if m.type == "json_schema" and "schema" not in m.params and spec.output.json_schema is None]
