@@ -25,8 +25,10 @@ def cli(root, *args):
 
 
 def configure(root, targets: list[dict], env: str = "production") -> None:
+    """Set (or replace) the env's publish targets in promptctl.yaml and commit it."""
     config = root / "promptctl.yaml"
-    config.write_text(config.read_text() + "publish:\n  " + env + ": " + json.dumps(targets) + "\n")
+    kept = config.read_text().split("publish:\n", 1)[0]
+    config.write_text(kept + "publish:\n  " + env + ": " + json.dumps(targets) + "\n")
     git_save(root, "publish targets")
 
 
