@@ -120,7 +120,9 @@ def test_every_render_failure_is_a_render_error_naming_prompt_at_version(deploy_
     release(deploy_repo, "hostile", "1.0.0")
     deploy.promote(project(deploy_repo), "hostile", "1.0.0", "production")
     p = promptctl.Registry.open(deploy_repo, env="production", refresh_interval=None).get("hostile")
-    for n, kind in ((1, "IndexError"), (2, "OverflowError"), (3, "")):   # 3: a budget or MemoryError
+    # a gigabyte list is refused by the render budget before it is allocated
+    for n, kind in ((1, "IndexError"), (2, "OverflowError"),
+                    (3, "blocked by the sandbox: repeating would make")):
         with pytest.raises(RenderError, match=rf"^hostile@1\.0\.0: {kind}"):
             p.render(n=n)
     recursive = promptctl.Registry.from_bundle(
@@ -134,18 +136,15 @@ def test_a_hanging_bundle_server_does_not_slow_get(live_repo, tmp_path):
     publish(live_repo, tmp_path)
     with StaticServer(tmp_path) as server:
         reg = promptctl.Registry.from_bundle(server.url, env="production", refresh_interval=0.05,
-                                             fetch_timeout=1.5, cache_dir=None)
-        server.mode["fault"] = "hang"             # accepts, reads the request, never answers
+                                             fetch_timeout=0.5, cache_dir=None)
+        server.mode["fault"] = "hang"
         timings = []
-        end = time.monotonic() + 2.0              # the refresh thread is stuck in a fetch meanwhile
+        end = time.monotonic() + 1.5
         while time.monotonic() < end:
             start = time.perf_counter()
             reg.get("support-refund", key=len(timings)).render(question="q")
             timings.append(time.perf_counter() - start)
             time.sleep(0.001)
-        deadline = time.monotonic() + 10
-        while reg.last_error is None and time.monotonic() < deadline:
-            time.sleep(0.05)
         reg.close()
     timings.sort()
     assert timings[int(len(timings) * 0.99)] < 0.005, timings[-5:]
@@ -157,12 +156,12 @@ def test_a_dripping_server_is_cut_off_at_the_total_deadline(live_repo, tmp_path)
     publish(live_repo, tmp_path)
     with StaticServer(tmp_path) as server:
         reg = promptctl.Registry.from_bundle(server.url, env="production", refresh_interval=None,
-                                             fetch_timeout=1.5, cache_dir=None)
+                                             fetch_timeout=0.5, cache_dir=None)
         server.mode["fault"] = "drip"              # a byte every 0.1 s: no read ever times out
         start = time.monotonic()
         assert reg.refresh() is False
-        assert time.monotonic() - start < 3.0      # 10 s of drip, cut at the deadline
-        assert "no complete answer within 1.5 s" in str(reg.last_error)
+        assert time.monotonic() - start < 1.0
+        assert "no complete answer within 0.5 s" in str(reg.last_error)
         assert reg.get("triage").version == "1.0.0"
 
 
