@@ -314,7 +314,8 @@ def test_the_corpus_is_large_and_ids_are_unique():
 
 
 @pytest.mark.parametrize("case", CASES_LIST, ids=[c.id for c in CASES_LIST])
-def test_bad_input_is_one_line_the_exit_code_and_no_change(prepared, tmp_path, case):
+def test_bad_input_is_one_line_the_exit_code_and_no_change(prepared, tmp_path, case, monkeypatch):
+    monkeypatch.setattr("promptctl.checks.CHECK_RENDER_SECONDS", 0.5)   # the slow case, sooner
     root = tmp_path / "repo"
     shutil.copytree(prepared, root, symlinks=True)
     (tmp_path / "outside.txt").write_text("SECRET FROM OUTSIDE THE REPO\n")
