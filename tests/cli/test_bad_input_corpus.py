@@ -210,6 +210,11 @@ def cases() -> list[Case]:
     for label, (suite, needle) in suite_cases.items():
         add(label, "check", {S: suite}, S, needle)
     add("gates-empty", "eval", {S: SUITE + "gates: []\n"}, S, "gates")
+    deep_json = '{"inputs": {"question": ' + "[" * 100000 + "]" * 100000 + "}}\n"
+    for kind in ("check", "eval"):
+        add("jsonl-deep", kind, {D: deep_json}, D, "nested too deeply")
+    add("bundle-deep", "verify", {"release.lock.json": "[" * 100000 + "]" * 100000},
+        "release.lock.json", "nested too deeply", code=1)   # verify reports findings, like check
     csv_suite = SUITE.replace("cases.jsonl", "cases.csv")
     csv_path = "evals/support-refund/cases.csv"
     for label, (text, needle) in {
