@@ -7,6 +7,7 @@ case); remote providers run as asyncio tasks bounded by the suite's concurrency.
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -42,6 +43,10 @@ class Plan:
     context: scoring.Context = field(default_factory=scoring.Context)
     on_progress: Progress | None = None
     positions: dict[str, int] = field(default_factory=dict)   # case id -> index before sharding
+    tools: Callable[[dict[str, Any]], list[dict]] | None = None   # renders tool descriptions
+    tool_choice: str | None = None
+    output: dict[str, Any] | None = None     # structured output asked of the model
+    name: str = "output"
 
 
 def metric_infos(metrics: list[MetricSpec]) -> list[MetricInfo]:
@@ -75,7 +80,10 @@ class _Runner:
         return self.plan.positions.get(case.id, 0)
 
     def request(self, case: Case) -> Request:
-        return Request.of(self.plan.model, self.plan.render(case.inputs), self.plan.params)
+        plan = self.plan
+        tools = plan.tools(case.inputs) if plan.tools is not None else ()
+        return Request.of(plan.model, plan.render(case.inputs), plan.params, tools=tools,
+                          tool_choice=plan.tool_choice, output=plan.output, name=plan.name)
 
     def key(self, request: Request, sample: int) -> str:
         return cache_key(self.plan.provider.settings, request, sample if self.plan.repeat > 1 else 0)
@@ -92,8 +100,9 @@ class _Runner:
         result.cost = price(self.plan.prices, self.plan.model, response.tokens_in,
                             response.tokens_out)
         result.cached = response.cached
+        result.tool_calls = list(response.tool_calls)
         obs = scoring.Observation(response.text, _case_of(result), result.latency_ms,
-                                  result.cost, response.tokens_out)
+                                  result.cost, response.tokens_out, tuple(response.tool_calls))
         for name, scorer in self.sync_scorers:
             try:
                 result.scores[name], result.reasons[name] = scorer(obs)
@@ -170,7 +179,7 @@ class _Runner:
             if key in self.inflight:
                 response = await asyncio.shield(self.inflight[key])
                 return Response(response.text, response.tokens_in, response.tokens_out,
-                                response.latency_ms, cached=True)
+                                response.latency_ms, cached=True, tool_calls=response.tool_calls)
             self.inflight[key] = asyncio.ensure_future(self.masked_call(provider, request))
             try:
                 response = await self.inflight[key]
@@ -186,6 +195,8 @@ class _Runner:
     def masked(self, response: Response) -> Response:
         """A completion echoing a known key must not carry it into results, HTML or cache."""
         response.text = self.redact(response.text)
+        if response.tool_calls:   # a model may echo the key into a call's arguments too
+            response.tool_calls = json.loads(self.redact(json.dumps(response.tool_calls)))
         return response
 
     async def judge(self, metric: MetricSpec, obs: scoring.Observation) -> tuple[float, str]:
