@@ -5,7 +5,8 @@ import time
 import pytest
 
 from promptctl.errors import RenderError
-from promptctl.render import Body, CompiledPrompt
+from promptctl.model import Body
+from promptctl.render import CompiledPrompt
 from promptctl.render_limits import MAX_RENDER_CHARS, deadline
 
 
