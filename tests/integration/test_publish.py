@@ -26,7 +26,8 @@ def cli(root, *args):
 
 def configure(root, targets: list[dict], env: str = "production") -> None:
     config = root / "promptctl.yaml"
-    config.write_text(config.read_text() + "publish:\n  " + env + ": " + json.dumps(targets) + "\n")
+    kept = config.read_text().split("publish:\n", 1)[0]   # a second `publish:` key is refused
+    config.write_text(kept + "publish:\n  " + env + ": " + json.dumps(targets) + "\n")
     git_save(root, "publish targets")
 
 

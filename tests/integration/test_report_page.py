@@ -135,3 +135,17 @@ def test_page_in_headless_chromium(site, tmp_path):
                     f"--screenshot={shot}", out.as_uri()], capture_output=True, timeout=60)
     assert shot.exists() and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 20_000                      # a rendered page, not a blank one
+
+
+def test_the_latest_change_lists_tool_changes(tmp_path):
+    from deploy_support import release
+    from tools_support import make_agent_repo
+
+    root = make_agent_repo(tmp_path / "r", "echo")
+    release(root, "agent", "1.0.0")
+    prompt = root / "prompts/agent/prompt.yaml"
+    text = prompt.read_text()
+    prompt.write_text(text[:text.index("  - name: refund")] + text[text.index("tool_choice:"):])
+    page = tmp_path / "page.html"
+    report_page(root, page)
+    assert "<li>tool &#39;refund&#39; removed</li>" in page.read_text()

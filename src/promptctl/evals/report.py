@@ -71,7 +71,7 @@ def to_junit(report) -> str:
                 s_fail += 1
                 failed = [f"{k}={v:.3f}: {case.reasons.get(k, '')}" for k, v in case.scores.items()]
                 ET.SubElement(tc, "failure", message="; ".join(failed)[:500]).text = \
-                    f"output: {(case.output or '')[:2000]}"
+                    f"output: {shown_output(case)[:2000]}"
         for gate in run.summary["gates"]:
             tc = ET.SubElement(suite, "testcase", classname=f"{run.prompt}.gates", name=gate["gate"],
                                time="0.000")
@@ -189,13 +189,20 @@ def to_html(report) -> str:
         for case in run.cases:
             cells = "".join(f"<td title='{e(case.reasons.get(n, ''))}'>"
                             f"{case.scores.get(n, 0.0):.2f}</td>" for n in names)
-            out = case.error if case.error else (case.output or "")
+            out = case.error if case.error else shown_output(case)
             parts.append(f"<tr class='{'pass' if case.passed else 'fail'}'><td>{e(case.id)}</td>"
                          f"<td><pre>{e(json.dumps(case.inputs, ensure_ascii=False))}</pre></td>"
                          f"<td><pre>{e(out)}</pre></td>{cells}</tr>")
         parts.append("</table>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def shown_output(case: Any) -> str:
+    """A case's answer as people read it: the text, then one line per tool call."""
+    calls = [f"-> {c.get('name')}({json.dumps(c.get('arguments'), ensure_ascii=False)})"
+             for c in getattr(case, "tool_calls", None) or []]
+    return "\n".join([case.output or "", *calls] if case.output else calls)
 
 
 RENDERERS = {"json": to_json, "junit": to_junit, "markdown": to_markdown, "html": to_html}

@@ -250,13 +250,24 @@ def _rendered_diff(old: PromptContent | None, new: PromptContent, a: str, b: str
 
 def render_text(content: PromptContent, label: str, variables: dict[str, Any]) -> str:
     """The rendered prompt as text: chat messages become `[role]` blocks."""
-    from ..render import CompiledPrompt
-    compiled = CompiledPrompt(f"{content.name}@{label}", content.templates, content.bodies,
-                              content.spec.inputs)
-    out = compiled.render(variables)
+    from ..render import compile_content
+    out = compile_content(content, f"{content.name}@{label}").render(variables)
     if isinstance(out, str):
         return out if out.endswith("\n") else out + "\n"
-    return "".join(f"[{m['role']}]\n{m['content'].rstrip()}\n\n" for m in out)
+    return "".join(f"[{m['role']}]\n{_message_text(m).rstrip()}\n\n" for m in out)
+
+
+def _message_text(message: dict[str, Any]) -> str:
+    """A rendered message as text: parts one per line, tool calls as name(arguments)."""
+    content = message.get("content")
+    if isinstance(content, list):
+        lines = [p["text"] if p.get("type") == "text" else f"<image {p['image_url']['url']}>"
+                 for p in content]
+    else:
+        lines = [content] if content else []
+    lines += [f"-> {c.get('function', c).get('name')}({c.get('function', c).get('arguments')})"
+              for c in message.get("tool_calls") or []]
+    return "\n".join(lines)
 
 
 def show(project: Project, ref: str) -> tuple[PromptContent, Release | None]:
