@@ -164,8 +164,9 @@ def _refuse_partial_clone(project: Project, name: str) -> None:
     if problem:
         # The same gap is left by a clone without tags and by a bump killed before its tag.
         raise ReleaseError(f"{problem}, so {name}'s next version is unknown",
-                           fix="run git fetch --tags (or promptctl sync), then bump again; "
-                               "if a bump here was interrupted, run `promptctl doctor`")
+                           fix="run git fetch --tags (or promptctl sync), then bump again; a release "
+                               "commit whose tag exists nowhere is an interrupted bump: "
+                               "run `promptctl doctor` to tag it")
 
 
 def clone_advice(project: Project, name: str | None = None) -> str | None:
@@ -399,7 +400,9 @@ def _untagged_findings(project: Project, report: VerifyReport) -> None:
         where = f"commit {found.commit[:8]}"
         if found.tagged_on is None:
             report.findings.append(Finding(where, f"'release {found.name} {found.version}' has no "
-                                                  "tag: a bump was interrupted (run `promptctl doctor`)"))
+                                                  "tag: fetch the tags (git fetch --tags); if it has "
+                                                  "none anywhere, a bump was interrupted: run "
+                                                  "`promptctl doctor`"))
         else:
             report.notes.append(Finding(where, f"'release {found.name} {found.version}' has no tag; "
                                                f"that version was tagged on {found.tagged_on[:8]}"))
