@@ -70,10 +70,12 @@ class CompiledPrompt:
     __slots__ = ("label", "_templates", "_bodies", "_tool_specs", "_parts", "_defaults",
                  "_required", "is_chat", "_tools", "_plain")
 
-    def __init__(self, label: str, templates: dict[str, str], bodies: tuple[Body, ...],
+    def __init__(self, label: str, templates: dict[str, str], bodies: tuple[Body | tuple, ...],
                  inputs: dict[str, Any], tools: tuple[dict, ...] | list[dict] = (), *,
                  lazy: bool = False) -> None:
         self.label = label
+        # (role, loader name) pairs, the layout before Body, still compile
+        bodies = tuple(b if isinstance(b, Body) else Body(*b) for b in bodies)
         self._templates, self._bodies, self._tool_specs = templates, bodies, tuple(tools)
         self._parts: list | None = None
         self._tools: list = []
