@@ -63,6 +63,9 @@ def _jsonl(text: str, file: str) -> list[tuple[int, Any]]:
             rows.append((number, json.loads(line)))
         except json.JSONDecodeError as exc:
             raise ValidationError(problems=[Problem(file, f"invalid JSON: {exc.msg}", line=number)]) from exc
+        except RecursionError as exc:
+            raise ValidationError(problems=[Problem(file, "JSON nested too deeply (flatten the "
+                                                          "case)", line=number)]) from exc
     return rows
 
 
