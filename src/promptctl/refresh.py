@@ -150,12 +150,15 @@ class Refreshing:
 
 
     def _load_first(self) -> None:
-        loader = None
         try:
             loader = self._loader.get()
             text = loader.watch.poll()
-        except Exception as exc:   # the source is down or unreadable: the copy on disk, if any
+            state = loader.load(text, self.env, self._cache)
+            self._check_env(state, loader)
+        except Exception as exc:
             error = _promptctl_error(exc)
+            if self._loader.inner is not None:
+                self._loader.inner.watch.forget()   # judge the source's content afresh next time
             state = self._from_disk()
             if state is None:
                 raise error from exc
@@ -164,12 +167,6 @@ class Refreshing:
             log.warning("promptctl: %s; serving the last good bundle from %s (stale)", error,
                         self._last_good.path)
             return
-        try:
-            state = loader.load(text, self.env, self._cache)
-            self._check_env(state, loader)
-        except Exception as exc:   # content the source serves and we refuse: say so at open
-            loader.watch.forget()  # judge it afresh at the next look (a fallback registry retries)
-            raise _promptctl_error(exc) from exc
         self._accept(state, text)
 
     def _check_env(self, state: Any, loader: Any) -> None:
