@@ -174,6 +174,24 @@ def _pct(value) -> str:
     return "" if value is None else f"{value:.1%}"
 
 
+@command(eval_app, "plan")
+def plan_cmd(
+    name: str = typer.Argument(..., help="Prompt whose suite to size.", autocompletion=prompt_names),
+    detect: Optional[float] = typer.Option(None, "--detect",
+                                           help="The drop to detect, e.g. 0.05 for five points."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """How small a drop the suite can detect, and how many cases a drop of --detect needs."""
+    from ..services.eval_plan import describe, plan
+
+    result = plan(state().directory, name, detect)
+    if as_json:
+        import json
+        typer.echo(json.dumps(result, indent=2))
+        return
+    typer.echo("\n".join(describe(result)))
+
+
 @command(eval_app, "merge")
 def merge_cmd(
     files: List[Path] = typer.Argument(..., help="JSON results of `eval --shard I/N --format json`."),
@@ -237,7 +255,19 @@ def _emit(report, fmt: str, output: Optional[Path]) -> None:
         typer.echo("nothing to evaluate" + "".join(f"\n  {p}: {why}" for p, why in report.skipped),
                    err=True)
     if not report.passed:
-        raise typer.Exit(1)
+        raise typer.Exit(failure_code([r for r in report.runs if not r.passed]))
+
+
+def failure_code(failed_runs) -> int:
+    """3 when every failing run failed because the provider did (an outage says nothing
+    about the prompt: retry later), else 1."""
+    outages = [r for r in failed_runs if r.summary.get("outage")]
+    for run in outages:
+        s = run.summary
+        typer.echo(f"{run.prompt}@{run.version}: the provider failed on {s['provider_errors']} "
+                   f"of {s['cases']} calls (max_errors {run.max_errors}): no quality verdict",
+                   err=True)
+    return 3 if failed_runs and len(outages) == len(failed_runs) else 1
 
 
 def _print_table(report) -> None:
@@ -303,12 +333,17 @@ def _print_comparison(console, comp: dict, title: str | None = None) -> None:
     console.print(title or f"vs baseline {comp['baseline_version']} ({comp['paired']} paired):",
                   markup=False)
     table = Table(box=None, pad_edge=False)
-    for col in ("metric", "baseline", "candidate", "delta", "95% interval", "p", ""):
+    from ..evals.report import adjusted_p, power_line, verdict
+    for col in ("metric", "baseline", "candidate", "delta", "95% interval", "p", "p (Holm)", ""):
         table.add_column(col)
     for name, m in comp["metrics"].items():
         table.add_row(name, f"{m['baseline']:.3f}", f"{m['candidate']:.3f}", f"{m['delta']:+.3f}",
                       f"{m['low']:+.3f}–{m['high']:+.3f}", f"{m['p']:.3g} ({m['test']})",
-                      "[red]REGRESSION[/]" if m["regression"] else "")
+                      adjusted_p(m),
+                      "[red]REGRESSION[/]" if m["regression"] else
+                      f"[yellow]{verdict(m)}[/]" if verdict(m).startswith("not detectable")
+                      else verdict(m))
     console.print(table)
+    console.print(power_line(comp), markup=False)
     if comp["flipped"]:
         console.print("pass → fail: " + ", ".join(comp["flipped"][:20]), markup=False)

@@ -103,9 +103,32 @@ def to_junit(report) -> str:
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
+def adjusted_p(row: dict) -> str:
+    """Holm-adjusted p (runs recorded before the correction have only the raw one)."""
+    return f"{row['p_adjusted']:.3g}" if "p_adjusted" in row else "-"
+
+
+def verdict(row: dict) -> str:
+    return row.get("verdict") or ("regression" if row["regression"] else "no regression")
+
+
+def power_line(comparison: dict) -> str:
+    """What the comparison could have found: the smallest drop it detects at its size."""
+    metrics = comparison.get("metrics") or {}
+    cases = max((m.get("n", 0) for m in metrics.values()), default=comparison.get("paired", 0))
+    where = f"{cases} cases, α {comparison['alpha']:g}, Holm over {len(metrics)} metrics"
+    if "min_detectable" not in comparison:
+        return where
+    mde = comparison["min_detectable"]
+    if mde is None:
+        return f"no drop is detectable with {where}"
+    # pure breaks (no case fixed) are the easiest drop to see: a noisier one needs more
+    return f"smallest detectable drop: {mde:.3f} at best ({where}, 80% power)"
+
+
 def _regression_line(comparison: dict) -> str:
-    bad = [f"{k} {v['delta']:+.3f} (p={v['p']:.3g})" for k, v in comparison["metrics"].items()
-           if v["regression"]]
+    bad = [f"{k} {v['delta']:+.3f} (p={v['p']:.3g}, Holm {adjusted_p(v)})"
+           for k, v in comparison["metrics"].items() if v["regression"]]
     return "regressed: " + ", ".join(bad)
 
 
@@ -129,12 +152,14 @@ def to_markdown(report) -> str:
         if run.comparison is not None:
             comp = run.comparison
             lines += ["", f"Baseline `{comp['baseline_version']}` ({comp['paired']} paired cases):",
-                      "", "| metric | baseline | candidate | delta (95%) | p | regression |",
-                      "|---|---|---|---|---|---|"]
+                      "", "| metric | baseline | candidate | delta (95%) | p | p (Holm) | verdict |",
+                      "|---|---|---|---|---|---|---|"]
             for name, m in comp["metrics"].items():
                 lines.append(f"| {name} | {fmt(m['baseline'])} | {fmt(m['candidate'])} | "
                              f"{m['delta']:+.3f} ({m['low']:+.3f}, {m['high']:+.3f}) | "
-                             f"{m['p']:.3g} | {'❌' if m['regression'] else ''} |")
+                             f"{m['p']:.3g} | {adjusted_p(m)} | "
+                             f"{'❌ ' if m['regression'] else ''}{verdict(m)} |")
+            lines += ["", power_line(comp)]
             if comp["flipped"]:
                 lines += ["", "Flipped pass → fail: " + ", ".join(f"`{c}`" for c in comp["flipped"][:20])]
         elif run.baseline_note:
@@ -181,7 +206,8 @@ def to_html(report) -> str:
         parts.append("</table>")
         if run.comparison is not None:
             parts.append(f"<p>Baseline {e(run.comparison['baseline_version'])}: "
-                         f"{'regressed' if run.comparison['regressed'] else 'no regression'}; "
+                         f"{e(run.comparison.get('verdict') or ('regressed' if run.comparison['regressed'] else 'no regression'))}"
+                         f" ({e(power_line(run.comparison))}); "
                          f"flipped: {e(', '.join(run.comparison['flipped'][:50]))}</p>")
         names = [m.name for m in run.metrics]
         parts.append("<table><tr><th>case</th><th>inputs</th><th>output</th>"

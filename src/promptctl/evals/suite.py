@@ -156,7 +156,7 @@ def parse_suite(text: str, file: str) -> Suite:
             problems.append(Problem(file, str(exc), line=lines.get(("gates", i)),
                                     field=f"gates.{i}"))
             continue
-        if parsed.metric not in names:
+        if parsed.metric not in names and not _k_of_n_known(parsed.metric, names):
             problems.append(Problem(file, f"unknown metric {parsed.metric!r} (known: "
                                     f"{', '.join(sorted(names))})", line=lines.get(("gates", i)),
                                     field=f"gates.{i}"))
@@ -174,6 +174,25 @@ def parse_suite(text: str, file: str) -> Suite:
     if problems:
         raise ValidationError(problems=problems)
     return suite
+
+
+def _k_of_n_known(name: str, names: set[str]) -> bool:
+    """`pass_at_K`, `pass_all` (whole case) and `METRIC.pass_at_K`, `METRIC.pass_all`."""
+    from .results import k_of_n
+
+    parsed = k_of_n(name)
+    return parsed is not None and (parsed[0] is None or parsed[0] in names - set(BUILTIN_METRICS))
+
+
+def k_of_n_problem(gates: list[str], repeat: int) -> str | None:
+    """A `pass_at_K` gate needs at least K samples per case."""
+    from .results import k_of_n
+
+    for text in gates:
+        parsed = k_of_n(parse_gate(text).metric)
+        if parsed is not None and parsed[1] is not None and parsed[1] > repeat:
+            return f"gate {text!r} needs at least {parsed[1]} samples per case"
+    return None
 
 
 def _schema_param_error(metric: MetricSpec) -> str | None:

@@ -162,8 +162,11 @@ def _refuse_partial_clone(project: Project, name: str) -> None:
     """A clone without every tag would release an existing version again, with another digest."""
     problem = project.store.unfetched(name, project.config.notes_ref)
     if problem:
+        # The same gap is left by a clone without tags and by a bump killed before its tag.
         raise ReleaseError(f"{problem}, so {name}'s next version is unknown",
-                           fix="run git fetch --tags (or promptctl sync), then bump again")
+                           fix="run git fetch --tags (or promptctl sync), then bump again; a release "
+                               "commit whose tag exists nowhere is an interrupted bump: "
+                               "run `promptctl doctor` to tag it")
 
 
 def clone_advice(project: Project, name: str | None = None) -> str | None:
@@ -397,7 +400,9 @@ def _untagged_findings(project: Project, report: VerifyReport) -> None:
         where = f"commit {found.commit[:8]}"
         if found.tagged_on is None:
             report.findings.append(Finding(where, f"'release {found.name} {found.version}' has no "
-                                                  "tag: a bump was interrupted (run `promptctl doctor`)"))
+                                                  "tag: fetch the tags (git fetch --tags); if it has "
+                                                  "none anywhere, a bump was interrupted: run "
+                                                  "`promptctl doctor`"))
         else:
             report.notes.append(Finding(where, f"'release {found.name} {found.version}' has no tag; "
                                                f"that version was tagged on {found.tagged_on[:8]}"))

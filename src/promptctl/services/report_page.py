@@ -29,6 +29,7 @@ class PromptSection:
     last_run: Any = None                         # evals.history.HistoryRow
     diff: dict[str, Any] | None = None
     calls: list[dict[str, Any]] = field(default_factory=list)
+    srm: list[dict[str, Any]] = field(default_factory=list)     # running canaries' split check
 
 
 def report_page(directory: Path | str, output: Path, env: str | None = None) -> dict[str, Any]:
@@ -57,12 +58,14 @@ def build_context(project: Project, env: str | None = None) -> dict[str, Any]:
                    {r.name for r in rows} | set(list_prompt_names(project.root, project.config)))
     history = _history_rows(project)
     calls = _call_stats(project)
+    srm = _srm_checks(project, env) if calls else []
     sections = []
     for name in names:
         own = [r for r in history if r.prompt == name]
         sections.append(PromptSection(name=name, chart=score_chart(own), last_run=_last(own),
                                       diff=_diff_summary(project, name),
-                                      calls=[c for c in calls if c["name"] == name]))
+                                      calls=[c for c in calls if c["name"] == name],
+                                      srm=[c for c in srm if c["name"] == name]))
     return {"title": f"promptctl report — {project.root.name}", "env": env,
             "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "envs": envs, "prompts": sections, "call_log": bool(calls)}
@@ -192,6 +195,29 @@ def _call_stats(project: Project) -> list[dict[str, Any]]:
         return []
     return [{"name": r[0], "env": r[1], "segment": r[2], "version": r[3], "variant": r[4],
              "calls": r[5], "error_rate": r[6] or 0.0, "latency_ms": r[7]} for r in rows]
+
+
+def _srm_checks(project: Project, env: str | None) -> list[dict[str, Any]]:
+    """The sample-ratio check of every running canary, as `canary analyze` makes it."""
+    from ..errors import PromptctlError
+    from . import canary
+
+    out = []
+    try:
+        targets = canary.running_canaries(project, env)
+    except PromptctlError:
+        return []
+    for target in targets:
+        try:
+            decision = canary.analyze_target(project, target, datetime.now(timezone.utc).timestamp(),
+                                       None, 0).decision
+        except PromptctlError:
+            continue
+        if decision.srm is not None and decision.srm.verdict != "off":
+            where = target.env + (f"/{target.segment}" if target.segment else "")
+            out.append({"name": target.name, "where": where, "version": target.version,
+                        "verdict": decision.srm.verdict, "reason": decision.srm.reason})
+    return out
 
 
 __all__ = ["build_context", "render", "report_page", "score_chart"]
