@@ -38,13 +38,13 @@ def test_metric_params_fold_and_names_default():
 
 @pytest.mark.parametrize("text,expected", [
     ("dataset: c.jsonl\nrepeet: 2\n", "evals/p/suite.yaml:2: repeet: unknown field"),
-    ("dataset: c.jsonl\nrepeat: 0\n", "evals/p/suite.yaml:2: repeat: Input should be greater than"),
+    ("dataset: c.jsonl\nrepeat: 0\n", "evals/p/suite.yaml:2: repeat: 0 is out of range (must be >= 1)"),
     ("metrics: []\n", "evals/p/suite.yaml:1: dataset: required field is missing (add it)"),
     ("dataset: c.jsonl\ngates:\n  - accuracy >= 0.9\n",
      "evals/p/suite.yaml:3: gates.0: unknown metric 'accuracy'"),
     ("dataset: c.jsonl\ngates:\n  - exact about 0.9\n", "gates.0: gate 'exact about 0.9' is not"),
     ("dataset: c.jsonl\nmetrics:\n  - type: contans\n",
-     "evals/p/suite.yaml:3: metrics.0.type: unknown scorer 'contans'"),
+     "evals/p/suite.yaml:3: metrics.0.type: 'contans' is not a scorer type (did you mean 'contains'?"),
     ("dataset: c.jsonl\nmetrics:\n  - type: regex\n    patern: x\n",
      "metrics.0: scorer 'regex' has no param `patern`"),
     ("dataset: c.jsonl\nmetrics:\n  - type: exact\n  - type: exact\n", "used twice"),

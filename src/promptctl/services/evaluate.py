@@ -308,8 +308,9 @@ def _checked_provider_conf(conf: dict, kind: str) -> dict:
     try:
         checked = Suite.model_validate({"dataset": "-", **conf})
     except pydantic.ValidationError as exc:
+        from ..wording import reword
         first = exc.errors()[0]
-        raise ValidationError(first["msg"], file="promptctl.yaml",
+        raise ValidationError(reword(first, Suite), file="promptctl.yaml",
                               field=f"providers.{kind}.{'.'.join(map(str, first['loc']))}") from exc
     return {key: getattr(checked, key) for key in conf}
 
