@@ -122,3 +122,24 @@ def make_demo(root: Path) -> Path:
     system.write_text(system.read_text().replace("at most three sentences", "at most two"))
     prompts.bump(open_project(root), "support-reply", "auto")
     return root
+
+
+def run_in_pty(args: list[str], cwd: Path, timeout: float = 60) -> str:
+    """The real CLI with a pseudo-terminal as stdout and stderr; all it printed."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([*promptctl_exe(), *args], stdout=slave, stderr=slave,
+                            stdin=subprocess.DEVNULL, cwd=cwd,
+                            env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "100"})
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:        # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    proc.wait(timeout=timeout)
+    os.close(master)
+    return b"".join(chunks).decode(errors="replace")

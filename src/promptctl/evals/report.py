@@ -15,11 +15,48 @@ def fmt(value: float) -> str:
     return f"{value:.3f}"
 
 
-def worst_cases(run, limit: int = 5) -> list:
+def fmt_interval(low: float | None, high: float | None, signed: bool = False) -> str:
+    """`[-0.750, -0.250]`: an en dash between negative numbers reads as a minus sign."""
+    if low is None or high is None:
+        return ""
+    spec = "+.3f" if signed else ".3f"
+    return f"[{low:{spec}}, {high:{spec}}]"
+
+
+def failing_cases(run) -> list:
     """Failing cases, errors first, then by their lowest score."""
     failing = [c for c in run.cases if not c.passed]
-    failing.sort(key=lambda c: (c.error is None, min(c.scores.values(), default=0.0), c.id))
-    return failing[:limit]
+    failing.sort(key=lambda c: (c.error is None, min(c.scores.values(), default=0.0), c.id,
+                                c.sample))
+    return failing
+
+
+def worst_cases(run, limit: int = 5) -> list:
+    return failing_cases(run)[:limit]
+
+
+def cut_note(shown: int, total: int) -> str:
+    """Said under a list that was cut, so a reader knows there is more."""
+    return f"(showing {shown} of {total})" if total > shown else ""
+
+
+def case_label(run, case) -> str:
+    """A case's id; with --repeat, which sample (1-based) it was."""
+    repeated = any(c.sample > 0 for c in run.cases)
+    return f"{case.id} (sample {case.sample + 1})" if repeated else case.id
+
+
+def failure_reason(case) -> str:
+    return case.error or "; ".join(f"{k}: {v}" for k, v in case.reasons.items()
+                                   if case.scores.get(k, 1.0) < 1.0)
+
+
+def adjusted_p(row: dict) -> float | None:
+    """A comparison row's multiplicity-adjusted p-value, when the run computed one."""
+    for key in ("p_adjusted", "adjusted_p", "p_adj"):
+        if isinstance(row.get(key), (int, float)):
+            return float(row[key])
+    return None
 
 
 def tag_rows(run) -> list[list[str]]:
@@ -44,6 +81,23 @@ def metric_rows(run) -> list[dict[str, Any]]:
             rows.append({"metric": name, "value": value, "low": None, "high": None,
                          "gates": gates[name]})
     return rows
+
+
+def verdict_line(run) -> str:
+    s = run.summary
+    failed = [g["gate"] for g in s["gates"] if not g["passed"]]
+    if not s["errors_ok"]:
+        failed.append(f"errors <= {run.max_errors}")
+    if run.comparison is not None and run.comparison.get("regressed"):
+        failed.append(f"regression vs {run.comparison['baseline_version']}")
+    why = f"; failed: {', '.join(failed)}" if failed else ""
+    return (f"{run.prompt}@{run.version}: {'PASSED' if run.passed else 'FAILED'} "
+            f"({s['cases']} cases, {s['errors']} errors, score {s['score']:.3f}{why})")
+
+
+def verdict_lines(report) -> list[str]:
+    """One line per run: what a CI log needs when the report went to a file."""
+    return [verdict_line(run) for run in report.runs]
 
 
 def to_json(report) -> str:
@@ -118,7 +172,7 @@ def to_markdown(report) -> str:
                   f"`{run.model}` ({run.provider}), digest `{run.digest[:19]}`", "",
                   "| metric | value | 95% interval | gate |", "|---|---|---|---|"]
         for row in metric_rows(run):
-            interval = "" if row["low"] is None else f"{fmt(row['low'])}–{fmt(row['high'])}"
+            interval = fmt_interval(row["low"], row["high"])
             gate = ", ".join(f"{'✅' if g['passed'] else '❌'} {g['gate']}" for g in row["gates"])
             lines.append(f"| {row['metric']} | {fmt(row['value'])} | {interval} | {gate} |")
         tags = tag_rows(run)
@@ -133,19 +187,20 @@ def to_markdown(report) -> str:
                       "|---|---|---|---|---|---|"]
             for name, m in comp["metrics"].items():
                 lines.append(f"| {name} | {fmt(m['baseline'])} | {fmt(m['candidate'])} | "
-                             f"{m['delta']:+.3f} ({m['low']:+.3f}, {m['high']:+.3f}) | "
+                             f"{m['delta']:+.3f} {fmt_interval(m['low'], m['high'], signed=True)} | "
                              f"{m['p']:.3g} | {'❌' if m['regression'] else ''} |")
             if comp["flipped"]:
-                lines += ["", "Flipped pass → fail: " + ", ".join(f"`{c}`" for c in comp["flipped"][:20])]
+                note = cut_note(min(20, len(comp["flipped"])), len(comp["flipped"]))
+                lines += ["", "Flipped pass → fail: " + ", ".join(f"`{c}`" for c in comp["flipped"][:20])
+                          + (f" {note}" if note else "")]
         elif run.baseline_note:
             lines += ["", f"Baseline: {run.baseline_note}"]
-        worst = worst_cases(run)
-        if worst:
-            lines += ["", "Worst cases:", ""]
-            for case in worst:
-                why = case.error or "; ".join(f"{k}: {v}" for k, v in case.reasons.items()
-                                              if case.scores.get(k, 1.0) < 1.0)
-                lines.append(f"- `{case.id}`: {_one_line(why)}")
+        failing = failing_cases(run)
+        if failing:
+            note = cut_note(min(5, len(failing)), len(failing))
+            lines += ["", f"Worst cases{' ' + note if note else ''}:", ""]
+            for case in failing[:5]:
+                lines.append(f"- `{case_label(run, case)}`: {_one_line(failure_reason(case))}")
         lines.append("")
     for prompt, why in report.skipped:
         lines.append(f"- skipped `{prompt}`: {why}")
@@ -173,7 +228,7 @@ def to_html(report) -> str:
                      f"{run.summary['errors']} errors, digest <code>{e(run.digest)}</code></p>")
         parts.append("<table><tr><th>metric</th><th>value</th><th>95% interval</th><th>gates</th></tr>")
         for row in metric_rows(run):
-            interval = "" if row["low"] is None else f"{fmt(row['low'])}–{fmt(row['high'])}"
+            interval = fmt_interval(row["low"], row["high"])
             ok = all(g["passed"] for g in row["gates"])
             gates = ", ".join(e(g["gate"]) for g in row["gates"])
             parts.append(f"<tr class='{'pass' if ok else 'fail'}'><td>{e(row['metric'])}</td>"
