@@ -119,3 +119,16 @@ def test_a_git_revision_still_evaluates_without_a_suggestion(deploy_repo):
     result = invoke(deploy_repo, "diff", "support-refund", "HEAD~1")
     assert result.exit_code == 0, result.output
     assert "did you mean" not in result.output
+
+
+def test_check_reports_every_bad_dataset_line_and_accepts_flat_rows(prompt_repo):
+    rows = ['{"question": "Where is my order?", "expected": "shipping"}',
+            '{"questoin": "typo"}', '{oops', '{"question": "fine", "id": "ok"}']
+    (prompt_repo / "evals/support-refund/cases.jsonl").write_text("\n".join(rows) + "\n")
+    out = check_lines(prompt_repo, "support-refund")
+    assert ("evals/support-refund/cases.jsonl:2: questoin: 'questoin' is not an input of the "
+            "prompt (did you mean 'question'?") in out
+    assert "evals/support-refund/cases.jsonl:3: invalid JSON" in out
+    assert "2 problem(s)" in out
+    (prompt_repo / "evals/support-refund/cases.jsonl").write_text(rows[0] + "\n" + rows[3] + "\n")
+    assert invoke(prompt_repo, "check", "support-refund").exit_code == 0

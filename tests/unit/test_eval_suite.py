@@ -85,13 +85,13 @@ def test_ids_are_stable_and_derived_from_inputs():
 
 @pytest.mark.parametrize("text,file,expected", [
     ('{"inputs": {}}\n{"inputs": \n', "c.jsonl", "c.jsonl:2: invalid JSON"),
-    ('{"input": {"q": 1}}\n', "c.jsonl", "unknown field 'input'"),
+    ('{"input": {"q": 1}}\n', "c.jsonl", "'input' is not an input of the prompt (did you mean 'inputs'?"),
     ("- inputs: [1]\n", "c.yaml", "c.yaml:1: inputs: must be a mapping"),
     ("a: 1\n", "c.yaml", "expected a list of cases"),
 ])
 def test_bad_datasets(text, file, expected):
     with pytest.raises(ValidationError) as info:
-        parse_dataset(text, file)
+        parse_dataset(text, file, {"q"})
     assert expected in str(info.value)
 
 
@@ -111,3 +111,34 @@ def test_a_byte_order_mark_from_a_spreadsheet_export_is_ignored():
     jsonl = '\ufeff{"id": "a", "inputs": {"q": "hi"}, "expected": "x"}\r\n'
     assert parse_dataset(csv, "c.csv") == parse_dataset(jsonl, "c.jsonl")
     assert parse_dataset(csv, "c.csv")[0].id == "a" and parse_dataset(csv, "c.csv")[0].inputs == {"q": "hi"}
+
+
+@pytest.mark.parametrize("file,text", [
+    ("c.jsonl", '{"message": "hi", "expected": "greeting", "id": "a", "tags": ["x"]}\n'
+                '{"message": "bye", "expected": "farewell"}\n'),
+    ("c.yaml", "- {message: hi, expected: greeting, id: a, tags: [x]}\n"
+               "- {message: bye, expected: farewell}\n"),
+    ("c.csv", "id,message,expected,tags\na,hi,greeting,x\n,bye,farewell,\n"),
+])
+def test_flat_rows_are_cases_in_every_format(file, text):
+    cases = parse_dataset(text, file, {"message"})
+    assert [(c.inputs, c.expected) for c in cases] == [({"message": "hi"}, "greeting"),
+                                                       ({"message": "bye"}, "farewell")]
+    assert cases[0].id == "a" and cases[0].tags == ("x",)
+
+
+def test_every_bad_line_is_reported_at_once_up_to_a_limit():
+    lines = ['{"message": "ok"}', "{not json", '{"mesage": "typo"}', "[1]"]
+    with pytest.raises(ValidationError) as info:
+        parse_dataset("\n".join(lines) + "\n", "c.jsonl", {"message"})
+    found = [str(p) for p in info.value.problems]
+    assert found[0] == "c.jsonl:2: invalid JSON: Expecting property name enclosed in double quotes"
+    assert found[1].startswith("c.jsonl:3: mesage: 'mesage' is not an input of the prompt "
+                               "(did you mean 'message'?")
+    assert found[2].startswith("c.jsonl:4: a case must be a mapping")
+    many = "\n".join(["{bad"] * 50) + "\n"
+    with pytest.raises(ValidationError) as info:
+        parse_dataset(many, "c.jsonl", {"message"})
+    problems = [str(p) for p in info.value.problems]
+    assert len(problems) == 21 and problems[-1] == "c.jsonl: ... and 30 more bad line(s)"
+    assert problems[19].startswith("c.jsonl:20:")

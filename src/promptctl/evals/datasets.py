@@ -13,6 +13,7 @@ from typing import Any
 from ..errors import NotFoundError, Problem, ValidationError
 
 CASE_KEYS = {"id", "inputs", "expected", "tags", "metadata"}
+MAX_PROBLEMS = 20   # a broken export reports this many bad lines at once, not thousands
 
 
 @dataclass(frozen=True)
@@ -39,11 +40,17 @@ def dataset_digest(texts: list[str]) -> str:
     return "sha256:" + outer.hexdigest()
 
 
-def parse_dataset(text: str, file: str) -> list[Case]:
+def parse_dataset(text: str, file: str, declared: set[str] | None = None) -> list[Case]:
+    """The cases of one file; every bad line is reported at once (up to MAX_PROBLEMS).
+
+    A row is `{inputs: {...}, expected, id, tags, metadata}` or flat, `{message: ..,
+    expected: ..}`: then every other key is an input, and must be one of `declared` (the
+    prompt's inputs) when they are known."""
     text = text.removeprefix("\ufeff")   # spreadsheet exports start with a byte-order mark
     lower = file.lower()
+    problems: list[Problem] = []
     if lower.endswith((".jsonl", ".ndjson")):
-        rows = _jsonl(text, file)
+        rows = _jsonl(text, file, problems)
     elif lower.endswith(".csv"):
         rows = _csv(text)
     elif lower.endswith((".yaml", ".yml", ".json")):
@@ -51,10 +58,26 @@ def parse_dataset(text: str, file: str) -> list[Case]:
     else:
         raise ValidationError(f"unsupported dataset format {file!r}", file=file,
                               fix="use .jsonl, .csv or .yaml")
-    return [_case(row, file, line) for line, row in rows]
+    cases = []
+    for line, row in rows:
+        try:
+            cases.append(_case(row, file, line, declared))
+        except ValidationError as exc:
+            problems += exc.problems
+    if problems:
+        problems.sort(key=lambda p: p.line or 0)
+        raise ValidationError(problems=_capped(problems, file))
+    return cases
 
 
-def _jsonl(text: str, file: str) -> list[tuple[int, Any]]:
+def _capped(problems: list[Problem], file: str) -> list[Problem]:
+    if len(problems) <= MAX_PROBLEMS:
+        return problems
+    rest = len(problems) - MAX_PROBLEMS
+    return [*problems[:MAX_PROBLEMS], Problem(file, f"... and {rest} more bad line(s)")]
+
+
+def _jsonl(text: str, file: str, problems: list[Problem]) -> list[tuple[int, Any]]:
     rows = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -62,7 +85,7 @@ def _jsonl(text: str, file: str) -> list[tuple[int, Any]]:
         try:
             rows.append((number, json.loads(line)))
         except json.JSONDecodeError as exc:
-            raise ValidationError(problems=[Problem(file, f"invalid JSON: {exc.msg}", line=number)]) from exc
+            problems.append(Problem(file, f"invalid JSON: {exc.msg}", line=number))
     return rows
 
 
@@ -100,17 +123,24 @@ def _yaml(text: str, file: str) -> list[tuple[int, Any]]:
     return [(lines.get((*prefix, i)) or 0, row) for i, row in enumerate(data)]
 
 
-def _case(row: Any, file: str, line: int) -> Case:
+def _case(row: Any, file: str, line: int, declared: set[str] | None = None) -> Case:
     def bad(message: str, field_name: str | None = None) -> ValidationError:
         return ValidationError(problems=[Problem(file, message, line=line or None, field=field_name)])
 
     if not isinstance(row, dict):
-        raise bad("a case must be a mapping with `inputs`")
-    unknown = set(row) - CASE_KEYS
-    if unknown:
-        raise bad(f"unknown field {sorted(unknown)[0]!r} (a case has id, inputs, expected, "
-                  "tags, metadata)", sorted(unknown)[0])
-    inputs = row.get("inputs", {})
+        raise bad("a case must be a mapping: {inputs: {...}, expected: ...} or flat "
+                  "{<input>: ..., expected: ...}")
+    if "inputs" in row:
+        unknown = set(row) - CASE_KEYS
+        if unknown:
+            raise bad(f"unknown field {sorted(unknown)[0]!r} (a case has id, inputs, expected, "
+                      "tags, metadata)", sorted(unknown)[0])
+        inputs = row.get("inputs", {})
+    else:
+        inputs = {k: v for k, v in row.items() if k not in CASE_KEYS}
+        unknown = sorted(set(inputs) - declared) if declared is not None else []
+        if unknown:
+            raise bad(_not_an_input(unknown[0], declared), unknown[0])
     if not isinstance(inputs, dict):
         raise bad("must be a mapping of the prompt's variables", "inputs")
     tags = row.get("tags") or []
@@ -124,8 +154,19 @@ def _case(row: Any, file: str, line: int) -> Case:
                 source=f"{file}:{line}" if line else file)
 
 
-def load_cases(read, paths: list[str], suite_file: str) -> tuple[list[Case], str]:
-    """Read every dataset file via `read(path) -> text | None`; ids must be unique."""
+def _not_an_input(key: str, declared: set[str]) -> str:
+    from ..wording import did_you_mean
+    guess = did_you_mean(key, [*declared, *CASE_KEYS])
+    hint = f"did you mean {guess!r}? " if guess else ""
+    names = ", ".join(sorted(declared)) or "none"
+    return (f"{key!r} is not an input of the prompt ({hint}inputs: {names}; a flat case also "
+            "takes id, expected, tags, metadata)")
+
+
+def load_cases(read, paths: list[str], suite_file: str,
+               declared: set[str] | None = None) -> tuple[list[Case], str]:
+    """Read every dataset file via `read(path) -> text | None`; ids must be unique.
+    `declared` are the prompt's inputs, which flat rows are checked against."""
     cases: list[Case] = []
     texts = []
     for path in paths:
@@ -135,7 +176,8 @@ def load_cases(read, paths: list[str], suite_file: str) -> tuple[list[Case], str
                                 fix="paths are relative to the suite's folder")
         texts.append(text)
         # errors name the file from the repo root, as every other finding does
-        cases.extend(parse_dataset(text, posixpath.join(posixpath.dirname(suite_file), path)))
+        cases.extend(parse_dataset(text, posixpath.join(posixpath.dirname(suite_file), path),
+                                   declared))
     seen: dict[str, Case] = {}
     for case in cases:
         if case.id in seen:

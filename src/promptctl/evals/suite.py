@@ -199,33 +199,31 @@ def suite_path(evals_dir: str, name: str) -> str:
 
 def check_suite(project, name: str) -> list[Problem]:
     """`promptctl check`'s view of a suite: the file validates and its datasets parse."""
-    from .datasets import load_cases
+    from ..errors import PromptctlError
+    from .datasets import input_problems, load_cases
 
     path = suite_path(project.config.evals_dir, name)
     text = project.working.read(path)
     if text is None:
         return []
+    spec = _working_spec(project, name)
+    declared = set(spec.inputs) if spec is not None else None
     try:
         suite = parse_suite(text, path)
         folder = path.rsplit("/", 1)[0]
-        cases, _ = load_cases(lambda p: project.working.read(f"{folder}/{p}"), suite.datasets, path)
-        return _contract_problems(project, name, cases)
+        cases, _ = load_cases(lambda p: project.working.read(f"{folder}/{p}"), suite.datasets,
+                              path, declared)
+        return input_problems(cases, spec.inputs) if spec is not None else []
     except ValidationError as exc:
         return exc.problems or [Problem(exc.file or path, exc.message, field=exc.field)]
-    except Exception as exc:  # noqa: BLE001 - a check reports every problem, never stops
-        from ..errors import PromptctlError
-        if isinstance(exc, PromptctlError):
-            return [Problem(exc.file or path, exc.message, field=exc.field)]
-        raise
+    except PromptctlError as exc:   # a check reports every problem, never stops
+        return [Problem(exc.file or path, exc.message, field=exc.field)]
 
 
-def _contract_problems(project, name: str, cases) -> list[Problem]:
+def _working_spec(project, name: str):
     from ..errors import PromptctlError
     from ..files import load_prompt
-    from .datasets import input_problems
-
     try:
-        spec = load_prompt(project.working, project.config, name).spec
+        return load_prompt(project.working, project.config, name).spec
     except PromptctlError:
-        return []   # the prompt's own problems are reported by the prompt check
-    return input_problems(cases, spec.inputs)
+        return None   # the prompt's own problems are reported by the prompt check

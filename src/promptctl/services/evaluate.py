@@ -149,7 +149,7 @@ def _run_one(project: Project, name: str, version: str | None, content: PromptCo
 
     from ..evals.datasets import input_problems
 
-    suite, all_cases, dataset_digest = load_suite(project, suite_file)
+    suite, all_cases, dataset_digest = load_suite(project, suite_file, set(content.spec.inputs))
     missing = input_problems(all_cases, content.spec.inputs)
     if missing:   # a dataset that does not fit the prompt is bad input, not N failing cases
         raise ValidationError(problems=missing)
@@ -174,7 +174,7 @@ def _run_one(project: Project, name: str, version: str | None, content: PromptCo
     return run
 
 
-def load_suite(project: Project, suite_file: str):
+def load_suite(project: Project, suite_file: str, declared: set[str] | None = None):
     from ..evals.datasets import load_cases
     from ..evals.suite import parse_suite
 
@@ -184,7 +184,7 @@ def load_suite(project: Project, suite_file: str):
     suite = parse_suite(text, suite_file)
     folder = suite_file.rsplit("/", 1)[0] if "/" in suite_file else "."
     cases, digest = load_cases(lambda p: project.working.read(f"{folder}/{p}"), suite.datasets,
-                               suite_file)
+                               suite_file, declared)
     if not cases:
         raise ValidationError("the dataset has no cases", file=suite_file, field="dataset",
                               fix="add at least one case")
