@@ -109,7 +109,8 @@ def evaluate(directory: Path | str, target: str | None, options: EvalOptions) ->
             continue
         if target is None:
             content = load_version(project, name, version)
-        if changed is not None and not _touched(project, name, content, suite_file, changed):
+        if changed is not None and not _touched(project, name, content, suite_file, changed,
+                                                options):
             report.skipped.append((name, f"unchanged since {options.changed_since}"))
             continue
         report.runs.append(_run_one(project, name, version, content, suite_file, options))
@@ -135,11 +136,29 @@ def _repo_path(project: Project, path: str) -> str:
 
 
 def _touched(project: Project, name: str, content: PromptContent, suite_file: str,
-             changed: set[str]) -> bool:
+             changed: set[str], options: EvalOptions) -> bool:
     prompts = project.config.prompts_dir
     own = {f"{prompts}/{path}" for path in content.files}
+    own |= set(_module_files(project, content, suite_file, options))
     suite_dir = suite_file.rsplit("/", 1)[0] + "/"
     return bool(own & changed) or any(p.startswith(suite_dir) for p in changed)
+
+
+def _module_files(project: Project, content: PromptContent, suite_file: str,
+                  options: EvalOptions) -> list[str]:
+    """The repo's Python files the run would import (its provider and python scorers)."""
+    from ..errors import PromptctlError
+    from ..evals.suite import parse_suite
+    from ..pymodules import referenced_files, suite_specs
+
+    text = project.working.read(suite_file)
+    try:
+        suite = parse_suite(text, suite_file) if text is not None else None
+    except PromptctlError:
+        return []   # evaluating it reports the problem
+    provider = options.provider or (suite.provider if suite else None) or content.spec.model.provider
+    specs = suite_specs(suite, provider) if suite else [provider]
+    return referenced_files(project.root, specs)
 
 
 def _run_one(project: Project, name: str, version: str | None, content: PromptContent,
@@ -293,10 +312,14 @@ def _settings(project: Project, kind: str, suite, options: EvalOptions):
             return getattr(suite, key)
         return conf[key]
 
+    from ..pymodules import referenced_files, source_digest
+    digest = source_digest(project.root, referenced_files(project.root, [kind])) \
+        if kind.startswith("python:") else ""
     return ProviderSettings(kind=kind, base_url=pick("base_url"), api_key_env=pick("api_key_env"),
                             timeout=float(pick("timeout")), retries=int(pick("retries")),
                             rpm=pick("rpm"),
-                            concurrency=int(options.concurrency or pick("concurrency")))
+                            concurrency=int(options.concurrency or pick("concurrency")),
+                            source_digest=digest)
 
 
 def _checked_provider_conf(conf: dict, kind: str) -> dict:

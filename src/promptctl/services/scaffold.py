@@ -27,10 +27,26 @@ def init(directory: Path) -> list[str]:
                          fix="init writes only into an empty or new prompt repo; remove or move it")
     if (directory / CONFIG_FILE).exists():
         raise UsageError(f"{directory} is already a prompt repo")
-    _write_all(directory, files)
     if not _is_git_repo(directory):
+        directory.mkdir(parents=True, exist_ok=True)
         subprocess.run(["git", "init", "-q", str(directory)], check=True)
+    _write_all(directory, _on_branch(files, _branch(directory)))
     return sorted(files)
+
+
+WORKFLOW_BRANCH = "branches: [main]"
+
+
+def _on_branch(files: dict[str, str], branch: str) -> dict[str, str]:
+    """The workflows trigger on pushes to the repo's own branch (git may have made `master`)."""
+    return {rel: text.replace(WORKFLOW_BRANCH, f"branches: [{branch}]")
+            if rel.startswith(".github/workflows/") else text for rel, text in files.items()}
+
+
+def _branch(directory: Path) -> str:
+    result = subprocess.run(["git", "-C", str(directory), "symbolic-ref", "--short", "HEAD"],
+                            capture_output=True, text=True)
+    return result.stdout.strip() or "main"
 
 
 def new(project: Project, name: str, kind: str = "chat", from_: str | None = None) -> list[str]:
