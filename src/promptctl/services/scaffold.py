@@ -52,11 +52,22 @@ def _branch(directory: Path) -> str:
 def new(project: Project, name: str, kind: str = "chat", from_: str | None = None) -> list[str]:
     """Scaffold prompts/<name>/ and evals/<name>/, from a template or a copy of another prompt."""
     check_name(name)
+    _refuse_existing(project, name)
+    files = _copied(project, from_, name) if from_ else _fresh(name, kind)
+    return write_new(project, name, files)
+
+
+def _refuse_existing(project: Project, name: str) -> None:
     prompt_dir = project.prompt_path(name)
-    evals_dir = f"{project.config.evals_dir}/{name}"
     if (project.root / prompt_dir).exists():
         raise UsageError(f"{prompt_dir} already exists", field="NAME", fix="choose another name")
-    files = _copied(project, from_, name) if from_ else _fresh(name, kind)
+
+
+def write_new(project: Project, name: str, files: dict[str, str]) -> list[str]:
+    """Write a new prompt's files (`@evals/x` goes to its suite folder); refuses clashes."""
+    _refuse_existing(project, name)
+    prompt_dir = project.prompt_path(name)
+    evals_dir = f"{project.config.evals_dir}/{name}"
     targets = {f"{prompt_dir}/{k}" if not k.startswith("@evals/") else
                f"{evals_dir}/{k.removeprefix('@evals/')}": v for k, v in files.items()}
     clashes = [t for t in targets if (project.root / t).exists()]
