@@ -1,7 +1,7 @@
 """Call-log speed: overhead of track() + SQLite sink per call, and analyze over 1M calls.
 
 Run: .venv/bin/python bench/call_log.py [--calls 200000] [--log-size 1000000]
-Targets (issue 5): ≤ 20 µs added per call; analysis of 1,000,000 logged calls < 3 s.
+Targets: ≤ 20 µs added per call; analysis of 1,000,000 logged calls < 3 s.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Eval throughput: figures and ratios against the targets of issue 4 (not a timed test).
+"""Eval throughput: figures and ratios against its targets (not a timed test).
 
 1. 1,000 cases x 3 scorers with the echo provider, as a real `promptctl eval` process:
    target <= 1.5 s wall and <= 120 MB peak RSS (promptfoo 0.123: ~6.3 s, ~300 MB).

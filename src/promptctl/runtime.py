@@ -276,7 +276,7 @@ class Registry:
         with self._lock:
             return self._refresh_locked()
 
-    # ------------------------------------------------------------ call log (issue 5)
+    # ------------------------------------------------------------ call log
 
     def track(self, resolved: ResolvedPrompt):
         """`with reg.track(p) as call: ...`; the tracker lives in promptctl.calllog."""
