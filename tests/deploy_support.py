@@ -52,3 +52,31 @@ def repo_snapshot(root: Path) -> dict:
     state = repo_state(root)
     state["files"] = {k: v for k, v in state["files"].items() if not k.startswith(".promptctl/")}
     return state
+
+
+CANARY_MANIFEST = """\
+environments:
+  production:
+    support-refund:
+      active: 1.0.0
+      canary: {version: 1.1.0, weight: 5, started: "2026-01-01T00:00:00+00:00"}
+"""
+
+
+def seed_failing_canary(root: Path, calls: int = 300) -> None:
+    """A committed 5% canary of support-refund 1.1.0 whose calls fail one in three:
+    the controller's decision is a rollback."""
+    import time
+
+    from conftest import build_file_tree
+    from promptctl.calllog import open_logger
+
+    build_file_tree(root, {"release.yaml": CANARY_MANIFEST})
+    git_save(root, "canary")
+    now = time.time()
+    with open_logger(None, root=root) as logger:
+        for i in range(calls):
+            for variant, version, ok in (("stable", "1.0.0", True), ("canary", "1.1.0", i % 3 != 0)):
+                logger.log_call(name="support-refund", version=version, variant=variant,
+                                env="production", key=f"{variant}{i}", success=ok,
+                                latency_ms=100.0 + i % 7, time_=now)

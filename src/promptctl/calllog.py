@@ -120,7 +120,8 @@ def _error_name(error: Any) -> str | None:
         return type(error).__name__
     if isinstance(error, type) and issubclass(error, BaseException):
         return error.__name__
-    return str(error)
+    from .redaction import redact   # app error text may hold a key; it goes to logs and spans
+    return redact(str(error))
 
 
 # The app's values are not validated by raising (logging never breaks the app): a value
@@ -150,7 +151,7 @@ class Call:
     """
 
     __slots__ = ("_logger", "_prompt", "_env", "_segment", "_key", "_t0", "_latency",
-                 "_fields", "call_id", "_done")
+                 "_fields", "call_id", "_done", "_spans")
 
     def __init__(self, logger: "CallLogger", prompt: Any, env: str | None,
                  segment: str | None, key: Any) -> None:
@@ -162,9 +163,14 @@ class Call:
         self._latency: float | None = None
         self._fields: dict[str, Any] = {}
         self._done = False
+        self._spans: tuple = ()
         self.call_id = new_call_id()
 
     def __enter__(self) -> "Call":
+        live = self._logger.live_sinks
+        if live:   # a trace span starts now, in the caller's context (OpenTelemetry)
+            self._spans = tuple(s.start_call(self._prompt, self.call_id, self._env, self._segment)
+                                for s in live)
         self._t0 = _perf()
         return self
 
@@ -186,6 +192,8 @@ class Call:
             fields = {**fields, "success": False, "error": exc_type.__name__}
         elif not fields:
             fields = {"success": True}
+        for span in self._spans:
+            span.end(fields)
         self._logger.log_call(self._prompt, env=self._env, segment=self._segment, key=self._key,
                               latency_ms=latency, call_id=self.call_id, **fields)
         return False
@@ -203,6 +211,7 @@ class CallLogger:
                  flush_interval: float = 0.05, env: str | None = None,
                  segment: str | None = None) -> None:
         self.sink = sink if hasattr(sink, "write") else open_sink(sink)
+        self.live_sinks = _live_sinks(self.sink)
         self.env = env
         self.segment = segment
         self.stats = LoggerStats()
@@ -368,6 +377,13 @@ class CallLogger:
                              self.sink, self.stats.sink_errors, self.stats.last_error)
 
 
+def _live_sinks(sink: Any) -> tuple:
+    """Sinks that act when a tracked call starts (`start_call`), found through fan-outs."""
+    if hasattr(sink, "start_call"):
+        return (sink,)
+    return tuple(s for child in getattr(sink, "sinks", ()) for s in _live_sinks(child))
+
+
 def default_log_path(root: Path | None = None) -> Path:
     return Path(root or ".") / DEFAULT_PATH
 
@@ -412,10 +428,12 @@ def resolve_target(target: Any, root: Path | None = None) -> Any:
 def _configured_path(root: Path | None) -> Path | None:
     # Read once when a logger opens, never per call; `canary analyze` reads the same key.
     config = Path(root or ".") / "promptctl.yaml"
+    from .errors import PromptctlError
+    from .safeyaml import load_yaml
     try:
-        import yaml
-        data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
-    except Exception:   # a broken promptctl.yaml must not break the app: use the default
+        data = load_yaml(config.read_text(encoding="utf-8"), "promptctl.yaml") or {}
+    except (OSError, UnicodeDecodeError, PromptctlError):
+        # a broken promptctl.yaml must not break the app: use the default
         return None
     section = data.get("call_log") if isinstance(data, dict) else None
     path = section.get("path") if isinstance(section, dict) else None

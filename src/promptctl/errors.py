@@ -71,6 +71,12 @@ class ProviderError(PromptctlError):
     exit_code = 3
 
 
+class FetchError(PromptctlError):
+    """A source the runtime reads (a bundle or manifest URL, a file) could not be read."""
+
+    exit_code = 3
+
+
 class CheckFailed(PromptctlError):
     """`check`, `verify`, or an eval gate found problems; exit 1."""
 
@@ -102,5 +108,11 @@ class Problem:
 
 class MetricSourceError(PromptctlError):
     """The canary's metric source (call log, Prometheus) could not be read."""
+
+    exit_code = 3
+
+
+class PublishError(PromptctlError):
+    """A publish target (a path or a command) failed; the manifest commit stands. Exit 3."""
 
     exit_code = 3

@@ -18,6 +18,7 @@ from pydantic import ValidationError as PydanticValidationError
 from .errors import NotFoundError, Problem, RepoError, UsageError, ValidationError
 from .model import NAME_RE, Config, PromptContent, PromptSpec
 from .render import has_computed_reference, make_environment, parse, referenced_templates
+from .safeyaml import compose, load_yaml
 from .wording import reword
 
 CONFIG_FILE = "promptctl.yaml"
@@ -34,22 +35,53 @@ class FileSource(Protocol):
 
 
 class WorkingTree:
-    """Files as they are on disk now."""
+    """Files as they are on disk now, confined to the repo (and prompts to their folder).
 
-    def __init__(self, root: Path) -> None:
+    A symlink or `..` leading out would let `show`/`eval` read, digest, commit and send to a
+    provider a file that is not part of the repo: such a read is refused by name.
+    """
+
+    def __init__(self, root: Path, prompts_dir: str | None = None) -> None:
         self.root = root
+        self.prompts_dir = prompts_dir
 
     def read(self, path: str) -> str | None:
+        full = self.root / path
         try:
-            return decode_text((self.root / path).read_bytes(), path)
+            self._confine(path, full)
+            return decode_text(full.read_bytes(), path)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
+
+    def _confine(self, path: str, full: Path) -> None:
+        if not full.exists():
+            return
+        resolved = full.resolve()
+        root = self.root.resolve()
+        inside = self.prompts_dir if self.prompts_dir and _under(path, self.prompts_dir) else None
+        limit = (self.root / inside).resolve() if inside else root
+        if resolved.is_relative_to(limit) and resolved.is_relative_to(root):
+            return
+        where = f"the {inside}/ folder" if inside else "the repo"
+        problem = Problem(path, f"resolves to {resolved}, outside {where} (a symlink or '..' "
+                                f"leading out is refused: copy the file in instead)")
+        raise ValidationError(problems=[problem])
 
     def listdir(self, path: str) -> list[str]:
         try:
             return sorted(e.name for e in os.scandir(self.root / path) if e.is_file())
         except (FileNotFoundError, NotADirectoryError):
             return []
+
+
+def _under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def outside_reference(ref: str) -> bool:
+    """An include name that climbs out of the prompts folder or is absolute."""
+    parts = ref.replace("\\", "/").split("/")
+    return ref.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]
 
 
 def decode_text(data: bytes, path: str) -> str:
@@ -78,14 +110,7 @@ class DictSource:
 
 # ---------------------------------------------------------------- YAML with lines
 
-def load_yaml(text: str, file: str) -> Any:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        problem = Problem(file, f"invalid YAML: {getattr(exc, 'problem', exc)}", line=line)
-        raise ValidationError(problems=[problem]) from exc
+# `load_yaml` (imported above from safeyaml) is the one loader every reader uses.
 
 
 def key_lines(text: str) -> dict[tuple, int]:
@@ -103,10 +128,7 @@ def key_lines(text: str) -> dict[tuple, int]:
             for index, item in enumerate(node.value):
                 walk(item, (*path, index))
 
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return lines
+    root = compose(text)
     if root is not None:
         walk(root, ())
     return lines
@@ -114,10 +136,7 @@ def key_lines(text: str) -> dict[tuple, int]:
 
 def scalar_start_line(text: str, path: tuple) -> int | None:
     """The 1-based line where the string value at `path` begins (after a `|` or `>`)."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return None
+    node = compose(text)
     for part in path:
         if isinstance(node, yaml.MappingNode):
             node = next((v for k, v in node.value if k.value == part), None)
@@ -279,9 +298,9 @@ def _raw_template_problems(source: FileSource, config: Config, name: str, text: 
                            yaml_path: str) -> list[Problem]:
     """Syntax errors of the templates an invalid prompt.yaml names, read from its raw YAML."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return []
+        data = load_yaml(text, yaml_path)
+    except ValidationError:
+        return []   # already reported by parse_model
     if not isinstance(data, dict):
         return []
     folder = prompt_dir(config, name)
@@ -329,6 +348,7 @@ def _gather_partials(source: FileSource, config: Config, templates: dict[str, st
     env = make_environment({})
     pending = list(templates)
     seen = set(pending)
+    edges: dict[str, list[str]] = {}
     while pending:
         current = pending.pop()
         try:
@@ -342,9 +362,16 @@ def _gather_partials(source: FileSource, config: Config, templates: dict[str, st
                                     "as a literal, e.g. {% include \"_partials/x.j2\" %})",
                                     field=_field_of(current)))
         for ref in referenced_templates(ast):
+            edges.setdefault(current, []).append(ref)
             if ref in seen:
                 continue
             seen.add(ref)
+            if outside_reference(ref):
+                problems.append(Problem(_display(config, current, yaml_path),
+                                        f"include {ref!r} leaves the {config.prompts_dir}/ folder "
+                                        f"(name a file inside it, e.g. \"_partials/x.j2\")",
+                                        field=_field_of(current)))
+                continue
             body = source.read(f"{config.prompts_dir}/{ref}")
             if body is None:
                 problems.append(Problem(_display(config, current, yaml_path),
@@ -355,6 +382,36 @@ def _gather_partials(source: FileSource, config: Config, templates: dict[str, st
                 continue
             templates[ref] = body
             pending.append(ref)
+    cycle = _include_cycle(edges)
+    if cycle:
+        problems.append(Problem(_display(config, cycle[0], yaml_path),
+                                f"include cycle: {' -> '.join(cycle)} (a template may not "
+                                "include itself, directly or through others)",
+                                field=_field_of(cycle[0])))
+
+
+def _include_cycle(edges: dict[str, list[str]]) -> list[str] | None:
+    """The first include cycle found, as a path that ends where it starts."""
+    state: dict[str, int] = {}   # 1 on the current path, 2 done
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        state[node] = 1
+        for ref in edges.get(node, ()):
+            if state.get(ref) == 1:
+                return [*path[path.index(ref):], ref]
+            if ref not in state:
+                found = visit(ref, [*path, ref])
+                if found:
+                    return found
+        state[node] = 2
+        return None
+
+    for start in sorted(edges):
+        if start not in state:
+            found = visit(start, [start])
+            if found:
+                return found
+    return None
 
 
 def _display(config: Config, loader_name: str, yaml_path: str) -> str:

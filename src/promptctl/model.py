@@ -125,6 +125,29 @@ class PromptSpec(_Strict):
         return "chat" if self.messages is not None else "text"
 
 
+class PublishTarget(_Strict):
+    """Where an environment's bundle goes after each deploy: a file or folder, or a command."""
+
+    path: str | None = Field(default=None, description="file, or folder (ending in /) to write ENV.json into")
+    command: list[str] | None = Field(default=None, description="argv run without a shell; "
+                                      "{bundle} is the bundle's path, {env} the environment")
+    timeout: float = Field(default=300.0, gt=0, description="seconds a command may take")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "PublishTarget":
+        if (self.path is None) == (self.command is None):
+            raise ValueError("give exactly one of `path` or `command`")
+        if self.command is not None and not self.command:
+            raise ValueError("`command` needs at least the program to run")
+        if self.path is not None and not self.path.strip():
+            raise ValueError("`path` is empty")
+        return self
+
+    @property
+    def label(self) -> str:
+        return f"path {self.path}" if self.path is not None else f"command {' '.join(self.command or [])}"
+
+
 class Config(_Strict):
     """`promptctl.yaml`: where things live and project-wide defaults."""
 
@@ -138,6 +161,18 @@ class Config(_Strict):
     eval: dict[str, Any] = Field(default_factory=dict)
     canary: dict[str, Any] = Field(default_factory=dict)
     call_log: dict[str, Any] = Field(default_factory=dict)
+    notes_ref: str = "refs/notes/promptctl"   # where eval attestations live (git notes)
+    publish: dict[str, list[PublishTarget]] = Field(default_factory=dict)   # env -> targets
+
+    @field_validator("prompts_dir", "evals_dir", "manifest", "state_dir")
+    @classmethod
+    def _inside_repo(cls, value: str) -> str:
+        # every read and write of promptctl stays in the repo; '..' or '/x' would leave it
+        parts = value.replace("\\", "/").split("/")
+        if not value.strip() or value.startswith(("/", "\\", "~")) or ".." in parts or ":" in parts[0]:
+            raise ValueError(f"{value!r} leaves the repo (use a path relative to promptctl.yaml, "
+                             "without '..')")
+        return value.rstrip("/")
 
     @field_validator("tag_format")
     @classmethod
@@ -147,6 +182,15 @@ class Config(_Strict):
         problem = check_format(value)
         if problem:
             raise ValueError(f"{problem} (default: {DEFAULT_TAG_FORMAT})")
+        return value
+
+    @field_validator("notes_ref")
+    @classmethod
+    def _notes_ref(cls, value: str) -> str:
+        from .tags import _BAD_REF
+
+        if not value.startswith("refs/notes/") or _BAD_REF.search(value.removeprefix("refs/")):
+            raise ValueError("must be a git notes ref such as refs/notes/promptctl")
         return value
 
 

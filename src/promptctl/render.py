@@ -9,11 +9,13 @@ from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .errors import RenderError
+from .render_limits import BudgetedSandbox, render_bounded
 
 
 def make_environment(templates: dict[str, str]) -> ImmutableSandboxedEnvironment:
-    """A sandbox that refuses unsafe attribute access and makes missing variables errors."""
-    return ImmutableSandboxedEnvironment(
+    """A sandbox that refuses unsafe attribute access and makes missing variables errors;
+    renders are bounded in size (and, under `render_limits.deadline`, in time)."""
+    return BudgetedSandbox(
         loader=DictLoader(templates),
         undefined=StrictUndefined,
         autoescape=False,
@@ -72,8 +74,9 @@ class CompiledPrompt:
         values = {**self._defaults, **inputs} if self._defaults else inputs
         try:
             if not self.is_chat:
-                return self._parts[0][1].render(values)
-            return [{"role": role, "content": tpl.render(values)} for role, tpl in self._parts]
+                return render_bounded(self._parts[0][1], values)
+            return [{"role": role, "content": render_bounded(tpl, values)}
+                    for role, tpl in self._parts]
         except UndefinedError as exc:
             raise RenderError(f"{self.label}: {exc.message}",
                               fix="declare the variable as an input and pass it") from exc

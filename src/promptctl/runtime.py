@@ -6,8 +6,10 @@
 
 Everything a call needs is prepared when a manifest is loaded: each version is read,
 verified against its digest and compiled once per process, and every (prompt, segment)
-gets a precomputed route. `get` then only hashes the key and looks up dicts; the only
-I/O is a stat (or a conditional HTTP GET) at most every `refresh_interval` seconds.
+gets a precomputed route. `get` then only hashes the key and looks up dicts, with no I/O:
+a background thread per registry re-checks the source every `refresh_interval` seconds
+and swaps in the new state (promptctl.refresh). Fork-safe: a child gets its own thread,
+lock, connections and git processes.
 This module must not import typer, rich, the eval engine, or (for bundles) GitPython.
 """
 
@@ -16,16 +18,18 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from . import routing
-from .errors import NotFoundError, PromptctlError, ValidationError
+from . import refresh, routing
+from .errors import NotFoundError, PromptctlError, RenderError, ValidationError
 from .manifest import Manifest, Target, parse_manifest
 from .model import PromptContent
+from .refresh import LastGood
 from .render import CompiledPrompt
+from .watch import DEFAULT_FETCH_TIMEOUT
 from .watch import watch as _watch
 
 log = logging.getLogger("promptctl.runtime")
@@ -56,8 +60,15 @@ class ResolvedPrompt:
         self.kind = "chat" if self._compiled.is_chat else "text"
 
     def render(self, **inputs: Any) -> str | list[dict[str, str]]:
-        """str for a text prompt, a list of {role, content} for chat; strict about inputs."""
-        return self._compiled.render(inputs)
+        """str for a text prompt, a list of {role, content} for chat; strict about inputs.
+        Every failure is a RenderError naming prompt@version."""
+        try:
+            return self._compiled.render(inputs)
+        except RenderError:
+            raise
+        except Exception as exc:   # RecursionError, MemoryError, a filter's IndexError...
+            raise RenderError(f"{self._compiled.label}: {type(exc).__name__}: {exc}"[:500],
+                              fix="check the inputs and the template") from exc
 
     def __repr__(self) -> str:
         return f"ResolvedPrompt({self.name}@{self.version}, {self.variant}, model={self.model})"
@@ -124,13 +135,34 @@ def _route(name: str, env: str, segment: str | None, target: Target,
 class _GitLoader:
     """Manifest from the repo's release.yaml (or a URL); content from release tags only."""
 
-    def __init__(self, root: Path, manifest: str | os.PathLike | None) -> None:
+    def __init__(self, root: Path, manifest: str | os.PathLike | None,
+                 timeout: float = DEFAULT_FETCH_TIMEOUT) -> None:
         from .files import WorkingTree, load_config
         from .store import GitStore   # the git path is the only one importing GitPython
 
+        self.root = root
         self.config = load_config(WorkingTree(root))
         self.store = GitStore(root, self.config.tag_format)
-        self.watch = _watch(manifest or root / self.config.manifest)
+        self.watch = _watch(manifest or root / self.config.manifest, timeout=timeout)
+
+    def committed(self, text: str, new: "_State", old: "_State") -> bool:
+        """The repo's own release.yaml as committed at HEAD (hand edits are not, yet)."""
+        try:
+            relative = Path(self.watch.path).resolve().relative_to(self.root.resolve())
+        except (TypeError, ValueError):   # a URL, or a file outside the repo
+            return False
+        try:
+            at_head = self.store.run_git("show", f"HEAD:./{relative.as_posix()}")
+        except PromptctlError:
+            return False
+        return at_head.rstrip("\n") == text.rstrip("\n")
+
+    def commit_fix(self, env: str) -> str:
+        return "if the change is meant, commit release.yaml; a committed change is accepted"
+
+    def after_fork(self) -> None:
+        self.store.after_fork()
+        self.watch.after_fork()
 
     def load(self, text: str, env: str, cache: dict) -> _State:
         from .files import load_prompt
@@ -143,7 +175,7 @@ class _GitLoader:
             release = releases.get((name, version))
             if release is None:
                 raise NotFoundError(f"{name} {version} has no release tag", file=str(self.watch.path),
-                                    fix=f"release it with `promptctl bump {name}`")
+                                    fix=self._missing_fix(name))
             source = self.store.source_at(release.commit)
             content = load_prompt(source, self._config_at(source), name)
             if content.digest != release.digest:   # None: a lightweight or foreign tag, refused too
@@ -152,6 +184,12 @@ class _GitLoader:
                                       f"the tag records {recorded}", fix="run `promptctl verify`")
             cache[(name, version, content.digest)] = compile_version(content, version)
         return _State(manifest, build_routes(manifest, env, _by_version(cache)), self.store.head())
+
+    def _missing_fix(self, name: str) -> str:
+        # a tag that exists upstream but was not fetched must not be released again
+        if self.store.unfetched(name, self.config.notes_ref):
+            return "run git fetch --tags (or promptctl sync): this clone may lack release tags"
+        return f"release it with `promptctl bump {name}`"
 
     def _config_at(self, source: Any) -> Any:
         """promptctl.yaml as released; a first bump may predate committing it (bump commits
@@ -165,8 +203,19 @@ class _GitLoader:
 
 
 class _BundleLoader:
-    def __init__(self, location: str | os.PathLike) -> None:
-        self.watch = _watch(location)
+    def __init__(self, location: str | os.PathLike, timeout: float = DEFAULT_FETCH_TIMEOUT) -> None:
+        self.watch = _watch(location, timeout=timeout)
+
+    def committed(self, text: str, new: "_State", old: "_State") -> bool:
+        # A bundle is built from a committed manifest: one from a new commit may drop an entry
+        # on purpose; an env with nothing in it is never what a serving app should switch to.
+        return bool(new.routes) and bool(new.origin) and new.origin != old.origin
+
+    def commit_fix(self, env: str) -> str:
+        return f"publish a bundle built by `promptctl bundle --env {env}` from a committed manifest"
+
+    def after_fork(self) -> None:
+        self.watch.after_fork()
 
     def load(self, text: str, env: str, cache: dict) -> _State:
         from .bundle import parse_bundle
@@ -193,55 +242,77 @@ def _by_version(cache: dict) -> dict:
 
 # ---------------------------------------------------------------- the registry
 
+_DEFAULT = object()   # "cache_dir not given": the documented default folder
 
-class Registry:
-    """Thread-safe; share one per process. See the module docstring."""
 
-    def __init__(self, loader: Any, env: str, refresh_interval: float = 1.0,
-                 fallback: str | list | Mapping | None = None, call_log: Any = None) -> None:
+class Registry(refresh.Refreshing):
+    """Thread-safe and fork-safe; share one per process. See the module docstring."""
+
+    def __init__(self, loader: Any, env: str, refresh_interval: float | None = 1.0,
+                 fallback: str | list | Mapping | None = None, call_log: Any = None, *,
+                 last_good: LastGood | None = None, fetch_timeout: float = DEFAULT_FETCH_TIMEOUT) -> None:
         self.env = env
         self._call_log = call_log
         self.refresh_interval = refresh_interval
         self._loader = loader
         self._cache: dict = {}            # (name, version, digest) -> _Version, never evicted
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()     # one refresh at a time; get() never takes it
         self._state: _State | None = None
-        self._next_check = 0.0
+        self._status = refresh.Status()
+        self._last_good = last_good
+        self._stale_after = 3 * (refresh_interval or 1.0) + 2 * fetch_timeout
         self._fallback = _compile_fallback(fallback) if fallback is not None else None
         self._logger = None
-        self.last_error: PromptctlError | Exception | None = None
+        self._closed = False
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error: PromptctlError | None = None
         try:
-            self._load_first()
-        except Exception as exc:
+            with self._lock:
+                self._load_first()
+        except PromptctlError as exc:
             if self._fallback is None:
                 raise
             self.last_error = exc
             log.error("promptctl: cannot load the registry, serving the fallback: %s", exc)
+        ref = weakref.ref(self)
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=lambda: (r := ref()) is not None and r._after_fork())
+        if refresh_interval is not None:
+            self._thread = refresh.start(self, refresh_interval)
 
     @classmethod
     def open(cls, repo_path: str | os.PathLike = ".", env: str = "production", *,
-             refresh_interval: float = 1.0, fallback: Any = None,
-             manifest: str | os.PathLike | None = None, call_log: Any = None) -> "Registry":
+             refresh_interval: float | None = 1.0, fallback: Any = None,
+             manifest: str | os.PathLike | None = None, call_log: Any = None,
+             fetch_timeout: float = DEFAULT_FETCH_TIMEOUT) -> "Registry":
         """Manifest from the repo (or `manifest=` path/URL), content from git tags."""
         from .files import find_root
 
         def make() -> _GitLoader:
-            return _GitLoader(find_root(Path(repo_path)), manifest)
-        return cls(_Lazy(make), env, refresh_interval, fallback, call_log)
+            return _GitLoader(find_root(Path(repo_path)), manifest, fetch_timeout)
+        return cls(_Lazy(make), env, refresh_interval, fallback, call_log, fetch_timeout=fetch_timeout)
 
     @classmethod
     def from_bundle(cls, path: str | os.PathLike, env: str = "production", *,
-                    refresh_interval: float = 1.0, fallback: Any = None,
-                    call_log: Any = None) -> "Registry":
-        """Everything from one bundle file or URL: no git, no GitPython."""
-        return cls(_Lazy(lambda: _BundleLoader(path)), env, refresh_interval, fallback, call_log)
+                    refresh_interval: float | None = 1.0, fallback: Any = None,
+                    call_log: Any = None, cache_dir: Any = _DEFAULT,
+                    fetch_timeout: float = DEFAULT_FETCH_TIMEOUT) -> "Registry":
+        """Everything from one bundle file or URL: no git, no GitPython. The last good bundle
+        is kept in `cache_dir` (default: `refresh.default_cache_dir()`; None keeps none)."""
+        folder = refresh.default_cache_dir() if cache_dir is _DEFAULT else cache_dir
+        last_good = None
+        if folder is not None:
+            text = os.fspath(path)
+            source = text if text.startswith(("http://", "https://")) else str(Path(text).absolute())
+            last_good = LastGood(folder, source, env)
+        return cls(_Lazy(lambda: _BundleLoader(path, fetch_timeout)), env, refresh_interval, fallback,
+                   call_log, last_good=last_good, fetch_timeout=fetch_timeout)
 
     # ------------------------------------------------------------ serving
 
     def get(self, name: str, key: Any = None, segment: str | None = None) -> ResolvedPrompt:
-        if time.monotonic() >= self._next_check:
-            self._maybe_refresh()
-        state = self._state
+        state = self._state           # memory only: the refresh thread swaps this reference
         if state is None:
             return self._serve_fallback(name, key, segment)
         route = state.routes.get((name, segment))
@@ -271,10 +342,31 @@ class Registry:
     def manifest(self) -> Manifest | None:
         return self._state.manifest if self._state else None
 
+    def health(self) -> dict:
+        """ok / stale / fallback, source, manifest commit, loaded-at, age, last error and the
+        versions served per prompt; reads memory only, for a readiness probe."""
+        state = self._state
+        inner = self._loader.inner
+        source = str(inner.watch.path) if inner is not None else "(not opened)"
+        return refresh.health_report(env=self.env, source=source, origin=state.origin if state else None,
+                                     status=self._status, last_error=self.last_error,
+                                     serving=state is not None, stale_after=self._stale_after)
+
     def refresh(self) -> bool:
-        """Re-check the manifest now; True when a new one was loaded."""
+        """Re-check the source now, in this thread; True when a new state was loaded."""
         with self._lock:
             return self._refresh_locked()
+
+    def close(self) -> None:
+        """Stop the refresh thread (the registry keeps serving what it has)."""
+        self._closed = True
+        self._wake.set()
+
+    def __enter__(self) -> "Registry":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     # ------------------------------------------------------------ call log
 
@@ -304,48 +396,6 @@ class Registry:
             root = getattr(self._loader.inner, "store", None)
             self._logger = calllog.open_logger(self._call_log, root.root if root else None)
         return self._logger
-
-    # ------------------------------------------------------------ internals
-
-    def _maybe_refresh(self) -> None:
-        if not self._lock.acquire(blocking=False):
-            return     # another thread is checking; keep serving the current state
-        try:
-            self._refresh_locked()
-        finally:
-            self._lock.release()
-
-    def _load_first(self) -> None:
-        with self._lock:
-            loader = self._loader.get()
-            text = loader.watch.poll()
-            if text is None:
-                raise NotFoundError(f"{loader.watch.path} not found")
-            state = loader.load(text, self.env, self._cache)
-            known = state.manifest.environments
-            if self.env not in known:   # a typo in env= should fail at start-up, not on every get
-                raise NotFoundError(f"no environment {self.env!r} in {loader.watch.path}",
-                                    fix=f"known: {', '.join(known) or 'none yet'}; "
-                                        f"run `promptctl promote NAME VERSION --env {self.env}`")
-            self._state = state
-            self._next_check = time.monotonic() + self.refresh_interval
-
-    def _refresh_locked(self) -> bool:
-        self._next_check = time.monotonic() + self.refresh_interval
-        try:
-            loader = self._loader.get()
-            text = loader.watch.poll()
-            if text is None:
-                return False
-            self._state = loader.load(text, self.env, self._cache)
-        except Exception as exc:   # refuse the change, keep serving the last good state
-            if str(exc) != str(self.last_error):   # once per distinct problem, not every interval
-                log.error("promptctl: refused a changed manifest, keeping the last good one: %s", exc)
-            self.last_error = exc
-            return False
-        self.last_error = None
-        log.info("promptctl: loaded a new manifest for %s", self.env)
-        return True
 
     def _serve_fallback(self, name: str, key: Any, segment: str | None) -> ResolvedPrompt:
         if self._fallback is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sqlite3
 import threading
 import time
@@ -204,26 +205,57 @@ class FanoutSink:
 
 
 class OtelSink:
-    """One span per call with the GenAI semantic-convention attributes.
+    """One CLIENT span per call with the GenAI semantic-convention attributes.
 
-    Spans are created after the fact with the call's own start and end times, so the
-    app's hot path does not touch OpenTelemetry at all.
+    A call tracked with `track()` gets its span when the block is entered, in the caller's
+    context (a child of the request's span; current inside the block, so an instrumented
+    HTTP client nests under it). A call logged after the fact (`log_call`) gets a span made
+    by the writer thread with the call's own start and end times.
     """
+
+    MAX_PENDING = 100_000
 
     def __init__(self, tracer_provider: Any = None) -> None:
         try:
-            from opentelemetry import trace
+            from opentelemetry import context, trace
         except ImportError as exc:
             raise UsageError("the OpenTelemetry sink needs the `otel` extra",
                              fix="pip install 'promptctl[otel]'") from exc
         provider = tracer_provider or trace.get_tracer_provider()
         self._tracer = provider.get_tracer("promptctl")
+        self._trace, self._context = trace, context
         self._error_status = trace.Status(trace.StatusCode.ERROR)
+        self._client = trace.SpanKind.CLIENT
+        self._live: set[str] = set()   # call ids whose span was made live: not again later
+
+    def start_call(self, prompt: Any, call_id: str, env: str | None, segment: str | None) -> "_LiveSpan":
+        model = getattr(prompt, "model", None)
+        name = getattr(prompt, "name", None) or ""
+        attrs = {"gen_ai.operation.name": "chat", "promptctl.call_id": call_id,
+                 "promptctl.prompt.name": name,
+                 "promptctl.prompt.version": str(getattr(prompt, "version", None) or ""),
+                 "promptctl.prompt.variant": getattr(prompt, "variant", None) or "stable"}
+        for attr, value in (("gen_ai.provider.name", getattr(prompt, "provider", None)),
+                            ("gen_ai.request.model", model),
+                            ("promptctl.prompt.environment", env or getattr(prompt, "env", None)),
+                            ("promptctl.prompt.segment", segment or getattr(prompt, "segment", None)),
+                            ("promptctl.prompt.digest", getattr(prompt, "digest", None))):
+            if value is not None:
+                attrs[attr] = value
+        span = self._tracer.start_span(f"chat {model or name}", kind=self._client, attributes=attrs)
+        token = self._context.attach(self._trace.set_span_in_context(span))
+        if len(self._live) >= self.MAX_PENDING:   # records dropped by a full queue never come
+            self._live.clear()
+        self._live.add(call_id)
+        return _LiveSpan(self, span, token, model)
 
     def write(self, records: Sequence[Record]) -> None:
         for r in records:
             if r.kind != "call":
                 continue   # feedback has no span of its own; it is joined by call id later
+            if r.call_id in self._live:
+                self._live.discard(r.call_id)
+                continue
             end = int(r.time * 1e9)
             start = end - int((r.latency_ms or 0.0) * 1e6)
             attrs = {"gen_ai.operation.name": "chat", "promptctl.call_id": r.call_id,
@@ -241,7 +273,7 @@ class OtelSink:
             for score, value in r.scores.items():
                 attrs[f"promptctl.score.{score}"] = float(value)
             span = self._tracer.start_span(f"chat {r.model or r.name}", start_time=start,
-                                           attributes=attrs)
+                                           attributes=attrs, kind=self._client)
             if not r.success:
                 span.set_status(self._error_status)
             span.end(end_time=end)
@@ -250,15 +282,86 @@ class OtelSink:
         pass
 
 
+class _LiveSpan:
+    """The span of one tracked call, ended by the call's `__exit__` with what it recorded."""
+
+    __slots__ = ("_sink", "_span", "_token", "_model")
+
+    def __init__(self, sink: OtelSink, span: Any, token: Any, model: str | None) -> None:
+        self._sink, self._span, self._token, self._model = sink, span, token, model
+
+    def end(self, fields: dict) -> None:
+        from .calllog import _count, _scores
+
+        span = self._span
+        try:
+            self._sink._context.detach(self._token)
+        except ValueError:   # exited in another context (a generator, a thread): the span still ends
+            pass
+        model = fields.get("model") or self._model
+        for attr, value in (("gen_ai.response.model", model),
+                            ("gen_ai.usage.input_tokens", _count(fields.get("tokens_in"))),
+                            ("gen_ai.usage.output_tokens", _count(fields.get("tokens_out"))),
+                            ("error.type", fields.get("error"))):
+            if value is not None:
+                span.set_attribute(attr, value)
+        for score, value in _scores(fields.get("scores")).items():
+            span.set_attribute(f"promptctl.score.{score}", float(value))
+        if not fields.get("success", True):
+            span.set_status(self._sink._error_status)
+        span.end()
+
+
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 60.0)
 LABELS = ("prompt", "version", "variant", "env", "segment")
+
+
+MULTIPROC_VARS = ("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir")
+
+
+def _multiproc_dir() -> str | None:
+    return next((os.environ[v] for v in MULTIPROC_VARS if os.environ.get(v)), None)
+
+
+def prometheus_registry() -> Any:
+    """The registry to expose on /metrics. With PROMETHEUS_MULTIPROC_DIR set (several worker
+    processes: gunicorn, uvicorn --workers), a fresh one that adds up every process's metric
+    files at each scrape; otherwise prometheus_client's default registry."""
+    try:
+        import prometheus_client as pc
+        from prometheus_client import multiprocess
+    except ImportError as exc:
+        raise UsageError("the Prometheus sink needs the `prometheus` extra",
+                         fix="pip install 'promptctl[prometheus]'") from exc
+    if _multiproc_dir() is None:
+        return pc.REGISTRY
+    registry = pc.CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry
+
+
+def _check_multiproc(pc: Any) -> None:
+    """Multiprocess mode is chosen when prometheus_client is first imported: a folder set
+    later, or missing, would make each worker count alone (a scrape sees one worker)."""
+    folder = _multiproc_dir()
+    if folder is None:
+        return
+    if not Path(folder).is_dir():
+        raise UsageError(f"PROMETHEUS_MULTIPROC_DIR={folder} is not a folder",
+                         fix="create it, empty, before the workers start")
+    if getattr(pc.values.ValueClass, "__name__", "") == "MutexValue":
+        raise UsageError("PROMETHEUS_MULTIPROC_DIR was set after prometheus_client was imported",
+                         fix="set it in the environment of the server process (before it starts)")
 
 
 class PrometheusSink:
     """Counters and a latency histogram for Prometheus to scrape (`prometheus_client`).
 
     Scores are exported as three counters (sum, count, sum of squares) so a Prometheus
-    metric source can rebuild their mean and variance for the canary controller.
+    metric source can rebuild their mean and variance for the canary controller. With
+    several worker processes, set PROMETHEUS_MULTIPROC_DIR and expose
+    `prometheus_registry()`: prometheus_client then keeps each process's values in files
+    that one scrape adds up (see docs/runtime.md).
     """
 
     _shared: dict[int, dict[str, Any]] = {}
@@ -270,6 +373,7 @@ class PrometheusSink:
         except ImportError as exc:
             raise UsageError("the Prometheus sink needs the `prometheus` extra",
                              fix="pip install 'promptctl[prometheus]'") from exc
+        _check_multiproc(pc)
         self.registry = registry or pc.REGISTRY
         # One set of collectors per registry: a second sink must not register duplicates.
         with self._shared_lock:

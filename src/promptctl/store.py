@@ -6,6 +6,8 @@ exactly the paths it is given and creates annotated tags. It never moves or dele
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import git
@@ -19,6 +21,9 @@ _REF_FORMAT = _SEP.join([
     "%(refname)", "%(objecttype)", "%(objectname)", "%(*objectname)",
     "%(taggerdate:iso-strict)", "%(taggername)", "%(creatordate:iso-strict)", "%(contents)",
 ]) + _END
+
+
+_SYMLINK = 0o120000
 
 
 class GitTreeSource:
@@ -37,11 +42,27 @@ class GitTreeSource:
 
     def read(self, path: str) -> str | None:
         item = self._item(path)
+        for _ in range(8):   # a committed symlink: read its target, as the working tree does
+            if item is None or item.type != "blob" or item.mode != _SYMLINK:
+                break
+            path = self._link_target(path, item.data_stream.read().decode("utf-8", "replace"))
+            item = self._item(path)
         if item is None or item.type != "blob":
             return None
         from .files import decode_text
 
         return decode_text(item.data_stream.read(), path)
+
+    def _link_target(self, path: str, target: str) -> str:
+        import posixpath
+
+        from .errors import Problem, ValidationError
+        joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+        if target.startswith("/") or joined.startswith("../") or joined == "..":
+            problem = Problem(path, f"is a symlink to {target!r}, outside the repo (commit the "
+                                    "file itself instead)")
+            raise ValidationError(problems=[problem])
+        return joined
 
     def listdir(self, path: str) -> list[str]:
         item = self._item(path)
@@ -53,9 +74,11 @@ class GitTreeSource:
 class GitStore:
     """A prompt repo's git side."""
 
-    def __init__(self, root: Path, tag_format: str = DEFAULT_TAG_FORMAT) -> None:
+    def __init__(self, root: Path, tag_format: str = DEFAULT_TAG_FORMAT,
+                 notes_ref: str | None = None) -> None:
         self.root = root
         self.tag_format = tag_format
+        self.notes_ref = notes_ref
         try:
             # A prompt repo may be a folder of a larger repository (prompts beside the app).
             self.repo = git.Repo(root, search_parent_directories=True)
@@ -66,6 +89,12 @@ class GitStore:
         # Commands run in the prompt repo's folder, so pathspecs and paths are relative to it.
         self._git = git.Git(str(root.resolve()))
 
+    def after_fork(self) -> None:
+        """In a forked child: stop using the parent's `git cat-file` pipes (GitPython keeps
+        them open per Repo), so two processes never interleave requests on one pipe."""
+        for runner in (self.repo.git, self._git):
+            _detach_persistent(runner)
+
     # ------------------------------------------------------------ reading
 
     def run_git(self, *args: str) -> str:
@@ -74,6 +103,13 @@ class GitStore:
         except git.GitCommandError as exc:
             detail = (exc.stderr or "").strip().replace("\n", " ") or str(exc)
             raise RepoError(f"git {' '.join(args[:2])} failed: {detail}") from exc
+
+    def try_git(self, *args: str) -> tuple[int, str, str]:
+        """(exit status, stdout, stderr) of a git command that may fail as an answer
+        (`merge-base --is-ancestor`, a remote that lacks a ref)."""
+        status, out, err = self._git.execute(["git", *args], with_extended_output=True,
+                                             with_exceptions=False)
+        return status, out, err
 
     def has_commits(self) -> bool:
         return self.repo.head.is_valid()
@@ -112,8 +148,34 @@ class GitStore:
         for release in self.releases(name):
             if release.version == version:
                 return release
-        raise NotFoundError(f"{name} has no release {version}",
-                            fix=f"run `promptctl log {name}` to see its versions")
+        raise NotFoundError(f"{name} has no release {version}", fix=self.release_fix(name, self.notes_ref))
+
+    def unfetched(self, name: str | None = None, notes_ref: str | None = None) -> str | None:
+        """Why releases may exist that this clone cannot see (None when none can be missing):
+        a shallow clone, release commits whose tags are absent (`git clone --no-tags`), or
+        eval notes on tag objects that are not here. Only error paths and `bump` pay for it."""
+        if self.run_git("rev-parse", "--is-shallow-repository") == "true":
+            return "this clone is shallow (git clone --depth): its release tags may be missing"
+        known = {(r.name, r.version) for r in self.releases(name)}
+        if not self.has_commits():
+            return None
+        subjects = self.run_git("log", "--format=%s", "-E", "--grep=^release [^ ]+ [0-9]")
+        missing = sorted({f"{n}@{v}" for n, v in _release_subjects(subjects.splitlines())
+                          if (name is None or n == name) and (n, v) not in known})
+        if missing:
+            more = f" (+{len(missing) - 3} more)" if len(missing) > 3 else ""
+            return f"release commits of {', '.join(missing[:3])}{more} have no tag in this clone"
+        if notes_ref:
+            tags = {r.tag_sha for r in self.releases()}
+            if self.noted_objects(notes_ref) - tags:
+                return f"{notes_ref} holds eval notes for release tags this clone does not have"
+        return None
+
+    def release_fix(self, name: str, notes_ref: str | None = None) -> str:
+        """The fix for "no such release": fetch when this clone may lack tags, else look."""
+        if self.unfetched(name, notes_ref):
+            return "run git fetch --tags (or promptctl sync): this clone may lack release tags"
+        return f"run `promptctl log {name}` to see its versions"
 
     def tag_commit(self, tag: str) -> str | None:
         try:
@@ -152,6 +214,70 @@ class GitStore:
         if self.tag_commit(tag) is not None:
             raise ReleaseError(f"tag {tag} already exists", fix="tags are immutable: release a new version")
         self.run_git("tag", "-a", tag, "-m", message, commit)
+
+
+    # ------------------------------------------------------------ notes
+    # Eval attestations live in git notes: they travel with `git fetch`/`push` of one ref.
+
+    def note(self, ref: str, obj: str) -> str | None:
+        """The note `ref` holds for an object (a tag object's sha), None when it has none."""
+        try:
+            return self._git.execute(["git", "notes", f"--ref={ref}", "show", obj])
+        except git.GitCommandError:
+            return None
+
+    def noted_objects(self, ref: str) -> set[str]:
+        """Every object that has a note under `ref` (empty when the ref does not exist)."""
+        try:
+            out = self._git.execute(["git", "notes", f"--ref={ref}", "list"])
+        except git.GitCommandError:
+            return set()
+        return {line.split()[1] for line in out.splitlines() if len(line.split()) == 2}
+
+    def append_note(self, ref: str, obj: str, line: str) -> None:
+        """Add one line to an object's note; a notes commit needs an identity, and one is
+        lent when git has none (CI runners rarely set user.name), the line says who ran."""
+        current = self.note(ref, obj)
+        text = (current.rstrip("\n") + "\n" if current else "") + line
+        self.run_git(*self._identity(), "notes", f"--ref={ref}", "add", "-f", "-m", text, obj)
+
+    def _identity(self) -> list[str]:
+        try:
+            self._git.execute(["git", "var", "GIT_COMMITTER_IDENT"])
+            return []
+        except git.GitCommandError:
+            return ["-c", "user.name=promptctl", "-c", "user.email=promptctl@localhost"]
+
+
+def _release_subjects(subjects: list[str]) -> list[tuple[str, str]]:
+    """(name, version) of `release NAME VERSION[: message]` commit subjects (bump writes them)."""
+    from .tags import _SEMVER
+    pattern = re.compile(rf"^release (\S+) ({_SEMVER})(?::|$)")
+    return [(m[1], m[2]) for m in map(pattern.match, subjects) if m]
+
+
+def _detach_persistent(runner: git.Git) -> None:
+    for attr in ("cat_file_all", "cat_file_header"):
+        command = getattr(runner, attr, None)
+        if command is None:
+            continue
+        proc, command.proc = command.proc, None   # no terminate(): the process is the parent's
+        if proc is not None:
+            _point_at_devnull(proc.stdin, proc.stdout, proc.stderr)
+        setattr(runner, attr, None)               # the child starts its own on first use
+
+
+def _point_at_devnull(*streams) -> None:
+    """Swap the child's copies of the pipe ends for /dev/null: closing them later (when the
+    file objects are collected) then flushes nothing into, and reads nothing from, the
+    parent's process."""
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        for stream in streams:
+            if stream is not None:
+                os.dup2(null, stream.fileno())
+    finally:
+        os.close(null)
 
 
 def _put_back(index: Path, saved: bytes | None) -> None:

@@ -89,15 +89,16 @@ def test_hot_reload_after_another_process_rolls_back(live_repo):
 
 
 def test_a_corrupt_manifest_is_refused_and_the_last_good_keeps_serving(live_repo, caplog):
-    reg = promptctl.Registry.open(live_repo, env="production", refresh_interval=0)
+    reg = promptctl.Registry.open(live_repo, env="production", refresh_interval=None)
     (live_repo / "release.yaml").write_text("environments:\n  production:\n    triage: {active: 1.0}\n")
     with caplog.at_level(logging.ERROR, logger="promptctl.runtime"):
-        p = reg.get("triage")
-    assert p.version == "1.0.0"
+        assert reg.refresh() is False
+    assert reg.get("triage").version == "1.0.0"
     assert "refused a changed manifest" in caplog.text and "active" in caplog.text
     assert reg.last_error is not None
     (live_repo / "release.yaml").write_text(
         "environments:\n  production:\n    triage: {active: 9.9.9}\n")   # valid YAML, no such tag
+    reg.refresh()
     assert reg.get("triage").version == "1.0.0"
     assert "9.9.9" in str(reg.last_error)
 
@@ -111,7 +112,7 @@ def test_fallback_serves_when_nothing_can_load(tmp_path):
 
 
 def test_threads_share_one_registry(live_repo):
-    reg = promptctl.Registry.open(live_repo, env="production", refresh_interval=0)
+    reg = promptctl.Registry.open(live_repo, env="production", refresh_interval=0.01)
     errors = []
 
     def work(n):
@@ -202,10 +203,12 @@ def test_bundle_over_http_reloads_on_etag_change(live_repo, tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_port}/release.lock.json"
-        reg = promptctl.Registry.from_bundle(url, env="production", refresh_interval=0)
+        reg = promptctl.Registry.from_bundle(url, env="production", refresh_interval=None)
         assert any(reg.get("support-refund", key=i).variant == "canary" for i in range(100))
-        assert handler.hits["304"] >= 1
+        assert reg.refresh() is False
+        assert handler.hits["304"] >= 1      # this server's ETag is a content hash: trusted
         handler.body = (tmp_path / "b.json").read_bytes()
+        assert reg.refresh() is True
         assert all(reg.get("support-refund", key=i).variant == "stable" for i in range(100))
         assert handler.hits["200"] == 2
     finally:
@@ -234,11 +237,14 @@ def test_open_with_a_manifest_url_reads_content_from_git(live_repo):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_port}/release.yaml"
-        reg = promptctl.Registry.open(live_repo, env="production", manifest=url, refresh_interval=0)
+        reg = promptctl.Registry.open(live_repo, env="production", manifest=url, refresh_interval=None)
         assert reg.get("support-refund", segment="enterprise").version == "1.1.0"
-        handler.body = b"environments: {production: {support-refund: {active: 2.0.0}}}\n"
+        handler.body = (b"environments: {production: {support-refund: {active: 2.0.0, segments: "
+                        b"{enterprise: {active: 2.0.0}}}, triage: {active: 1.0.0}}}\n")
+        assert reg.refresh() is True
         assert reg.get("support-refund", segment="enterprise").version == "2.0.0"
         handler.body = b"environments: {production: {support-refund: {active: nope}}}\n"
+        assert reg.refresh() is False
         assert reg.get("support-refund").version == "2.0.0" and "nope" in str(reg.last_error)
     finally:
         server.shutdown()

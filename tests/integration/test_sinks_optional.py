@@ -65,3 +65,49 @@ def test_prometheus_sink_counts_and_histogram():
     assert get("promptctl_score_sum_total", {**labels, "score": "thumbs_up"}) == 2
     # a second sink on the same registry reuses the collectors instead of failing
     PrometheusSink(registry)
+
+
+def test_a_tracked_call_is_a_client_span_child_of_the_request_span(deploy_repo):
+    pytest.importorskip("opentelemetry.sdk")
+    from fleet_support import live_deploy
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import SpanKind
+
+    import promptctl
+    from promptctl.sinks import FanoutSink, JsonlSink, OtelSink
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    sink = FanoutSink([OtelSink(provider), JsonlSink(deploy_repo / "calls.jsonl")])
+    reg = promptctl.Registry.open(live_deploy(deploy_repo), env="production", call_log=sink,
+                                  refresh_interval=None)
+    request = provider.get_tracer("app")
+    for i in range(20):
+        with request.start_as_current_span(f"GET /reply {i}"):
+            p = reg.get("support-refund", key=f"user-{i}")
+            with reg.track(p) as call:
+                with request.start_as_current_span("provider http"):   # nests under the call
+                    pass
+                call.record(tokens_in=3, tokens_out=5, error=None if i % 2 else "Timeout")
+    reg.log_call(reg.get("triage"), latency_ms=12.0)          # timed by the app: a span later
+    assert reg.flush()
+    spans = exporter.get_finished_spans()
+    by_id = {s.context.span_id: s for s in spans}
+    calls = [s for s in spans if s.name.startswith("chat") and
+             s.attributes["promptctl.prompt.name"] == "support-refund"]
+    assert len(calls) == 20                                   # one each: none made twice
+    for span in calls:
+        parent = by_id[span.parent.span_id]
+        assert parent.name.startswith("GET /reply") and span.kind is SpanKind.CLIENT
+        assert span.context.trace_id == parent.context.trace_id
+        assert span.attributes["gen_ai.provider.name"] == "echo"
+        assert span.attributes["gen_ai.usage.output_tokens"] == 5
+    nested = [s for s in spans if s.name == "provider http"]
+    assert all(by_id[s.parent.span_id].name.startswith("chat") for s in nested)
+    assert sum(not s.status.is_ok for s in calls) == 10
+    [later] = [s for s in spans if s.attributes.get("promptctl.prompt.name") == "triage"]
+    assert later.kind is SpanKind.CLIENT
+    assert len((deploy_repo / "calls.jsonl").read_text().splitlines()) == 21   # other sinks get all

@@ -166,3 +166,49 @@ def test_a_fork_pull_request_without_secrets_skips_its_evals(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "evals skipped" in result.stdout
     assert not (tmp_path / "repo/promptctl-junit.xml").exists()
+
+
+def _run_steps(path: Path, job: str) -> list[str]:
+    """The shell of each step that runs promptctl or git (not the install steps)."""
+    steps = yaml.safe_load(path.read_text())["jobs"][job]["steps"]
+    return [s["run"] for s in steps if "run" in s and "pip install" not in s["run"]]
+
+
+def test_init_writes_a_scheduled_controller_that_publishes_and_pushes(tmp_path):
+    init(tmp_path / "repo")
+    folder = tmp_path / "repo/.github/workflows"
+    canary = yaml.safe_load((folder / "canary.yml").read_text())
+    assert canary["permissions"] == {"contents": "write"}
+    assert canary[True]["schedule"][0]["cron"] and "workflow_dispatch" in canary[True]
+    runs = _run_steps(folder / "canary.yml", "watch")
+    assert runs[-2:] == ["promptctl canary watch --once", "promptctl sync --push"]
+    gate = yaml.safe_load((folder / "prompts.yml").read_text())
+    attest = gate["jobs"]["attest"]
+    assert attest["permissions"] == {"contents": "write"} and attest["if"] == "github.event_name == 'push'"
+    assert _run_steps(folder / "prompts.yml", "attest")[-1] == "promptctl sync --push"
+
+
+def test_the_controller_workflow_steps_roll_back_publish_and_push(deploy_repo, tmp_path):
+    # The steps canary.yml runs, in a fresh clone of a bare origin, as the runner would.
+    from conftest import git, git_save
+    from deploy_support import seed_failing_canary
+    config = deploy_repo / "promptctl.yaml"
+    config.write_text(config.read_text() + f"publish:\n  production: [{{path: {tmp_path}/www/}}]\n")
+    seed_failing_canary(deploy_repo)
+    git_save(deploy_repo, "publish to www")
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "clone", "-q", "--bare", str(deploy_repo), str(origin))
+    runner = tmp_path / "runner"
+    git(tmp_path, "clone", "-q", str(origin), str(runner))
+    init(tmp_path / "scaffold")
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
+           "PROMPTCTL_CALL_LOG": str(deploy_repo / ".promptctl/calls.sqlite")}
+    for script in _run_steps(tmp_path / "scaffold/.github/workflows/canary.yml", "watch"):
+        done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=runner, env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, (script, done.stdout, done.stderr)
+    log = git(origin, "log", "-1", "--format=%B", "main")
+    assert log.startswith("stop canary support-refund 1.1.0 in production: canary analysis: rollback")
+    bundle = (tmp_path / "www/production.json").read_text()
+    assert git(origin, "rev-parse", "main") in bundle

@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
 def _register() -> None:
     # Command modules register on `app` when imported; they import nothing heavy at top level.
     # The order here is the order of `promptctl --help`.
-    from . import registry, evals, deploy, canary, drift, schema  # noqa: F401
+    from . import registry, evals, deploy, canary, drift, sync, schema  # noqa: F401
     from .complete import install_bash_fix
     install_bash_fix()
 

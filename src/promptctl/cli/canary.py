@@ -88,10 +88,10 @@ def analyze_command(
     analysis = svc.analyze(project.root, name, env, segment, call_log=call_log, project=project)
     typer.echo(json.dumps(as_json(analysis), indent=2) if json_out else render(analysis))
     if apply:
-        from ..errors import MetricSourceError
+        from ..errors import MetricSourceError, PublishError
         try:
             change = svc.apply(project, analysis, webhook=webhook)
-        except MetricSourceError as exc:   # a failed webhook after the commit: report both
+        except (MetricSourceError, PublishError) as exc:   # failed after the commit: report both
             change = getattr(exc, "change", None)
             if change is not None and not json_out:
                 typer.echo(f"applied: {change.summary()}")
@@ -107,6 +107,8 @@ def watch_command(
     webhook: Optional[str] = typer.Option(None, "--webhook", metavar="URL", help="POST a JSON event on a change."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Analyze only; change nothing."),
     call_log: Optional[Path] = typer.Option(None, "--call-log", help="Call log file to read."),
+    once: bool = typer.Option(False, "--once", help="Make one pass and exit (for cron and CI "
+                              "schedules); exit 3 if a publish failed."),
     iterations: Optional[int] = typer.Option(None, "--iterations", hidden=True),
 ) -> None:
     """Analyze every running canary every INTERVAL and apply the decisions, until stopped."""
@@ -118,12 +120,29 @@ def watch_command(
         raise UsageError(f"{interval!r} must be longer than 0", field="--interval",
                          fix="for example 30s or 5m")
     try:
-        for analysis in svc.watch(state().directory, env=env, interval=seconds,
-                                  apply_decisions=not dry_run, webhook=webhook,
-                                  call_log=call_log, iterations=iterations):
-            typer.echo(render(analysis) + "\n", nl=True)
+        for event in svc.watch_events(state().directory, env=env, interval=seconds,
+                                      apply_decisions=not dry_run, webhook=webhook,
+                                      call_log=call_log, iterations=1 if once else iterations):
+            typer.echo(watch_line(event, interval))
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
+
+
+def watch_line(event, interval: str) -> str:
+    """One event of `canary watch` as text: every look is stamped, so a log shows it is alive."""
+    from datetime import datetime, timezone
+    stamp = datetime.fromtimestamp(event.time, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if event.kind == "idle":
+        return f"{stamp} idle: no running canary (next look in {interval})"
+    if event.kind == "look":
+        return f"{stamp} look: {event.count} running canar{'y' if event.count == 1 else 'ies'}"
+    if event.kind == "analysis":
+        return render(event.analysis) + "\n"
+    if event.kind == "applied":
+        return f"{stamp} applied: {event.change.summary()}"
+    if event.error:
+        return f"{stamp} publish {event.env} failed again: {event.error}"
+    return f"{stamp} published {event.env} (retried)"
 
 
 def register(group: typer.Typer) -> None:

@@ -50,6 +50,18 @@ def _done(change) -> None:
     typer.echo(f"{change.summary()}{previous}")
 
 
+def _deploy(call) -> None:
+    """Run a manifest write; a failed publish after its commit still reports the commit."""
+    from ..errors import PublishError
+    try:
+        change = call()
+    except PublishError as exc:
+        if getattr(exc, "change", None) is not None:
+            _done(exc.change)
+        raise
+    _done(change)
+
+
 @canary_app.callback()
 def _canary_group() -> None:
     """Start, re-weight or stop a canary: `promptctl canary NAME VERSION --env E --weight PCT`."""
@@ -63,8 +75,8 @@ def promote_cmd(name: str = typer.Argument(..., help="Prompt name.", autocomplet
                 require_eval: Optional[bool] = _EVAL) -> None:
     """Make a released version the active one in an environment (clears its canary)."""
     from ..services import deploy
-    _done(deploy.promote(_project(), name, version, env, segment=segment, why=why,
-                         require_eval=require_eval))
+    _deploy(lambda: deploy.promote(_project(), name, version, env, segment=segment, why=why,
+                                   require_eval=require_eval))
 
 
 @command(canary_app, "start")
@@ -78,8 +90,8 @@ def canary_cmd(name: str = typer.Argument(..., help="Prompt name.", autocompleti
                require_eval: Optional[bool] = _EVAL) -> None:
     """Start or re-weight a canary; --weight 0 stops it and keeps the record."""
     from ..services import deploy
-    _done(deploy.canary(_project(), name, version, env, weight, segment=segment, why=why,
-                        require_eval=require_eval))
+    _deploy(lambda: deploy.canary(_project(), name, version, env, weight, segment=segment,
+                                  why=why, require_eval=require_eval))
 
 
 @command(app, "rollback")
@@ -89,7 +101,7 @@ def rollback_cmd(name: str = typer.Argument(..., help="Prompt name.", autocomple
                  why: str = _WHY) -> None:
     """Stop a running canary; else restore the previous active version (or --to VERSION)."""
     from ..services import deploy
-    _done(deploy.rollback(_project(), name, env, segment=segment, to=to, why=why))
+    _deploy(lambda: deploy.rollback(_project(), name, env, segment=segment, to=to, why=why))
 
 
 @command(app, "status")

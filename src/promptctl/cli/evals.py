@@ -127,8 +127,9 @@ def history_cmd(
         if r.shard:
             result += f" [shard {r.shard}]"
         table_rows.append([r.started, r.prompt, r.version, r.digest.removeprefix("sha256:")[:12],
-                           r.model, str(r.cases), str(r.errors), f"{r.score:.3f}", result])
-    headers = ("when", "prompt", "version", "digest", "model", "cases", "errors", "score", "result")
+                           r.model, str(r.cases), str(r.errors), f"{r.score:.3f}", result, r.source])
+    headers = ("when", "prompt", "version", "digest", "model", "cases", "errors", "score", "result",
+               "source")
     _console().print(fitted_table(headers, table_rows, numeric=(3, 5, 6, 7)))
 
 

@@ -192,9 +192,13 @@ def log_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """List a prompt's releases, newest first."""
-    from ..services.prompts import log
+    from ..services.prompts import clone_advice, log
     from .render import print_log
-    releases = log(_project(), name)
+    project = _project()
+    releases = log(project, name)
+    advice = clone_advice(project, name)
+    if advice:
+        typer.echo(f"warning: {advice}", err=True)
     if as_json:
         _echo_json([r.__dict__ for r in releases])
     else:

@@ -52,7 +52,7 @@ def parse_dataset(text: str, file: str, declared: set[str] | None = None) -> lis
     if lower.endswith((".jsonl", ".ndjson")):
         rows = _jsonl(text, file, problems)
     elif lower.endswith(".csv"):
-        rows = _csv(text)
+        rows = _csv(text, file)
     elif lower.endswith((".yaml", ".yml", ".json")):
         rows = _yaml(text, file)
     else:
@@ -89,8 +89,9 @@ def _jsonl(text: str, file: str, problems: list[Problem]) -> list[tuple[int, Any
     return rows
 
 
-def _csv(text: str) -> list[tuple[int, Any]]:
+def _csv(text: str, file: str) -> list[tuple[int, Any]]:
     # Columns: id, expected, tags (';'-separated), metadata.* and inputs; `inputs.x` or bare `x`.
+    _check_csv_shape(text, file)
     rows = []
     for number, record in enumerate(csv.DictReader(io.StringIO(text)), 2):
         row: dict[str, Any] = {"inputs": {}, "metadata": {}}
@@ -107,6 +108,30 @@ def _csv(text: str) -> list[tuple[int, Any]]:
                 row["inputs"][key.removeprefix("inputs.")] = value
         rows.append((number, row))
     return rows
+
+
+def _check_csv_shape(text: str, file: str) -> None:
+    """A shifted or duplicated column would silently feed one input's value to another."""
+    def bad(message: str, line: int) -> ValidationError:
+        return ValidationError(problems=[Problem(file, message, line=line)])
+
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader, None)
+        if header is None:
+            return
+        names = [h.strip() for h in header]
+        for name in names:
+            if not name:
+                raise bad("a column has an empty header (name every column)", 1)
+            if names.count(name) > 1:
+                raise bad(f"column {name!r} appears twice in the header (rename one)", 1)
+        for row in reader:
+            if row and len(row) != len(header):
+                raise bad(f"row has {len(row)} fields but the header has {len(header)} (quote "
+                          "values holding commas)", reader.line_num)
+    except csv.Error as exc:
+        raise bad(f"invalid CSV: {exc}", reader.line_num) from exc
 
 
 def _yaml(text: str, file: str) -> list[tuple[int, Any]]:

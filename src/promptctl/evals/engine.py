@@ -21,6 +21,15 @@ from .suite import MetricSpec
 Progress = Callable[[int, int], None]
 
 
+async def _redacted(pending) -> Response:
+    """A completion that echoes a known key must not carry it into results, HTML or cache."""
+    from ..redaction import redact
+
+    response = await pending
+    response.text = redact(response.text)
+    return response
+
+
 @dataclass
 class Plan:
     """Everything one run needs, already resolved: no files are read past this point."""
@@ -169,14 +178,14 @@ class _Runner:
                 response = await asyncio.shield(self.inflight[key])
                 return Response(response.text, response.tokens_in, response.tokens_out,
                                 response.latency_ms, cached=True)
-            self.inflight[key] = asyncio.ensure_future(provider.complete(request))
+            self.inflight[key] = asyncio.ensure_future(_redacted(provider.complete(request)))
             try:
                 response = await self.inflight[key]
             finally:
                 del self.inflight[key]
             cache.put(key, response)
             return response
-        return await provider.complete(request)
+        return await _redacted(provider.complete(request))
 
     async def judge(self, metric: MetricSpec, obs: scoring.Observation) -> tuple[float, str]:
         judge = self.plan.judge

@@ -49,6 +49,7 @@ class HistoryRow:
     shard: str | None
     started: str
     duration_s: float
+    source: str = "local"     # "local", "attested" (git notes), or "local+attested"
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -66,6 +66,8 @@ class RunResult:
     summary: dict[str, Any] = field(default_factory=dict)
     comparison: dict[str, Any] | None = None
     baseline_note: str | None = None   # why --baseline compared nothing (a new prompt)
+    attested: list[str] = field(default_factory=list)   # release tags whose note holds this run
+    suite: str = ""                   # the suite file the run used (repo-relative)
 
     @property
     def passed(self) -> bool:

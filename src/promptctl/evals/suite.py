@@ -87,18 +87,30 @@ class Suite(_Strict):
     gates: list[str] = Field(default_factory=list)
     repeat: int = Field(1, ge=1, le=100)
     concurrency: int = Field(8, ge=1, le=512)
-    timeout: float = Field(60.0, gt=0)
+    timeout: float = Field(60.0, gt=0)   # seconds for a whole attempt, not per read
+    max_response_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     retries: int = Field(3, ge=0, le=10)
     rpm: float | None = Field(None, gt=0)
     max_errors: int = Field(0, ge=0)
     baseline: BaselinePolicy = Field(default_factory=BaselinePolicy)
     judge: JudgeSpec = Field(default_factory=JudgeSpec)
+    # --require-eval: may a run with an offline provider (echo, python:) vouch for a prompt
+    # served by a model API? Off unless said here: such a run proves nothing about the model.
+    accept_offline_runs: bool = False
 
     @field_validator("dataset")
     @classmethod
     def _datasets(cls, value: str | list[str]) -> str | list[str]:
         if isinstance(value, list) and not value:
             raise ValueError("give at least one dataset file")
+        return value
+
+    @field_validator("gates")
+    @classmethod
+    def _some_gates(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("an empty list gates nothing (add one, e.g. `pass_rate >= 0.9`, "
+                             "or leave `gates` out)")
         return value
 
     @field_validator("metrics")
@@ -186,11 +198,22 @@ def _raw_problems(data: dict, text: str, file: str, typed: Suite | None = None) 
                                     line=lines.get(("metrics", i, "type")),
                                     field=f"metrics.{i}.type"))
             continue
-        message = check_params(typed.metrics[i]) if typed is not None else None
+        message = (check_params(typed.metrics[i]) or _schema_param_error(typed.metrics[i])
+                   if typed is not None else None)
         if message:
             problems.append(Problem(file, message, line=lines.get(("metrics", i)),
                                     field=f"metrics.{i}"))
     return problems
+
+
+def _schema_param_error(metric: MetricSpec) -> str | None:
+    from .jsonschema import schema_error
+
+    schema = metric.params.get("schema")
+    if metric.type != "json_schema" or not isinstance(schema, dict):
+        return None
+    error = schema_error(schema)
+    return f"json_schema `schema` is not a valid JSON Schema: {error}" if error else None
 
 
 def suite_path(evals_dir: str, name: str) -> str:
@@ -213,7 +236,9 @@ def check_suite(project, name: str) -> list[Problem]:
         folder = path.rsplit("/", 1)[0]
         cases, _ = load_cases(lambda p: project.working.read(f"{folder}/{p}"), suite.datasets,
                               path, declared)
-        return input_problems(cases, spec.inputs) if spec is not None else []
+        if spec is None:
+            return []
+        return input_problems(cases, spec.inputs) + _schema_source_problems(project, name, spec)
     except ValidationError as exc:
         return exc.problems or [Problem(exc.file or path, exc.message, field=exc.field)]
     except PromptctlError as exc:   # a check reports every problem, never stops
@@ -227,3 +252,16 @@ def _working_spec(project, name: str):
         return load_prompt(project.working, project.config, name).spec
     except PromptctlError:
         return None   # the prompt's own problems are reported by the prompt check
+
+
+def _schema_source_problems(project, name: str, spec) -> list[Problem]:
+    """json_schema without `schema` scores against the prompt's output.schema; with neither
+    it would pass any JSON at all."""
+    path = suite_path(project.config.evals_dir, name)
+    text = project.working.read(path) or ""
+    suite = parse_suite(text, path)
+    lines = key_lines(text)
+    return [Problem(path, "scorer 'json_schema' needs `schema` (or an output.schema in the "
+                          "prompt)", line=lines.get(("metrics", i)), field=f"metrics.{i}")
+            for i, m in enumerate(suite.metrics)
+            if m.type == "json_schema" and "schema" not in m.params and spec.output.json_schema is None]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import random
 import time
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any, Protocol
 from ..errors import ProviderError, UsageError
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 529}
+DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024   # a completion is kilobytes; 8 MB is a broken server
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class ProviderSettings:
     concurrency: int = 8
     backoff: float = 0.5
     backoff_max: float = 30.0
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     source_digest: str = ""   # a python provider's module source: editing it changes answers
 
     def cache_identity(self) -> str:
@@ -132,6 +135,8 @@ class HTTPProvider:
         self.base_url = (settings.base_url or os.environ.get(self.env_base_url)
                          or self.default_base_url).rstrip("/")
         self._key_env = settings.api_key_env or self.env_api_key
+        from ..redaction import register
+        register(self._key_env)
         if self.base_url == self.default_base_url and not self._api_key():
             # The hosted API always needs a key; failing here beats N cases × retries of 401s.
             raise UsageError(f"{self._key_env} is not set", field=f"provider {settings.kind}",
@@ -149,8 +154,9 @@ class HTTPProvider:
 
     def _redact(self, text: str) -> str:
         """Error text ends up in results and history; some gateways echo the key back."""
+        from ..redaction import redact
         key = self._api_key()
-        return text.replace(key, "***") if key else text
+        return redact(text.replace(key, "***") if key else text)
 
     def build(self, request: Request) -> tuple[str, dict[str, str], dict[str, Any]]:
         raise NotImplementedError
@@ -167,30 +173,60 @@ class HTTPProvider:
         async with self._limit:
             for attempt in range(attempts):
                 await self._rate.wait()
-                start = time.perf_counter()
                 try:
-                    reply = await self._client.post(url, headers=headers, json=body)
-                    latency = (time.perf_counter() - start) * 1000
-                    if reply.status_code in RETRY_STATUS:
-                        raise TransientError(f"HTTP {reply.status_code}",
-                                             retry_after(reply.headers.get("retry-after")))
-                    if reply.status_code >= 400:
-                        raise ProviderError(f"{self.settings.kind}: HTTP {reply.status_code}: "
-                                            f"{self._redact(_short(reply.text))}")
-                    try:
-                        data = reply.json()
-                        response = self.parse(data)
-                    except (ValueError, KeyError, IndexError, TypeError) as exc:
-                        raise ProviderError(f"{self.settings.kind}: malformed response: "
-                                            f"{self._redact(_short(reply.text))}") from exc
-                    response.latency_ms = latency
-                    return response
-                except (TransientError, httpx.TimeoutException, httpx.TransportError) as exc:
+                    # `timeout` bounds the whole attempt: a server dripping one byte at a
+                    # time must not stretch it (httpx's own timeout is per read)
+                    async with asyncio.timeout(self.settings.timeout):
+                        return await self._attempt(url, headers, body)
+                except (TransientError, TimeoutError, httpx.TimeoutException,
+                        httpx.TransportError) as exc:
                     last = _describe(exc, self.settings.timeout)
                     if attempt + 1 >= attempts:
                         break
                     await asyncio.sleep(self._delay(attempt, getattr(exc, "wait", None)))
         raise ProviderError(f"{self.settings.kind}: {last} after {attempts} attempts")
+
+    async def _attempt(self, url: str, headers: dict[str, str], body: dict[str, Any]) -> Response:
+        start = time.perf_counter()
+        async with self._client.stream("POST", url, headers=headers, json=body) as reply:
+            raw = await self._read_capped(reply)
+        latency = (time.perf_counter() - start) * 1000
+        text = raw.decode("utf-8", "replace")
+        if reply.status_code in RETRY_STATUS:
+            # the body often says why (a bad param behind a 500): keep it for the last error
+            raise TransientError(f"HTTP {reply.status_code}: {self._redact(_short(text))}"
+                                 if text.strip() else f"HTTP {reply.status_code}",
+                                 retry_after(reply.headers.get("retry-after")))
+        if reply.status_code >= 400:
+            raise ProviderError(f"{self.settings.kind}: HTTP {reply.status_code}: "
+                                f"{self._redact(_short(text))}")
+        try:
+            response = self.parse(json.loads(raw))
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise ProviderError(f"{self.settings.kind}: malformed response: "
+                                f"{self._redact(_short(text))}") from exc
+        response.latency_ms = latency
+        return response
+
+    async def _read_capped(self, reply: Any) -> bytes:
+        cap = self.settings.max_response_bytes
+        declared = reply.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > cap:
+            raise self._too_large(int(declared))
+        chunks, size = [], 0
+        async for chunk in reply.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise self._too_large(size, more=True)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_large(self, size: int, more: bool = False) -> ProviderError:
+        kind = self.settings.kind
+        return ProviderError(f"{kind}: response of {'more than ' if more else ''}{size:,} bytes is "
+                             f"over the {self.settings.max_response_bytes:,}-byte limit",
+                             fix=f"raise providers.{kind}.max_response_bytes in promptctl.yaml "
+                                 "if the server is right")
 
     def _delay(self, attempt: int, wait: float | None) -> float:
         if wait is not None:
@@ -204,7 +240,7 @@ class HTTPProvider:
 
 def _describe(exc: Exception, timeout: float) -> str:
     import httpx
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
         return f"timed out after {timeout:g}s"
     return str(exc) or type(exc).__name__
 

@@ -18,7 +18,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import yaml
 
 from ..calllog import ENV_VAR, default_log_path
 from ..canary import Action, Decision, Observations, Policy, decide, parse_policy
@@ -69,11 +68,12 @@ def _read_manifest(project: Project) -> dict:
     if not path.exists():
         raise NotFoundError(f"no {project.config.manifest}", file=str(path),
                             fix="promote a version first")
+    from ..files import load_yaml
     from ..manifest import parse_manifest
 
     text = path.read_text(encoding="utf-8")
     parse_manifest(text, project.config.manifest)   # a broken manifest: file:line: field, exit 2
-    data = yaml.safe_load(text) or {}
+    data = load_yaml(text, project.config.manifest) or {}
     return data.get("environments") or {}
 
 
@@ -260,15 +260,20 @@ def apply(project: Project, analysis: Analysis, *, webhook: str | None = None) -
     url = webhook_url(project, webhook)
     if d.action is Action.HOLD:
         return None
+    from ..errors import PublishError
     from . import deploy
     why = f"canary analysis: {d.summary()}"
-    if d.action is Action.ADVANCE:
-        change = deploy.canary(project, t.name, t.version, t.env, d.weight, segment=t.segment,
-                               why=why)
-    elif d.action is Action.PROMOTE:
-        change = deploy.promote(project, t.name, t.version, t.env, segment=t.segment, why=why)
-    else:
-        change = deploy.rollback(project, t.name, t.env, segment=t.segment, why=why)
+    published: PublishError | None = None
+    try:
+        if d.action is Action.ADVANCE:
+            change = deploy.canary(project, t.name, t.version, t.env, d.weight,
+                                   segment=t.segment, why=why)
+        elif d.action is Action.PROMOTE:
+            change = deploy.promote(project, t.name, t.version, t.env, segment=t.segment, why=why)
+        else:
+            change = deploy.rollback(project, t.name, t.env, segment=t.segment, why=why)
+    except PublishError as exc:    # committed, not published: still notify, then report it
+        published, change = exc, exc.change
     if url:
         try:
             notify(url, event(analysis))
@@ -277,31 +282,79 @@ def apply(project: Project, analysis: Analysis, *, webhook: str | None = None) -
             exc.change = change
             exc.fix = f"{change.summary()} was applied and committed; only the notification failed"
             raise
+    if published is not None:
+        raise published
     return change
 
 
-def watch(root: Path | str, *, env: str | None = None, interval: float = 60.0,
-          apply_decisions: bool = True, webhook: str | None = None,
-          call_log: Path | None = None, iterations: int | None = None,
-          sleep: Callable[[float], None] = time.sleep) -> Iterator[Analysis]:
+@dataclass(frozen=True)
+class WatchEvent:
+    """One thing the controller did: `look` (a pass starts; `count` canaries running),
+    `analysis`, `applied` (a decision committed), `publish` (a retried publish), `idle`."""
+
+    kind: str
+    time: float
+    analysis: Analysis | None = None
+    change: Any = None
+    count: int = 0
+    env: str | None = None
+    error: str | None = None
+
+
+def watch_events(root: Path | str, *, env: str | None = None, interval: float = 60.0,
+                 apply_decisions: bool = True, webhook: str | None = None,
+                 call_log: Path | None = None, iterations: int | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> Iterator[WatchEvent]:
     """Analyze every running canary each `interval` seconds (forever unless `iterations`),
-    applying decisions; consecutive metric-source failures per canary count towards
-    the policy's `max_errors`."""
+    applying decisions; consecutive metric-source failures per canary count towards the
+    policy's `max_errors`; a publish that failed after its commit is retried each pass."""
+    from ..errors import PublishError
+    from .publish import publish
+
     webhook_url(open_project(root), webhook)   # a bad URL stops the loop before it starts
     failures: dict[tuple, int] = {}
+    unpublished: dict[str, str] = {}           # env -> the last publish error
     done = 0
     while iterations is None or done < iterations:
         project = open_project(root)
-        for target in running_canaries(project, env):
+        for stale in sorted(unpublished):
+            try:
+                publish(project, stale)
+                del unpublished[stale]
+                yield WatchEvent("publish", time.time(), env=stale)
+            except PromptctlError as exc:
+                unpublished[stale] = exc.one_line()
+                yield WatchEvent("publish", time.time(), env=stale, error=exc.one_line())
+        running = running_canaries(project, env)
+        yield WatchEvent("look" if running else "idle", time.time(), count=len(running))
+        for target in running:
             key = (target.name, target.env, target.segment, target.version)
             analysis = _analyze(project, target, time.time(), call_log, failures.get(key, 0))
             failures[key] = failures.get(key, 0) + 1 if analysis.error else 0
+            change = None
             if apply_decisions:
                 try:
-                    apply(project, analysis, webhook=webhook)
+                    change = apply(project, analysis, webhook=webhook)
                 except PromptctlError as exc:   # a sidecar keeps watching; report and go on
+                    change = getattr(exc, "change", None)
+                    if isinstance(exc, PublishError):
+                        unpublished[target.env] = exc.one_line()
                     analysis = replace(analysis, error=exc.one_line())
-            yield analysis
+            yield WatchEvent("analysis", time.time(), analysis=analysis)
+            if change is not None:
+                yield WatchEvent("applied", time.time(), analysis=analysis, change=change,
+                                 env=target.env)
         done += 1
         if iterations is None or done < iterations:
             sleep(interval)
+    if unpublished:
+        first = sorted(unpublished)[0]
+        raise PublishError(f"{first} is still not published: {unpublished[first]}",
+                           fix=f"fix the target, then `promptctl publish --env {first}`")
+
+
+def watch(root: Path | str, **options: Any) -> Iterator[Analysis]:
+    """The analyses of `watch_events` alone."""
+    for event in watch_events(root, **options):
+        if event.analysis is not None and event.kind == "analysis":
+            yield event.analysis

@@ -30,8 +30,9 @@ def promote(project: Project, name: str, version: str, env: str, *, segment: str
     """Make a released version active in env (or a segment); clears its canary."""
     version = _normal(version)
     content = _released(project, name, version)
-    _eval_gate(project, name, content, require_eval)
-    return _edit(project, lambda m: mf.promote(m, env, name, version, segment), why)
+    _eval_gate(project, name, version, content, env, segment, require_eval)
+    return _published(project, env, _edit(project, lambda m: mf.promote(m, env, name, version,
+                                                                        segment), why))
 
 
 def canary(project: Project, name: str, version: str, env: str, weight: float, *,
@@ -40,8 +41,9 @@ def canary(project: Project, name: str, version: str, env: str, weight: float, *
     version = _normal(version)
     if weight != 0:
         content = _released(project, name, version)
-        _eval_gate(project, name, content, require_eval)
-    return _edit(project, lambda m: mf.canary(m, env, name, version, weight, segment), why)
+        _eval_gate(project, name, version, content, env, segment, require_eval)
+    return _published(project, env, _edit(project, lambda m: mf.canary(m, env, name, version,
+                                                                       weight, segment), why))
 
 
 def rollback(project: Project, name: str, env: str, *, segment: str | None = None,
@@ -59,7 +61,18 @@ def rollback(project: Project, name: str, env: str, *, segment: str | None = Non
             if target_version is not None:
                 _released(project, name, target_version)
         return mf.rollback(manifest, env, name, segment, to=target_version)
-    return _edit(project, edit, why)
+    return _published(project, env, _edit(project, edit, why))
+
+
+def _published(project: Project, env: str, change: Change) -> Change:
+    """Publish the env's bundle after its manifest commit; a failure keeps the commit."""
+    from ..errors import PublishError
+    from .publish import after_commit, attach
+    try:
+        after_commit(project, env)
+    except PublishError as exc:
+        raise attach(change, env, exc) from None
+    return change
 
 
 def _edit(project: Project, edit: Callable[[Manifest], tuple[Manifest, Change]], why: str) -> Change:
@@ -131,16 +144,14 @@ def _released(project: Project, name: str, version: str) -> PromptContent:
     return load_release(project, release)
 
 
-def _eval_gate(project: Project, name: str, content: PromptContent, require: bool | None) -> None:
+def _eval_gate(project: Project, name: str, version: str, content: PromptContent, env: str,
+               segment: str | None, require: bool | None) -> None:
+    """--require-eval: an attestation in git notes must prove what `env` would serve."""
     if require is None:
         require = bool(project.config.eval.get("require_eval", False))
-    if not require:
-        return
-    from . import evaluate
-    # require_eval returns False (or raises its own error) when no passing run of this digest exists.
-    if evaluate.require_eval(project.root, name, content.digest) is False:
-        raise CheckFailed(f"{name} ({content.digest[:19]}) has no passing eval run recorded",
-                          fix=f"run `promptctl eval {name}` on this version, or drop --require-eval")
+    if require:
+        from .evidence import require as require_attestation
+        require_attestation(project, name, version, content, env, segment)
 
 
 # ---------------------------------------------------------------- history

@@ -188,8 +188,11 @@ def _run_one(project: Project, name: str, version: str | None, content: PromptCo
         run.comparison = compare(base, run, policy.tolerance, policy.alpha, policy.resamples)
     elif options.baseline:
         run.baseline_note = f"none: {name} is not deployed in {options.baseline} yet (gates only)"
+    run.suite = suite_file
     if options.record:
         _record(project, run)
+        from .evidence import attest
+        run.attested = [r.tag for r in attest(project, run, suite_file, suite, content)]
     return run
 
 
@@ -297,14 +300,7 @@ def _blame(file: str | None, prefix: str | None = None):
 def _settings(project: Project, kind: str, suite, options: EvalOptions):
     from ..providers import ProviderSettings
 
-    conf = dict(project.config.providers.get(kind.split(":", 1)[0], {}))
-    known = {"base_url", "api_key_env", "timeout", "retries", "rpm", "concurrency"}
-    unknown = set(conf) - known
-    if unknown:
-        raise ValidationError(f"unknown provider setting {sorted(unknown)[0]!r}",
-                              file="promptctl.yaml", field=f"providers.{kind}",
-                              fix=f"known: {', '.join(sorted(known))}")
-    conf = _checked_provider_conf(conf, kind)
+    conf = provider_conf(project.config, kind)
 
     def pick(key: str):
         # The suite wins when it sets a value; then promptctl.yaml; then the suite's default.
@@ -317,9 +313,28 @@ def _settings(project: Project, kind: str, suite, options: EvalOptions):
         if kind.startswith("python:") else ""
     return ProviderSettings(kind=kind, base_url=pick("base_url"), api_key_env=pick("api_key_env"),
                             timeout=float(pick("timeout")), retries=int(pick("retries")),
+                            max_response_bytes=int(pick("max_response_bytes")),
                             rpm=pick("rpm"),
                             concurrency=int(options.concurrency or pick("concurrency")),
                             source_digest=digest)
+
+
+PROVIDER_SETTINGS = {"base_url", "api_key_env", "timeout", "retries", "rpm", "concurrency",
+                     "max_response_bytes"}
+
+
+def provider_conf(config, kind: str) -> dict:
+    """promptctl.yaml's `providers.<kind>` settings, validated (ValidationError naming them)."""
+    conf = config.providers.get(kind.split(":", 1)[0], {})
+    if not isinstance(conf, dict):
+        raise ValidationError("must be a mapping of settings", file="promptctl.yaml",
+                              field=f"providers.{kind}")
+    unknown = set(conf) - PROVIDER_SETTINGS
+    if unknown:
+        raise ValidationError(f"unknown provider setting {sorted(unknown)[0]!r}",
+                              file="promptctl.yaml", field=f"providers.{kind}",
+                              fix=f"known: {', '.join(sorted(PROVIDER_SETTINGS))}")
+    return _checked_provider_conf(dict(conf), kind)
 
 
 def _checked_provider_conf(conf: dict, kind: str) -> dict:
@@ -372,18 +387,21 @@ def _record(project: Project, run) -> None:
 # ---------------------------------------------------------------- history, merge, require
 
 def history(directory: Path | str, name: str | None, limit: int = 20) -> list:
-    """`promptctl eval history NAME`: the latest recorded runs, newest first."""
+    """`promptctl eval history NAME`: this machine's runs and the attested ones (git notes,
+    from any clone), newest first; a run found in both is marked `local+attested`."""
     from ..evals.history import History
+    from .evidence import attested_rows
 
     project = open_project(directory)
     path = state_path(project, "history", HISTORY_FILE)
-    if not path.exists():
-        return []
-    store = History(path)
-    try:
-        return store.rows(name, limit)
-    finally:
-        store.close()
+    local = []
+    if path.exists():
+        store = History(path)
+        try:
+            local = store.rows(name, limit)
+        finally:
+            store.close()
+    return attested_rows(project, name, local)[:limit]
 
 
 def merge(directory: Path | str, files: list[Path], record: bool = True) -> EvalReport:
@@ -423,7 +441,22 @@ def merge(directory: Path | str, files: list[Path], record: bool = True) -> Eval
         project = open_project(directory)
         for run in report.runs:
             _record(project, run)
+            _attest_merged(project, run)
     return report
+
+
+def _attest_merged(project: Project, run) -> None:
+    """A merged run is complete: attest it like a single run, with the suite as it is here."""
+    from .evidence import attest
+
+    if not run.suite or project.working.read(run.suite) is None:
+        return     # results written before runs named their suite
+    suite, _, dataset_digest = load_suite(project, run.suite)
+    if dataset_digest != run.dataset_digest:
+        return     # the dataset changed since the shards ran: the run proves nothing of it
+    content = load_version(project, run.prompt, run.version)
+    if content.digest == run.digest:
+        run.attested = [r.tag for r in attest(project, run, run.suite, suite, content)]
 
 
 def _check_complete(parts: list) -> None:
@@ -450,7 +483,10 @@ def _check_complete(parts: list) -> None:
 
 
 def require_eval(root: Path | str, name: str, version_digest: str) -> bool:
-    """True when a complete passing run of exactly this content digest is recorded."""
+    """True when this machine's history holds a complete passing run of this content digest.
+
+    Deploy gates do not use it: `--require-eval` trusts only attestations in git notes
+    (services.evidence), which every clone can see."""
     from ..evals.history import History
 
     project = open_project(root)

@@ -21,11 +21,11 @@ class Project:
     @cached_property
     def store(self):
         from ..store import GitStore  # GitPython only where git is needed
-        return GitStore(self.root, self.config.tag_format)
+        return GitStore(self.root, self.config.tag_format, self.config.notes_ref)
 
     @cached_property
     def working(self) -> WorkingTree:
-        return WorkingTree(self.root)
+        return WorkingTree(self.root, self.config.prompts_dir)
 
     def path(self, rel: str) -> Path:
         return self.root / rel
@@ -87,7 +87,8 @@ def load_version(project: Project, name: str, version: str | None) -> PromptCont
             raise NotFoundError(f"prompt {name!r} not found", fix=f"did you mean {guess!r}?")
     guess = _closest_version(bare, [r.version for r in releases])
     if _looks_like_version(bare) or (guess and _is_partial_version(bare)):
-        fix = f"did you mean {guess}?" if guess else f"run `promptctl log {name}` to see its versions"
+        fix = (f"did you mean {guess}?" if guess else
+               project.store.release_fix(name, project.config.notes_ref))
         raise NotFoundError(f"{name} has no release {bare}", fix=fix)
     return load_prompt(project.store.source_at(version), project.config, name)
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..checks import contract_problems
+from ..checks import release_problems
 from ..errors import Problem, PromptctlError, ReleaseError, ValidationError
 from ..files import PROMPT_FILE, list_prompt_names
 from ..model import PromptContent, Release
@@ -29,11 +29,44 @@ def load_version(where: Project | Path | str, name: str, version: str | None) ->
 def check(project: Project, names: list[str] | None = None) -> tuple[list[str], list[Problem]]:
     """Validate prompts, their contracts, and their eval datasets; no model is called."""
     names = names or list_prompt_names(project.root, project.config)
-    problems: list[Problem] = []
+    problems: list[Problem] = config_problems(project)
     for name in names:
         problems += prompt_problems(project, name)
         problems += suite_problems(project, name)
     return names, problems
+
+
+def config_problems(project: Project) -> list[Problem]:
+    """promptctl.yaml's sections that only some commands read: found by `check`, not by the
+    eval or canary run that would trip over them later."""
+    from ..canary import parse_policy
+    from ..files import CONFIG_FILE, key_lines
+    from .canary import webhook_url
+    from .evaluate import provider_conf
+
+    lines = key_lines(project.working.read(CONFIG_FILE) or "")
+    problems = []
+    for kind in project.config.providers:
+        try:
+            provider_conf(project.config, kind)
+        except PromptctlError as exc:
+            problems.append(_config_problem(exc, lines))
+    for validate in (lambda: parse_policy(project.config.canary), lambda: webhook_url(project)):
+        try:
+            validate()
+        except PromptctlError as exc:
+            problems.append(_config_problem(exc, lines))
+    return problems
+
+
+def _config_problem(exc: PromptctlError, lines: dict) -> Problem:
+    from ..files import CONFIG_FILE
+
+    field = exc.field or ""
+    path = tuple(field.split(".")) if field else ()
+    line = next((lines[path[:cut]] for cut in range(len(path), 0, -1) if path[:cut] in lines), None)
+    message = f"{exc.message} ({exc.fix})" if exc.fix else exc.message
+    return Problem(CONFIG_FILE, message, line=line, field=field or None)
 
 
 def prompt_problems(project: Project, name: str) -> list[Problem]:
@@ -44,7 +77,7 @@ def prompt_problems(project: Project, name: str) -> list[Problem]:
         return exc.problems or [Problem(yaml_path, exc.message)]
     except PromptctlError as exc:  # a check reports every prompt, it never stops at the first
         return [Problem(exc.file or yaml_path, exc.message)]
-    return contract_problems(content, yaml_path)
+    return release_problems(content, yaml_path, content.files.get(f"{name}/{PROMPT_FILE}"))
 
 
 def suite_problems(project: Project, name: str) -> list[Problem]:
@@ -59,10 +92,12 @@ def bump(project: Project, name: str, level: str = "auto", pre: str | None = Non
          message: str = "") -> Release:
     """Commit the prompt's files (only them) if changed, then tag an immutable release."""
     content = load_working(project, name)
-    problems = contract_problems(content, f"{project.prompt_path(name)}/{PROMPT_FILE}")
+    yaml_path = f"{project.prompt_path(name)}/{PROMPT_FILE}"
+    problems = release_problems(content, yaml_path, content.files.get(f"{name}/{PROMPT_FILE}"))
     if problems:
         raise ValidationError(problems=problems)
     store = project.store
+    _refuse_partial_clone(project, name)
     releases = store.releases(name)
     latest = latest_release(project, name)
     wanted = parse_level(level)
@@ -77,6 +112,20 @@ def bump(project: Project, name: str, level: str = "auto", pre: str | None = Non
         wanted = suggest_level(project, content, latest)
     version = next_version([r.version for r in releases], wanted, pre)
     return _release(project, content, version, message)
+
+
+def _refuse_partial_clone(project: Project, name: str) -> None:
+    """A clone without every tag would release an existing version again, with another digest."""
+    problem = project.store.unfetched(name, project.config.notes_ref)
+    if problem:
+        raise ReleaseError(f"{problem}, so {name}'s next version is unknown",
+                           fix="run git fetch --tags (or promptctl sync), then bump again")
+
+
+def clone_advice(project: Project, name: str | None = None) -> str | None:
+    """A warning for listings (`log`) when this clone may not see every release."""
+    problem = project.store.unfetched(name, project.config.notes_ref)
+    return f"{problem}; run git fetch --tags (or promptctl sync)" if problem else None
 
 
 def _finalises(latest: Release, pre: str | None) -> bool:

@@ -1,0 +1,264 @@
+"""A real server with promptctl on its request path, and a rollback across its workers.
+
+    pip install -e '.[fleet]'          # gunicorn, uvicorn, fastapi: this bench only
+    python bench/fleet.py [--trials 10] [--rounds 3] [--seconds 4] [--workers 4] [--connections 16]
+
+Builds a prompt repo (bench-chat 1.0.0 stable, 1.1.0 as a 50 % canary), bundles production
+into a folder served by a loopback static server (`python -m http.server`), and starts
+gunicorn --preload with uvicorn workers running bench/fleet_app.py; every worker reads the
+bundle by URL (refresh_interval 1 s) and logs calls to SQLite.
+
+Request path: a keep-alive asyncio load generator (no root, no extra tool) at 16 connections
+alternates /hard (a hardcoded string) and /prompt (get + render + track) in rounds; each
+figure is the median over rounds, with the workers' CPU per request read from /proc.
+Propagation: under load on /which, `promptctl rollback` then `promptctl bundle` and an
+atomic copy into the served folder; measured from the command's start and from the publish
+(the rename) to the last canary response. min / median / max over the trials.
+
+Targets: /prompt throughput >= 0.9x /hard; propagation after the publish <= refresh_interval + 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REFRESH = 1.0
+PROMPT = """\
+name: bench-chat
+model: {provider: echo, name: echo-1, params: {temperature: 0}}
+inputs:
+  customer_name: string
+  question: string
+  orders: list
+  vip: boolean
+  language: {type: string, default: en}
+messages:
+  - role: system
+    content: "You are a support agent{{VERSION}}. Answer in {{ language }}.{% if vip %} The customer is a VIP: be generous.{% endif %}"
+  - role: user
+    content: |
+      Customer: {{ customer_name }}
+      Orders:
+      {% for o in orders %}
+      - {{ o.id }}: {{ o.status }}
+      {% endfor %}
+      Question: {{ question }}
+"""
+
+
+def promptctl(root: Path, *args: str) -> None:
+    exe = shutil.which("promptctl", path=str(Path(sys.executable).parent)) or "promptctl"
+    subprocess.run([exe, *args], cwd=root, check=True, capture_output=True)
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+
+def build_repo(root: Path) -> None:
+    os.environ.update({"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "b@x",
+                       "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "b@x"})
+    git(root, "init", "-q", "-b", "main")
+    (root / "promptctl.yaml").write_text("prompts_dir: prompts\n")
+    (root / "release.yaml").write_text("environments: {}\n")
+    (root / ".gitignore").write_text(".promptctl/\n")
+    (root / "prompts/bench-chat").mkdir(parents=True)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "init")
+    for version, marker in (("1.0.0", ""), ("1.1.0", " (v1.1)")):
+        (root / "prompts/bench-chat/prompt.yaml").write_text(PROMPT.replace("{{VERSION}}", marker))
+        promptctl(root, "bump", "bench-chat", version, "-m", "bench")
+    promptctl(root, "promote", "bench-chat", "1.0.0", "--env", "production")
+    promptctl(root, "canary", "bench-chat", "1.1.0", "--env", "production", "--weight", "50")
+
+
+def publish(root: Path, folder: Path) -> float:
+    """`promptctl bundle` into a temp file, then one rename: the time of the rename."""
+    promptctl(root, "bundle", "--env", "production", "-o", str(folder / ".incoming.json"))
+    os.replace(folder / ".incoming.json", folder / "release.lock.json")
+    return time.time()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(port: int, path: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(f"GET {path} HTTP/1.0\r\n\r\n".encode())
+                if s.recv(64).startswith(b"HTTP/1."):
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing answered on port {port} within {timeout} s")
+
+
+# ---------------------------------------------------------------- load generator
+
+
+async def _connection(port: int, path_for, until, seen: list | None, fresh: bool) -> int:
+    """One client: keep-alive requests, or (`fresh`) a new connection per request, so the
+    kernel spreads them over every worker."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    done = 0
+    try:
+        while not until():
+            if fresh and done:
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(f"GET {path_for(done)} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:"))
+            body = await reader.readexactly(length)
+            if not head.startswith(b"HTTP/1.1 200"):
+                raise SystemExit(f"{path_for(done)}: {head.splitlines()[0].decode()} {body[:200]!r}")
+            if seen is not None:
+                seen.append((time.time(), body))
+            done += 1
+    finally:
+        writer.close()
+    return done
+
+
+def load(port: int, path: str, seconds: float, connections: int, seen: list | None = None,
+         *, keyed: bool = True, stop=None, fresh: bool = False) -> int:
+    """Requests completed by `connections` clients in `seconds` (or until `stop` is set)."""
+    async def run() -> int:
+        end = time.monotonic() + seconds
+        until = (lambda: (stop is not None and stop.is_set()) or time.monotonic() > end)
+        tasks = [_connection(port, (lambda n, c=c: f"{path}?key=u{c}-{n % 500}") if keyed else
+                             (lambda n: path), until, seen, fresh) for c in range(connections)]
+        return sum(await asyncio.gather(*tasks))
+    return asyncio.run(run())
+
+
+def workers_cpu(master: int) -> float:
+    """utime + stime (s) of the gunicorn master's children, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split():
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+# ---------------------------------------------------------------- the two measurements
+
+
+def request_path(port: int, master: int, rounds: int, seconds: float, connections: int) -> dict:
+    figures: dict[str, list] = {"hard": [], "prompt": []}
+    for _ in range(rounds):                 # interleaved: a slower machine slows both alike
+        for name in ("hard", "prompt"):
+            cpu = workers_cpu(master)
+            start = time.perf_counter()
+            count = load(port, f"/{name}", seconds, connections, keyed=name == "prompt")
+            wall = time.perf_counter() - start
+            figures[name].append((count / wall, (workers_cpu(master) - cpu) / count * 1e6))
+    return {name: (statistics.median(r for r, _ in rows), statistics.median(c for _, c in rows))
+            for name, rows in figures.items()}
+
+
+def propagation(root: Path, served: Path, port: int, connections: int) -> tuple[float, float]:
+    import threading
+
+    seen: list = []
+    stop = threading.Event()
+    runner = threading.Thread(target=load, args=(port, "/which", 120.0, connections, seen),
+                              kwargs={"stop": stop, "fresh": True})
+    runner.start()
+    time.sleep(1.0)
+    started = time.time()
+    promptctl(root, "rollback", "bench-chat", "--env", "production", "-m", "bench")
+    published = publish(root, served)
+    time.sleep(REFRESH + 2.0)               # long enough for the slowest worker to switch
+    stop.set()
+    runner.join()
+    last_old = max((t for t, body in seen if body.startswith(b"canary")), default=float("nan"))
+    workers = {body.split()[1] for t, body in seen if t > published}
+    if len(workers) < 2 or not any(t > last_old for t, _ in seen):
+        raise SystemExit(f"the rollback never reached every worker ({len(workers)} answered)")
+    promptctl(root, "canary", "bench-chat", "1.1.0", "--env", "production", "--weight", "50")
+    publish(root, served)
+    time.sleep(REFRESH + 2.0)               # every worker back on the canary before the next trial
+    return last_old - started, last_old - published
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
+    if gunicorn is None:
+        raise SystemExit("needs the bench extra: pip install -e '.[fleet]'")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        root, served = tmp / "repo", tmp / "www"
+        root.mkdir()
+        served.mkdir()
+        build_repo(root)
+        publish(root, served)
+        static_port, app_port = free_port(), free_port()
+        env = {**os.environ, "BENCH_BUNDLE_URL": f"http://127.0.0.1:{static_port}/release.lock.json",
+               "BENCH_CACHE_DIR": str(tmp / "cache"), "BENCH_CALL_LOG": str(tmp / "calls.sqlite"),
+               "BENCH_REFRESH": str(REFRESH), "PYTHONPATH": str(HERE)}
+        static = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
+                                   str(static_port), "--directory", str(served)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = None
+        try:
+            wait_http(static_port, "/release.lock.json")
+            server = subprocess.Popen([gunicorn, "--preload", "-w", str(args.workers), "-k",
+                                       "uvicorn.workers.UvicornWorker", "-b", f"127.0.0.1:{app_port}",
+                                       "--log-level", "warning", "fleet_app:app"], env=env, cwd=HERE)
+            wait_http(app_port, "/health")
+            load(app_port, "/prompt", 1.0, args.connections)          # warm-up
+            path = request_path(app_port, server.pid, args.rounds, args.seconds, args.connections)
+            trials = [propagation(root, served, app_port, args.connections) for _ in range(args.trials)]
+        finally:
+            for proc in (server, static):
+                if proc is not None:
+                    proc.terminate()
+                    proc.wait(20)
+    report(args, path, trials)
+
+
+def report(args, path: dict, trials: list) -> None:
+    (hard_rps, hard_cpu), (prompt_rps, prompt_cpu) = path["hard"], path["prompt"]
+    print(f"gunicorn --preload, {args.workers} uvicorn workers, {args.connections} connections, "
+          f"{args.rounds} interleaved rounds of {args.seconds:g} s (medians)")
+    print(f"/hard    {hard_rps:8.0f} req/s   {hard_cpu:7.1f} us worker CPU per request")
+    print(f"/prompt  {prompt_rps:8.0f} req/s   {prompt_cpu:7.1f} us worker CPU per request")
+    ratio = prompt_rps / hard_rps
+    print(f"throughput ratio {ratio:.2f}x (target >= 0.90x); get+render+track adds "
+          f"{prompt_cpu - hard_cpu:.1f} us CPU per request")
+    for label, values in (("command start", [a for a, _ in trials]), ("publish", [b for _, b in trials])):
+        print(f"rollback propagation from {label:13}: min {min(values):.2f} s  median "
+              f"{statistics.median(values):.2f} s  max {max(values):.2f} s  ({len(values)} trials)")
+    worst = max(b for _, b in trials)
+    print(f"target: after the publish <= refresh_interval + 1 s = {REFRESH + 1:.1f} s: "
+          f"{'met' if worst <= REFRESH + 1 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""The app bench/fleet.py serves with gunicorn: a FastAPI app reading a bundle by URL.
+
+    /hard        a hardcoded string (the baseline)
+    /prompt      reg.get + render + track (SQLite call log), the rendered text
+    /which       the variant served for ?key= and the worker's pid
+    /health      reg.health()
+
+Configured by environment variables (set by bench/fleet.py): BENCH_BUNDLE_URL,
+BENCH_CACHE_DIR, BENCH_CALL_LOG, BENCH_REFRESH.
+"""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+import promptctl
+
+INPUTS = {"customer_name": "Ann", "question": "Where is my refund?", "vip": True,
+          "orders": [{"id": f"A-{i}", "status": "shipped"} for i in range(3)]}
+
+reg = promptctl.Registry.from_bundle(os.environ["BENCH_BUNDLE_URL"], env="production",
+                                     refresh_interval=float(os.environ.get("BENCH_REFRESH", "1.0")),
+                                     cache_dir=os.environ["BENCH_CACHE_DIR"],
+                                     call_log=os.environ["BENCH_CALL_LOG"])
+HARD = reg.get("bench-chat", key="warm").render(**INPUTS)[1]["content"]   # same size as /prompt
+app = FastAPI()
+
+
+@app.get("/hard")
+async def hard() -> PlainTextResponse:
+    return PlainTextResponse(HARD)
+
+
+@app.get("/prompt")
+async def prompt(key: str = "anonymous") -> PlainTextResponse:
+    p = reg.get("bench-chat", key=key)
+    with reg.track(p) as call:
+        messages = p.render(**INPUTS)
+        call.record(tokens_in=12, tokens_out=30)
+    return PlainTextResponse(messages[1]["content"])
+
+
+@app.get("/which")
+async def which(key: str = "anonymous") -> PlainTextResponse:
+    return PlainTextResponse(f"{reg.get('bench-chat', key=key).variant} {os.getpid()}")
+
+
+@app.get("/health")
+async def health() -> JSONResponse:
+    report = reg.health()
+    return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
