@@ -5,7 +5,6 @@ Pure functions from result data to text; the CLI renders the terminal table with
 
 from __future__ import annotations
 
-import html
 import json
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -213,44 +212,9 @@ def _one_line(text: str, limit: int = 160) -> str:
 
 
 def to_html(report) -> str:
-    """A self-contained page: summary tables and every case, no external assets."""
-    e = html.escape
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>promptctl eval</title>",
-             "<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:"
-             "collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;"
-             "vertical-align:top}.fail{background:#fde2e2}.pass{background:#e3f6e3}"
-             "pre{white-space:pre-wrap;margin:0;max-width:60em}</style></head><body>",
-             f"<h1>promptctl eval — {'passed' if report.passed else 'failed'}</h1>"]
-    for run in report.runs:
-        parts.append(f"<h2>{e(run.prompt)}@{e(run.version)} — "
-                     f"{'passed' if run.passed else 'failed'}</h2><p>model {e(run.model)} "
-                     f"({e(run.provider)}), {run.summary['cases']} cases, "
-                     f"{run.summary['errors']} errors, digest <code>{e(run.digest)}</code></p>")
-        parts.append("<table><tr><th>metric</th><th>value</th><th>95% interval</th><th>gates</th></tr>")
-        for row in metric_rows(run):
-            interval = fmt_interval(row["low"], row["high"])
-            ok = all(g["passed"] for g in row["gates"])
-            gates = ", ".join(e(g["gate"]) for g in row["gates"])
-            parts.append(f"<tr class='{'pass' if ok else 'fail'}'><td>{e(row['metric'])}</td>"
-                         f"<td>{fmt(row['value'])}</td><td>{interval}</td><td>{gates}</td></tr>")
-        parts.append("</table>")
-        if run.comparison is not None:
-            parts.append(f"<p>Baseline {e(run.comparison['baseline_version'])}: "
-                         f"{'regressed' if run.comparison['regressed'] else 'no regression'}; "
-                         f"flipped: {e(', '.join(run.comparison['flipped'][:50]))}</p>")
-        names = [m.name for m in run.metrics]
-        parts.append("<table><tr><th>case</th><th>inputs</th><th>output</th>"
-                     + "".join(f"<th>{e(n)}</th>" for n in names) + "</tr>")
-        for case in run.cases:
-            cells = "".join(f"<td title='{e(case.reasons.get(n, ''))}'>"
-                            f"{case.scores.get(n, 0.0):.2f}</td>" for n in names)
-            out = case.error if case.error else (case.output or "")
-            parts.append(f"<tr class='{'pass' if case.passed else 'fail'}'><td>{e(case.id)}</td>"
-                         f"<td><pre>{e(json.dumps(case.inputs, ensure_ascii=False))}</pre></td>"
-                         f"<td><pre>{e(out)}</pre></td>{cells}</tr>")
-        parts.append("</table>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+    """A self-contained page, summary first (see html_report)."""
+    from .html_report import to_html as render
+    return render(report)
 
 
 RENDERERS = {"json": to_json, "junit": to_junit, "markdown": to_markdown, "html": to_html}
