@@ -124,12 +124,17 @@ def make_demo(root: Path) -> Path:
     return root
 
 
-def run_in_pty(args: list[str], cwd: Path, timeout: float = 60) -> str:
-    """The real CLI with a pseudo-terminal as stdout and stderr; all it printed."""
+def run_in_pty(args: list[str], cwd: Path, timeout: float = 60, columns: int = 100) -> str:
+    """The real CLI with a pseudo-terminal `columns` wide as stdout and stderr; all it printed."""
+    import fcntl
+    import struct
+    import termios
     master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
     proc = subprocess.Popen([*promptctl_exe(), *args], stdout=slave, stderr=slave,
                             stdin=subprocess.DEVNULL, cwd=cwd,
-                            env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "100"})
+                            env={**{k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")},
+                                 "TERM": "xterm-256color", "NO_COLOR": "1"})
     os.close(slave)
     chunks = []
     while True:
@@ -142,4 +147,4 @@ def run_in_pty(args: list[str], cwd: Path, timeout: float = 60) -> str:
         chunks.append(chunk)
     proc.wait(timeout=timeout)
     os.close(master)
-    return b"".join(chunks).decode(errors="replace")
+    return b"".join(chunks).decode(errors="replace").replace("\r\n", "\n")

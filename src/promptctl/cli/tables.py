@@ -7,7 +7,6 @@ columns are as wide as their widest value.
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Iterable, Sequence
 
@@ -15,11 +14,10 @@ PIPE_WIDTH = 160   # piped output (CI logs) keeps whole digests and names
 
 
 def width_for(stream=None) -> int | None:
-    """The console width: the terminal's (or $COLUMNS), else PIPE_WIDTH for pipes and files."""
+    """The console width: the terminal's on a terminal, else PIPE_WIDTH for pipes and files
+    (a COLUMNS inherited from a parent's terminal must not fold a CI log)."""
     stream = stream or sys.stdout
-    if stream.isatty() or os.environ.get("COLUMNS", "").isdigit():
-        return None
-    return PIPE_WIDTH
+    return None if stream.isatty() else PIPE_WIDTH
 
 
 def fitted_table(headers: Sequence[str], rows: Iterable[Sequence[str]],

@@ -27,8 +27,8 @@ def init(directory: Path) -> list[str]:
                          fix="init writes only into an empty or new prompt repo; remove or move it")
     if (directory / CONFIG_FILE).exists():
         raise UsageError(f"{directory} is already a prompt repo")
+    directory.mkdir(parents=True, exist_ok=True)   # a folder inside a checkout is in its repo
     if not _is_git_repo(directory):
-        directory.mkdir(parents=True, exist_ok=True)
         subprocess.run(["git", "init", "-q", str(directory)], check=True)
     _write_all(directory, _on_branch(files, _branch(directory)))
     return sorted(files)
