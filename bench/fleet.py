@@ -3,17 +3,20 @@
     pip install -e '.[fleet]'          # gunicorn, uvicorn, fastapi: this bench only
     python bench/fleet.py [--trials 10] [--rounds 3] [--seconds 4] [--workers 4] [--connections 16]
 
-Builds a prompt repo (bench-chat 1.0.0 stable, 1.1.0 as a 50 % canary), bundles production
-into a folder served by a loopback static server (`python -m http.server`), and starts
+Builds a prompt repo (bench-chat 1.0.0 stable, 1.1.0 as a 50 % canary) whose `publish:`
+target is a folder served by a loopback static server (`python -m http.server`), and starts
 gunicorn --preload with uvicorn workers running bench/fleet_app.py; every worker reads the
 bundle by URL (refresh_interval 1 s) and logs calls to SQLite.
 
-Request path: a keep-alive asyncio load generator (no root, no extra tool) at 16 connections
-alternates /hard (a hardcoded string) and /prompt (get + render + track) in rounds; each
-figure is the median over rounds, with the workers' CPU per request read from /proc.
-Propagation: under load on /which, `promptctl rollback` then `promptctl bundle` and an
-atomic copy into the served folder; measured from the command's start and from the publish
-(the rename) to the last canary response. min / median / max over the trials.
+Request path: wrk (Debian's `wrk`, when on PATH; else a keep-alive asyncio client, which is
+itself the bottleneck on a small machine) at 16 connections alternates /hard (a hardcoded
+string) and /prompt (get + render + track) in rounds, both with a distinct ?key= per
+request; each figure is the median over rounds, with the workers' CPU per request read
+from /proc.
+Propagation: under load on /which, `promptctl rollback` (which commits, then publishes the
+bundle into the served folder: temp file + rename); measured from the command's start and
+from the publish (the bundle's mtime) to the last canary response. min / median / max over
+the trials.
 
 Targets: /prompt throughput >= 0.9x /hard; propagation after the publish <= refresh_interval + 1 s.
 """
@@ -66,11 +69,12 @@ def git(root: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
 
 
-def build_repo(root: Path) -> None:
+def build_repo(root: Path, served: Path) -> None:
     os.environ.update({"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "b@x",
                        "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "b@x"})
     git(root, "init", "-q", "-b", "main")
-    (root / "promptctl.yaml").write_text("prompts_dir: prompts\n")
+    (root / "promptctl.yaml").write_text(f"prompts_dir: prompts\npublish:\n  production:\n"
+                                         f"    - path: {served}/\n")
     (root / "release.yaml").write_text("environments: {}\n")
     (root / ".gitignore").write_text(".promptctl/\n")
     (root / "prompts/bench-chat").mkdir(parents=True)
@@ -83,11 +87,9 @@ def build_repo(root: Path) -> None:
     promptctl(root, "canary", "bench-chat", "1.1.0", "--env", "production", "--weight", "50")
 
 
-def publish(root: Path, folder: Path) -> float:
-    """`promptctl bundle` into a temp file, then one rename: the time of the rename."""
-    promptctl(root, "bundle", "--env", "production", "-o", str(folder / ".incoming.json"))
-    os.replace(folder / ".incoming.json", folder / "release.lock.json")
-    return time.time()
+def published_at(folder: Path) -> float:
+    """When the last publish wrote the bundle (written to a temp file, then renamed)."""
+    return (folder / "production.json").stat().st_mtime
 
 
 def free_port() -> int:
@@ -149,6 +151,27 @@ def load(port: int, path: str, seconds: float, connections: int, seen: list | No
     return asyncio.run(run())
 
 
+WRK_SCRIPT = """
+counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", wrk.path .. "?key=u" .. (counter % 500))
+end
+"""
+
+
+def wrk_load(port: int, path: str, seconds: float, connections: int, script: Path) -> tuple[int, float]:
+    """(requests, latency p99 in ms) from one wrk run."""
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s",
+                          str(script), f"http://127.0.0.1:{port}{path}"], capture_output=True,
+                         text=True, check=True).stdout
+    requests = int(next(line for line in out.splitlines() if "requests in" in line).split()[0])
+    p99 = next(line for line in out.splitlines() if line.strip().startswith("99%")).split()[1]
+    scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+    unit = next(u for u in ("us", "ms", "s") if p99.endswith(u))
+    return requests, float(p99[: -len(unit)]) * scale[unit]
+
+
 def workers_cpu(master: int) -> float:
     """utime + stime (s) of the gunicorn master's children, from /proc."""
     tick = os.sysconf("SC_CLK_TCK")
@@ -162,16 +185,20 @@ def workers_cpu(master: int) -> float:
 # ---------------------------------------------------------------- the two measurements
 
 
-def request_path(port: int, master: int, rounds: int, seconds: float, connections: int) -> dict:
-    figures: dict[str, list] = {"hard": [], "prompt": []}
+def request_path(port: int, master: int, rounds: int, seconds: float, connections: int,
+                 script: Path | None) -> dict:
+    figures: dict[str, list] = {"hard": [], "render": [], "prompt": []}
     for _ in range(rounds):                 # interleaved: a slower machine slows both alike
-        for name in ("hard", "prompt"):
+        for name in figures:
             cpu = workers_cpu(master)
             start = time.perf_counter()
-            count = load(port, f"/{name}", seconds, connections, keyed=name == "prompt")
+            if script is not None:
+                count, p99 = wrk_load(port, f"/{name}", seconds, connections, script)
+            else:
+                count, p99 = load(port, f"/{name}", seconds, connections), float("nan")
             wall = time.perf_counter() - start
-            figures[name].append((count / wall, (workers_cpu(master) - cpu) / count * 1e6))
-    return {name: (statistics.median(r for r, _ in rows), statistics.median(c for _, c in rows))
+            figures[name].append((count / wall, (workers_cpu(master) - cpu) / count * 1e6, p99))
+    return {name: tuple(statistics.median(row[i] for row in rows) for i in range(3))
             for name, rows in figures.items()}
 
 
@@ -186,7 +213,7 @@ def propagation(root: Path, served: Path, port: int, connections: int) -> tuple[
     time.sleep(1.0)
     started = time.time()
     promptctl(root, "rollback", "bench-chat", "--env", "production", "-m", "bench")
-    published = publish(root, served)
+    published = published_at(served)
     time.sleep(REFRESH + 2.0)               # long enough for the slowest worker to switch
     stop.set()
     runner.join()
@@ -195,7 +222,6 @@ def propagation(root: Path, served: Path, port: int, connections: int) -> tuple[
     if len(workers) < 2 or not any(t > last_old for t, _ in seen):
         raise SystemExit(f"the rollback never reached every worker ({len(workers)} answered)")
     promptctl(root, "canary", "bench-chat", "1.1.0", "--env", "production", "--weight", "50")
-    publish(root, served)
     time.sleep(REFRESH + 2.0)               # every worker back on the canary before the next trial
     return last_old - started, last_old - published
 
@@ -207,6 +233,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--gc-freeze", action="store_true",
+                        help="gc.freeze() after the app is loaded (before gunicorn forks)")
+    parser.add_argument("--call-log", default="calls.sqlite",
+                        help="file name of the call log (.sqlite or .jsonl) in the temp folder, "
+                             "or 'discard' (a sink that drops every batch)")
     args = parser.parse_args()
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
     if gunicorn is None:
@@ -216,39 +247,46 @@ def main() -> None:
         root, served = tmp / "repo", tmp / "www"
         root.mkdir()
         served.mkdir()
-        build_repo(root)
-        publish(root, served)
+        build_repo(root, served)
         static_port, app_port = free_port(), free_port()
-        env = {**os.environ, "BENCH_BUNDLE_URL": f"http://127.0.0.1:{static_port}/release.lock.json",
-               "BENCH_CACHE_DIR": str(tmp / "cache"), "BENCH_CALL_LOG": str(tmp / "calls.sqlite"),
-               "BENCH_REFRESH": str(REFRESH), "PYTHONPATH": str(HERE)}
+        env = {**os.environ, "BENCH_BUNDLE_URL": f"http://127.0.0.1:{static_port}/production.json",
+               "BENCH_CACHE_DIR": str(tmp / "cache"), "BENCH_CALL_LOG": str(tmp / args.call_log),
+               "BENCH_REFRESH": str(REFRESH), "PYTHONPATH": str(HERE),
+               **({"BENCH_GC_FREEZE": "1"} if args.gc_freeze else {})}
         static = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
                                    str(static_port), "--directory", str(served)],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         server = None
         try:
-            wait_http(static_port, "/release.lock.json")
+            wait_http(static_port, "/production.json")
             server = subprocess.Popen([gunicorn, "--preload", "-w", str(args.workers), "-k",
                                        "uvicorn.workers.UvicornWorker", "-b", f"127.0.0.1:{app_port}",
                                        "--log-level", "warning", "fleet_app:app"], env=env, cwd=HERE)
             wait_http(app_port, "/health")
             load(app_port, "/prompt", 1.0, args.connections)          # warm-up
-            path = request_path(app_port, server.pid, args.rounds, args.seconds, args.connections)
+            script = None
+            if shutil.which("wrk"):
+                script = tmp / "keys.lua"
+                script.write_text(WRK_SCRIPT)
+            path = request_path(app_port, server.pid, args.rounds, args.seconds, args.connections,
+                                script)
             trials = [propagation(root, served, app_port, args.connections) for _ in range(args.trials)]
         finally:
             for proc in (server, static):
                 if proc is not None:
                     proc.terminate()
                     proc.wait(20)
-    report(args, path, trials)
+    report(args, path, trials, "wrk" if script else "asyncio client")
 
 
-def report(args, path: dict, trials: list) -> None:
-    (hard_rps, hard_cpu), (prompt_rps, prompt_cpu) = path["hard"], path["prompt"]
-    print(f"gunicorn --preload, {args.workers} uvicorn workers, {args.connections} connections, "
-          f"{args.rounds} interleaved rounds of {args.seconds:g} s (medians)")
-    print(f"/hard    {hard_rps:8.0f} req/s   {hard_cpu:7.1f} us worker CPU per request")
-    print(f"/prompt  {prompt_rps:8.0f} req/s   {prompt_cpu:7.1f} us worker CPU per request")
+def report(args, path: dict, trials: list, generator: str) -> None:
+    print(f"gunicorn --preload, {args.workers} uvicorn workers, {args.connections} connections "
+          f"({generator}), call log {args.call_log}{', gc.freeze()' if args.gc_freeze else ''}, "
+          f"{args.rounds} interleaved rounds of "
+          f"{args.seconds:g} s (medians)")
+    for name, (rps, cpu, p99) in path.items():
+        print(f"/{name:7} {rps:8.0f} req/s   {cpu:7.1f} us worker CPU per request   p99 {p99:.1f} ms")
+    (hard_rps, hard_cpu, _), (prompt_rps, prompt_cpu, _) = path["hard"], path["prompt"]
     ratio = prompt_rps / hard_rps
     print(f"throughput ratio {ratio:.2f}x (target >= 0.90x); get+render+track adds "
           f"{prompt_cpu - hard_cpu:.1f} us CPU per request")

@@ -2,6 +2,7 @@
 
     /hard        a hardcoded string (the baseline)
     /prompt      reg.get + render + track (SQLite call log), the rendered text
+    /render      reg.get + render, no call log
     /which       the variant served for ?key= and the worker's pid
     /health      reg.health()
 
@@ -21,16 +22,19 @@ import promptctl
 INPUTS = {"customer_name": "Ann", "question": "Where is my refund?", "vip": True,
           "orders": [{"id": f"A-{i}", "status": "shipped"} for i in range(3)]}
 
+CALL_LOG = os.environ["BENCH_CALL_LOG"]
 reg = promptctl.Registry.from_bundle(os.environ["BENCH_BUNDLE_URL"], env="production",
                                      refresh_interval=float(os.environ.get("BENCH_REFRESH", "1.0")),
                                      cache_dir=os.environ["BENCH_CACHE_DIR"],
-                                     call_log=os.environ["BENCH_CALL_LOG"])
+                                     # "discard": the logger's thread and queue, no sink work
+                                     call_log=(lambda batch: None) if CALL_LOG.endswith("discard")
+                                     else CALL_LOG)
 HARD = reg.get("bench-chat", key="warm").render(**INPUTS)[1]["content"]   # same size as /prompt
 app = FastAPI()
 
 
 @app.get("/hard")
-async def hard() -> PlainTextResponse:
+async def hard(key: str = "anonymous") -> PlainTextResponse:   # the same query parsing as /prompt
     return PlainTextResponse(HARD)
 
 
@@ -43,6 +47,11 @@ async def prompt(key: str = "anonymous") -> PlainTextResponse:
     return PlainTextResponse(messages[1]["content"])
 
 
+@app.get("/render")
+async def render(key: str = "anonymous") -> PlainTextResponse:   # get + render, no call log
+    return PlainTextResponse(reg.get("bench-chat", key=key).render(**INPUTS)[1]["content"])
+
+
 @app.get("/which")
 async def which(key: str = "anonymous") -> PlainTextResponse:
     return PlainTextResponse(f"{reg.get('bench-chat', key=key).variant} {os.getpid()}")
@@ -52,3 +61,8 @@ async def which(key: str = "anonymous") -> PlainTextResponse:
 async def health() -> JSONResponse:
     report = reg.health()
     return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+
+if os.environ.get("BENCH_GC_FREEZE"):   # --gc-freeze: what gunicorn --preload apps often do
+    import gc
+
+    gc.freeze()

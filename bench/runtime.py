@@ -115,7 +115,8 @@ def main() -> None:
         root = Path(tmp)
         build_repo(root)
         reg = promptctl.Registry.open(root, env="production", refresh_interval=1.0)
-        parts = reg.get("bench-chat", key="warm")._compiled._parts   # the same compiled templates
+        compiled = reg.get("bench-chat", key="warm")._compiled._parts   # the same compiled templates
+        parts = [(body.role, content) for body, content, _, _ in compiled]
 
         values = {**INPUTS, "language": "en"}   # bare Jinja gets the default pre-applied
 

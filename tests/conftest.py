@@ -80,10 +80,14 @@ def git_save(root: Path, message: str = "save", tag: str | None = None) -> str:
 
 
 def repo_state(root: Path) -> dict:
-    """HEAD, tags and every tracked or untracked file's content: to prove nothing changed."""
+    """HEAD, tags and every tracked or untracked file's content: to prove nothing changed.
+
+    The write lock's own files are left out: any write command creates them, refused or not."""
     files = {}
     for path in sorted(root.rglob("*")):
         if ".git" in path.relative_to(root).parts or not path.is_file():
+            continue
+        if path.name.startswith("release.lock") and path.parent.name == ".promptctl":
             continue
         files[path.relative_to(root).as_posix()] = path.read_bytes()
     return {

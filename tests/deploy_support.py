@@ -54,6 +54,15 @@ def repo_snapshot(root: Path) -> dict:
     return state
 
 
+def recreate_tag(root: Path, name: str, version: str, extra: str) -> str:
+    """An attacker's swap: new content committed, the tag deleted and re-created on it with
+    a recomputed, valid Prompt-Digest (so the tag alone looks genuine)."""
+    path = root / f"prompts/{name}/prompt.yaml"
+    path.write_text(path.read_text().replace("Question:", f"{extra}\n  Question:"))
+    git(root, "tag", "-d", f"{name}/v{version}")
+    return release(root, name, version)
+
+
 CANARY_MANIFEST = """\
 environments:
   production:

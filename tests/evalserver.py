@@ -2,7 +2,14 @@
 
 Used by the eval tests and bench/eval_throughput.py in place of the paid APIs. Each
 request takes the next scripted behaviour (or "ok"): ("status", code, headers[, body]),
-("sleep", seconds), ("malformed",). Every request is recorded with its headers.
+("sleep", seconds), ("malformed",), and the faults of a broken server: ("drip", seconds
+between bytes), ("endless",) a chunked body that never ends, ("huge", bytes) one body of
+that size. Each fault stops within FAULT_SECONDS or when the client hangs up. Every
+request is recorded with its headers.
+
+`reply(body)` returns the answer's text, or {"text": ..., "tool_calls": [{name, arguments}]}
+for a reply that calls tools (see `calls_tool`); replies carry every field the official
+SDKs require, so they can be pointed at this server too.
 """
 
 from __future__ import annotations
@@ -20,8 +27,38 @@ def default_reply(body: dict) -> str:
     return users[-1] if users else ""
 
 
+def calls_tool(name: str, arguments: Callable[[dict], dict] | dict, text: str = "") -> Callable[[dict], dict]:
+    """A reply that calls tool `name` with `arguments` (or arguments computed from the body)."""
+    def reply(body: dict) -> dict:
+        args = arguments(body) if callable(arguments) else arguments
+        return {"text": text, "tool_calls": [{"name": name, "arguments": args}]}
+    return reply
+
+
+def _openai_payload(body: dict, text: str, calls: list[dict]) -> dict:
+    message: dict = {"role": "assistant", "content": text if text or not calls else None}
+    if calls:
+        message["tool_calls"] = [{"id": f"call_{i}", "type": "function",
+                                  "function": {"name": c["name"],
+                                               "arguments": json.dumps(c["arguments"])}}
+                                 for i, c in enumerate(calls)]
+    return {"id": "c1", "object": "chat.completion", "created": 0, "model": body.get("model", ""),
+            "choices": [{"index": 0, "message": message,
+                         "finish_reason": "tool_calls" if calls else "stop"}],
+            "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}}
+
+
+def _anthropic_payload(body: dict, text: str, calls: list[dict]) -> dict:
+    blocks = [{"type": "text", "text": text}] if text or not calls else []
+    blocks += [{"type": "tool_use", "id": f"toolu_{i}", "name": c["name"], "input": c["arguments"]}
+               for i, c in enumerate(calls)]
+    return {"id": "msg_1", "type": "message", "role": "assistant", "model": body.get("model", ""),
+            "content": blocks, "stop_reason": "tool_use" if calls else "end_turn",
+            "stop_sequence": None, "usage": {"input_tokens": 11, "output_tokens": 7}}
+
+
 class FakeLLM:
-    def __init__(self, reply: Callable[[dict], str] = default_reply, delay: float = 0.0) -> None:
+    def __init__(self, reply: Callable[[dict], str | dict] = default_reply, delay: float = 0.0) -> None:
         self.reply = reply
         self.delay = delay
         self.script: list[tuple] = []
@@ -81,20 +118,47 @@ class FakeLLM:
             body = step[3] if len(step) > 3 else b'{"error": {"message": "scripted"}}'
             self.send(h, step[1], body, step[2] if len(step) > 2 else {})
             return
+        if step[0] in ("drip", "endless", "huge"):
+            self.fault(h, step)
+            return
         if step[0] == "malformed":
             self.send(h, 200, b'{"choices": [ this is not json')
             return
-        text = self.reply(body)
-        if h.path.endswith("/messages"):
-            payload = {"id": "msg_1", "type": "message", "role": "assistant",
-                       "content": [{"type": "text", "text": text}],
-                       "usage": {"input_tokens": 11, "output_tokens": 7}}
-        else:
-            payload = {"id": "c1", "object": "chat.completion",
-                       "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                                    "finish_reason": "stop"}],
-                       "usage": {"prompt_tokens": 11, "completion_tokens": 7}}
+        answer = self.reply(body)
+        text, calls = ((answer.get("text") or "", answer.get("tool_calls") or [])
+                       if isinstance(answer, dict) else (answer, []))
+        anthropic = h.path.split("?", 1)[0].endswith("/messages")
+        payload = (_anthropic_payload if anthropic else _openai_payload)(body, text, calls)
         self.send(h, 200, json.dumps(payload).encode())
+
+    FAULT_SECONDS = 10.0
+
+    def fault(self, h: BaseHTTPRequestHandler, step: tuple) -> None:
+        stop = time.monotonic() + self.FAULT_SECONDS
+        try:
+            h.send_response(200)
+            h.send_header("content-type", "application/json")
+            if step[0] == "endless":
+                h.send_header("transfer-encoding", "chunked")
+            else:
+                h.send_header("content-length", str(step[1] if step[0] == "huge" else 10_000))
+            h.end_headers()
+            if step[0] == "drip":
+                while time.monotonic() < stop:
+                    h.wfile.write(b" ")
+                    h.wfile.flush()
+                    time.sleep(step[1])
+            elif step[0] == "endless":
+                chunk = b"%x\r\n%s\r\n" % (65536, b"x" * 65536)
+                while time.monotonic() < stop:
+                    h.wfile.write(chunk)
+            else:
+                block, left = b"x" * 65536, step[1]
+                while left > 0 and time.monotonic() < stop:
+                    h.wfile.write(block[:left])
+                    left -= len(block)
+        except (BrokenPipeError, ConnectionResetError):
+            pass   # the client gave up, as it should
 
     @staticmethod
     def send(h: BaseHTTPRequestHandler, code: int, data: bytes, headers: dict | None = None) -> None:

@@ -68,13 +68,13 @@ class StaticServer:
     """http.server's static handler on 127.0.0.1 in a daemon thread: ETag-less, with a
     one-second Last-Modified and If-Modified-Since, like many real static servers."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, name: str = BUNDLE) -> None:
         self.folder = folder
         handler = type("H", (_Handler,), {"mode": {"fault": None}})
         self.mode = handler.mode
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(folder)))
         self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_port}/{BUNDLE}"
+        self.url = f"http://127.0.0.1:{self._server.server_port}/{name}"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
@@ -103,7 +103,7 @@ import json, sys, time
 import promptctl
 url, cache_dir, interval, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
 reg = promptctl.Registry.from_bundle(url, env="production", refresh_interval=interval,
-                                     cache_dir=cache_dir, fetch_timeout=1.0)
+                                     cache_dir=cache_dir)
 keys = [f"user-{i}" for i in range(200)]
 end = time.monotonic() + seconds
 while time.monotonic() < end:
@@ -112,6 +112,7 @@ while time.monotonic() < end:
     print(json.dumps({"t": time.time(), "canary": sum(p.variant == "canary" for p in served),
                       "weight": h["versions"]["support-refund"]["canary_weight"],
                       "status": h["status"], "from_disk": h["from_disk"],
+                      "loaded_at": reg._status.loaded_at,
                       "text": served[0].render(question="q").splitlines()[-1]}), flush=True)
     time.sleep(0.02)
 """

@@ -39,11 +39,46 @@ def referenced_versions(manifest: Manifest, env: str) -> list[tuple[str, str]]:
     return list(dict.fromkeys(found))
 
 
+def pins(manifest: Manifest, env: str) -> dict[tuple[str, str], str]:
+    """(name, version) -> the digest release.yaml pins for it in env (unpinned: absent)."""
+    found: dict[tuple[str, str], str] = {}
+    for name, entry in manifest.environments.get(env, {}).items():
+        for target in (entry, *entry.segments.values()):
+            if target.digest:
+                found[(name, target.active)] = target.digest
+            if target.canary is not None and target.canary.digest:
+                found[(name, target.canary.version)] = target.canary.digest
+    return found
+
+
+def pin_problems(manifest: Manifest, env: str, digests: dict[tuple[str, str], str]) -> list[str]:
+    """Each pinned version whose content (as `digests` has it) hashes to something else."""
+    return [f"{name}@{version}: content hashes to {digests[(name, version)]}, release.yaml "
+            f"pins {pinned}" for (name, version), pinned in sorted(pins(manifest, env).items())
+            if (name, version) in digests and digests[(name, version)] != pinned]
+
+
+def with_pins(manifest: Manifest, env: str, digests: dict[tuple[str, str], str]) -> Manifest:
+    """The env's entries with every active and canary version pinned to its digest."""
+    def pin(target):
+        canary = target.canary
+        if canary is not None:
+            canary = canary.model_copy(update={"digest": digests.get((name, canary.version))})
+        return target.model_copy(update={"digest": digests.get((name, target.active)),
+                                         "canary": canary})
+    entries = {}
+    for name, entry in manifest.environments.get(env, {}).items():
+        segments = {seg: pin(t) for seg, t in entry.segments.items()}
+        entries[name] = pin(entry).model_copy(update={"segments": segments})
+    return Manifest(environments={env: entries})
+
+
 def bundle_data(env: str, manifest: Manifest, manifest_commit: str, created: str,
                 contents: dict[tuple[str, str], tuple[PromptContent, str]],
                 prompts_dir: str) -> dict[str, Any]:
     """The JSON document; `contents` maps (name, version) to (content, tag)."""
-    only_env = Manifest(environments={env: manifest.environments.get(env, {})})
+    digests = {key: content.digest for key, (content, _) in contents.items()}
+    only_env = with_pins(manifest, env, digests)   # bundles always record pins
     versions = []
     for (name, version), (content, tag) in sorted(contents.items()):
         versions.append({
@@ -87,6 +122,10 @@ def parse_bundle(text: str, file: str, env: str | None = None) -> Bundle:
     missing = [f"{n}@{v}" for n, v in referenced_versions(manifest, bundle.env) if (n, v) not in contents]
     if missing:
         raise _invalid(file, "versions", f"missing {', '.join(missing)}", fix="rebuild the bundle")
+    swapped = pin_problems(manifest, bundle.env, {k: c.digest for k, c in contents.items()})
+    if swapped:
+        raise _invalid(file, "manifest", f"{swapped[0]}: a pinned version was swapped",
+                       fix="rebuild the bundle from the tags with `promptctl bundle`")
     return bundle
 
 

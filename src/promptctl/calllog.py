@@ -199,6 +199,9 @@ class Call:
         return False
 
 
+EXIT_TIMEOUT = 2.0   # what an app's exit may wait for the call log, at most
+
+
 class CallLogger:
     """Buffered, thread-safe call logger writing batches to one sink from a daemon thread.
 
@@ -227,7 +230,7 @@ class CallLogger:
         self._thread: threading.Thread | None = None
         self._start()
         ref = weakref.ref(self)
-        atexit.register(lambda: (lg := ref()) is not None and lg.close())
+        atexit.register(lambda: (lg := ref()) is not None and lg.close(EXIT_TIMEOUT))
         if hasattr(os, "register_at_fork"):
             # A forked child inherits the buffer but not the writer thread: start a fresh one.
             os.register_at_fork(after_in_child=lambda: (lg := ref()) is not None and lg._reset())
@@ -303,11 +306,18 @@ class CallLogger:
         if self._closed:
             return
         self._closed = True
+        deadline = None if timeout is None else _perf() + timeout
         self.flush(timeout)
         self._stop = True
         self._wake.set()
         if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
+            self._thread.join(None if deadline is None else max(0.0, deadline - _perf()))
+            if self._thread.is_alive():
+                # the sink is stuck (a database locked by another process): do not wait on it,
+                # and do not close it under the writer's feet; the records still queued are lost
+                self.stats.dropped += len(self._buffer)
+                self.stats.last_error = f"sink still busy after {timeout:g} s at close"
+                return
         close = getattr(self.sink, "close", None)
         if close is not None:
             try:
@@ -369,7 +379,9 @@ class CallLogger:
             self.sink.write(batch)
             self.stats.written += len(batch)
         except Exception as exc:
-            self.stats.failed += len(batch)
+            landed = min(len(batch), max(0, int(getattr(exc, "written", 0) or 0)))
+            self.stats.written += landed        # a full disk: the lines that made it count
+            self.stats.failed += len(batch) - landed
             self.stats.sink_errors += 1
             self.stats.last_error = f"{type(exc).__name__}: {exc}"
             if self.stats.sink_errors in (1, 10, 100, 1000) or self.stats.sink_errors % 10000 == 0:

@@ -32,7 +32,8 @@ def release_problems(content: PromptContent, yaml_path: str, text: str | None = 
 
 def contract_problems(content: PromptContent, yaml_path: str) -> list[Problem]:
     spec = content.spec
-    used = used_variables(content)
+    # a placeholder uses its `messages` input without a template naming it
+    used = used_variables(content) | {b.name for b in content.bodies if b.role == "placeholder"}
     declared = set(spec.inputs)
     problems = [
         Problem(yaml_path, f"template uses {var!r}, which is not a declared input "
@@ -100,7 +101,8 @@ def spec_problems(content: PromptContent, yaml_path: str, lines: dict) -> list[P
 
 CHECK_RENDER_SECONDS = 2.0
 _SAMPLES = {"string": "sample", "integer": 1, "number": 1.5, "boolean": True,
-            "list": ["sample"], "object": {"key": "sample"}, "any": "sample"}
+            "list": ["sample"], "object": {"key": "sample"}, "any": "sample",
+            "messages": [{"role": "user", "content": "sample"}]}
 
 
 def sample_inputs(content: PromptContent) -> dict:
@@ -117,19 +119,20 @@ def render_problems(content: PromptContent, yaml_path: str,
     from jinja2.exceptions import TemplateError
 
     from .errors import RenderError
-    from .render import CompiledPrompt
+    from .render import compile_content
     from .render_limits import BudgetExceeded, deadline
 
     label = f"{content.name}@working"
     field = "messages" if content.spec.kind == "chat" else "template"
     try:
-        compiled = CompiledPrompt(label, content.templates, content.bodies, content.spec.inputs)
+        compiled = compile_content(content, label)
     except RenderError:
         return []   # a syntax error: load_prompt reported it
     with deadline(CHECK_RENDER_SECONDS):
         for values in [sample_inputs(content), *(inputs or [])]:
             try:
                 compiled.render(values)
+                compiled.render_tools(values)   # tool descriptions are templates too
             except RenderError as exc:
                 if isinstance(exc.__cause__, BudgetExceeded):
                     return [Problem(yaml_path, f"{exc.message.removeprefix(label + ': ')} "

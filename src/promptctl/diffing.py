@@ -8,6 +8,7 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from .model import PromptContent, PromptSpec
+from .schemadiff import output_findings, tool_findings
 from .versions import BumpKind
 
 # Words whose edit is never a typo: changing them flips meaning.
@@ -29,7 +30,9 @@ class PromptDiff:
     new_label: str
     inputs: list[InputChange] = field(default_factory=list)
     output: list[str] = field(default_factory=list)
+    tools: list[str] = field(default_factory=list)
     model: list[str] = field(default_factory=list)
+    config: list[str] = field(default_factory=list)
     metadata: list[str] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)   # path -> unified diff
     rendered: str = ""
@@ -38,7 +41,8 @@ class PromptDiff:
 
     @property
     def changed(self) -> bool:
-        return bool(self.inputs or self.output or self.model or self.metadata or self.files)
+        return bool(self.inputs or self.output or self.tools or self.model or self.config
+                    or self.metadata or self.files)
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -55,8 +59,12 @@ def diff_prompts(old: PromptContent | None, new: PromptContent, old_label: str,
         result.files = _file_diffs({}, new.files, old_label, new_label)
         return result
     result.inputs = _input_changes(old.spec, new.spec)
-    result.output = _output_changes(old.spec, new.spec)
+    result.output = [text for _, text in output_findings(old.spec.output, new.spec.output)]
+    result.tools = [text for _, text in _tool_findings(old.spec, new.spec)]
     result.model = _model_changes(old.spec, new.spec)
+    result.config = [f"config {key} changed" for key in
+                     sorted(old.spec.config.keys() | new.spec.config.keys())
+                     if old.spec.config.get(key) != new.spec.config.get(key)]
     result.metadata = _metadata_changes(old.spec, new.spec)
     result.files = _file_diffs(old.files, new.files, old_label, new_label)
     result.level, result.reasons = classify(result, old, new)
@@ -81,13 +89,8 @@ def _input_changes(old: PromptSpec, new: PromptSpec) -> list[InputChange]:
     return changes
 
 
-def _output_changes(old: PromptSpec, new: PromptSpec) -> list[str]:
-    changes = []
-    if old.output.format != new.output.format:
-        changes.append(f"format {old.output.format} -> {new.output.format}")
-    if old.output.json_schema != new.output.json_schema:
-        changes.append("output schema changed")
-    return changes
+def _tool_findings(old: PromptSpec, new: PromptSpec) -> list[tuple[BumpKind, str]]:
+    return tool_findings(old.tools, new.tools, old.tool_choice, new.tool_choice)
 
 
 def _model_changes(old: PromptSpec, new: PromptSpec) -> list[str]:
@@ -111,13 +114,19 @@ def _metadata_changes(old: PromptSpec, new: PromptSpec) -> list[str]:
 def _file_diffs(old: dict[str, str], new: dict[str, str], a: str, b: str) -> dict[str, str]:
     diffs = {}
     for path in sorted(old.keys() | new.keys()):
-        before, after = old.get(path, ""), new.get(path, "")
+        before, after = _lf(old.get(path, "")), _lf(new.get(path, ""))
         if before != after:
             lines = difflib.unified_diff(before.splitlines(keepends=True),
                                          after.splitlines(keepends=True),
                                          f"{a}/{path}", f"{b}/{path}")
             diffs[path] = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
     return diffs
+
+
+def _lf(text: str | None) -> str | None:
+    """Line endings do not count, as in the digest: a checkout with core.autocrlf=true
+    must not look like an edit to diff while list and bump see none."""
+    return text.replace("\r\n", "\n") if text is not None else None
 
 
 def classify(diff: PromptDiff, old: PromptContent, new: PromptContent) -> tuple[BumpKind, list[str]]:
@@ -135,8 +144,11 @@ def classify(diff: PromptDiff, old: PromptContent, new: PromptContent) -> tuple[
         else:
             found.append((BumpKind.MINOR, f"input {change.name!r} {change.change} changed"
                           if change.change != "added" else f"optional input {change.name!r} added"))
-    found += [(BumpKind.MAJOR, f"output contract: {c}") for c in diff.output]
+    found += [(kind, f"output contract: {text}")
+              for kind, text in output_findings(old.spec.output, new.spec.output)]
+    found += _tool_findings(old.spec, new.spec)
     found += [(BumpKind.MINOR, c) for c in diff.model]
+    found += [(BumpKind.MINOR, c) for c in diff.config]
     found += [(BumpKind.PATCH, c) for c in diff.metadata]
     found += _template_changes(old, new)
     if not found and diff.files:
@@ -149,6 +161,7 @@ def classify(diff: PromptDiff, old: PromptContent, new: PromptContent) -> tuple[
 
 def _template_changes(old: PromptContent, new: PromptContent) -> list[tuple[BumpKind, str]]:
     a, b = _template_text(old), _template_text(new)
+    a, b = ({k: _lf(v) for k, v in t.items()} for t in (a, b))
     found = []
     for key in sorted(a.keys() | b.keys()):
         before, after = a.get(key), b.get(key)
@@ -169,10 +182,19 @@ def _template_changes(old: PromptContent, new: PromptContent) -> list[tuple[Bump
 def _template_text(content: PromptContent) -> dict[str, str]:
     # Inline templates live inside prompt.yaml; key them by role and position instead.
     keyed = {}
-    for index, (role, loader_name) in enumerate(content.bodies):
-        keyed[f"body#{index}:{role}"] = content.templates[loader_name]
+    in_bodies: set[str] = set()
+    for index, body in enumerate(content.bodies):
+        key = f"body#{index}:{body.role}"
+        if body.role == "placeholder":
+            keyed[key] = f"{{placeholder: {body.name}}}"
+            continue
+        loaders = [body.template, *(loader for _, loader, _ in body.parts), body.tool_call_id]
+        loaders = [name for name in loaders if name]
+        in_bodies.update(loaders)
+        keyed[key] = "\n".join(content.templates[name] for name in loaders)
     for loader_name, text in content.templates.items():
-        if loader_name not in dict(content.bodies).values():
+        # tool descriptions are compared with their tools
+        if loader_name not in in_bodies and "#tools." not in loader_name:
             keyed[loader_name] = text
     return keyed
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from .errors import NotFoundError, Problem, RepoError, UsageError, ValidationError
-from .model import NAME_RE, Config, PromptContent, PromptSpec
+from .model import NAME_RE, Body, Config, PromptContent, PromptSpec
 from .render import has_computed_reference, make_environment, parse, referenced_templates
 from .safeyaml import compose, load_yaml
 from .wording import reword
@@ -266,31 +266,52 @@ def load_prompt(source: FileSource, config: Config, name: str) -> PromptContent:
 
 
 def _bodies(spec: PromptSpec, name: str, files: dict[str, str], yaml_path: str, text: str,
-            problems: list[Problem]) -> tuple[dict[str, str], list[tuple[str, str]]]:
+            problems: list[Problem]) -> tuple[dict[str, str], list[Body]]:
     templates: dict[str, str] = {}
-    bodies: list[tuple[str, str]] = []
+    bodies: list[Body] = []
+    lines = key_lines(text)
 
-    def add(role: str, inline: str | None, file: str | None, field: tuple) -> None:
+    def add(inline: str | None, file: str | None, field: tuple) -> str | None:
         if inline is not None:
             loader_name = f"{name}/{PROMPT_FILE}#{'.'.join(map(str, field))}"
             templates[loader_name] = inline
-        else:
-            loader_name = f"{name}/{file}"
-            if loader_name not in files:
-                problems.append(Problem(yaml_path, f"file {file!r} not found next to prompt.yaml "
-                                                   f"(create {yaml_path.rsplit('/', 1)[0]}/{file} or fix the name)",
-                                        line=key_lines(text).get(field), field=".".join(map(str, field))))
-                return
-            templates[loader_name] = files[loader_name]
-        bodies.append((role, loader_name))
+            return loader_name
+        loader_name = f"{name}/{file}"
+        if loader_name not in files:
+            problems.append(Problem(yaml_path, f"file {file!r} not found next to prompt.yaml "
+                                               f"(create {yaml_path.rsplit('/', 1)[0]}/{file} or fix the name)",
+                                    line=lines.get(field), field=".".join(map(str, field))))
+            return None
+        templates[loader_name] = files[loader_name]
+        return loader_name
 
-    if spec.messages is not None:
-        for i, msg in enumerate(spec.messages):
-            key = "content" if msg.content is not None else "content_file"
-            add(msg.role, msg.content, msg.content_file, ("messages", i, key))
-    else:
+    if spec.messages is None:
         key = "template" if spec.template is not None else "template_file"
-        add("text", spec.template, spec.template_file, (key,))
+        loader = add(spec.template, spec.template_file, (key,))
+        if loader:
+            bodies.append(Body("text", loader))
+    for i, msg in enumerate(spec.messages or ()):
+        if msg.placeholder is not None:
+            _check_placeholder(spec, msg.placeholder, ("messages", i, "placeholder"), yaml_path,
+                               lines, problems)
+            bodies.append(Body("placeholder", name=msg.placeholder))
+            continue
+        parts = ()
+        if isinstance(msg.content, list):
+            parts = tuple(_part(part, add, ("messages", i, "content", j))
+                          for j, part in enumerate(msg.content))
+            loader = None
+        else:
+            key = "content" if msg.content is not None else "content_file"
+            loader = add(msg.content, msg.content_file, ("messages", i, key))
+            if loader is None:
+                continue
+        call_id = add(msg.tool_call_id, None, ("messages", i, "tool_call_id")) \
+            if msg.tool_call_id is not None else None
+        bodies.append(Body(msg.role or "user", loader, parts, call_id, msg.name))
+    for i, tool in enumerate(spec.tools):
+        if tool.description:   # descriptions may use inputs; they render with the messages
+            add(tool.description, None, ("tools", i, "description"))
     return templates, bodies
 
 
@@ -340,6 +361,26 @@ def _syntax_problem(config: Config, loader_name: str, yaml_path: str, text: str,
         line = start + (exc.lineno or 1) - 1 if start else None
     return Problem(_display(config, loader_name, yaml_path), f"template syntax: {exc.message}",
                    line=line, field=field)
+
+
+def _part(part: Any, add: Any, field: tuple) -> tuple[str, str, str | None]:
+    if part.type == "text":
+        return "text", add(part.text, None, (*field, "text")), None
+    return "image_url", add(part.image_url, None, (*field, "image_url")), part.detail
+
+
+def _check_placeholder(spec: PromptSpec, input_name: str, field: tuple, yaml_path: str,
+                       lines: dict, problems: list[Problem]) -> None:
+    declared = spec.inputs.get(input_name)
+    if declared is None:
+        message = (f"{input_name!r} is not a declared input (add `{input_name}: messages` "
+                   f"under inputs:)")
+    elif declared.type != "messages":
+        message = (f"input {input_name!r} is of type {declared.type}; a placeholder takes a "
+                   f"`messages` input (set type: messages)")
+    else:
+        return
+    problems.append(Problem(yaml_path, message, line=lines.get(field), field=".".join(map(str, field))))
 
 
 def _gather_partials(source: FileSource, config: Config, templates: dict[str, str],

@@ -94,13 +94,27 @@ _HELP: dict[str, dict[tuple[str, str], str]] = {
         ("", "inputs"): "The input contract: each variable's type, whether required, a default.",
         ("", "template"): "A text prompt, inline (Jinja).",
         ("", "template_file"): "A text prompt in a sibling .j2 file.",
-        ("", "messages"): "A chat prompt: a list of {role, content | content_file}.",
-        ("", "output"): "The answer's format: text, or json with a JSON Schema.",
+        ("", "messages"): "A chat prompt: a list of {role, content | content_file} and "
+                          "{placeholder: INPUT} entries (a `messages` input inserted there).",
+        ("", "output"): "The answer's format: text, or json with a JSON Schema (sent to the "
+                        "provider as its structured-output request).",
+        ("", "tools"): "Functions the model may call: {name, description, parameters}.",
+        ("", "tool_choice"): "auto, none, required, or the name of a declared tool.",
+        ("", "config"): "Free-form data for the app, returned by the runtime; never sent to a model.",
+        ("", "metadata"): "Free-form data about the prompt, returned by the runtime.",
         ("ModelSpec", "provider"): "openai, anthropic, echo or python:module:function.",
         ("ModelSpec", "name"): "A pinned snapshot, e.g. gpt-4o-2024-08-06.",
         ("ModelSpec", "params"): "Passed to the provider, e.g. {temperature: 0.2, max_tokens: 300}.",
         ("MessageSpec", "content_file"): "A sibling .j2 file holding the message's template.",
+        ("MessageSpec", "content"): "Text (Jinja), or a list of parts: {type: text, text} and "
+                                    "{type: image_url, image_url: URL}.",
+        ("MessageSpec", "tool_call_id"): "With role: tool, the id of the call it answers.",
+        ("MessageSpec", "placeholder"): "The name of a `messages` input inserted here.",
         ("OutputSpec", "schema"): "JSON Schema the answer must match (with format: json).",
+        ("OutputSpec", "strict"): "Ask the provider to hold the answer to the schema exactly.",
+        ("ToolSpec", "name"): "The function's name: letters, digits, _ and - (at most 64).",
+        ("ToolSpec", "description"): "What the tool does (Jinja: may use inputs).",
+        ("ToolSpec", "parameters"): "JSON Schema (type: object) of the arguments.",
     },
     "suite": {
         ("", "dataset"): "Golden dataset file(s) beside the suite: JSONL, CSV or YAML.",
@@ -143,7 +157,21 @@ def _prompt() -> dict[str, Any]:
     defs["InputSpec"] = {"anyOf": [
         {"type": "string", "enum": list(INPUT_TYPES), "description": "shorthand for {type: ...}"},
         defs["InputSpec"]]}
-    defs["MessageSpec"]["oneOf"] = [{"required": ["content"]}, {"required": ["content_file"]}]
+    message = defs["MessageSpec"]
+    message["oneOf"] = [{"required": [key]} for key in ("content", "content_file", "placeholder")]
+    message["anyOf"] = [{"required": ["role"]}, {"required": ["placeholder"]}]
+    message["if"] = {"properties": {"role": {"const": "tool"}}, "required": ["role"]}
+    message["then"] = {"required": ["tool_call_id"]}
+    part = defs["ContentPart"]
+    # `image_url: {url, detail}` (the OpenAI wire form) is folded into `image_url` + `detail`.
+    part["properties"]["image_url"] = {"anyOf": [
+        {"type": "string"},
+        {"type": "object", "required": ["url"], "additionalProperties": False,
+         "properties": {"url": {"type": "string"},
+                        "detail": {"enum": ["auto", "low", "high"]}}},
+        {"type": "null"}], "default": None}
+    part["oneOf"] = [{"properties": {"type": {"const": "text"}}, "required": ["text"]},
+                     {"properties": {"type": {"const": "image_url"}}, "required": ["image_url"]}]
     schema["properties"]["name"]["pattern"] = f"^{NAME_PATTERN}$"
     schema["properties"]["inputs"]["propertyNames"] = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}
     schema["oneOf"] = [{"required": [body]} for body in ("template", "template_file", "messages")]

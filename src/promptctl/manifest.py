@@ -23,6 +23,9 @@ from .errors import ManifestError
 from .model import NAME_RE
 
 ENV_RE = r"^[a-z0-9][a-z0-9_.-]*$"
+DIGEST_RE = r"sha256:[0-9a-f]{64}"
+_PIN_HELP = ("the content digest this version had when promote/canary wrote it; the runtime, "
+             "verify and bundle refuse a tag whose content differs")
 _SEMVER_HINT = "write it as MAJOR.MINOR.PATCH, e.g. 2.1.0"
 
 
@@ -50,7 +53,7 @@ def _check_weight(value: float) -> float:
 
 def _check_key(what: str, pattern: re.Pattern[str], rule: str):
     def check(value: str) -> str:
-        if not pattern.match(value):
+        if not pattern.fullmatch(value):   # fullmatch: `$` would let a trailing newline through
             raise ValueError(f"{what} {value!r} is not valid: use {rule}")
         return value
     return AfterValidator(check)
@@ -70,6 +73,7 @@ class Canary(_Strict):
     """A version taking `weight` percent of traffic; weight 0 is a stopped canary, kept as a record."""
 
     version: str
+    digest: str | None = Field(default=None, pattern=DIGEST_RE, description=_PIN_HELP)
     weight: float = Field(ge=0, le=100, description="percent of traffic, two decimals at most")
     salt: str | None = Field(default=None, description="routing salt; default name:env:segment:version")
     started: datetime | None = None
@@ -94,6 +98,7 @@ class Target(_Strict):
     """What serves one prompt in one env (or one segment of it)."""
 
     active: str = Field(description="the stable version serving traffic")
+    digest: str | None = Field(default=None, pattern=DIGEST_RE, description=_PIN_HELP)
     canary: Canary | None = None
     model: str | None = Field(default=None, description="model name pin; overrides prompt.yaml")
     analysis: dict[str, Any] | None = Field(
@@ -191,12 +196,18 @@ class Change:
     version: str
     weight: float | None = None
     previous: str | None = None
+    noop: bool = False          # nothing to write: the entry is already as asked
+    restart: bool = False       # a canary's measurement window started again
 
     @property
     def where(self) -> str:
         return f"{self.env}/{self.segment}" if self.segment else self.env
 
     def summary(self) -> str:
+        if self.noop:
+            return f"{self.name} {self.version} is already at {_pct(self.weight)}% in {self.where}"
+        if self.restart:
+            return f"restart canary {self.name} {self.version} at {_pct(self.weight)}% in {self.where}"
         if self.action == "canary":
             return f"canary {self.name} {self.version} at {_pct(self.weight)}% in {self.where}"
         if self.action == "stop":
@@ -210,7 +221,8 @@ class Change:
                 ("Promptctl-Env", self.env), ("Promptctl-Segment", self.segment),
                 ("Promptctl-Version", self.version),
                 ("Promptctl-Weight", None if self.weight is None else _pct(self.weight)),
-                ("Promptctl-Previous", self.previous)]
+                ("Promptctl-Previous", self.previous),
+                ("Promptctl-Restart", "yes" if self.restart else None)]
         return "\n".join(f"{k}: {v}" for k, v in rows if v is not None)
 
 
@@ -241,12 +253,12 @@ def _replace(manifest: Manifest, env: str, name: str, segment: str | None,
 
 def _fields(target: Target) -> dict[str, Any]:
     # every Target field: an edit must never drop a pin or a per-entry canary policy
-    return {"active": target.active, "canary": target.canary, "model": target.model,
-            "analysis": target.analysis}
+    return {"active": target.active, "digest": target.digest, "canary": target.canary,
+            "model": target.model, "analysis": target.analysis}
 
 
 def promote(manifest: Manifest, env: str, name: str, version: str,
-            segment: str | None = None) -> tuple[Manifest, Change]:
+            segment: str | None = None, digest: str | None = None) -> tuple[Manifest, Change]:
     """Make `version` active; a canary of that same version is done and is cleared."""
     _check_names(env, name, version, segment)
     if segment is not None and manifest.entry(env, name) is None:
@@ -262,7 +274,9 @@ def promote(manifest: Manifest, env: str, name: str, version: str,
         canary = None
     model = current.model if current else None
     analysis = current.analysis if current else None
-    new = Target(active=version, canary=canary, model=model, analysis=analysis)
+    if digest is None and current is not None and current.canary and current.canary.version == version:
+        digest = current.canary.digest      # a promoted canary keeps the pin it was tried with
+    new = Target(active=version, digest=digest, canary=canary, model=model, analysis=analysis)
     change = Change("promote", name, env, segment, version,
                     previous=current.active if current else None)
     return _replace(manifest, env, name, segment, new), change
@@ -270,7 +284,8 @@ def promote(manifest: Manifest, env: str, name: str, version: str,
 
 def canary(manifest: Manifest, env: str, name: str, version: str, weight: float,
            segment: str | None = None, *, now: datetime | None = None,
-           salt: str | None = None) -> tuple[Manifest, Change]:
+           salt: str | None = None, digest: str | None = None,
+           restart: bool = False) -> tuple[Manifest, Change]:
     """Start or re-weight a canary; weight 0 stops it and keeps the record."""
     _check_names(env, name, version, segment)
     try:
@@ -294,12 +309,17 @@ def canary(manifest: Manifest, env: str, name: str, version: str, weight: float,
                             fix="a canary needs a different version")
     old = current.canary
     now = now or now_utc()
-    if old is not None and old.version == version and old.running:
-        new_canary = old.model_copy(update={"weight": weight, "salt": salt or old.salt})
-    else:
-        new_canary = Canary(version=version, weight=weight, salt=salt, started=now)
+    same = old is not None and old.version == version and old.running
+    if same and not restart and weight == old.weight and (salt or old.salt) == old.salt:
+        return manifest, Change("canary", name, env, segment, version, weight=weight, noop=True)
+    if same and not restart:
+        new_canary = old.model_copy(update={"weight": weight, "salt": salt or old.salt,
+                                            "digest": digest or old.digest})
+    else:   # a new canary, or --restart: a new measurement window (same salt: same users)
+        new_canary = Canary(version=version, digest=digest or (old.digest if same else None),
+                            weight=weight, salt=salt or (old.salt if same else None), started=now)
     new = current.model_copy(update={"canary": new_canary})
-    change = Change("canary", name, env, segment, version, weight=weight,
+    change = Change("canary", name, env, segment, version, weight=weight, restart=same and restart,
                     previous=f"{old.version}@{_pct(old.weight)}%" if old and old.running else None)
     return _replace(manifest, env, name, segment, _as_target(new)), change
 
@@ -319,7 +339,8 @@ def stop(manifest: Manifest, env: str, name: str, segment: str | None = None, *,
 
 
 def rollback(manifest: Manifest, env: str, name: str, segment: str | None = None, *,
-             to: str | None = None, now: datetime | None = None) -> tuple[Manifest, Change]:
+             to: str | None = None, now: datetime | None = None,
+             digest: str | None = None) -> tuple[Manifest, Change]:
     """Stop a running canary; else make `to` (the previous or a chosen version) active."""
     current = manifest.exact(env, name, segment)
     where = env + (f"/{segment}" if segment else "")
@@ -337,7 +358,8 @@ def rollback(manifest: Manifest, env: str, name: str, segment: str | None = None
         canary_ = canary_.model_copy(update={"weight": 0.0, "stopped": now or now_utc()})
     if canary_ is not None and canary_.version == to:
         canary_ = None
-    new = Target(active=to, canary=canary_, model=current.model, analysis=current.analysis)
+    new = Target(active=to, digest=digest, canary=canary_, model=current.model,
+                 analysis=current.analysis)
     change = Change("rollback", name, env, segment, to, previous=current.active)
     return _replace(manifest, env, name, segment, new), change
 
@@ -347,13 +369,13 @@ def _as_target(value: Target) -> Target:
 
 
 def _check_names(env: str, name: str, version: str, segment: str | None) -> None:
-    if not re.match(ENV_RE, env):
+    if not re.fullmatch(ENV_RE, env):
         raise ManifestError(f"environment name {env!r} is not valid", field="--env",
                             fix="use lowercase letters, digits, '-', '_', '.'")
-    if segment is not None and not re.match(ENV_RE, segment):
+    if segment is not None and not re.fullmatch(ENV_RE, segment):
         raise ManifestError(f"segment name {segment!r} is not valid", field="--segment",
                             fix="use lowercase letters, digits, '-', '_', '.'")
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise ManifestError(f"prompt name {name!r} is not valid", field="NAME",
                             fix="use lowercase letters, digits, '-', '_' and '/'")
     try:
@@ -365,18 +387,12 @@ def _check_names(env: str, name: str, version: str, segment: str | None) -> None
 # ---------------------------------------------------------------- disk
 
 @contextmanager
-def locked(state_dir: Path, timeout: float = 30.0) -> Iterator[None]:
+def locked(state_dir: Path, timeout: float | None = None) -> Iterator[None]:
     """Serialise read-edit-write-commit of the manifest across processes."""
-    from filelock import FileLock, Timeout
+    from .locking import write_lock
 
-    state_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(state_dir / "release.lock"))
-    try:
-        with lock.acquire(timeout=timeout):
-            yield
-    except Timeout as exc:
-        raise ManifestError(f"another promptctl holds {state_dir / 'release.lock'}",
-                            fix="wait for it to finish, or remove a stale lock file") from exc
+    with write_lock(state_dir, timeout):
+        yield
 
 
 def write_atomic(path: Path, text: str) -> None:

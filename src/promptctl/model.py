@@ -10,11 +10,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationInfo, field_validator,
+                      model_validator)
 
 NAME_PATTERN = r"[a-z0-9][a-z0-9_-]*(?:/[a-z0-9][a-z0-9_-]*)*"
 NAME_RE = re.compile(rf"^{NAME_PATTERN}$")
-INPUT_TYPES = ("string", "integer", "number", "boolean", "list", "object", "any")
+INPUT_TYPES = ("string", "integer", "number", "boolean", "list", "object", "any", "messages")
+CHAT_ROLES = ("system", "developer", "user", "assistant", "tool")
+TOOL_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+TOOL_CHOICES = ("auto", "none", "required")
 DEFAULT_TAG_FORMAT = "{name}/v{version}"
 
 
@@ -23,7 +27,8 @@ class _Strict(BaseModel):
 
 
 class InputSpec(_Strict):
-    type: Literal["string", "integer", "number", "boolean", "list", "object", "any"] = "string"
+    type: Literal["string", "integer", "number", "boolean", "list", "object", "any",
+                  "messages"] = "string"
     required: bool = True
     default: Any = None
     description: str = ""
@@ -55,7 +60,7 @@ class InputSpec(_Strict):
 
 _INPUT_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
-    "list": (list,), "object": (dict,),
+    "list": (list,), "object": (dict,), "messages": (list,),
 }
 
 
@@ -65,21 +70,112 @@ class ModelSpec(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+class ContentPart(_Strict):
+    """One part of a list-form message: text, or an image by URL (either may use inputs)."""
+
+    type: Literal["text", "image_url"]
+    text: str | None = None
+    image_url: str | None = None
+    detail: Literal["auto", "low", "high"] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _url_object(cls, value: Any) -> Any:
+        # The OpenAI wire form `image_url: {url, detail}` is accepted as written.
+        if isinstance(value, dict) and isinstance(value.get("image_url"), dict):
+            inner = value["image_url"]
+            return {**value, "image_url": inner.get("url"),
+                    **({"detail": inner["detail"]} if "detail" in inner else {})}
+        return value
+
+    @model_validator(mode="after")
+    def _filled(self) -> "ContentPart":
+        if self.type == "text" and (self.text is None or self.image_url is not None):
+            raise ValueError("a text part gives `text` (and no image_url)")
+        if self.type == "image_url" and (self.image_url is None or self.text is not None):
+            raise ValueError("an image part gives `image_url: URL` (and no text)")
+        return self
+
+
 class MessageSpec(_Strict):
-    role: Literal["system", "user", "assistant"]
-    content: str | None = None
+    """A chat message, or `{placeholder: NAME}`: the messages of a `messages` input."""
+
+    role: Literal["system", "developer", "user", "assistant", "tool"] | None = None
+    content: str | list[ContentPart] | None = None
     content_file: str | None = None
+    tool_call_id: str | None = None
+    name: str | None = None
+    placeholder: str | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> "MessageSpec":
+        if self.placeholder is not None:
+            extra = [k for k in ("role", "content", "content_file", "tool_call_id", "name")
+                     if getattr(self, k) is not None]
+            if extra:
+                raise ValueError(f"a placeholder entry has only `placeholder` (drop `{extra[0]}`)")
+            return self
+        if self.role is None:
+            raise ValueError(f"give `role` ({', '.join(CHAT_ROLES)}) or `placeholder: INPUT`")
         if (self.content is None) == (self.content_file is None):
             raise ValueError("give exactly one of `content` or `content_file`")
+        if isinstance(self.content, list) and not self.content:
+            raise ValueError("list-form `content` needs at least one part")
+        if self.role == "tool" and not self.tool_call_id:
+            raise ValueError("a tool message needs `tool_call_id` (the id of the call it answers)")
+        if self.role != "tool" and self.tool_call_id is not None:
+            raise ValueError("only a `role: tool` message takes `tool_call_id`")
         return self
+
+
+class ToolSpec(_Strict):
+    """A function the model may call; `parameters` is the JSON Schema of its arguments."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    strict: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _valid_tool_name(cls, value: str) -> str:
+        if not TOOL_NAME_RE.match(value):
+            raise ValueError("use letters, digits, '_' and '-' (at most 64)")
+        return value
+
+    @field_validator("parameters")
+    @classmethod
+    def _valid_parameters(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from .schemacheck import schema_problem
+
+        if value.get("type") != "object":
+            raise ValueError("the arguments' schema must have `type: object`")
+        problem = schema_problem(value)
+        if problem:
+            raise ValueError(f"not a valid JSON Schema: {problem}")
+        return value
 
 
 class OutputSpec(_Strict):
     format: Literal["text", "json"] = "text"
     json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
+    strict: bool = False
+
+    @field_validator("json_schema")
+    @classmethod
+    def _valid_schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        from .schemacheck import schema_problem
+
+        problem = schema_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(f"not a valid JSON Schema: {problem}")
+        return value
+
+    @model_validator(mode="after")
+    def _schema_needs_json(self) -> "OutputSpec":
+        if self.strict and self.json_schema is None:
+            raise ValueError("`strict: true` needs a `schema` to hold the answer to")
+        return self
 
 
 class PromptSpec(_Strict):
@@ -93,8 +189,11 @@ class PromptSpec(_Strict):
     template_file: str | None = None
     messages: list[MessageSpec] | None = None
     output: OutputSpec = Field(default_factory=OutputSpec)
+    tools: list[ToolSpec] = Field(default_factory=list)
+    tool_choice: str | None = None
     tags: list[str] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
+    config: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod
@@ -119,6 +218,28 @@ class PromptSpec(_Strict):
         if self.messages is not None and not self.messages:
             raise ValueError("`messages` needs at least one message")
         return self
+
+    @field_validator("tools")
+    @classmethod
+    def _unique_tools(cls, value: list[ToolSpec]) -> list[ToolSpec]:
+        names = [tool.name for tool in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"tool {twice[0]!r} is declared twice (tool names are unique)")
+        return value
+
+    @field_validator("tool_choice")
+    @classmethod
+    def _known_choice(cls, value: str | None, info: ValidationInfo) -> str | None:
+        names = [tool.name for tool in info.data.get("tools") or []]
+        if value is None or value == "none":
+            return value
+        if not names:
+            raise ValueError("no tools are declared (add `tools:` or drop tool_choice)")
+        if value not in TOOL_CHOICES and value not in names:
+            raise ValueError(f"{value!r} is not {', '.join(TOOL_CHOICES)} or a declared tool "
+                             f"({', '.join(names)})")
+        return value
 
     @property
     def kind(self) -> Literal["text", "chat"]:
@@ -163,6 +284,8 @@ class Config(_Strict):
     call_log: dict[str, Any] = Field(default_factory=dict)
     notes_ref: str = "refs/notes/promptctl"   # where eval attestations live (git notes)
     publish: dict[str, list[PublishTarget]] = Field(default_factory=dict)   # env -> targets
+    environments: list[str] = Field(
+        default_factory=list, description="the environments promote may write to (others need --create-env)")
 
     @field_validator("prompts_dir", "evals_dir", "manifest", "state_dir")
     @classmethod
@@ -173,6 +296,17 @@ class Config(_Strict):
             raise ValueError(f"{value!r} leaves the repo (use a path relative to promptctl.yaml, "
                              "without '..')")
         return value.rstrip("/")
+
+    @field_validator("environments")
+    @classmethod
+    def _environment_names(cls, value: list[str]) -> list[str]:
+        from .manifest import ENV_RE
+
+        for name in value:
+            if not re.fullmatch(ENV_RE, name):
+                raise ValueError(f"environment name {name!r} is not valid: use lowercase letters, "
+                                 "digits, '-', '_', '.'")
+        return value
 
     @field_validator("tag_format")
     @classmethod
@@ -195,6 +329,20 @@ class Config(_Strict):
 
 
 @dataclass(frozen=True)
+class Body:
+    """One part of a prompt as compiled: the text template, a chat message, or a placeholder.
+
+    Template fields hold loader names (keys of `PromptContent.templates`).
+    """
+
+    role: str                                  # "text", a chat role, or "placeholder"
+    template: str | None = None                # string content (inline or content_file)
+    parts: tuple[tuple[str, str, str | None], ...] = ()   # (text | image_url, loader, detail)
+    tool_call_id: str | None = None
+    name: str | None = None                    # the message's `name`; a placeholder's input
+
+
+@dataclass(frozen=True)
 class PromptContent:
     """A prompt as released or as in the working tree: its spec and every file it uses.
 
@@ -205,7 +353,7 @@ class PromptContent:
     spec: PromptSpec
     files: dict[str, str]
     templates: dict[str, str]   # loader name -> source, including partials
-    bodies: tuple[tuple[str, str], ...]  # (role or "text", loader name) in order
+    bodies: tuple[Body, ...]             # in order; see Body
     digest: str
 
     @property

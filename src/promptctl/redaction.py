@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Callable
 
 MASK = "***"
 _SECRET_NAME = re.compile(r"(API_KEY|APIKEY|_KEY|_TOKEN|_SECRET|PASSWORD)$")
@@ -30,9 +31,18 @@ def secret_values() -> list[str]:
 
 
 def redact(text: str) -> str:
-    if not text:
+    return redactor()(text)
+
+
+def redactor() -> Callable[[str], str]:
+    """`redact` with the secret values read once (for a run that writes many results)."""
+    values = secret_values()
+
+    def apply(text: str) -> str:
+        if not text:
+            return text
+        for value in values:
+            if value in text:
+                text = text.replace(value, MASK)
         return text
-    for value in secret_values():
-        if value in text:
-            text = text.replace(value, MASK)
-    return text
+    return apply

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from contextlib import contextmanager
+from typing import Any, Mapping
 
 from jinja2 import DictLoader, StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .errors import RenderError
+from .model import CHAT_ROLES, Body
 from .render_limits import BudgetedSandbox, render_bounded
 
 
@@ -48,35 +51,75 @@ def undeclared_variables(ast: nodes.Template) -> set[str]:
 class CompiledPrompt:
     """A prompt version's templates compiled once, rendered many times.
 
-    `bodies` is the ordered list of (role, loader name); role "text" marks a text prompt.
+    `bodies` is the ordered list of `Body`; role "text" marks a text prompt. `tools` are
+    the declared tools as dicts; their descriptions are templates too.
     """
 
-    __slots__ = ("label", "_parts", "_defaults", "_required", "is_chat")
+    __slots__ = ("label", "_parts", "_defaults", "_required", "is_chat", "_tools", "_plain")
 
-    def __init__(self, label: str, templates: dict[str, str],
-                 bodies: tuple[tuple[str, str], ...], inputs: dict[str, Any]) -> None:
+    def __init__(self, label: str, templates: dict[str, str], bodies: tuple[Body, ...],
+                 inputs: dict[str, Any], tools: tuple[dict, ...] | list[dict] = ()) -> None:
         self.label = label
         env = make_environment(templates)
         try:
-            self._parts = [(role, env.get_template(name)) for role, name in bodies]
+            self._parts = [_compile_body(env, body) for body in bodies]
+            self._tools = [(tool, env.from_string(tool.get("description") or ""))
+                           for tool in tools]
         except TemplateSyntaxError as exc:
             raise RenderError(f"{label}: template syntax error at {exc.name}:{exc.lineno}: "
                               f"{exc.message}") from exc
         self._defaults = {k: spec.default for k, spec in inputs.items() if not spec.required}
         self._required = tuple(k for k, spec in inputs.items() if spec.required)
-        self.is_chat = bool(bodies) and bodies[0][0] != "text"
+        self.is_chat = bool(bodies) and bodies[0].role != "text"
+        # Messages that are only {role, content}, the common case, render in one comprehension.
+        self._plain = None
+        if all(content is not None and not parts and call_id is None and not body.name
+               and body.role != "placeholder" for body, content, parts, call_id in self._parts):
+            self._plain = [(body.role, content) for body, content, _, _ in self._parts]
 
-    def render(self, inputs: dict[str, Any]) -> str | list[dict[str, str]]:
+    def render(self, inputs: dict[str, Any]) -> str | list[dict[str, Any]]:
+        values = self._values(inputs)
+        with self._errors():
+            if not self.is_chat:
+                return render_bounded(self._parts[0][1], values)
+            if self._plain is not None:
+                return [{"role": role, "content": render_bounded(tpl, values)}
+                        for role, tpl in self._plain]
+            messages: list[dict[str, Any]] = []
+            for body, content, parts, call_id in self._parts:
+                if body.role == "placeholder":
+                    messages.extend(self._history(body.name, values.get(body.name)))
+                    continue
+                text = (render_bounded(content, values) if content is not None
+                        else _render_parts(parts, values))
+                message: dict[str, Any] = {"role": body.role, "content": text}
+                if call_id is not None:
+                    message["tool_call_id"] = render_bounded(call_id, values)
+                if body.name:
+                    message["name"] = body.name
+                messages.append(message)
+            return messages
+
+    def render_tools(self, inputs: dict[str, Any]) -> list[dict[str, Any]]:
+        """The declared tools with their descriptions rendered for these inputs."""
+        if not self._tools:
+            return []
+        values = self._values(inputs)
+        with self._errors():
+            return [{**tool, "description": render_bounded(template, values)}
+                    for tool, template in self._tools]
+
+    def _values(self, inputs: dict[str, Any]) -> dict[str, Any]:
         for key in self._required:
             if key not in inputs:
                 raise RenderError(f"{self.label}: missing required input {key!r}",
                                   fix=f"pass {key}=... to render()")
-        values = {**self._defaults, **inputs} if self._defaults else inputs
+        return {**self._defaults, **inputs} if self._defaults else inputs
+
+    @contextmanager
+    def _errors(self):
         try:
-            if not self.is_chat:
-                return render_bounded(self._parts[0][1], values)
-            return [{"role": role, "content": render_bounded(tpl, values)}
-                    for role, tpl in self._parts]
+            yield
         except UndefinedError as exc:
             raise RenderError(f"{self.label}: {exc.message}",
                               fix="declare the variable as an input and pass it") from exc
@@ -84,3 +127,91 @@ class CompiledPrompt:
             raise RenderError(f"{self.label}: blocked by the sandbox: {exc}") from exc
         except TemplateError as exc:
             raise RenderError(f"{self.label}: {exc}") from exc
+
+    def _history(self, name: str, value: Any) -> list[dict[str, Any]]:
+        try:
+            return check_messages(value)
+        except ValueError as exc:
+            raise RenderError(f"{self.label}: input {name!r}{exc}",
+                              fix="pass a list of {role, content} messages") from exc
+
+
+def _compile_body(env: ImmutableSandboxedEnvironment, body: Body) -> tuple:
+    content = env.get_template(body.template) if body.template else None
+    parts = tuple((kind, env.get_template(loader), detail) for kind, loader, detail in body.parts)
+    call_id = env.get_template(body.tool_call_id) if body.tool_call_id else None
+    return body, content, parts, call_id
+
+
+def _render_parts(parts: tuple, values: dict[str, Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for kind, template, detail in parts:
+        text = render_bounded(template, values)
+        if kind == "text":
+            out.append({"type": "text", "text": text})
+        else:
+            image: dict[str, Any] = {"url": text.strip()}
+            if detail:
+                image["detail"] = detail
+            out.append({"type": "image_url", "image_url": image})
+    return out
+
+
+def check_messages(value: Any) -> list[dict[str, Any]]:
+    """A `messages` input as copies of its items; ValueError `[i].field: problem` otherwise.
+
+    Items are chat messages as apps keep them: {role, content} with content a string, a
+    list of parts or (for an assistant turn that called tools) null, plus tool_calls,
+    tool_call_id and name where they apply.
+    """
+    if value is None:
+        return []
+    if isinstance(value, str) and value.lstrip().startswith("["):
+        try:
+            value = json.loads(value)   # a CSV dataset holds the conversation as JSON text
+        except ValueError as exc:
+            raise ValueError(f": not a JSON list of messages ({exc})") from exc
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f": expected a list of messages, got {type(value).__name__}")
+    out = []
+    for index, item in enumerate(value):
+        where = f"[{index}]"
+        if not isinstance(item, Mapping):
+            raise ValueError(f"{where}: a message is a mapping with `role`, got {type(item).__name__}")
+        role = item.get("role")
+        if role is None:
+            raise ValueError(f"{where}.role: missing (each message needs a role)")
+        if role not in CHAT_ROLES:
+            raise ValueError(f"{where}.role: {role!r} is not {', '.join(CHAT_ROLES)}")
+        content = item.get("content")
+        if content is None and not (role == "assistant" and item.get("tool_calls")):
+            raise ValueError(f"{where}.content: missing (only an assistant turn with tool_calls "
+                             f"may leave it out)")
+        if content is not None and not isinstance(content, (str, list)):
+            raise ValueError(f"{where}.content: must be text or a list of parts")
+        if role == "tool" and not item.get("tool_call_id"):
+            raise ValueError(f"{where}.tool_call_id: missing (a tool message answers a call by its id)")
+        out.append(dict(item))
+    return out
+
+
+def tool_dict(tool: Any) -> dict[str, Any]:
+    """A declared tool as plain data: name, description, parameters (and strict when set)."""
+    data = {"name": tool.name, "description": tool.description, "parameters": tool.parameters}
+    if tool.strict:
+        data["strict"] = True
+    return data
+
+
+def compile_content(content: Any, label: str) -> CompiledPrompt:
+    """A PromptContent compiled with its tools; `label` names it in errors (name@version)."""
+    spec = content.spec
+    return CompiledPrompt(label, content.templates, content.bodies, spec.inputs,
+                          tuple(tool_dict(t) for t in spec.tools))
+
+
+def output_request(spec: Any) -> dict[str, Any] | None:
+    """The structured output a prompt asks of the model: None for a text answer."""
+    if spec.output.format != "json":
+        return None
+    return {"format": "json", "schema": spec.output.json_schema, "strict": spec.output.strict}

@@ -82,13 +82,6 @@ def _check_format(spec: str) -> None:
             raise BudgetExceeded(f"format width {match.group(1)} in {spec[:40]!r} is too big")
 
 
-def _count(value: Any) -> int:
-    try:
-        return len(value)
-    except TypeError:
-        return 0
-
-
 def _replace_size(s: str, old: str, new: str, count: int | None = None) -> int:
     hits = (len(s) + 1) if old == "" else s.count(old)
     if count is not None and count >= 0:
@@ -132,7 +125,7 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
         tick()
         for value in (*args, *kwargs.values()):
             _too_big(_size(value), "an argument")   # macros that double a string each call
-        _check_method(__obj, args)
+        args = _check_method(__obj, args)
         return super().call(__context, __obj, *args, **kwargs)
 
     def wrap_str_format(self, value: Any) -> Any:
@@ -146,10 +139,11 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
         return checked
 
 
-def _check_method(obj: Any, args: tuple) -> None:
+def _check_method(obj: Any, args: tuple) -> tuple:
+    """Refuse a str method call whose result would be too big; returns the args to use."""
     owner = getattr(obj, "__self__", None)
     if not isinstance(owner, str):
-        return
+        return args
     name = getattr(obj, "__name__", "")
     if name in ("ljust", "rjust", "center", "zfill") and args and isinstance(args[0], int):
         _too_big(args[0], f"str.{name}")
@@ -158,7 +152,10 @@ def _check_method(obj: Any, args: tuple) -> None:
     elif name == "replace" and len(args) >= 2 and all(isinstance(a, str) for a in args[:2]):
         _too_big(_replace_size(owner, args[0], args[1]), "replace")
     elif name == "join" and args:
-        _too_big(len(owner) * _count(args[0]), "join")
+        items = list(args[0])   # a generator has no length until it is consumed
+        _too_big(len(owner) * len(items), "join")
+        return (items, *args[1:])
+    return args
 
 
 def _center(value: str, width: int = 80) -> str:

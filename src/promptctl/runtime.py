@@ -15,20 +15,21 @@ This module must not import typer, rich, the eval engine, or (for bundles) GitPy
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import threading
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from . import refresh, routing
-from .errors import NotFoundError, PromptctlError, RenderError, ValidationError
+from .errors import NotFoundError, PromptctlError, RenderError, UsageError, ValidationError
 from .manifest import Manifest, Target, parse_manifest
-from .model import PromptContent
+from .model import Body, PromptContent
 from .refresh import LastGood
-from .render import CompiledPrompt
+from .render import CompiledPrompt, compile_content, tool_dict
 from .watch import DEFAULT_FETCH_TIMEOUT
 from .watch import watch as _watch
 
@@ -41,7 +42,7 @@ class ResolvedPrompt:
     """One routed prompt version for one call."""
 
     __slots__ = ("name", "version", "variant", "model", "provider", "params", "digest",
-                 "env", "segment", "key", "kind", "_compiled")
+                 "env", "segment", "key", "kind", "_compiled", "_contract")
 
     def __init__(self, version: "_Version | None", variant: str, model: str | None, env: str,
                  segment: str | None, key: Any, *, name: str = "", compiled: CompiledPrompt | None = None) -> None:
@@ -52,26 +53,106 @@ class ResolvedPrompt:
         self.model = model
         if version is None:   # fallback
             self.name, self.version, self.provider, self.params, self.digest = name, None, None, {}, None
-            self._compiled = compiled
+            self._compiled, self._contract = compiled, _NO_CONTRACT
         else:
             self.name, self.version, self.provider = version.name, version.version, version.provider
             # a copy: apps tweak params per call (max_tokens...); the cached version must not change
             self.params, self.digest, self._compiled = dict(version.params), version.digest, version.compiled
+            self._contract = version.contract
         self.kind = "chat" if self._compiled.is_chat else "text"
 
-    def render(self, **inputs: Any) -> str | list[dict[str, str]]:
-        """str for a text prompt, a list of {role, content} for chat; strict about inputs.
-        Every failure is a RenderError naming prompt@version."""
-        try:
-            return self._compiled.render(inputs)
-        except RenderError:
-            raise
-        except Exception as exc:   # RecursionError, MemoryError, a filter's IndexError...
-            raise RenderError(f"{self._compiled.label}: {type(exc).__name__}: {exc}"[:500],
-                              fix="check the inputs and the template") from exc
+    def render(self, **inputs: Any) -> str | list[dict[str, Any]]:
+        """str for a text prompt, a list of {role, content} for chat (placeholders expanded
+        with the `messages` inputs passed); strict about inputs. Every failure is a
+        RenderError naming prompt@version."""
+        return _guarded(self._compiled.label, self._compiled.render, inputs)
+
+    # Copies on every read: an app that edits what it got must not change the next call's.
+    @property
+    def tools(self) -> list[dict[str, Any]]:
+        """Declared tools: {name, description (a template), parameters (JSON Schema)}."""
+        return copy.deepcopy(list(self._contract.tools))
+
+    @property
+    def tool_choice(self) -> str | None:
+        """auto, none, required, a tool's name, or None when the prompt leaves it to the API."""
+        return self._contract.tool_choice
+
+    @property
+    def output(self) -> dict[str, Any]:
+        """{format: text | json, schema: JSON Schema or None, strict: bool}."""
+        return copy.deepcopy(self._contract.output)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The prompt's `config:`, free-form data for the app; never sent to a model."""
+        return copy.deepcopy(self._contract.config)
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return copy.deepcopy(self._contract.metadata)
+
+    def render_tools(self, **inputs: Any) -> list[dict[str, Any]]:
+        """The tools with their descriptions rendered for these inputs."""
+        return _guarded(self._compiled.label, self._compiled.render_tools, inputs)
+
+    def request(self, provider: str | None = None, **inputs: Any) -> dict[str, Any]:
+        """Keyword arguments for the vendor SDK: `client.chat.completions.create(**p.request(
+        "openai", ...))` or `client.messages.create(**p.request("anthropic", ...))`.
+
+        Model, rendered messages, tools, tool choice, structured output and params; params
+        the SDK has no keyword for travel in `extra_body`. `provider` defaults to the
+        prompt's own (openai or anthropic).
+        """
+        from . import payloads
+
+        kind = provider or self.provider or "openai"
+        if kind not in ("openai", "anthropic"):
+            raise UsageError(f"no request format for provider {kind!r}", field="provider",
+                             fix="pass provider='openai' or provider='anthropic'")
+        if not self.model:
+            raise UsageError(f"{self.name}: the fallback prompt has no model",
+                             fix="pass model in your own call")
+        rendered = self.render(**inputs)
+        messages = [{"role": "user", "content": rendered}] if isinstance(rendered, str) else rendered
+        contract = self._contract
+        # deep copies: the app may edit the payload; the cached version must not change
+        extras = {"tools": copy.deepcopy(self.render_tools(**inputs)),
+                  "tool_choice": contract.tool_choice,
+                  "output": self.output if contract.output["format"] == "json" else None}
+        if kind == "openai":
+            body = payloads.openai_body(self.model, messages, dict(self.params),
+                                        name=self.name, **extras)
+            return payloads.sdk_kwargs(body, payloads.OPENAI_KEYWORDS)
+        body = payloads.anthropic_body(self.model, messages, dict(self.params), **extras)
+        return payloads.sdk_kwargs(body, payloads.ANTHROPIC_KEYWORDS)
 
     def __repr__(self) -> str:
         return f"ResolvedPrompt({self.name}@{self.version}, {self.variant}, model={self.model})"
+
+
+def _guarded(label: str, render: Callable[[dict], Any], inputs: dict[str, Any]) -> Any:
+    try:
+        return render(inputs)
+    except RenderError:
+        raise
+    except Exception as exc:   # RecursionError, MemoryError, a filter's IndexError...
+        raise RenderError(f"{label}: {type(exc).__name__}: {exc}"[:500],
+                          fix="check the inputs and the template") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class _Contract:
+    """What a version declares beside its templates, as the runtime hands it out."""
+
+    tools: tuple = ()
+    tool_choice: str | None = None
+    output: dict = field(default_factory=lambda: {"format": "text", "schema": None, "strict": False})
+    config: dict = field(default_factory=dict)
+    metadata: dict = field(default_factory=dict)
+
+
+_NO_CONTRACT = _Contract()
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +164,7 @@ class _Version:
     model: str
     params: dict
     compiled: CompiledPrompt
+    contract: _Contract = _NO_CONTRACT
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,11 +185,14 @@ class _State:
 
 
 def compile_version(content: PromptContent, version: str) -> _Version:
-    compiled = CompiledPrompt(f"{content.name}@{version}", content.templates, content.bodies,
-                              content.spec.inputs)
-    model = content.spec.model
-    return _Version(content.name, version, content.digest, model.provider, model.name,
-                    dict(model.params), compiled)
+    spec = content.spec
+    compiled = compile_content(content, f"{content.name}@{version}")
+    contract = _Contract(tuple(tool_dict(t) for t in spec.tools), spec.tool_choice,
+                         {"format": spec.output.format, "schema": spec.output.json_schema,
+                          "strict": spec.output.strict},
+                         dict(spec.config), dict(spec.metadata))
+    return _Version(content.name, version, content.digest, spec.model.provider, spec.model.name,
+                    dict(spec.model.params), compiled, contract)
 
 
 def build_routes(manifest: Manifest, env: str, versions: Mapping[tuple[str, str], _Version]) -> dict:
@@ -183,7 +268,9 @@ class _GitLoader:
                 raise ValidationError(f"{release.tag}: content hashes to {content.digest}, "
                                       f"the tag records {recorded}", fix="run `promptctl verify`")
             cache[(name, version, content.digest)] = compile_version(content, version)
-        return _State(manifest, build_routes(manifest, env, _by_version(cache)), self.store.head())
+        versions = _by_version(cache)
+        _check_pins(manifest, env, versions, str(self.watch.path))
+        return _State(manifest, build_routes(manifest, env, versions), self.store.head())
 
     def _missing_fix(self, name: str) -> str:
         # a tag that exists upstream but was not fetched must not be released again
@@ -228,6 +315,17 @@ class _BundleLoader:
                 cache[key] = compile_version(content, version)
             versions[(name, version)] = cache[key]
         return _State(bundle.manifest, build_routes(bundle.manifest, env, versions), bundle.manifest_commit)
+
+
+def _check_pins(manifest: Manifest, env: str, versions: Mapping[tuple[str, str], _Version],
+                where: str) -> None:
+    """A tag re-created on other content must not be served: release.yaml pins each digest."""
+    from .bundle import pin_problems
+
+    swapped = pin_problems(manifest, env, {k: v.digest for k, v in versions.items()})
+    if swapped:
+        raise ValidationError(f"{swapped[0]}: its tag was re-created", file=where,
+                              fix="run `promptctl verify`; release the new content as a new version")
 
 
 def _referenced(manifest: Manifest, env: str) -> list[tuple[str, str]]:
@@ -436,9 +534,9 @@ def _compile_fallback(fallback: str | list | Mapping) -> dict:
 
 def _compile_one(name: str, body: str | list) -> CompiledPrompt:
     if isinstance(body, str):
-        return CompiledPrompt(f"{name}@fallback", {"t": body}, (("text", "t"),), {})
+        return CompiledPrompt(f"{name}@fallback", {"t": body}, (Body("text", "t"),), {})
     templates = {f"m{i}": m["content"] for i, m in enumerate(body)}
-    bodies = tuple((m["role"], f"m{i}") for i, m in enumerate(body))
+    bodies = tuple(Body(m["role"], f"m{i}") for i, m in enumerate(body))
     return CompiledPrompt(f"{name}@fallback", templates, bodies, {})
 
 

@@ -137,13 +137,43 @@ class JsonlSink:
         return f"JsonlSink({str(self.path)!r})"
 
     def write(self, records: Sequence[Record]) -> None:
-        text = "".join(json.dumps(r.as_dict(), separators=(",", ":")) + "\n" for r in records)
-        with self._lock, open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
+        blob = "".join(json.dumps(r.as_dict(), separators=(",", ":")) + "\n"
+                       for r in records).encode("utf-8")
+        with self._lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                self._append(fd, blob)
+            finally:
+                os.close(fd)
+
+    def _append(self, fd: int, blob: bytes) -> None:
+        """All of `blob`, or its whole lines only: a full disk must not leave a torn line,
+        and the lines that did land are counted as written."""
+        start = os.fstat(fd).st_size
+        done = 0
+        try:
+            while done < len(blob):
+                done += self._os_write(fd, blob[done:])
+        except OSError as exc:
+            whole = blob.rfind(b"\n", 0, done) + 1
+            try:
+                os.ftruncate(fd, start + whole)
+            except OSError:
+                pass    # not a regular file (a pipe, /dev/full): nothing to cut back
+            raise PartialWrite(blob[:whole].count(b"\n"), exc) from exc
+
+    _os_write = staticmethod(os.write)   # a test replaces it to fill the disk
 
     def close(self) -> None:
         pass
+
+
+class PartialWrite(OSError):
+    """A batch of which only the first `written` records reached the sink."""
+
+    def __init__(self, written: int, cause: OSError) -> None:
+        super().__init__(cause.errno, f"{cause.strerror or cause} ({written} records written)")
+        self.written = written
 
 
 def read_jsonl(path: str | Path) -> tuple[list[CallRecord], list[FeedbackRecord]]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import git
 
 from .errors import NotFoundError, ReleaseError, RepoError
+from .locking import crash_point
 from .model import DEFAULT_TAG_FORMAT, Release
 from .tags import parse_body, parse_digest, parse_tag, ref_pattern
 
@@ -204,16 +205,30 @@ class GitStore:
         saved = index.read_bytes() if index.exists() else None
         try:
             self.run_git("add", "-A", "--", *pathspecs)
+            crash_point("git:staged")
             self.run_git("commit", "-q", "--only", "-m", message, "--", *pathspecs)
         except RepoError:
             _put_back(index, saved)   # a refused commit (no identity, a hook) leaves nothing staged
             raise
         return self.head()
 
-    def create_tag(self, tag: str, commit: str, message: str) -> None:
+    def create_tag(self, tag: str, commit: str, message: str, sign: bool = False) -> None:
         if self.tag_commit(tag) is not None:
             raise ReleaseError(f"tag {tag} already exists", fix="tags are immutable: release a new version")
-        self.run_git("tag", "-a", tag, "-m", message, commit)
+        self.run_git("tag", "-s" if sign else "-a", tag, "-m", message, commit)
+
+
+    def verify_signature(self, tag: str, allowed_signers: Path | None = None) -> str | None:
+        """None when git verifies the tag's signature, else why not (one line)."""
+        config = ["-c", f"gpg.ssh.allowedSignersFile={allowed_signers}"] if allowed_signers else []
+        try:
+            self._git.execute(["git", *config, "verify-tag", tag])
+        except git.GitCommandError as exc:
+            lines = [ln.strip() for ln in (exc.stderr or "").splitlines() if ln.strip()]
+            if not lines or any("no signature found" in ln for ln in lines):
+                return "not signed"
+            return f"signature not accepted: {lines[-1]}"
+        return None
 
 
     # ------------------------------------------------------------ notes

@@ -234,6 +234,9 @@ def cases() -> list[Case]:
         "manifest-outside": ("manifest: ../../release.yaml\n", "manifest", 2),
         "evals-dir-outside": ("evals_dir: ../evals\n", "evals_dir", 2),
         "state-dir-outside": ("state_dir: /tmp/state\n", "state_dir", 2),
+        "publish-neither": ("publish:\n  production: [{timeout: 5}]\n", "publish.production.0", 2),
+        "publish-timeout": ("publish:\n  production: [{path: out/, timeout: 0}]\n",
+                            "publish.production.0.timeout", 2),
     }
     for label, (extra, needle, code) in config_cases.items():
         add(label, "check", {C: "prompts_dir: prompts\nevals_dir: evals\n" + extra}, C, needle, code=code)
@@ -241,6 +244,33 @@ def cases() -> list[Case]:
     add("prompts-dir-outside", "show", {C: "prompts_dir: ../elsewhere\n"}, C, "prompts_dir")
     add("providers-timeout", "eval",
         {C: "providers:\n  echo: {timeout: abc}\n"}, C, "providers.echo.timeout")
+
+    # ---- tools, conversations, structured output, Azure
+    tools = PROMPT + "tools:\n  - name: lookup\n    parameters: {type: object, properties: {a: {type: nope}}}\n"
+    for kind in ("check", "bump", "eval"):
+        add("tool-schema", kind, {P: tools}, P, "tools.0.parameters", "not a valid JSON Schema")
+    add("tool-choice-unknown", "check", {P: PROMPT + "tools: [{name: lookup}]\ntool_choice: find\n"},
+        P, "tool_choice", "'find'")
+    chat_cases = {
+        "placeholder-undeclared": (CHAT + "  - placeholder: history\n", "messages.2.placeholder",
+                                   "not a declared input"),
+        "placeholder-not-messages": (CHAT.replace("  ticket: string\n",
+                                                  "  ticket: string\n  history: {type: list, default: []}\n")
+                                     + "  - placeholder: history\n", "messages.2.placeholder", "type: messages"),
+        "tool-message-no-id": (CHAT + "  - role: tool\n    content: done\n", "messages.2", "tool_call_id"),
+    }
+    for label, (text, *needles) in chat_cases.items():
+        for kind in ("check", "bump", "show"):
+            add(label, kind, {T: text}, T, *needles, name="triage")
+    conversation = PROMPT.replace("  question: {type: string}\n",
+                                  "  question: {type: string}\n  history: {type: messages, required: false}\n")
+    for kind in ("check", "eval"):
+        add("history-no-role", kind, {P: conversation, D: '{"id": "a", "inputs": {"question": "q1", '
+                                      '"history": [{"content": "hi"}]}}\n'},
+            D, "inputs.history", "history[0].role: missing")
+    add("azure-incomplete", "check", {C: "prompts_dir: prompts\nevals_dir: evals\nproviders:\n  openai:\n"
+                                          "    azure: {endpoint: 'https://x.openai.azure.com', deployment: d}\n"},
+        C, "providers.openai.azure.api_version", code=1)
     return out
 
 

@@ -39,9 +39,9 @@ def check_lines(repo, name="triage"):
 
 @pytest.mark.parametrize("old,new,expected", [
     ("role: system", "role: wizard",
-     "prompt.yaml:6: messages.0.role: 'wizard' is not a role (use system, user, assistant)"),
+     "prompt.yaml:6: messages.0.role: 'wizard' is not a role (use system, developer, user, assistant, tool)"),
     ("role: user", "role: asistant",
-     "messages.1.role: 'asistant' is not a role (did you mean 'assistant'? use system, user, assistant)"),
+     "messages.1.role: 'asistant' is not a role (did you mean 'assistant'? use system, developer, user, assistant, tool)"),
     ("ticket: string", "ticket: strng",
      "prompt.yaml:4: inputs.ticket.type: 'strng' is not an input type (did you mean 'string'?"),
     ("inputs:", "output: {format: yaml}\ninputs:",

@@ -166,3 +166,16 @@ def test_eval_history_shows_local_and_attested_runs_marked(team, llm):
         ("echo", "local+attested"), ("openai", "attested")]
     r = cli(laptop, "eval", "history")
     assert "attested" in r.output and "local+attested" in r.output
+
+
+def test_sync_without_a_remote_and_in_a_detached_head(tmp_path, deploy_repo):
+    r = cli(deploy_repo, "sync")
+    assert r.exit_code == 2 and "no git remote" in r.output and "git remote add" in r.output
+    origin = make_origin(tmp_path)
+    ci = clone(origin, tmp_path / "ci")
+    git(ci, "checkout", "-q", "--detach")
+    r = cli(ci, "sync", "--json")
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.output)
+    assert report["branch"] is None and "detached" in report["manifest"]
+    assert report["fetched_tags"] == [] and report["remote"] == "origin"

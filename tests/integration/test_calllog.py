@@ -225,3 +225,15 @@ def test_a_jsonl_line_that_is_not_a_record_is_reported_with_its_number(tmp_path)
                     '{"garbage": 1}\n{"torn": ')
     with pytest.raises(ValueError, match="line 2 is not a call-log record"):
         read_jsonl(path)
+
+
+def test_error_text_holding_a_known_key_is_masked_in_the_log(tmp_path, monkeypatch):
+    monkeypatch.setenv("PAYMENTS_API_KEY", "pk-live-0123456789")
+    db = tmp_path / "calls.sqlite"
+    with open_logger(db) as logger:
+        logger.log_call(name="x", version="1.0.0", latency_ms=5.0, env="production",
+                        error="upstream refused key pk-live-0123456789")
+        with logger.track(Resolved(), env="production") as call:
+            call.record(success=False, error="retry with pk-live-0123456789 failed")
+    errors = sorted(row["error"] for row in rows(db))
+    assert errors == ["retry with *** failed", "upstream refused key ***"]

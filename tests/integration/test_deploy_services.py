@@ -131,7 +131,8 @@ WORKER = textwrap.dedent("""
     root, env, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
     p = open_project(root)
     for i in range(rounds):
-        deploy.promote(p, "support-refund", ["1.0.0", "1.1.0"][i % 2], env, why=f"{env} {i}")
+        deploy.promote(p, "support-refund", ["1.0.0", "1.1.0"][i % 2], env, why=f"{env} {i}",
+                       create_env=True)
 """)
 
 
@@ -216,8 +217,9 @@ def test_kill_9_during_promotes_never_leaves_a_broken_manifest(deploy_repo):
         on_disk = manifest(deploy_repo)
         assert committed.entry("production", "support-refund").active in ("1.0.0", "1.1.0")
         assert on_disk.entry("production", "support-refund").active in ("1.0.0", "1.1.0")
-        if git(deploy_repo, "status", "--porcelain", "release.yaml"):
-            # killed between rename and commit: the next write refuses instead of guessing
-            with pytest.raises(ManifestError, match="uncommitted"):
-                deploy.promote(project(deploy_repo), "support-refund", "2.0.0", "production")
-            git(deploy_repo, "checkout", "HEAD", "--", "release.yaml")
+        # killed between rename and commit: the next write undoes the half write, then lands
+        before = committed.entry("production", "support-refund").active
+        deploy.promote(project(deploy_repo), "support-refund", "2.0.0", "production")
+        assert git(deploy_repo, "status", "--porcelain", "release.yaml") == ""
+        assert manifest(deploy_repo).entry("production", "support-refund").active == "2.0.0"
+        deploy.promote(project(deploy_repo), "support-refund", before, "production")

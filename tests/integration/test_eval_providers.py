@@ -166,3 +166,34 @@ def test_a_key_echoed_in_an_error_reply_is_redacted(server, monkeypatch):
     with pytest.raises(ProviderError) as info:
         call("openai", server.url, CHAT)
     assert "sk-echoed-secret-42" not in str(info.value) and "Incorrect API key: ***" in str(info.value)
+
+
+def test_timeout_is_a_deadline_for_the_whole_attempt_even_when_bytes_drip(server):
+    # httpx's timeout is per read: one byte every 0.1 s would never trip a 0.5 s read timeout
+    server.script = [("drip", 0.1), ("drip", 0.1)]
+    start = time.monotonic()
+    with pytest.raises(ProviderError, match="timed out after 0.5s after 2 attempts"):
+        call("openai", server.url, CHAT, timeout=0.5, retries=1, backoff=0.01)
+    assert time.monotonic() - start < 2.5
+
+
+@pytest.mark.parametrize("step", [("endless",), ("huge", 3_000_000)], ids=["endless", "huge"])
+def test_a_body_over_the_cap_is_an_error_not_memory(server, step):
+    server.script = [step]
+    start = time.monotonic()
+    with pytest.raises(ProviderError, match="over the 1,048,576-byte limit") as info:
+        call("openai", server.url, CHAT, timeout=5, max_response_bytes=1024 * 1024)
+    assert "max_response_bytes" in info.value.one_line()
+    assert time.monotonic() - start < 3
+    assert len(server.requests) == 1   # a broken server is not asked again
+
+
+def test_the_last_server_error_text_is_kept_after_retries(server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-live-secret-123456")
+    body = b'{"error": {"message": "max_tokens: \'abc\' is not an integer (key sk-live-secret-123456)"}}'
+    server.script = [("status", 500, {}, body)] * 3
+    with pytest.raises(ProviderError) as info:
+        call("openai", server.url, CHAT, retries=2, backoff=0.01)
+    message = str(info.value)
+    assert "HTTP 500: " in message and "is not an integer" in message and "after 3 attempts" in message
+    assert "sk-live-secret-123456" not in message and "(key ***)" in message

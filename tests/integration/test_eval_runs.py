@@ -119,6 +119,27 @@ def test_cache_hit_means_no_second_request_and_keys_never_written(tmp_path, monk
         assert secret.encode() not in path.read_bytes(), path
 
 
+def test_a_key_echoed_in_a_completion_is_masked_in_results_html_and_cache(tmp_path, monkeypatch):
+    secret = "sk-echoed-in-answer-77"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    with FakeLLM(reply=lambda body: f"w1 and by the way your key is {secret}") as server:
+        root = make_repo(tmp_path / "r", provider="openai", cases=3,
+                         config=f"providers:\n  openai: {{base_url: '{server.url}'}}\n")
+        from typer.testing import CliRunner
+        from promptctl.cli import app
+        out = tmp_path / "out"
+        for fmt, name in (("json", "out.json"), ("html", "r.html")):
+            result = CliRunner().invoke(app, ["-C", str(root), "eval", "qa", "--format", fmt,
+                                              "--output", str(out / name)])
+            assert result.exit_code in (0, 1), result.output
+        assert len(server.requests) == 3   # the second run was served by the cache
+    assert "your key is ***" in (out / "out.json").read_text()
+    written = [p for p in [*root.rglob("*"), *out.rglob("*")] if p.is_file() and ".git" not in p.parts]
+    assert any(p.name == "cache.sqlite" for p in written)
+    for path in written:
+        assert secret.encode() not in path.read_bytes(), path
+
+
 def test_provider_errors_are_errors_never_passes(tmp_path):
     with FakeLLM() as server:
         root = make_repo(tmp_path / "r", provider="openai", cases=4,

@@ -7,7 +7,6 @@ import sys
 import threading
 
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from conftest import git, git_save
@@ -27,9 +26,8 @@ def cli(root, *args):
 
 def configure(root, targets: list[dict], env: str = "production") -> None:
     config = root / "promptctl.yaml"
-    settings = yaml.safe_load(config.read_text()) or {}
-    settings["publish"] = {env: targets}     # replace, not append: a second key is refused
-    config.write_text(yaml.safe_dump(settings, sort_keys=False))
+    kept = config.read_text().split("publish:\n", 1)[0]   # a second `publish:` key is refused
+    config.write_text(kept + "publish:\n  " + env + ": " + json.dumps(targets) + "\n")
     git_save(root, "publish targets")
 
 

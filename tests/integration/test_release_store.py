@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from deploy_support import repo_snapshot
 from conftest import git, git_save, repo_state, run_cli
 from promptctl.errors import ReleaseError, ValidationError
 from promptctl.services import prompts
@@ -181,8 +182,9 @@ def test_a_refused_commit_leaves_the_index_as_it_was(prompt_repo):
     (prompt_repo / "notes.txt").write_text("mine\n")
     git(prompt_repo, "add", "notes.txt")
     status = git(prompt_repo, "status", "--porcelain")
-    before = repo_state(prompt_repo)
+    before = repo_snapshot(prompt_repo)
     r = run_cli("bump", "triage", "-m", "x", cwd=prompt_repo)
     assert r.returncode == 2 and "no commits today" in r.stderr
     assert git(prompt_repo, "status", "--porcelain") == status
-    assert repo_state(prompt_repo) == before
+    assert repo_snapshot(prompt_repo) == before
+    assert not (prompt_repo / ".promptctl/journal.json").exists()

@@ -165,3 +165,18 @@ def test_report_fits_desktop_and_phone_and_labels_never_collide(site, tmp_path, 
     assert facts["scrollWidth"] <= width, facts
     assert facts["wide"] == [], facts
     assert facts["labels"] >= 8 and facts["overlaps"] == [], facts
+
+
+def test_the_latest_change_lists_tool_changes(tmp_path):
+    from deploy_support import release
+    from tools_support import make_agent_repo
+
+    root = make_agent_repo(tmp_path / "r", "echo")
+    release(root, "agent", "1.0.0")
+    prompt = root / "prompts/agent/prompt.yaml"
+    text = prompt.read_text()
+    prompt.write_text(text[:text.index("  - name: refund")] + text[text.index("tool_choice:"):])
+    release(root, "agent", "1.1.0")       # the page shows releases, never the working tree
+    page = tmp_path / "page.html"
+    report_page(root, page)
+    assert "<li>tool &#39;refund&#39; removed</li>" in page.read_text()

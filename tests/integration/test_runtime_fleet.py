@@ -10,7 +10,8 @@ import sys
 import time
 
 import pytest
-from deploy_support import project
+from conftest import git_save, run_cli
+from deploy_support import project, seed_failing_canary
 from fleet_support import App, StaticServer, free_url, live_deploy, publish, run_bounded
 
 from promptctl.services import deploy
@@ -35,7 +36,7 @@ def test_a_rollback_reaches_every_process_and_same_second_publishes_are_both_see
             for app in apps:
                 first = app.wait_for(lambda r: r["weight"] == 0, timeout=INTERVAL + 3)
                 assert first["canary"] == 0
-                assert first["t"] - published <= INTERVAL + 1.0
+                assert first["loaded_at"] - published <= INTERVAL + 1.0   # swapped in by then
 
             # two publishes within one second: the static server's Last-Modified is the same
             _publish_twice_in_one_second(root, served)
@@ -79,6 +80,30 @@ def _copy(bundle, served) -> None:
     tmp = served / ".incoming"
     tmp.write_bytes(bundle.read_bytes())
     tmp.replace(served / "release.lock.json")
+
+
+def test_canary_analyze_apply_publishes_a_rollback_that_reaches_every_process(deploy_repo, tmp_path):
+    served = tmp_path / "www"
+    config = deploy_repo / "promptctl.yaml"
+    config.write_text(config.read_text() + f"publish:\n  production: [{{path: '{served}/'}}]\n")
+    git_save(deploy_repo, "publish to the static server's folder")
+    seed_failing_canary(deploy_repo)                      # a 5 % canary failing one call in three
+    assert run_cli("publish", "--env", "production", cwd=deploy_repo).returncode == 0
+    with StaticServer(served, "production.json") as server:
+        apps = [App(server.url, tmp_path / "cache", interval=INTERVAL, seconds=25) for _ in range(2)]
+        try:
+            for app in apps:
+                app.wait_for(lambda r: r["weight"] == 5 and r["status"] == "ok", timeout=15)
+            result = run_cli("canary", "analyze", "support-refund", "--env", "production", "--apply",
+                             cwd=deploy_repo)
+            assert result.returncode == 0 and "applied: " in result.stdout, result.stdout + result.stderr
+            published = (served / "production.json").stat().st_mtime
+            for app in apps:
+                first = app.wait_for(lambda r: r["weight"] == 0, timeout=INTERVAL + 3)
+                assert first["canary"] == 0 and first["loaded_at"] - published <= INTERVAL + 1.0
+        finally:
+            for app in apps:
+                app.stop()
 
 
 NO_SERVER_APP = r"""

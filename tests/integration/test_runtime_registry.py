@@ -289,3 +289,19 @@ def test_the_issue_spelling_of_the_api_works(live_repo, tmp_path):
     deploy.bundle(project(live_repo), "production", out)
     assert promptctl.Registry.open(repo_path=live_repo, env="production").get("triage").version == "1.0.0"
     assert promptctl.Registry.from_bundle(path=out, env="production").get("triage").version == "1.0.0"
+
+
+@pytest.mark.parametrize("text", [
+    'a: &a ["x","x","x","x","x","x","x","x","x"]\n' + "".join(
+        f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n"
+        for p, c in zip("abcdefgh", "bcdefghi")),
+    "environments:\n  production:\n    triage: {active: 1.0.0}\n    triage: {active: 1.0.0}\n",
+], ids=["alias-bomb", "duplicate-key"])
+def test_a_hostile_manifest_does_not_block_get_and_is_named(live_repo, text):
+    reg = promptctl.Registry.open(live_repo, env="production", refresh_interval=None)
+    (live_repo / "release.yaml").write_text(text)
+    start = time.monotonic()
+    assert reg.refresh() is False
+    assert time.monotonic() - start < 1.0
+    assert reg.get("triage").version == "1.0.0"   # the last good manifest keeps serving
+    assert "release.yaml" in str(reg.last_error)

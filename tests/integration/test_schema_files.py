@@ -87,3 +87,19 @@ def test_schema_write_refreshes_a_repos_schemas_from_any_folder(tmp_path):
         jsonschemas.file_name(k) for k in jsonschemas.KINDS)
     assert json.loads(stale.read_text()) == json.loads(jsonschemas.shipped_text("prompt"))
     assert not (root / "prompts/support-reply/.schemas").exists()
+
+
+def test_tools_placeholders_and_parts_pass_the_prompt_schema(tmp_path):
+    from tools_support import make_agent_repo
+
+    root = make_agent_repo(tmp_path / "r")
+    prompt = root / "prompts/agent/prompt.yaml"
+    wire = tmp_path / "wire.yaml"   # the OpenAI wire form of an image part is accepted too
+    wire.write_text(prompt.read_text().replace('image_url: "{{ photo }}"',
+                                               'image_url: {url: "{{ photo }}", detail: low}'))
+    assert_valid(SHIPPED / "prompt.schema.json", [prompt, wire])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(prompt.read_text().replace("  - placeholder: history\n",
+                                              "  - role: tool\n    content: done\n"))
+    result = check_jsonschema("--schemafile", str(SHIPPED / "prompt.schema.json"), str(bad))
+    assert result.returncode == 1 and "tool_call_id" in result.stdout

@@ -67,6 +67,26 @@ def test_prometheus_sink_counts_and_histogram():
     PrometheusSink(registry)
 
 
+def test_otel_error_type_never_carries_a_known_key(monkeypatch):
+    pytest.importorskip("opentelemetry.sdk")
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from promptctl.sinks import OtelSink
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-otel-secret-987654")
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    logger = CallLogger(OtelSink(provider))
+    logger.log_call(name="x", version="1.0.0", latency_ms=5.0,
+                    error="401 for key sk-otel-secret-987654")
+    logger.close()
+    [span] = exporter.get_finished_spans()
+    assert span.attributes["error.type"] == "401 for key ***"
+
+
 def test_a_tracked_call_is_a_client_span_child_of_the_request_span(deploy_repo):
     pytest.importorskip("opentelemetry.sdk")
     from fleet_support import live_deploy

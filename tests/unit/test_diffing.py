@@ -67,3 +67,78 @@ def test_identical_is_no_change():
 def test_first_release_has_a_unified_diff_of_every_file():
     result = diff_prompts(None, content(BASE), "(none)", "working")
     assert "+  Question: {{ question }}" in result.files["p/prompt.yaml"]
+
+
+TOOLED = """\
+name: p
+model: {provider: openai, name: gpt-4o-2024-08-06}
+inputs:
+  question: string
+tools:
+  - name: lookup_order
+    description: Look up an order.
+    parameters:
+      type: object
+      properties:
+        order_id: {type: string, description: the id}
+        verbose: {type: boolean}
+      required: [order_id]
+  - name: refund
+    parameters: {type: object, properties: {amount: {type: number}}}
+output:
+  format: json
+  schema: {type: object, properties: {answer: {type: string}}, required: [answer]}
+template: "Q: {{ question }}"
+"""
+
+
+def tool_level(old, new):
+    assert old in TOOLED
+    result = diff_prompts(content(TOOLED), content(TOOLED.replace(old, new)), "1.0.0", "working")
+    return result.level, result
+
+
+@pytest.mark.parametrize("old,new,expected,reason", [
+    ("  - name: refund\n    parameters: {type: object, properties: {amount: {type: number}}}\n", "",
+     BumpKind.MAJOR, "tool 'refund' removed"),
+    ("required: [order_id]", "required: [order_id, verbose]", BumpKind.MAJOR,
+     "tool 'lookup_order' parameters.verbose became required"),
+    ("        verbose: {type: boolean}\n", "        verbose: {type: boolean}\n        note: {type: string}\n",
+     BumpKind.MINOR, "optional tool 'lookup_order' parameters.note added"),
+    ("        verbose: {type: boolean}\n      required: [order_id]",
+     "        verbose: {type: boolean}\n        shop: {type: string}\n      required: [order_id, shop]",
+     BumpKind.MAJOR, "required tool 'lookup_order' parameters.shop added"),
+    ("amount: {type: number}", "amount: {type: string}", BumpKind.MAJOR,
+     "tool 'refund' parameters.amount: type number -> string"),
+    ("tools:\n", "tools:\n  - name: escalate\n    parameters: {type: object}\n", BumpKind.MINOR,
+     "tool 'escalate' added"),
+    ("Look up an order.", "Look up one order by its id.", BumpKind.PATCH,
+     "tool 'lookup_order' description changed"),
+    ("{type: string, description: the id}", "{type: string, description: the order's id}",
+     BumpKind.PATCH, "tool 'lookup_order' parameters.order_id: description changed"),
+    ("{answer: {type: string}}, required: [answer]",
+     "{answer: {type: string}, confidence: {type: number}}, required: [answer, confidence]",
+     BumpKind.MAJOR, "output contract: required output.confidence added"),
+    ("properties: {answer: {type: string}}", "properties: {answer: {type: string}, note: {type: string}}",
+     BumpKind.MINOR, "output contract: optional output.note added"),
+    ("  format: json\n", "  format: json\n  strict: true\n", BumpKind.MAJOR,
+     "output contract: output strict False -> True"),
+    ("  schema: {type: object, properties: {answer: {type: string}}, required: [answer]}",
+     "  schema: {type: object, properties: {answer: {type: string}}, required: [answer], "
+     "additionalProperties: false}", BumpKind.MAJOR, "output contract: output: additionalProperties changed"),
+])
+def test_tool_and_output_schema_changes(old, new, expected, reason):
+    found, result = tool_level(old, new)
+    assert found is expected, result.reasons
+    assert any(reason in r for r in result.reasons), result.reasons
+
+
+def test_diff_lists_tool_changes_by_name():
+    _, result = tool_level("  - name: refund\n", "  - name: refund_order\n")
+    assert result.tools == ["tool 'refund' removed", "tool 'refund_order' added"]
+    assert result.as_dict()["tools"] == result.tools
+
+
+def test_a_changed_config_is_minor_and_shown():
+    found, result = tool_level("template:", "config: {k: 3}\ntemplate:")
+    assert found is BumpKind.MINOR and result.config == ["config k changed"]

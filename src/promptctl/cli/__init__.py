@@ -56,6 +56,9 @@ def _root(
 ) -> None:
     _state.directory = directory or Path(".")
     _state.traceback = traceback
+    from .. import locking
+    # a waiting writer names the lock's holder, a recovery says what it repaired: on stderr
+    locking.reporter = lambda message: typer.echo(message, err=True)
 
 
 def command(group: typer.Typer = app, *args, **kwargs):
@@ -113,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
 def _register() -> None:
     # Command modules register on `app` when imported; they import nothing heavy at top level.
     # The order here is the order of `promptctl --help`.
-    from . import registry, evals, deploy, canary, drift, sync, schema  # noqa: F401
+    from . import registry, evals, deploy, canary, drift, sync, schema, doctor  # noqa: F401
     from .complete import install_bash_fix
     install_bash_fix()
 

@@ -72,11 +72,13 @@ def promote_cmd(name: str = typer.Argument(..., help="Prompt name.", autocomplet
                 version: str = typer.Argument(..., help="Released version, e.g. 2.1.0.",
                                              autocompletion=versions),
                 env: str = _ENV, segment: Optional[str] = _SEGMENT, why: str = _WHY,
-                require_eval: Optional[bool] = _EVAL) -> None:
+                require_eval: Optional[bool] = _EVAL,
+                create_env: bool = typer.Option(False, "--create-env",
+                                                help="Allow an environment not declared yet.")) -> None:
     """Make a released version the active one in an environment (clears its canary)."""
     from ..services import deploy
     _deploy(lambda: deploy.promote(_project(), name, version, env, segment=segment, why=why,
-                                   require_eval=require_eval))
+                                   require_eval=require_eval, create_env=create_env))
 
 
 @command(canary_app, "start")
@@ -87,11 +89,13 @@ def canary_cmd(name: str = typer.Argument(..., help="Prompt name.", autocompleti
                weight: float = typer.Option(..., "--weight", "-w",
                                             help="Percent of traffic, 0 < PCT <= 100; 0 stops it."),
                segment: Optional[str] = _SEGMENT, why: str = _WHY,
-               require_eval: Optional[bool] = _EVAL) -> None:
+               require_eval: Optional[bool] = _EVAL,
+               restart: bool = typer.Option(False, "--restart",
+                                            help="Start a new measurement window for a running canary.")) -> None:
     """Start or re-weight a canary; --weight 0 stops it and keeps the record."""
     from ..services import deploy
     _deploy(lambda: deploy.canary(_project(), name, version, env, weight, segment=segment,
-                                  why=why, require_eval=require_eval))
+                                  why=why, require_eval=require_eval, restart=restart))
 
 
 @command(app, "rollback")

@@ -132,10 +132,12 @@ def bump_cmd(
     level: str = typer.Argument("auto", help="major, minor, patch, auto, or an explicit X.Y.Z."),
     pre: Optional[str] = typer.Option(None, "--pre", help="Pre-release label, e.g. rc → 2.1.0-rc.1."),
     message: str = typer.Option("", "-m", "--message", help="Why this release exists."),
+    sign: bool = typer.Option(False, "--sign", help="Sign the tag (git's tag signing: SSH or GPG key "
+                                                    "from user.signingkey / gpg.format)."),
 ) -> None:
     """Release a prompt: commit its files and create an immutable annotated tag."""
     from ..services.prompts import bump
-    release = bump(_project(), name, level, pre, message)
+    release = bump(_project(), name, level, pre, message, sign=sign)
     typer.echo(f"released {release.name} {release.version} (tag {release.tag}, {release.digest[:19]})")
 
 
@@ -222,20 +224,40 @@ def verify_cmd(
     bundles: Optional[List[Path]] = typer.Option(
         None, "--bundle", help="Also check this bundle (repeatable; default: release.lock.json if present)."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+    require_signed: bool = typer.Option(False, "--require-signed",
+                                        help="Every release tag must carry a signature git accepts."),
+    allowed_signers: Optional[Path] = typer.Option(
+        None, "--allowed-signers", help="SSH allowed-signers file (default: git's gpg.ssh.allowedSignersFile)."),
 ) -> None:
     """Prove immutability: release tags, the manifest and bundles match their recorded digests."""
     from ..services.prompts import verify
-    report = verify(_project(), [state().directory / b for b in bundles] if bundles else None)
+    signers = _allowed_signers(allowed_signers)
+    report = verify(_project(), [state().directory / b for b in bundles] if bundles else None,
+                    require_signed=require_signed or signers is not None, allowed_signers=signers)
     if as_json:
-        _echo_json({"checked": report.checked, "findings": [f.as_dict() for f in report.findings]})
+        _echo_json({"checked": report.checked, "findings": [f.as_dict() for f in report.findings],
+                    "notes": [f.as_dict() for f in report.notes]})
     else:
         for finding in report.findings:
             typer.echo(f"{finding.tag}: {finding.problem}", err=True)
+        for note in report.notes:
+            typer.echo(f"note: {note.tag}: {note.problem}", err=True)
         typer.echo(f"verified {report.checked} release tag(s): "
                    f"{len(report.findings)} finding(s)" if report.findings else
                    f"verified {report.checked} release tag(s): ok")
     if report.findings:
         raise typer.Exit(1)
+
+
+def _allowed_signers(path: Optional[Path]) -> Optional[Path]:
+    if path is None:
+        return None
+    from ..errors import NotFoundError
+    full = (state().directory / path).resolve()
+    if not full.is_file():
+        raise NotFoundError(f"{path} not found", field="--allowed-signers",
+                            fix="give an SSH allowed-signers file: one `EMAIL ssh-ed25519 KEY` per line")
+    return full
 
 
 def _read_vars(path: Path) -> dict:

@@ -22,7 +22,8 @@ def print_diff(console: Console, diff: PromptDiff) -> None:
             what = f"{change.change} ({change.after or change.before})" if change.change in (
                 "added", "removed") else change.change
             console.print(escape(f"  {change.name}: {what}{detail}"))
-    for title, lines in (("Output contract", diff.output), ("Model", diff.model),
+    for title, lines in (("Output contract", diff.output), ("Tools", diff.tools),
+                         ("Model", diff.model), ("Config", diff.config),
                          ("Metadata", diff.metadata)):
         if lines:
             console.print(f"[bold]{title}[/]")
@@ -64,6 +65,12 @@ def print_show(console: Console, content: PromptContent, release: Release | None
         table.add_row(key, inp.type, "yes" if inp.required else "no",
                       "" if inp.required else repr(inp.default))
     console.print(table)
+    if spec.tools:
+        choice = f" (tool_choice: {spec.tool_choice})" if spec.tool_choice else ""
+        console.print(escape("tools: " + ", ".join(t.name for t in spec.tools) + choice))
+    if spec.output.format == "json":
+        schema = "with a schema" if spec.output.json_schema is not None else "no schema"
+        console.print(f"output: json, {schema}" + (", strict" if spec.output.strict else ""))
     console.print("files: " + ", ".join(sorted(content.files)))
     if rendered is not None:
         console.print("[bold]Rendered[/]")

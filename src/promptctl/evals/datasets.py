@@ -214,15 +214,25 @@ def load_cases(read, paths: list[str], suite_file: str,
 
 
 def input_problems(cases: list[Case], inputs: dict[str, Any]) -> list[Problem]:
-    """Cases that lack a required input of the prompt's contract (each would fail to render)."""
+    """Cases that lack a required input of the prompt's contract, or whose conversation
+    (a `messages` input) is malformed: each would fail to render."""
+    from ..render import check_messages
+
     required = [name for name, spec in inputs.items() if spec.required]
+    conversations = [name for name, spec in inputs.items() if spec.type == "messages"]
     problems = []
     for case in cases:
+        file, _, line = case.source.rpartition(":")
+        file, line = (file, int(line)) if line.isdigit() else (case.source, None)
         missing = [name for name in required if name not in case.inputs]
         if missing:
-            file, _, line = case.source.rpartition(":")
-            file, line = (file, int(line)) if line.isdigit() else (case.source, None)
             problems.append(Problem(file, f"case {case.id!r} has no input {missing[0]!r} "
                                     f"(the prompt requires {', '.join(required)})",
                                     line=line, field="inputs"))
+        for name in conversations:
+            try:
+                check_messages(case.inputs.get(name))
+            except ValueError as exc:
+                problems.append(Problem(file, f"case {case.id!r}: {name}{exc}", line=line,
+                                        field=f"inputs.{name}"))
     return problems

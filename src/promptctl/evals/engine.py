@@ -7,11 +7,13 @@ case); remote providers run as asyncio tasks bounded by the suite's concurrency.
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import PromptctlError, UsageError
 from ..providers.base import Provider, Request, Response
+from ..redaction import redactor
 from . import scorers as scoring
 from .cache import ResponseCache, cache_key
 from .datasets import Case
@@ -19,15 +21,6 @@ from .results import CaseResult, MetricInfo
 from .suite import MetricSpec
 
 Progress = Callable[[int, int], None]
-
-
-async def _redacted(pending) -> Response:
-    """A completion that echoes a known key must not carry it into results, HTML or cache."""
-    from ..redaction import redact
-
-    response = await pending
-    response.text = redact(response.text)
-    return response
 
 
 @dataclass
@@ -50,6 +43,10 @@ class Plan:
     context: scoring.Context = field(default_factory=scoring.Context)
     on_progress: Progress | None = None
     positions: dict[str, int] = field(default_factory=dict)   # case id -> index before sharding
+    tools: Callable[[dict[str, Any]], list[dict]] | None = None   # renders tool descriptions
+    tool_choice: str | None = None
+    output: dict[str, Any] | None = None     # structured output asked of the model
+    name: str = "output"
 
 
 def metric_infos(metrics: list[MetricSpec]) -> list[MetricInfo]:
@@ -72,6 +69,7 @@ class _Runner:
                              for m in plan.metrics if m.type != "llm_judge"]
         self.judged = [m for m in plan.metrics if m.type == "llm_judge"]
         self.inflight: dict[str, asyncio.Future] = {}
+        self.redact = redactor()   # known key values, read once per run
         self.done = 0
         self.total = len(plan.cases) * plan.repeat
 
@@ -82,7 +80,10 @@ class _Runner:
         return self.plan.positions.get(case.id, 0)
 
     def request(self, case: Case) -> Request:
-        return Request.of(self.plan.model, self.plan.render(case.inputs), self.plan.params)
+        plan = self.plan
+        tools = plan.tools(case.inputs) if plan.tools is not None else ()
+        return Request.of(plan.model, plan.render(case.inputs), plan.params, tools=tools,
+                          tool_choice=plan.tool_choice, output=plan.output, name=plan.name)
 
     def key(self, request: Request, sample: int) -> str:
         return cache_key(self.plan.provider.settings, request, sample if self.plan.repeat > 1 else 0)
@@ -99,8 +100,9 @@ class _Runner:
         result.cost = price(self.plan.prices, self.plan.model, response.tokens_in,
                             response.tokens_out)
         result.cached = response.cached
+        result.tool_calls = list(response.tool_calls)
         obs = scoring.Observation(response.text, _case_of(result), result.latency_ms,
-                                  result.cost, response.tokens_out)
+                                  result.cost, response.tokens_out, tuple(response.tool_calls))
         for name, scorer in self.sync_scorers:
             try:
                 result.scores[name], result.reasons[name] = scorer(obs)
@@ -132,7 +134,7 @@ class _Runner:
             result = self.blank(case, sample)
             try:
                 request = self.request(case)
-                self.fill(result, complete(request))
+                self.fill(result, self.masked(complete(request)))
             except PromptctlError as exc:
                 result.error = exc.one_line()
             out.append(self.finish(result))
@@ -177,15 +179,25 @@ class _Runner:
             if key in self.inflight:
                 response = await asyncio.shield(self.inflight[key])
                 return Response(response.text, response.tokens_in, response.tokens_out,
-                                response.latency_ms, cached=True)
-            self.inflight[key] = asyncio.ensure_future(_redacted(provider.complete(request)))
+                                response.latency_ms, cached=True, tool_calls=response.tool_calls)
+            self.inflight[key] = asyncio.ensure_future(self.masked_call(provider, request))
             try:
                 response = await self.inflight[key]
             finally:
                 del self.inflight[key]
             cache.put(key, response)
             return response
-        return await _redacted(provider.complete(request))
+        return await self.masked_call(provider, request)
+
+    async def masked_call(self, provider: Provider, request: Request) -> Response:
+        return self.masked(await provider.complete(request))
+
+    def masked(self, response: Response) -> Response:
+        """A completion echoing a known key must not carry it into results, HTML or cache."""
+        response.text = self.redact(response.text)
+        if response.tool_calls:   # a model may echo the key into a call's arguments too
+            response.tool_calls = json.loads(self.redact(json.dumps(response.tool_calls)))
+        return response
 
     async def judge(self, metric: MetricSpec, obs: scoring.Observation) -> tuple[float, str]:
         judge = self.plan.judge

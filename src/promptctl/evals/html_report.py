@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from .report import (adjusted_p, case_label, failing_cases, fmt, fmt_interval, metric_rows,
-                     verdict_line)
+                     shown_output, verdict_line)
 
 EXCERPT = 400          # characters of an output shown for a case
 PASSING_SHOWN = 500    # passing cases listed per run (the rest are counted)
@@ -158,7 +158,7 @@ def _case_table(run, cases, with_reasons: bool) -> list[str]:
     head += "<th>why it failed</th></tr>" if with_reasons else "</tr>"
     rows = [f"<div class='scroll'><table class='cases'>{head}"]
     for case in cases:
-        out = case.error if case.error else (case.output or "")
+        out = case.error if case.error else shown_output(case)
         excerpt = out if len(out) <= EXCERPT else out[:EXCERPT] + f"… ({len(out)} chars)"
         cells = (f"<td class='id'>{e(case_label(run, case))}</td>"
                  f"<td><pre>{e(_json(case.inputs))}</pre></td>"

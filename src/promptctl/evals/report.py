@@ -124,7 +124,7 @@ def to_junit(report) -> str:
                 s_fail += 1
                 failed = [f"{k}={v:.3f}: {case.reasons.get(k, '')}" for k, v in case.scores.items()]
                 ET.SubElement(tc, "failure", message="; ".join(failed)[:500]).text = \
-                    f"output: {(case.output or '')[:2000]}"
+                    f"output: {shown_output(case)[:2000]}"
         for gate in run.summary["gates"]:
             tc = ET.SubElement(suite, "testcase", classname=f"{run.prompt}.gates", name=gate["gate"],
                                time="0.000")
@@ -215,6 +215,13 @@ def to_html(report) -> str:
     """A self-contained page, summary first (see html_report)."""
     from .html_report import to_html as render
     return render(report)
+
+
+def shown_output(case: Any) -> str:
+    """A case's answer as people read it: the text, then one line per tool call."""
+    calls = [f"-> {c.get('name')}({json.dumps(c.get('arguments'), ensure_ascii=False)})"
+             for c in getattr(case, "tool_calls", None) or []]
+    return "\n".join([case.output or "", *calls] if case.output else calls)
 
 
 RENDERERS = {"json": to_json, "junit": to_junit, "markdown": to_markdown, "html": to_html}

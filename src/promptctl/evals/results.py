@@ -28,6 +28,7 @@ class CaseResult:
     reasons: dict[str, str] = field(default_factory=dict)
     passed: bool = False
     index: int = 0                    # position in the dataset, so merged shards keep order
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)   # {id, name, arguments}
 
     @property
     def key(self) -> tuple[str, int]:

@@ -33,12 +33,14 @@ class Observation:
     latency_ms: float = 0.0
     cost: float = 0.0
     tokens_out: int = 0
+    tool_calls: tuple[dict, ...] = ()   # {id, name, arguments} of a reply that called tools
 
 
 @dataclass(frozen=True)
 class Context:
     root: Any = None                 # repo root, for `python` scorers
     output_schema: dict | None = None
+    tools: tuple[dict, ...] = ()     # the prompt's declared tools, for argument schemas
 
 
 def _target(params: dict, obs: Observation) -> Any:
@@ -153,6 +155,124 @@ def json_schema(params: dict, ctx: Context) -> Callable[[Observation], Score]:
     return score
 
 
+def _expected_call(params: dict, obs: Observation) -> tuple[Any, Any]:
+    """(tool name, arguments) wanted: the params, else the case's expected
+    (`{name, arguments}` or just the name)."""
+    expected = _mapping_text(obs.case.expected)
+    name = params.get("name")
+    arguments = params.get("arguments")
+    if isinstance(expected, dict):
+        name = name if name is not None else expected.get("name")
+        arguments = arguments if arguments is not None else expected.get("arguments")
+    elif name is None and expected is not None:
+        name = str(expected)
+    return name, arguments
+
+
+def _mapping_text(value: Any) -> Any:
+    """CSV datasets hold an expected mapping as JSON text."""
+    if isinstance(value, str) and value.strip().startswith("{"):
+        try:
+            return json.loads(value)
+        except ValueError:
+            pass
+    return value
+
+
+def _subset(want: Any, got: Any) -> bool:
+    if isinstance(want, dict):
+        return isinstance(got, dict) and all(k in got and _subset(v, got[k]) for k, v in want.items())
+    return want == got
+
+
+def tool_call(params: dict, ctx: Context) -> Callable[[Observation], Score]:
+    from .jsonschema import first_error
+
+    subset = params.get("match", "exact") == "subset"
+    validate = params.get("schema", True)
+    schemas = {t["name"]: t.get("parameters") or {} for t in ctx.tools}
+
+    def score(obs: Observation) -> Score:
+        if not obs.tool_calls:
+            return 0.0, "no tool call"
+        name, arguments = _expected_call(params, obs)
+        calls = [c for c in obs.tool_calls if name is None or c.get("name") == name]
+        if not calls:
+            return 0.0, f"called {obs.tool_calls[0].get('name')!r}, expected {name!r}"
+        call = calls[0]
+        got = call.get("arguments")
+        if not isinstance(got, dict):
+            return 0.0, f"{call.get('name')}: arguments are not a JSON object: {str(got)[:60]!r}"
+        if validate and call.get("name") in schemas:
+            error = first_error(got, schemas[call["name"]])
+            if error:
+                return 0.0, f"{call['name']}: {error}"
+        if arguments is not None:
+            ok = _subset(arguments, got) if subset else arguments == got
+            if not ok:
+                return 0.0, f"{call['name']}: arguments {json.dumps(got)[:80]}"
+        return 1.0, f"called {call.get('name')}"
+    return score
+
+
+_PATH_STEP = re.compile(r"\.?([^.\[\]]+)|\[(\d+)\]")
+
+
+def json_path(path: str) -> list[str | int]:
+    """`$.order.items[0].id` (or `order.items.0.id`) as keys and indices."""
+    text = path.strip().removeprefix("$")
+    steps: list[str | int] = []
+    for key, index in _PATH_STEP.findall(text):
+        steps.append(int(index) if index else int(key) if key.isdigit() else key)
+    return steps
+
+
+def _lookup(data: Any, steps: list[str | int]) -> tuple[bool, Any]:
+    for step in steps:
+        if isinstance(step, int) and isinstance(data, list) and -len(data) <= step < len(data):
+            data = data[step]
+        elif isinstance(data, dict) and str(step) in data:
+            data = data[str(step)]
+        else:
+            return False, None
+    return True, data
+
+
+def _same(got: Any, want: Any) -> bool:
+    if got == want and isinstance(got, bool) == isinstance(want, bool):   # True is not 1
+        return True
+    # CSV datasets hold every expected value as text: 42 matches "42", true matches "true"
+    return isinstance(want, str) and not isinstance(got, str) and json.dumps(got) == want
+
+
+def json_field(params: dict, ctx: Context) -> Callable[[Observation], Score]:
+    path = str(params["path"])
+    steps = json_path(path)
+
+    def score(obs: Observation) -> Score:
+        if not obs.output.strip() and obs.tool_calls:
+            data = obs.tool_calls[0].get("arguments")   # a tool call's arguments are its answer
+        else:
+            try:
+                data = _parse_json(obs.output)
+            except ValueError as exc:
+                return 0.0, f"invalid JSON: {exc}"
+        found, value = _lookup(data, steps)
+        if not found:
+            return 0.0, f"no {path}"
+        want = _target(params, obs)
+        if "value" not in params:
+            want = _mapping_text(want)
+        if "value" not in params and isinstance(want, dict):
+            # an expected mapping holds the wanted value at the same path
+            found_there, there = _lookup(want, steps)
+            want = there if found_there else want
+        if _same(value, want):
+            return 1.0, f"{path} matches"
+        return 0.0, f"{path} is {json.dumps(value)[:40]}, expected {json.dumps(want)[:40]}"
+    return score
+
+
 def refusal(params: dict, ctx: Context) -> Callable[[Observation], Score]:
     pattern = re.compile("|".join([*REFUSAL_PATTERNS, *_as_list(params.get("patterns"))]),
                          re.IGNORECASE)
@@ -253,6 +373,8 @@ SCORERS: dict[str, tuple[Callable, set[str], set[str]]] = {
     "regex": (regex, {"pattern", "ignore_case", "full"}, set()),
     "json_valid": (json_valid, set(), set()),
     "json_schema": (json_schema, {"schema"}, set()),
+    "json_field": (json_field, {"path", "value"}, {"path"}),
+    "tool_call": (tool_call, {"name", "arguments", "match", "schema"}, set()),
     "refusal": (refusal, {"patterns"}, set()),
     "length": (length, {"min", "max", "unit"}, set()),
     "latency": (latency, {"max_ms"}, set()),
@@ -283,7 +405,7 @@ def check_params(metric) -> str | None:
 
 _NUMBERS = {"length": ("min", "max"), "latency": ("max_ms",), "cost": ("max",)}
 _CHOICES = {("length", "unit"): ("chars", "words"), ("contains", "mode"): ("all", "any"),
-            ("icontains", "mode"): ("all", "any")}
+            ("icontains", "mode"): ("all", "any"), ("tool_call", "match"): ("exact", "subset")}
 
 
 def _check_values(kind: str, params: dict) -> str | None:
@@ -300,6 +422,10 @@ def _check_values(kind: str, params: dict) -> str | None:
             re.compile(pattern)
         except (re.error, TypeError) as exc:
             return f"{kind} pattern {pattern!r} does not compile: {exc}"
+    if kind == "json_field" and not (isinstance(params["path"], str) and json_path(params["path"])):
+        return f"json_field `path` must be a JSON path such as $.order.id, not {params['path']!r}"
+    if kind == "tool_call" and "arguments" in params and not isinstance(params["arguments"], dict):
+        return "tool_call `arguments` must be a mapping of the expected arguments"
     if kind == "json_schema" and "schema" in params and not isinstance(params["schema"], dict):
         return "json_schema `schema` must be a mapping (a JSON Schema object)"
     if kind == "llm_judge" and "scale" in params:
@@ -349,9 +475,13 @@ Reply with JSON only: {{"score": <number from {low} to {high}>, "reason": "<one 
 def judge_messages(metric, obs: Observation) -> list[dict[str, str]]:
     low, high = _scale(metric)
     expected = "" if obs.case.expected is None else f"Reference answer:\n{obs.case.expected}\n"
+    calls = [f"(called {c.get('name')} with {json.dumps(c.get('arguments'), ensure_ascii=False)})"
+             for c in obs.tool_calls]   # a tool-call reply is graded on its calls
     text = JUDGE_TEMPLATE.format(rubric=metric.params["rubric"],
                                  inputs=json.dumps(obs.case.inputs, ensure_ascii=False),
-                                 expected=expected, output=obs.output, low=low, high=high)
+                                 expected=expected,
+                                 output="\n".join([obs.output, *calls]).strip() if calls else obs.output,
+                                 low=low, high=high)
     return [{"role": "user", "content": text}]
 
 

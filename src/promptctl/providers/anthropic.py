@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import payloads
 from .base import HTTPProvider, Request, Response
 
 API_VERSION = "2023-06-01"
@@ -19,22 +20,12 @@ class AnthropicProvider(HTTPProvider):
         key = self._api_key()
         if key:
             headers["x-api-key"] = key
-        params = dict(request.params)
-        params.setdefault("max_tokens", 1024)   # required by the Messages API
-        system = "\n\n".join(c for r, c in request.messages if r == "system")
-        body: dict[str, Any] = {
-            "model": request.model,
-            "messages": [{"role": r, "content": c} for r, c in request.messages if r != "system"],
-            **params,
-        }
-        if system:
-            body["system"] = system
+        body = payloads.anthropic_body(request.model, list(request.messages),
+                                       dict(request.params), tools=request.tools,
+                                       tool_choice=request.tool_choice, output=request.output)
         base = self.base_url.removesuffix("/v1")
         return f"{base}/v1/messages", headers, body
 
     def parse(self, data: dict[str, Any]) -> Response:
-        blocks = data["content"]
-        text = "".join(b["text"] for b in blocks if b.get("type") == "text")
-        usage = data.get("usage") or {}
-        return Response(text=text, tokens_in=int(usage.get("input_tokens") or 0),
-                        tokens_out=int(usage.get("output_tokens") or 0))
+        text, calls, usage = payloads.parse_anthropic(data)
+        return Response(text=text, tokens_in=usage["in"], tokens_out=usage["out"], tool_calls=calls)

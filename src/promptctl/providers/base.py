@@ -23,20 +23,38 @@ DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024   # a completion is kilobytes; 8 MB
 
 @dataclass(frozen=True)
 class Request:
-    """One model call: a text prompt or chat messages, with the model and its params."""
+    """One model call: chat messages (a text prompt is one user turn), the model, its params,
+    and the prompt's tools and output format when it has them."""
 
     model: str
-    messages: tuple[tuple[str, str], ...]   # (role, content); a text prompt is one user turn
+    messages: tuple[dict[str, Any], ...]    # {role, content, ...} in the OpenAI shape
     params: tuple[tuple[str, Any], ...] = ()
+    tools: tuple[dict[str, Any], ...] = ()
+    tool_choice: str | None = None
+    output: dict[str, Any] | None = None     # {format: json, schema, strict}; None for text
+    name: str = "output"                     # the prompt's name, for the response format
 
     @classmethod
-    def of(cls, model: str, rendered: str | list[dict[str, str]],
-           params: dict[str, Any] | None = None) -> "Request":
+    def of(cls, model: str, rendered: str | list[dict[str, Any]],
+           params: dict[str, Any] | None = None, *, tools: list[dict] | tuple = (),
+           tool_choice: str | None = None, output: dict[str, Any] | None = None,
+           name: str = "output") -> "Request":
         if isinstance(rendered, str):
-            messages: tuple = (("user", rendered),)
+            messages: tuple = ({"role": "user", "content": rendered},)
         else:
-            messages = tuple((m["role"], m["content"]) for m in rendered)
-        return cls(model, messages, tuple(sorted((params or {}).items())))
+            messages = tuple(rendered)
+        return cls(model, messages, tuple(sorted((params or {}).items())), tuple(tools),
+                   tool_choice, output, name)
+
+    def text(self) -> str:
+        """Every message's text, joined: what the echo provider answers."""
+        return "\n".join(_text(m.get("content")) for m in self.messages)
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, list):
+        return "\n".join(p.get("text", "") for p in content if p.get("type") == "text")
+    return content or ""
 
 
 @dataclass
@@ -47,6 +65,7 @@ class Response:
     latency_ms: float = 0.0
     cached: bool = False
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)   # {id, name, arguments}
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ class EchoProvider:
         self.settings = settings
 
     def complete_sync(self, request: Request) -> Response:
-        text = "\n".join(content for _, content in request.messages)
+        text = request.text()
         words = len(text.split())
         return Response(text=text, tokens_in=words, tokens_out=words, latency_ms=0.0)
 

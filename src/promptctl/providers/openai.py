@@ -1,10 +1,25 @@
-"""OpenAI-compatible chat completions: OpenAI, Azure-style gateways, vLLM, Ollama, llama.cpp."""
+"""OpenAI-compatible chat completions: OpenAI, Azure OpenAI, vLLM, Ollama, llama.cpp."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+from .. import payloads
 from .base import HTTPProvider, Request, Response
+
+
+def chat_url(base_url: str) -> str:
+    """`{base}/chat/completions`, keeping a query where it belongs: an Azure deployment URL
+    `.../openai/deployments/x?api-version=...` gets the path before its `?api-version`."""
+    parts = urlsplit(base_url)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/chat/completions"))
+
+
+def azure_base_url(endpoint: str, deployment: str, api_version: str) -> str:
+    """The base URL of an Azure OpenAI deployment (`providers.openai.azure` in promptctl.yaml)."""
+    return (f"{endpoint.rstrip('/')}/openai/deployments/{deployment}"
+            f"?api-version={api_version}")
 
 
 class OpenAIProvider(HTTPProvider):
@@ -17,16 +32,12 @@ class OpenAIProvider(HTTPProvider):
         key = self._api_key()
         if key:
             headers["authorization"] = f"Bearer {key}"
-            headers["api-key"] = key   # Azure-style gateways read this header instead
-        body = {"model": request.model,
-                "messages": [{"role": r, "content": c} for r, c in request.messages],
-                **dict(request.params)}
-        return f"{self.base_url}/chat/completions", headers, body
+            headers["api-key"] = key   # Azure OpenAI reads this header instead
+        body = payloads.openai_body(request.model, list(request.messages), dict(request.params),
+                                    tools=request.tools, tool_choice=request.tool_choice,
+                                    output=request.output, name=request.name)
+        return chat_url(self.base_url), headers, body
 
     def parse(self, data: dict[str, Any]) -> Response:
-        text = data["choices"][0]["message"]["content"]
-        if not isinstance(text, str):
-            raise TypeError("content is not text")
-        usage = data.get("usage") or {}
-        return Response(text=text, tokens_in=int(usage.get("prompt_tokens") or 0),
-                        tokens_out=int(usage.get("completion_tokens") or 0))
+        text, calls, usage = payloads.parse_openai(data)
+        return Response(text=text, tokens_in=usage["in"], tokens_out=usage["out"], tool_calls=calls)

@@ -2,7 +2,8 @@
 
 The function receives the rendered prompt (a string, or a list of {role, content}) and
 the model params as keywords; it returns a string or a dict with `text` and optional
-`tokens_in` / `tokens_out`. It may be sync or async.
+`tokens_in` / `tokens_out` / `tool_calls`. It may be sync or async. A prompt with tools
+also passes `tools` and `tool_choice` as keywords.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import ProviderError, UsageError
+from ..payloads import plain_call
 from .base import ProviderSettings, Request, Response
 
 
@@ -45,14 +47,18 @@ class PythonProvider:
         self._limit = asyncio.Semaphore(settings.concurrency)
 
     async def complete(self, request: Request) -> Response:
-        if len(request.messages) == 1 and request.messages[0][0] == "user":
-            prompt: Any = request.messages[0][1]
+        first = request.messages[0]
+        if len(request.messages) == 1 and first["role"] == "user" and isinstance(first["content"], str):
+            prompt: Any = first["content"]
         else:
-            prompt = [{"role": r, "content": c} for r, c in request.messages]
+            prompt = [dict(m) for m in request.messages]
+        extra: dict[str, Any] = {}
+        if request.tools:   # only then: older pipelines take no such keyword
+            extra = {"tools": list(request.tools), "tool_choice": request.tool_choice}
         start = time.perf_counter()
         async with self._limit:
             try:
-                result = self.func(prompt, **dict(request.params))
+                result = self.func(prompt, **dict(request.params), **extra)
                 if inspect.isawaitable(result):
                     result = await asyncio.wait_for(result, self.settings.timeout)
             except asyncio.TimeoutError as exc:
@@ -61,9 +67,10 @@ class PythonProvider:
                 raise ProviderError(f"python provider raised {type(exc).__name__}: {exc}") from exc
         latency = (time.perf_counter() - start) * 1000
         if isinstance(result, dict):
-            return Response(text=str(result.get("text", "")),
+            return Response(text=str(result.get("text") or ""),
                             tokens_in=int(result.get("tokens_in") or 0),
-                            tokens_out=int(result.get("tokens_out") or 0), latency_ms=latency)
+                            tokens_out=int(result.get("tokens_out") or 0), latency_ms=latency,
+                            tool_calls=[plain_call(c) for c in result.get("tool_calls") or []])
         return Response(text=str(result), latency_ms=latency)
 
     async def aclose(self) -> None:

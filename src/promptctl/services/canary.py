@@ -11,6 +11,7 @@ message, and posts the webhook.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from dataclasses import dataclass, replace
@@ -250,7 +251,32 @@ def notify(url: str, body: dict, *, timeout: float = 10.0) -> None:
     try:
         httpx.post(url, json=body, timeout=timeout).raise_for_status()
     except httpx.HTTPError as exc:
-        raise MetricSourceError(f"webhook {url} failed: {exc}") from exc
+        safe = redact_url(url)
+        detail = redact_url(str(exc).replace(url, safe))
+        raise MetricSourceError(f"webhook {safe} failed: {detail}") from None
+
+
+_SECRET_SEGMENT = re.compile(r"^(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9_-]{16,}$")
+_URL = re.compile(r"https?://[^\s'\"<>]+")
+
+
+def redact_url(text: str) -> str:
+    """Every URL in `text` without its credentials: user:password, query values, and path
+    segments that look like tokens (Slack and Discord hooks carry the secret in the path)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    def one(match: re.Match) -> str:
+        try:
+            parts = urlsplit(match[0])
+            host = parts.hostname or ""
+            port = f":{parts.port}" if parts.port else ""
+        except ValueError:
+            return "<url redacted>"
+        netloc = ("***@" if parts.username or parts.password else "") + host + port
+        path = "/".join("***" if _SECRET_SEGMENT.match(seg) else seg for seg in parts.path.split("/"))
+        query = "&".join(f"{kv.split('=', 1)[0]}=***" for kv in parts.query.split("&") if kv)
+        return urlunsplit((parts.scheme, netloc, path, query, ""))
+    return _URL.sub(one, text)
 
 
 def apply(project: Project, analysis: Analysis, *, webhook: str | None = None) -> Any:

@@ -10,6 +10,7 @@ two processes editing different entries both land.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -26,24 +27,87 @@ EMPTY = "environments: {}\n"
 # ---------------------------------------------------------------- writes
 
 def promote(project: Project, name: str, version: str, env: str, *, segment: str | None = None,
-            why: str = "", require_eval: bool | None = None) -> Change:
+            why: str = "", require_eval: bool | None = None, create_env: bool = False) -> Change:
     """Make a released version active in env (or a segment); clears its canary."""
     version = _normal(version)
     content = _released(project, name, version)
     _eval_gate(project, name, version, content, env, segment, require_eval)
-    return _published(project, env, _edit(project, lambda m: mf.promote(m, env, name, version,
-                                                                        segment), why))
+
+    def edit(manifest: Manifest) -> tuple[Manifest, Change]:
+        declared_env(project, manifest, env, create_env)
+        check_pins(manifest, name, version, content.digest)
+        return mf.promote(manifest, env, name, version, segment, digest=content.digest)
+    return _published(project, env, _edit(project, edit, why))
+
+
+def declared_env(project: Project, manifest: Manifest, env: str, create: bool = False) -> None:
+    """A typo in --env must not create (and commit) a new environment.
+
+    With `environments:` in promptctl.yaml, only those (and the ones release.yaml already
+    has) are accepted. Without it, a new name is refused when it looks like a typo of one
+    release.yaml has (`prod` for `production`), and otherwise created with a notice."""
+    if not re.fullmatch(mf.ENV_RE, env):
+        raise ManifestError(f"environment name {env!r} is not valid", field="--env",
+                            fix="use lowercase letters, digits, '-', '_', '.'")
+    listed = list(project.config.environments)
+    known = [*listed, *[e for e in manifest.environments if e not in listed]]
+    if env in known or create:
+        return
+    fix = (f"known: {', '.join(known)}; check the spelling, add it to `environments:` in "
+           f"promptctl.yaml, or pass --create-env")
+    if listed:
+        raise ManifestError(f"environment {env!r} is not declared", field="--env", fix=fix)
+    typo_of = _looks_like(env, known)
+    if typo_of:
+        raise ManifestError(f"environment {env!r} is not declared (did you mean {typo_of!r}?)",
+                            field="--env", fix=fix)
+    if known:
+        from ..locking import notice
+        notice(f"note: creating environment {env!r} (not in {project.config.manifest} yet)")
+
+
+def _looks_like(env: str, known: list[str]) -> str | None:
+    import difflib
+
+    for name in known:
+        if name.startswith(env) or env.startswith(name):
+            return name
+    close = difflib.get_close_matches(env, known, n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 def canary(project: Project, name: str, version: str, env: str, weight: float, *,
-           segment: str | None = None, why: str = "", require_eval: bool | None = None) -> Change:
-    """Start or re-weight a canary; weight 0 stops it (the record stays)."""
+           segment: str | None = None, why: str = "", require_eval: bool | None = None,
+           restart: bool = False) -> Change:
+    """Start or re-weight a canary; weight 0 stops it (the record stays); `restart` starts
+    a new measurement window for a running one."""
     version = _normal(version)
+    digest = None
     if weight != 0:
         content = _released(project, name, version)
         _eval_gate(project, name, version, content, env, segment, require_eval)
-    return _published(project, env, _edit(project, lambda m: mf.canary(m, env, name, version,
-                                                                       weight, segment), why))
+        digest = content.digest
+
+    def edit(manifest: Manifest) -> tuple[Manifest, Change]:
+        declared_env(project, manifest, env)
+        if digest is not None:
+            check_pins(manifest, name, version, digest)
+        return mf.canary(manifest, env, name, version, weight, segment, digest=digest,
+                         restart=restart)
+    return _published(project, env, _edit(project, edit, why))
+
+
+def check_pins(manifest: Manifest, name: str, version: str, digest: str) -> None:
+    """A version pinned anywhere in release.yaml must still have that content: a tag
+    re-created on other content is refused, not pinned anew."""
+    from ..bundle import pins
+
+    for env in manifest.environments:
+        pinned = pins(manifest, env).get((name, version))
+        if pinned is not None and pinned != digest:
+            raise ReleaseError(f"{name} {version} is pinned to {pinned[:19]} in {env}, but its tag "
+                               f"now holds {digest[:19]}: the tag was re-created",
+                               fix="run `promptctl verify`; release the new content as a new version")
 
 
 def rollback(project: Project, name: str, env: str, *, segment: str | None = None,
@@ -54,13 +118,17 @@ def rollback(project: Project, name: str, env: str, *, segment: str | None = Non
         _released(project, name, to)
 
     def edit(manifest: Manifest) -> tuple[Manifest, Change]:
+        declared_env(project, manifest, env)
         current = manifest.exact(env, name, segment)
         target_version = to
         if to is None and current is not None and not (current.canary and current.canary.running):
             target_version = previous_active(project, name, env, segment, current.active)
-            if target_version is not None:
-                _released(project, name, target_version)
-        return mf.rollback(manifest, env, name, segment, to=target_version)
+        digest = None
+        if target_version is not None and not (to is None and current is not None and
+                                               current.canary and current.canary.running):
+            digest = _released(project, name, target_version).digest
+            check_pins(manifest, name, target_version, digest)
+        return mf.rollback(manifest, env, name, segment, to=target_version, digest=digest)
     return _published(project, env, _edit(project, edit, why))
 
 
@@ -68,6 +136,8 @@ def _published(project: Project, env: str, change: Change) -> Change:
     """Publish the env's bundle after its manifest commit; a failure keeps the commit."""
     from ..errors import PublishError
     from .publish import after_commit, attach
+    if change.noop:
+        return change       # nothing was committed: nothing new to publish
     try:
         after_commit(project, env)
     except PublishError as exc:
@@ -76,24 +146,48 @@ def _published(project: Project, env: str, change: Change) -> Change:
 
 
 def _edit(project: Project, edit: Callable[[Manifest], tuple[Manifest, Change]], why: str) -> Change:
+    from . import recovery
+    from ..locking import crash_point
+
     rel = project.config.manifest
     path = project.root / rel
     store = project.store
-    with mf.locked(project.root / project.config.state_dir):
-        if store.has_commits() and store.dirty_paths([rel]):
-            raise ManifestError("has uncommitted changes", file=rel,
-                                fix=f"commit or discard them first: git diff {rel}")
+    with recovery.exclusive(project):
+        _check_writable(project, rel)
         old_text = project.working.read(rel)    # None when missing; not UTF-8 is a finding
         new, change = edit(parse_manifest(old_text or EMPTY, rel))
+        if change.noop:
+            return change
         text = _header(old_text) + dump_manifest(new)
         parse_manifest(text, rel)     # never write what we could not read back
-        mf.write_atomic(path, text)
-        try:
-            store.commit_paths([rel], commit_message(change, why))
-        except BaseException:
-            _restore(project, path, rel, old_text)
-            raise
+        message = commit_message(change, why)
+        with recovery.journaled(project, {"op": "manifest", "path": rel, "head": store.head(),
+                                          "subject": message.splitlines()[0]}):
+            crash_point("manifest:journaled")
+            mf.write_atomic(path, text)
+            crash_point("manifest:written")
+            try:
+                store.commit_paths([rel], message)
+            except BaseException:
+                _restore(project, path, rel, old_text)
+                raise
+            crash_point("manifest:committed")
     return change
+
+
+def _check_writable(project: Project, rel: str) -> None:
+    """A manifest commit must land on a branch, on top of a committed release.yaml."""
+    store = project.store
+    if not store.has_commits():
+        return
+    if store.repo.head.is_detached:
+        raise ManifestError("HEAD is detached: the commit would belong to no branch and be lost",
+                            file=rel, fix="switch to the deploy branch first: git switch main "
+                                          "(or git switch -c NAME to keep this state)")
+    if store.dirty_paths([rel]):
+        raise ManifestError("has uncommitted changes", file=rel,
+                            fix=f"commit or discard them first: git diff HEAD -- {rel} "
+                                f"(or run `promptctl doctor`)")
 
 
 def _header(text: str | None) -> str:
@@ -313,11 +407,21 @@ def bundle(project: Project, env: str, output: Path) -> dict[str, Any]:
     for name, version in referenced_versions(manifest, env):
         release = store.release(name, version)
         contents[(name, version)] = (load_release(project, release), release.tag)
+    _refuse_swapped(manifest, env, {k: c.digest for k, (c, _) in contents.items()}, rel)
     created = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     data = bundle_data(env, manifest, commit, created, contents, project.config.prompts_dir)
     output.parent.mkdir(parents=True, exist_ok=True)
     mf.write_atomic(output, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     return data
+
+
+def _refuse_swapped(manifest: Manifest, env: str, digests: dict, rel: str) -> None:
+    from ..bundle import pin_problems
+
+    swapped = pin_problems(manifest, env, digests)
+    if swapped:
+        raise ReleaseError(f"{rel}: {env}: {swapped[0]}: its tag was re-created on other content",
+                           fix="run `promptctl verify`; release the new content as a new version")
 
 
 def verify_bundle(project: Project, path: Path) -> list[Problem]:
@@ -340,7 +444,7 @@ def verify_bundle(project: Project, path: Path) -> list[Problem]:
 
 def verify_manifest(project: Project) -> list[Problem]:
     """Every version release.yaml references has a tag whose content matches its digest."""
-    from ..bundle import referenced_versions
+    from ..bundle import pins, referenced_versions
 
     rel = project.config.manifest
     try:
@@ -349,8 +453,10 @@ def verify_manifest(project: Project) -> list[Problem]:
         return getattr(exc, "problems", None) or [Problem(rel, exc.message)]
     problems = []
     for env in manifest.environments:
+        pinned = pins(manifest, env)
         for name, version in referenced_versions(manifest, env):
-            problems += _version_problems(project, name, version, None, f"{rel}: {env}")
+            problems += _version_problems(project, name, version, pinned.get((name, version)),
+                                          f"{rel}: {env}")
     return problems
 
 
@@ -362,8 +468,8 @@ def _version_problems(project: Project, name: str, version: str, digest: str | N
     except PromptctlError as exc:
         return [Problem(where, exc.message, field=f"{name}@{version}")]
     if digest is not None and content.digest != digest:
-        return [Problem(where, f"digest {digest} differs from tag {release.tag} ({content.digest})",
-                        field=f"{name}@{version}")]
+        return [Problem(where, f"records digest {digest} but tag {release.tag} holds "
+                               f"{content.digest}: the tag was re-created", field=f"{name}@{version}")]
     return []
 
 

@@ -9,7 +9,7 @@ import json
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -220,7 +220,7 @@ def _execute(project: Project, name: str, version: str, content: PromptContent, 
     from ..evals.cache import ResponseCache
     from ..evals.results import RunResult, summarise
     from ..providers import make_provider
-    from ..render import CompiledPrompt
+    from ..render import compile_content, output_request, tool_dict
 
     spec = content.spec
     kind = options.provider or suite.provider or spec.model.provider
@@ -243,7 +243,7 @@ def _execute(project: Project, name: str, version: str, content: PromptContent, 
     cache = None
     if not options.no_cache and kind != "echo":
         cache = ResponseCache(state_path(project, "cache", CACHE_FILE))
-    compiled = CompiledPrompt(f"{name}@{version}", content.templates, content.bodies, spec.inputs)
+    compiled = compile_content(content, f"{name}@{version}")
     progress = options.on_progress
     plan = engine.Plan(
         render=compiled.render, cases=cases, metrics=list(suite.metrics), provider=provider,
@@ -251,9 +251,12 @@ def _execute(project: Project, name: str, version: str, content: PromptContent, 
         concurrency=options.concurrency or suite.concurrency, cache=cache, judge=judge,
         judge_model=suite.judge.model or model, judge_params=dict(suite.judge.params),
         prices=project.config.prices,
-        context=scorers.Context(root=project.root, output_schema=spec.output.json_schema),
+        context=scorers.Context(root=project.root, output_schema=spec.output.json_schema,
+                                tools=tuple(tool_dict(t) for t in spec.tools)),
         on_progress=(lambda done, total: progress(f"{name}@{version}", done, total))
-        if progress else None, positions=positions)
+        if progress else None, positions=positions,
+        tools=compiled.render_tools if spec.tools else None, tool_choice=spec.tool_choice,
+        output=output_request(spec), name=name)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     clock = time.perf_counter()
     try:
@@ -320,7 +323,7 @@ def _settings(project: Project, kind: str, suite, options: EvalOptions):
 
 
 PROVIDER_SETTINGS = {"base_url", "api_key_env", "timeout", "retries", "rpm", "concurrency",
-                     "max_response_bytes"}
+                     "max_response_bytes", "azure"}
 
 
 def provider_conf(config, kind: str) -> dict:
@@ -334,7 +337,46 @@ def provider_conf(config, kind: str) -> dict:
         raise ValidationError(f"unknown provider setting {sorted(unknown)[0]!r}",
                               file="promptctl.yaml", field=f"providers.{kind}",
                               fix=f"known: {', '.join(sorted(PROVIDER_SETTINGS))}")
-    return _checked_provider_conf(dict(conf), kind)
+    conf = dict(conf)
+    azure = conf.pop("azure", None)
+    conf = _checked_provider_conf(conf, kind)
+    if azure is not None:
+        conf["base_url"] = _azure_base_url(azure, kind, conf.get("base_url"))
+    return conf
+
+
+AZURE_KEYS = ("endpoint", "deployment", "api_version")
+
+
+def _azure_base_url(azure: Any, kind: str, base_url: str | None) -> str:
+    """`azure: {endpoint, deployment, api_version}` as the deployment's base URL."""
+    from ..providers.openai import azure_base_url
+
+    where = f"providers.{kind}.azure"
+    if kind != "openai":
+        raise ValidationError("azure settings apply to the openai provider only",
+                              file="promptctl.yaml", field=where, fix="move them under providers.openai")
+    if base_url:
+        raise ValidationError("give azure or base_url, not both", file="promptctl.yaml", field=where)
+    if not isinstance(azure, dict):
+        raise ValidationError("must be a mapping {endpoint, deployment, api_version}",
+                              file="promptctl.yaml", field=where)
+    unknown = sorted(set(azure) - set(AZURE_KEYS))
+    if unknown:
+        raise ValidationError("unknown setting", file="promptctl.yaml", field=f"{where}.{unknown[0]}",
+                              fix=f"known: {', '.join(AZURE_KEYS)}")
+    values = {}
+    for key in AZURE_KEYS:
+        value = azure.get(key)
+        if isinstance(value, date):   # YAML reads an unquoted api_version 2024-10-21 as a date
+            value = value.isoformat()
+        if not isinstance(value, str) or not value.strip():
+            raise ValidationError("required text is missing", file="promptctl.yaml",
+                                  field=f"{where}.{key}",
+                                  fix="e.g. endpoint: https://NAME.openai.azure.com, "
+                                      "deployment: gpt-4o, api_version: 2024-10-21")
+        values[key] = value.strip()
+    return azure_base_url(values["endpoint"], values["deployment"], values["api_version"])
 
 
 def _checked_provider_conf(conf: dict, kind: str) -> dict:

@@ -36,7 +36,12 @@ class Project:
 
 def open_project(directory: Path | str = ".") -> Project:
     root = find_root(Path(directory))
-    return Project(root=root, config=load_config(WorkingTree(root)))
+    project = Project(root=root, config=load_config(WorkingTree(root)))
+    if (root / project.config.state_dir / "journal.json").exists():
+        from .recovery import recover_if_pending   # a write was interrupted: repair it first
+
+        recover_if_pending(project)
+    return project
 
 
 def split_ref(ref: str) -> tuple[str, str | None]:

@@ -89,16 +89,27 @@ def suite_problems(project: Project, name: str) -> list[Problem]:
 # ---------------------------------------------------------------- bump
 
 def bump(project: Project, name: str, level: str = "auto", pre: str | None = None,
-         message: str = "") -> Release:
+         message: str = "", sign: bool = False) -> Release:
     """Commit the prompt's files (only them) if changed, then tag an immutable release."""
+    from . import recovery
+
     content = load_working(project, name)
     yaml_path = f"{project.prompt_path(name)}/{PROMPT_FILE}"
     problems = release_problems(content, yaml_path, content.files.get(f"{name}/{PROMPT_FILE}"))
     if problems:
         raise ValidationError(problems=problems)
-    store = project.store
-    _refuse_partial_clone(project, name)
-    releases = store.releases(name)
+    if sign:
+        _check_signing(project)
+    with recovery.exclusive(project):
+        _refuse_partial_clone(project, name)
+        _refuse_untagged(project, name)
+        version = _next(project, content, level, pre)
+        return _release(project, content, version, message, sign)
+
+
+def _next(project: Project, content: PromptContent, level: str, pre: str | None) -> str:
+    name = content.name
+    releases = project.store.releases(name)
     latest = latest_release(project, name)
     wanted = parse_level(level)
     unchanged = latest is not None and latest.digest == content.digest
@@ -110,8 +121,41 @@ def bump(project: Project, name: str, level: str = "auto", pre: str | None = Non
                            fix="edit the prompt first; releases are immutable")
     if wanted is None:
         wanted = suggest_level(project, content, latest)
-    version = next_version([r.version for r in releases], wanted, pre)
-    return _release(project, content, version, message)
+    return next_version([r.version for r in releases], wanted, pre)
+
+
+def _refuse_untagged(project: Project, name: str) -> None:
+    """A release commit left without its tag (by an older, interrupted promptctl) must be
+    finished or dismissed first: releasing again would reuse or skip its version unseen."""
+    from .recovery import released_digest, untagged_releases
+
+    for found in untagged_releases(project, name):
+        if found.tagged_on is None and released_digest(project, found) is not None:
+            raise ReleaseError(found.describe(), fix="run `promptctl doctor` to tag it, then bump again")
+
+
+def _check_signing(project: Project) -> None:
+    """Sign a throw-away tag first: a signing failure after the release commit would leave
+    that commit untagged."""
+    import os
+
+    store = project.store
+    if not store.has_commits():
+        return
+    probe = f"promptctl-sign-check-{os.getpid()}"
+    fix = ("set gpg.format (ssh or openpgp) and user.signingkey, e.g. git config gpg.format ssh; "
+           "git config user.signingkey ~/.ssh/id_ed25519")
+    try:
+        store.run_git("tag", "-s", "-m", "signing check", probe, "HEAD")
+    except PromptctlError as exc:
+        raise ReleaseError(f"--sign: git cannot sign a tag: {exc.message}", field="user.signingkey",
+                           fix=fix) from exc
+    # some git versions report a missing key and still make an unsigned tag, exit 0
+    signed = "-----BEGIN " in store.run_git("cat-file", "tag", probe)
+    store.run_git("tag", "-d", probe)
+    if not signed:
+        raise ReleaseError("--sign: git cannot sign a tag (the key is missing or unusable)",
+                           field="user.signingkey", fix=fix)
 
 
 def _refuse_partial_clone(project: Project, name: str) -> None:
@@ -140,7 +184,11 @@ def suggest_level(project: Project, content: PromptContent, latest: Release | No
     return diff_prompts(old, content, latest.version, WORKING).level
 
 
-def _release(project: Project, content: PromptContent, version: str, message: str) -> Release:
+def _release(project: Project, content: PromptContent, version: str, message: str,
+             sign: bool = False) -> Release:
+    from ..locking import crash_point
+    from .recovery import journaled
+
     store, name = project.store, content.name
     prompts_dir = project.config.prompts_dir
     pathspecs = [f":(glob){project.prompt_path(name)}/*"]
@@ -149,14 +197,23 @@ def _release(project: Project, content: PromptContent, version: str, message: st
     tag = format_tag(name, version, project.config.tag_format)
     if store.tag_commit(tag) is not None:   # before committing: a refused bump changes nothing
         raise ReleaseError(f"tag {tag} already exists", fix="tags are immutable: release a new version")
-    if not store.has_commits() or store.dirty_paths(pathspecs):
-        store.commit_paths(pathspecs, subject)
-    commit = store.head()
-    committed = load_release(project, Release(name=name, version=version, tag="", commit=commit))
-    if committed.digest != content.digest:
-        raise ReleaseError(f"the commit of {name} does not hold the working files",
-                           fix="check .gitignore: every prompt file must be tracked")
-    store.create_tag(tag, commit, format_message(name, version, content.digest, message))
+    commits = not store.has_commits() or bool(store.dirty_paths(pathspecs))
+    record = {"op": "bump", "name": name, "version": version, "tag": tag, "digest": content.digest,
+              "message": message, "subject": subject.splitlines()[0], "head": store.head(),
+              "pathspecs": pathspecs, "commits": commits, "sign": sign}
+    with journaled(project, record):
+        crash_point("bump:journaled")
+        if commits:
+            store.commit_paths(pathspecs, subject)
+        crash_point("bump:committed")
+        commit = store.head()
+        committed = load_release(project, Release(name=name, version=version, tag="", commit=commit))
+        if committed.digest != content.digest:
+            raise ReleaseError(f"the commit of {name} does not hold the working files",
+                               fix="check .gitignore: every prompt file must be tracked")
+        store.create_tag(tag, commit, format_message(name, version, content.digest, message),
+                         sign=sign)
+        crash_point("bump:tagged")
     return store.release(name, version)
 
 
@@ -191,13 +248,24 @@ def _rendered_diff(old: PromptContent | None, new: PromptContent, a: str, b: str
 
 def render_text(content: PromptContent, label: str, variables: dict[str, Any]) -> str:
     """The rendered prompt as text: chat messages become `[role]` blocks."""
-    from ..render import CompiledPrompt
-    compiled = CompiledPrompt(f"{content.name}@{label}", content.templates, content.bodies,
-                              content.spec.inputs)
-    out = compiled.render(variables)
+    from ..render import compile_content
+    out = compile_content(content, f"{content.name}@{label}").render(variables)
     if isinstance(out, str):
         return out if out.endswith("\n") else out + "\n"
-    return "".join(f"[{m['role']}]\n{m['content'].rstrip()}\n\n" for m in out)
+    return "".join(f"[{m['role']}]\n{_message_text(m).rstrip()}\n\n" for m in out)
+
+
+def _message_text(message: dict[str, Any]) -> str:
+    """A rendered message as text: parts one per line, tool calls as name(arguments)."""
+    content = message.get("content")
+    if isinstance(content, list):
+        lines = [p["text"] if p.get("type") == "text" else f"<image {p['image_url']['url']}>"
+                 for p in content]
+    else:
+        lines = [content] if content else []
+    lines += [f"-> {c.get('function', c).get('name')}({c.get('function', c).get('arguments')})"
+              for c in message.get("tool_calls") or []]
+    return "\n".join(lines)
 
 
 def show(project: Project, ref: str) -> tuple[PromptContent, Release | None]:
@@ -270,9 +338,11 @@ class Finding:
 class VerifyReport:
     checked: int = 0
     findings: list[Finding] = field(default_factory=list)
+    notes: list[Finding] = field(default_factory=list)    # worth knowing, not a failure
 
 
-def verify(project: Project, bundles: list[Path] | None = None) -> VerifyReport:
+def verify(project: Project, bundles: list[Path] | None = None, *, require_signed: bool = False,
+           allowed_signers: Path | None = None) -> VerifyReport:
     """Every release tag is annotated and matches its recorded digest; so do the versions
     the manifest and the given bundles reference (by default `release.lock.json`, when
     `promptctl bundle` left one at the root)."""
@@ -284,8 +354,11 @@ def verify(project: Project, bundles: list[Path] | None = None) -> VerifyReport:
     for release in project.store.releases():
         report.checked += 1
         problem = _tag_problem(project, release)
+        if problem is None and require_signed:
+            problem = _signature_problem(project, release.tag, allowed_signers)
         if problem:
             report.findings.append(Finding(release.tag, problem))
+    _untagged_findings(project, report)
     problems = verify_manifest(project)
     for path in bundles or []:
         problems += verify_bundle(project, path)
@@ -294,6 +367,27 @@ def verify(project: Project, bundles: list[Path] | None = None) -> VerifyReport:
         where = f"{p.file}:{p.line}" if p.line else p.file
         report.findings.append(Finding(where, str(p).removeprefix(f"{where}: ")))
     return report
+
+
+def _signature_problem(project: Project, tag: str, allowed_signers: Path | None) -> str | None:
+    problem = project.store.verify_signature(tag, allowed_signers)
+    if problem == "not signed":
+        return "not signed: release it with `promptctl bump --sign`"
+    return problem
+
+
+def _untagged_findings(project: Project, report: VerifyReport) -> None:
+    """A release commit without its tag is a release that half happened."""
+    from .recovery import untagged_releases
+
+    for found in untagged_releases(project):
+        where = f"commit {found.commit[:8]}"
+        if found.tagged_on is None:
+            report.findings.append(Finding(where, f"'release {found.name} {found.version}' has no "
+                                                  "tag: a bump was interrupted (run `promptctl doctor`)"))
+        else:
+            report.notes.append(Finding(where, f"'release {found.name} {found.version}' has no tag; "
+                                               f"that version was tagged on {found.tagged_on[:8]}"))
 
 
 def _tag_problem(project: Project, release: Release) -> str | None:

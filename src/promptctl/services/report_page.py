@@ -251,6 +251,7 @@ def _diff_summary(project: Project, name: str) -> dict[str, Any] | None:
             "reasons": list(result.reasons),
             "inputs": [f"{c.name}: {c.change}" for c in result.inputs],
             "model": list(result.model), "output": list(result.output),
+            "tools": list(result.tools), "config": list(result.config),
             "files": {path: text for path, text in result.files.items()}}
 
 

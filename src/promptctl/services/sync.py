@@ -41,8 +41,9 @@ def sync(project: Project, remote: str | None = None, *, push: bool = False) -> 
     report.branch = branch
     remote_refs = _ls_remote(project, remote)
     tags = _release_tags(project, remote_refs)
-    missing = [t for t in tags if store.tag_commit(t) is None]
-    _refuse_clobbered(project, remote, tags)
+    local = _local_tags(project)
+    _refuse_clobbered(remote, tags, local)
+    missing = [t for t in tags if t not in local]
     notes_ref = project.config.notes_ref
     notes_copy = f"refs/notes/remotes/{remote}/{notes_ref.removeprefix('refs/notes/')}"
     specs = [f"refs/tags/{t}:refs/tags/{t}" for t in missing]
@@ -115,11 +116,16 @@ def _release_tags(project: Project, remote_refs: dict[str, str]) -> dict[str, st
             if ref.startswith("refs/tags/") and parse_tag(ref.removeprefix("refs/tags/"), fmt)}
 
 
-def _refuse_clobbered(project: Project, remote: str, tags: dict[str, str]) -> None:
-    store = project.store
+def _local_tags(project: Project) -> dict[str, str]:
+    """tag name -> object of every local tag, in one call (a repo may hold thousands)."""
+    out = project.store.run_git("for-each-ref", "--format=%(refname) %(objectname)", "refs/tags/")
+    return {ref.removeprefix("refs/tags/"): sha
+            for ref, _, sha in (line.partition(" ") for line in out.splitlines())}
+
+
+def _refuse_clobbered(remote: str, tags: dict[str, str], local: dict[str, str]) -> None:
     for tag, sha in sorted(tags.items()):
-        status, out, _ = store.try_git("rev-parse", "-q", "--verify", f"refs/tags/{tag}")
-        if status == 0 and out.strip() != sha:
+        if tag in local and local[tag] != sha:
             raise ReleaseError(f"tag {tag} differs here and on {remote}: the same version was "
                                "released twice", fix="keep the remote's; release the local "
                                f"content as a new version (git tag -d {tag} if it was never used)")
