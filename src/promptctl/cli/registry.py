@@ -85,6 +85,21 @@ def _json_scaffold(name: str):
         return new_from_text(_project(), name, example, as_json=True)
 
 
+@command(app, "import")
+def import_cmd(
+    files: List[Path] = typer.Argument(..., help="dotprompt .prompt or Prompty .prompty files."),
+) -> None:
+    """Convert dotprompt and Prompty files into prompts (listing what could not be converted)."""
+    from ..services.migrate import import_files
+    results = import_files(_project(), [state().directory / f for f in files])
+    for result in results:
+        for rel in result.written:
+            typer.echo(f"+ {rel}  (from {result.source})")
+        for note in result.unconverted:
+            typer.echo(f"  not converted: {note}", err=True)
+    typer.echo("Next: promptctl check, then write a suite under evals/ (docs/migrating.md)")
+
+
 @command(app, "restore")
 def restore_cmd(
     name: str = typer.Argument(..., help="Prompt to restore.", autocompletion=prompt_names),

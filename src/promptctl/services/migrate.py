@@ -156,3 +156,71 @@ def restore(project: Project, name: str, version: str, force: bool = False) -> R
     shared = sorted(rel for rel in targets if not rel.startswith(folder + "/"))
     return Restored(name, version.removeprefix("v"), sorted(targets),
                     extra, shared)
+
+
+# ---------------------------------------------------------------- import
+
+@dataclass
+class ImportResult:
+    source: str
+    name: str
+    written: list[str]
+    unconverted: list[str]
+
+
+def import_files(project: Project, paths: list[Path]) -> list[ImportResult]:
+    """Each dotprompt `.prompt` / Prompty `.prompty` file as prompts/<name>/prompt.yaml.
+    Every file is converted and validated before anything is written."""
+    from ..errors import ValidationError
+    from ..files import parse_model
+    from ..importing import from_dotprompt, from_prompty
+    from ..model import PromptSpec
+
+    converted = []
+    for path in paths:
+        suffix = path.suffix.lower()
+        if suffix not in (".prompt", ".prompty"):
+            raise UsageError(f"{path}: not a .prompt (dotprompt) or .prompty (Prompty) file",
+                             field="FILE")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"{path} is not UTF-8 text", field="FILE") from exc
+        make = from_dotprompt if suffix == ".prompt" else from_prompty
+        item = make(text, str(path), path.stem)
+        body = _dump(item.spec)
+        target = f"{project.prompt_path(item.name)}/{PROMPT_FILE}"
+        try:
+            parse_model(PromptSpec, body, target)
+        except ValidationError as exc:
+            raise ValidationError(f"{path}: the converted prompt is not valid: {exc.message}",
+                                  problems=exc.problems) from exc
+        if (project.root / project.prompt_path(item.name)).exists() or \
+                any(c[1].name == item.name for c in converted):
+            raise UsageError(f"{project.prompt_path(item.name)} already exists", field="FILE",
+                             fix="rename the file, or remove the existing prompt")
+        converted.append((path, item, target, body))
+    results = []
+    for path, item, target, body in converted:
+        file = project.root / target
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(f"# Imported from {path.name} by `promptctl import`.\n{body}",
+                        encoding="utf-8")
+        results.append(ImportResult(str(path), item.name, [target], item.unconverted))
+    return results
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Multi-line strings (templates) as `|` blocks, readable and diffable."""
+
+
+def _block_str(dumper: yaml.SafeDumper, value: str):
+    style = "|" if "\n" in value and not value.startswith((" ", "\n")) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockDumper.add_representer(str, _block_str)
+
+
+def _dump(data: dict) -> str:
+    return yaml.dump(data, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True, width=100)
