@@ -103,6 +103,23 @@ def analyze(path: Path, size: int) -> None:
     print(f"analyze over {size:,} logged calls: {took:.2f} s (target < 3) -> "
           f"{decision.action.value}; stable {obs.stable.calls:,} calls / {obs.stable.keys:,} keys,"
           f" canary {obs.canary.calls:,} / {obs.canary.keys:,}")
+    # what `canary analyze` reads besides: the recorded score names (observe-only rows) and
+    # the step's earlier looks (running intersections)
+    from dataclasses import replace
+
+    from promptctl.canary_sources import recorded_scores
+    from promptctl.services.canary import EARLIER_LOOKS
+    now = time.time()
+    sel = replace(sel, until=now, weight=50)
+    t = time.perf_counter()
+    recorded_scores(path, sel)
+    obs = read_sqlite(path, sel, policy.metrics)
+    earlier = [read_sqlite(path, replace(sel, until=sel.since + (now - sel.since) * f),
+                           policy.metrics) for f in EARLIER_LOOKS]
+    decision = decide(policy, obs, weight=50, elapsed=3600, earlier=earlier)
+    full = time.perf_counter() - t
+    print(f"  with the score listing, routing check and {len(EARLIER_LOOKS)} earlier looks: "
+          f"{full:.2f} s ({full / took:.2f}x) -> {decision.action.value}")
 
 
 def main() -> None:

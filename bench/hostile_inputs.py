@@ -16,6 +16,7 @@ import time
 
 from promptctl.errors import PromptctlError
 from promptctl.files import load_yaml
+from promptctl.model import Body
 from promptctl.render import CompiledPrompt
 
 PROMPT = ("name: support-refund\nmodel: {provider: openai, name: gpt-4o, params: {temperature: 0}}\n"
@@ -67,7 +68,7 @@ def main() -> None:
     print("YAML files (promptctl.files.load_yaml):")
     measure(YAML, lambda text: load_yaml(text, "prompt.yaml"), rounds)
     print("templates (CompiledPrompt.render):")
-    measure(TEMPLATES, lambda source: CompiledPrompt("p@1", {"t": source}, (("text", "t"),), {})
+    measure(TEMPLATES, lambda source: CompiledPrompt("p@1", {"t": source}, (Body("text", "t"),), {})
             .render({"question": "where is my order?"}), rounds)
 
 

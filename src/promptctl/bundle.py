@@ -97,6 +97,8 @@ def parse_bundle(text: str, file: str, env: str | None = None) -> Bundle:
         data = json.loads(text)
     except ValueError as exc:
         raise _invalid(file, "(document)", f"not JSON: {exc}") from exc
+    except RecursionError as exc:   # a hostile file must be a finding, not a crash in the app
+        raise _invalid(file, "(document)", "not JSON promptctl wrote: nested too deeply") from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise _invalid(file, "format", f"expected {FORMAT!r}", fix="rebuild it with `promptctl bundle`")
     if env is not None and data.get("env") != env:

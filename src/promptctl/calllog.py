@@ -77,6 +77,10 @@ class CallRecord:
     tokens_in: int | None = None
     tokens_out: int | None = None
     scores: dict[str, float] = field(default_factory=dict)
+    # Where routing put the key (0-9999) and the canary's bound then (weight x 100): a call
+    # whose variant contradicts them was misrouted. None when no canary was running.
+    bucket: int | None = None
+    threshold: int | None = None
 
     kind = "call"
 
@@ -248,7 +252,8 @@ class CallLogger:
                  error: Any = None, tokens_in: int | None = None, tokens_out: int | None = None,
                  scores: dict[str, float] | None = None, model: str | None = None,
                  digest: str | None = None, call_id: str | None = None,
-                 time_: float | None = None) -> str:
+                 time_: float | None = None, bucket: int | None = None,
+                 threshold: int | None = None) -> str:
         """Log one call; fields not given are taken from `prompt`. Returns the call id."""
         get = getattr
         p = prompt
@@ -268,6 +273,8 @@ class CallLogger:
             error=_error_name(error),
             tokens_in=_count(tokens_in), tokens_out=_count(tokens_out),
             scores=_scores(scores) if scores else {},
+            bucket=_count(bucket if bucket is not None else get(p, "bucket", None)),
+            threshold=_count(threshold if threshold is not None else get(p, "threshold", None)),
         )
         self.submit(record)
         return record.call_id

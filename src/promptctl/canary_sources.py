@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .canary import MetricKind, MetricPolicy, Observations, VariantData
+from .canary_srm import RoutingCheck
 from .canary_stats import Moments
 from .errors import MetricSourceError
 
@@ -31,6 +32,7 @@ class Selection:
     since: float                  # unix seconds: the start of the current step
     segment: str | None = None    # None: every segment
     until: float | None = None
+    weight: float | None = None   # the manifest's canary weight (to spot stale routing)
 
 
 # --- SQLite ------------------------------------------------------------------------------
@@ -59,14 +61,15 @@ SELECT COUNT(v), COALESCE(SUM(v), 0), COALESCE(SUM(v * v), 0), COALESCE(SUM(k), 
 """
 
 
-def _where(sel: Selection) -> str:
-    clauses = ["name = :name", "env = :env", "version = :version", "variant = :variant",
-               "ts >= :since"]
+def _where(sel: Selection, table: str = "") -> str:
+    c = f"{table}." if table else ""
+    clauses = [f"{c}name = :name", f"{c}env = :env", f"{c}version = :version",
+               f"{c}variant = :variant", f"{c}ts >= :since"]
     if sel.until is not None:
-        clauses.append("ts < :until")
+        clauses.append(f"{c}ts < :until")
     # The default entry's canary is judged on its own traffic only: a segment routes its
     # calls by its own entry (and may run its own canary of the same versions).
-    clauses.append("segment = :segment" if sel.segment is not None else "segment IS NULL")
+    clauses.append(f"{c}segment = :segment" if sel.segment is not None else f"{c}segment IS NULL")
     return " AND ".join(clauses)
 
 
@@ -88,10 +91,85 @@ def _open_readonly(path: Path) -> sqlite3.Connection:
     return conn
 
 
+MISROUTED = "(bucket < threshold) != (variant = 'canary')"
+# One pass per variant: checked, misrouted, at another weight, and the keys and calls
+# routed at the manifest's weight (the split the sample-ratio test uses).
+_ROUTING = f"""
+SELECT COUNT(*), COALESCE(SUM({MISROUTED}), 0), COALESCE(SUM(threshold != :expected), 0),
+       COUNT(DISTINCT CASE WHEN threshold = :expected THEN COALESCE(key_hash, call_id) END),
+       COALESCE(SUM(threshold = :expected), 0)
+FROM calls WHERE {{where}} AND bucket IS NOT NULL AND threshold IS NOT NULL
+"""
+_MISROUTED_IDS = (f"SELECT call_id FROM calls WHERE {{where}} AND bucket IS NOT NULL "
+                  f"AND threshold IS NOT NULL AND {MISROUTED} ORDER BY ts LIMIT :limit")
+EXAMPLES = 10
+# Score names the selection's latest calls recorded, themselves or by later feedback: a
+# sample (apps record the same scores on most calls), so listing stays cheap on big logs.
+NAME_SAMPLE = 5000
+_SCORE_NAMES = """
+WITH recent AS (SELECT call_id, scores FROM calls WHERE {where} ORDER BY ts DESC LIMIT :sample)
+SELECT DISTINCT j.key FROM recent, json_each(recent.scores) AS j
+UNION
+SELECT DISTINCT j.key FROM recent JOIN feedback AS f ON f.call_id = recent.call_id,
+       json_each(f.scores) AS j
+"""
+
+
+def _expected_threshold(sel: Selection) -> int:
+    from .routing import threshold
+    return threshold(sel.weight) if sel.weight is not None else -1
+
+
+def _routing_sqlite(conn: sqlite3.Connection, sel: Selection) -> RoutingCheck:
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(calls)")}
+    if "bucket" not in columns:     # a log written before buckets were recorded
+        return RoutingCheck()
+    checked = misrouted = other = 0
+    examples: list[str] = []
+    split = {}
+    for variant in ("stable", "canary"):
+        params = {**_params(sel, variant), "expected": _expected_threshold(sel),
+                  "limit": EXAMPLES}
+        n, bad, stale, keys, calls = conn.execute(_ROUTING.format(where=_where(sel)),
+                                                  params).fetchone()
+        checked, misrouted = checked + n, misrouted + bad
+        other += stale if sel.weight is not None else 0
+        split[variant] = (keys, calls)
+        if bad and len(examples) < EXAMPLES:
+            examples += [r[0] for r in conn.execute(_MISROUTED_IDS.format(where=_where(sel)),
+                                                    params)]
+    return RoutingCheck(checked, misrouted, tuple(examples[:EXAMPLES]), other,
+                        _split(split["stable"], split["canary"]) if checked else None)
+
+
+def _split(stable: tuple[int, int], canary: tuple[int, int]) -> tuple[int, int, int, int]:
+    return stable[0], canary[0], stable[1], canary[1]
+
+
+def recorded_scores(path: str | Path, sel: Selection) -> set[str]:
+    """Names of the scores the selection's calls recorded (observe-only candidates)."""
+    path = Path(path)
+    if path.suffix == ".jsonl":
+        return _jsonl_scan(path, sel)[1]
+    conn = _open_readonly(path)
+    try:
+        names: set[str] = set()
+        for variant in ("stable", "canary"):
+            query = _SCORE_NAMES.format(where=_where(sel))
+            names |= {r[0] for r in conn.execute(query, {**_params(sel, variant),
+                                                         "sample": NAME_SAMPLE})}
+        return names
+    except sqlite3.DatabaseError as exc:
+        raise MetricSourceError(f"cannot read the call log: {exc}", file=str(path)) from exc
+    finally:
+        conn.close()
+
+
 def read_sqlite(path: str | Path, sel: Selection, metrics: Iterable[MetricPolicy]) -> Observations:
     metrics = list(metrics)
     conn = _open_readonly(Path(path))
     try:
+        routing = _routing_sqlite(conn, sel)
         variants = {}
         for variant in ("stable", "canary"):
             params = _params(sel, variant)
@@ -114,7 +192,8 @@ def read_sqlite(path: str | Path, sel: Selection, metrics: Iterable[MetricPolicy
         raise MetricSourceError(f"cannot read the call log: {exc}", file=str(path)) from exc
     finally:
         conn.close()
-    return Observations(variants["stable"], variants["canary"], source=f"sqlite:{path}")
+    return Observations(variants["stable"], variants["canary"], source=f"sqlite:{path}",
+                        routing=routing)
 
 
 # --- JSONL -------------------------------------------------------------------------------
@@ -123,12 +202,8 @@ def read_sqlite(path: str | Path, sel: Selection, metrics: Iterable[MetricPolicy
 def read_jsonl_log(path: str | Path, sel: Selection,
                    metrics: Iterable[MetricPolicy]) -> Observations:
     """The same aggregation as `read_sqlite`, in Python, for JSONL logs."""
-    from .sinks import read_jsonl
     metrics = list(metrics)
-    try:
-        calls, feedback = read_jsonl(path)
-    except (OSError, ValueError) as exc:
-        raise MetricSourceError(f"cannot read the call log: {exc}", file=str(path)) from exc
+    calls, feedback = _read_jsonl(path)
     late: dict[str, dict[str, float]] = defaultdict(dict)
     for fb in sorted(feedback, key=lambda f: f.time):
         late[fb.call_id].update(fb.scores)
@@ -159,7 +234,57 @@ def read_jsonl_log(path: str | Path, sel: Selection,
             k = sum(len(u[field]) for u in per_key.values())
             moments[m.name] = Moments(len(means), sum(means), sum(x * x for x in means), k)
         variants[variant] = VariantData(version, n_calls, n_errors, len(per_key), moments)
-    return Observations(variants["stable"], variants["canary"], source=f"jsonl:{path}")
+    return Observations(variants["stable"], variants["canary"], source=f"jsonl:{path}",
+                        routing=_jsonl_scan(path, sel)[0])
+
+
+def _read_jsonl(path: str | Path) -> tuple[list, list]:
+    from .sinks import read_jsonl
+    try:
+        return read_jsonl(path)
+    except (OSError, ValueError) as exc:
+        raise MetricSourceError(f"cannot read the call log: {exc}", file=str(path)) from exc
+
+
+def _selected(c: Any, sel: Selection) -> bool:
+    version = sel.canary_version if c.variant == "canary" else sel.stable_version
+    return (c.name == sel.name and c.env == sel.env and c.version == version
+            and c.variant in ("stable", "canary") and c.time >= sel.since
+            and (sel.until is None or c.time < sel.until) and c.segment == sel.segment)
+
+
+def _jsonl_scan(path: str | Path, sel: Selection) -> tuple[RoutingCheck, set[str]]:
+    """The routing check and the recorded score names of a JSONL log's selection."""
+    calls, feedback = _read_jsonl(path)
+    expected = _expected_threshold(sel)
+    checked = misrouted = other = 0
+    examples: list[str] = []
+    names: set[str] = set()
+    ids = set()
+    keys: dict[str, set] = {"stable": set(), "canary": set()}
+    at_weight = {"stable": 0, "canary": 0}
+    for c in calls:
+        if not _selected(c, sel):
+            continue
+        ids.add(c.call_id)
+        names.update(c.scores)
+        if c.bucket is None or c.threshold is None:
+            continue
+        checked += 1
+        other += sel.weight is not None and c.threshold != expected
+        if c.threshold == expected:
+            keys[c.variant].add(c.key_hash or c.call_id)
+            at_weight[c.variant] += 1
+        if (c.bucket < c.threshold) != (c.variant == "canary"):
+            misrouted += 1
+            if len(examples) < EXAMPLES:
+                examples.append(c.call_id)
+    for fb in feedback:
+        if fb.call_id in ids:
+            names.update(fb.scores)
+    split = _split((len(keys["stable"]), at_weight["stable"]),
+                   (len(keys["canary"]), at_weight["canary"])) if checked else None
+    return RoutingCheck(checked, misrouted, tuple(examples), other, split), names
 
 
 def read_call_log(path: str | Path, sel: Selection,

@@ -111,8 +111,11 @@ def try_lock(state_dir: Path):
 
 def _command() -> str:
     name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
-    args = " ".join(sys.argv[1:])[:120]
-    return f"{'promptctl' if name in ('promptctl', '__main__.py', '-m') else name} {args}".strip()
+    if name in ("promptctl", "__main__.py"):
+        name = "promptctl"
+    elif name == "-c":
+        name = "python -c"
+    return f"{name} {' '.join(sys.argv[1:])[:120]}".strip()
 
 
 # ---------------------------------------------------------------- the journal

@@ -57,9 +57,11 @@ class CompiledPrompt:
 
     __slots__ = ("label", "_parts", "_defaults", "_required", "is_chat", "_tools", "_plain")
 
-    def __init__(self, label: str, templates: dict[str, str], bodies: tuple[Body, ...],
+    def __init__(self, label: str, templates: dict[str, str], bodies: tuple[Body | tuple, ...],
                  inputs: dict[str, Any], tools: tuple[dict, ...] | list[dict] = ()) -> None:
         self.label = label
+        # (role, loader name) pairs, the layout before Body, still compile
+        bodies = tuple(b if isinstance(b, Body) else Body(*b) for b in bodies)
         env = make_environment(templates)
         try:
             self._parts = [_compile_body(env, body) for body in bodies]

@@ -27,7 +27,12 @@ MAX_RANGE = 10_000             # items in one range(); loops over data are bound
 MAX_WRAP_CHARS = 100_000       # wordwrap's input (textwrap is quadratic on long words)
 MAX_POWER_BITS = 100_000
 
-_budget = threading.local()
+class _Budget(threading.local):
+    deadline: float | None = None   # a class default: reading it unset must not raise (it is hot)
+    seconds: float = 0.0
+
+
+_budget = _Budget()
 # A width or precision in a %-format or {}-format spec: `%0999999d`, `{:>999999}`, `%*d`.
 _PERCENT_WIDTH = re.compile(r"%[#0 +\-]*(\*|\d+)?(?:\.(\*|\d+))?")
 _BRACE_WIDTH = re.compile(r"\{[^{}]*:[^{}]*?(\d+)[^{}]*\}")
@@ -40,7 +45,7 @@ class BudgetExceeded(SecurityError):
 @contextmanager
 def deadline(seconds: float) -> Iterator[None]:
     """Renders in this thread fail once `seconds` have passed (used by `check`)."""
-    previous = getattr(_budget, "deadline", None)
+    previous = _budget.deadline
     _budget.deadline = time.monotonic() + seconds
     _budget.seconds = seconds
     try:
@@ -50,7 +55,7 @@ def deadline(seconds: float) -> Iterator[None]:
 
 
 def tick() -> None:
-    limit = getattr(_budget, "deadline", None)
+    limit = _budget.deadline
     if limit is not None and time.monotonic() > limit:
         raise BudgetExceeded(f"rendering took longer than {_budget.seconds:g}s")
 
@@ -200,10 +205,12 @@ def _join(eval_ctx: Any, value: Any, d: str = "", attribute: Any = None) -> str:
 def render_bounded(template: Any, values: dict[str, Any]) -> str:
     """Render, counting output as it streams, so a loop cannot build an unbounded string."""
     parts, size = [], 0
+    timed = _budget.deadline is not None
     for chunk in template.generate(values):
         size += len(chunk)
         if size > MAX_RENDER_CHARS:
             _too_big(size, "the rendered output")
-        tick()
+        if timed:
+            tick()
         parts.append(chunk)
     return "".join(parts)

@@ -42,11 +42,16 @@ class ResolvedPrompt:
     """One routed prompt version for one call."""
 
     __slots__ = ("name", "version", "variant", "model", "provider", "params", "digest",
-                 "env", "segment", "key", "kind", "_compiled", "_contract")
+                 "env", "segment", "key", "kind", "bucket", "threshold", "_compiled", "_contract")
 
     def __init__(self, version: "_Version | None", variant: str, model: str | None, env: str,
-                 segment: str | None, key: Any, *, name: str = "", compiled: CompiledPrompt | None = None) -> None:
+                 segment: str | None, key: Any, *, name: str = "", compiled: CompiledPrompt | None = None,
+                 bucket: int | None = None, threshold: int | None = None) -> None:
         self.variant = variant
+        # The routing decision, logged with the call so a sample-ratio check can find
+        # calls whose variant contradicts their bucket. None when no canary runs.
+        self.bucket = bucket
+        self.threshold = threshold
         self.env = env
         self.segment = segment
         self.key = key
@@ -423,10 +428,13 @@ class Registry(refresh.Refreshing):
                                     fix=f"run `promptctl promote {name} VERSION --env {self.env}`")
         version = route.stable
         variant = STABLE
-        if route.canary is not None and _pick_canary(route, key):
-            version, variant = route.canary, CANARY
+        bucket = threshold = None
+        if route.canary is not None:
+            bucket, threshold = _bucket(route, key), route.limit
+            if bucket < threshold:
+                version, variant = route.canary, CANARY
         return ResolvedPrompt(version, variant, route.model_pin or version.model, self.env,
-                              route.segment, key)
+                              route.segment, key, bucket=bucket, threshold=threshold)
 
     def versions(self) -> dict:
         """(name, segment) -> (stable version, canary version or None, weight buckets)."""
@@ -504,12 +512,11 @@ class Registry(refresh.Refreshing):
         return ResolvedPrompt(None, FALLBACK, None, self.env, segment, key, name=name, compiled=compiled)
 
 
-def _pick_canary(route: _Route, key: Any) -> bool:
-    if route.limit >= routing.BUCKETS:
-        return True
+def _bucket(route: _Route, key: Any) -> int:
+    """The key's routing bucket; a call without a key draws a fresh one."""
     if key is None:
-        return routing._random.randrange(routing.BUCKETS) < route.limit
-    return routing.bucket(route.salt, str(key)) < route.limit
+        return routing._random.randrange(routing.BUCKETS)
+    return routing.bucket(route.salt, str(key))
 
 
 class _Lazy:

@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS calls (
     call_id TEXT NOT NULL, ts REAL NOT NULL, env TEXT, segment TEXT, name TEXT NOT NULL,
     version TEXT NOT NULL, variant TEXT NOT NULL, digest TEXT, model TEXT, key_hash TEXT,
     latency_ms REAL, success INTEGER NOT NULL, error TEXT, tokens_in INTEGER,
-    tokens_out INTEGER, scores TEXT
+    tokens_out INTEGER, scores TEXT, bucket INTEGER, threshold INTEGER
 );
 CREATE INDEX IF NOT EXISTS calls_by_release ON calls (name, env, version, ts);
 CREATE INDEX IF NOT EXISTS calls_by_id ON calls (call_id);
@@ -32,7 +32,11 @@ CREATE TABLE IF NOT EXISTS feedback (call_id TEXT NOT NULL, ts REAL NOT NULL, sc
 CREATE INDEX IF NOT EXISTS feedback_by_call ON feedback (call_id);
 """
 
-_INSERT_CALL = "INSERT INTO calls VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+CALL_COLUMNS = ("call_id, ts, env, segment, name, version, variant, digest, model, key_hash, "
+                "latency_ms, success, error, tokens_in, tokens_out, scores, bucket, threshold")
+_INSERT_CALL = f"INSERT INTO calls ({CALL_COLUMNS}) VALUES ({','.join('?' * 18)})"
+# Logs written before the routing bucket was recorded get the columns on first open.
+_ADDED_COLUMNS = (("bucket", "INTEGER"), ("threshold", "INTEGER"))
 _INSERT_FEEDBACK = "INSERT INTO feedback VALUES (?,?,?)"
 
 
@@ -69,6 +73,14 @@ def connect(path: Path, *, timeout: float = 30.0) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
+        have = {row[1] for row in conn.execute("PRAGMA table_info(calls)")}
+        for name, kind in _ADDED_COLUMNS:
+            if name not in have:
+                try:
+                    conn.execute(f"ALTER TABLE calls ADD COLUMN {name} {kind}")
+                except sqlite3.OperationalError as exc:
+                    if "duplicate column" not in str(exc):   # another process was first
+                        raise
 
     _retry(setup, timeout)
     return conn
@@ -94,7 +106,7 @@ class SQLiteSink:
                 calls.append((r.call_id, r.time, r.env, r.segment, r.name, r.version, r.variant,
                               r.digest, r.model, r.key_hash, r.latency_ms, int(r.success),
                               r.error, r.tokens_in, r.tokens_out,
-                              json.dumps(r.scores) if r.scores else None))
+                              json.dumps(r.scores) if r.scores else None, r.bucket, r.threshold))
             else:
                 feedback.append((r.call_id, r.time, json.dumps(r.scores)))
         conn = self._conn

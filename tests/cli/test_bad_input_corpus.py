@@ -210,6 +210,11 @@ def cases() -> list[Case]:
     for label, (suite, needle) in suite_cases.items():
         add(label, "check", {S: suite}, S, needle)
     add("gates-empty", "eval", {S: SUITE + "gates: []\n"}, S, "gates")
+    deep_json = '{"inputs": {"question": ' + "[" * 100000 + "]" * 100000 + "}}\n"
+    for kind in ("check", "eval"):
+        add("jsonl-deep", kind, {D: deep_json}, D, "nested too deeply")
+    add("bundle-deep", "verify", {"release.lock.json": "[" * 100000 + "]" * 100000},
+        "release.lock.json", "nested too deeply", code=1)   # verify reports findings, like check
     csv_suite = SUITE.replace("cases.jsonl", "cases.csv")
     csv_path = "evals/support-refund/cases.csv"
     for label, (text, needle) in {
@@ -341,7 +346,8 @@ def test_the_corpus_is_large_and_ids_are_unique():
 
 
 @pytest.mark.parametrize("case", CASES_LIST, ids=[c.id for c in CASES_LIST])
-def test_bad_input_is_one_line_the_exit_code_and_no_change(prepared, tmp_path, case):
+def test_bad_input_is_one_line_the_exit_code_and_no_change(prepared, tmp_path, case, monkeypatch):
+    monkeypatch.setattr("promptctl.checks.CHECK_RENDER_SECONDS", 0.5)   # the slow case, sooner
     root = tmp_path / "repo"
     shutil.copytree(prepared, root, symlinks=True)
     (tmp_path / "outside.txt").write_text("SECRET FROM OUTSIDE THE REPO\n")

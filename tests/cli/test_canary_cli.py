@@ -107,7 +107,8 @@ def test_a_broken_jsonl_call_log_is_a_metric_source_failure_not_a_crash(prompt_r
     log.write_text('{"garbage": 1}\n')
     result = CliRunner().invoke(_app(), ["analyze", "support-refund", "-e", "production",
                                          "--call-log", str(log)])
-    assert result.exit_code == 0, result.output
+    # an unreadable metric source is an external failure (3), not a verdict on the canary
+    assert result.exit_code == 3, result.output
     assert "metric source: " in result.output and "line 1 is not a call-log record" in result.output
 
 

@@ -61,7 +61,12 @@ def test_failing_gate_exits_1(repo):
 
 
 def test_regression_against_baseline_exits_1(repo):
-    build_file_tree(repo, {"prompts/support-refund/prompt.yaml":
+    # 8 cases cannot show a 6-case drop once Holm corrects for the two metrics; 16 can.
+    many = "".join(json.dumps({"id": f"q{i}", "inputs": {"question": f"question {i}"},
+                               "expected": f"question {i}" if i % 4 else "absent"}) + "\n"
+                   for i in range(16))
+    build_file_tree(repo, {"evals/support-refund/cases.jsonl": many,
+                           "prompts/support-refund/prompt.yaml":
                            (repo / "prompts/support-refund/prompt.yaml").read_text()
                            .replace("Question: {{ question }}", "Question: redacted")})
     result = invoke(repo, "eval", "support-refund", "--baseline", "1.0.0")
@@ -327,3 +332,18 @@ def test_bad_provider_settings_in_config_are_one_line(repo, setting, message):
     result = invoke(repo, "eval", "support-refund")
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith(f"error: promptctl.yaml: {message}"), result.stderr
+
+
+def test_eval_plan_states_what_the_suite_can_detect_and_what_it_needs(repo):
+    from promptctl.evals import stats
+    result = invoke(repo, "eval", "plan", "support-refund", "--detect", "0.05")
+    assert result.exit_code == 0, result.output
+    needed = stats.cases_needed(0.05, 0.025)          # two metrics: Holm tests one at 0.025
+    assert "support-refund: 8 cases, 2 metrics, α 0.05" in result.output
+    mde = stats.min_detectable_drop(8, 0.025)
+    assert 0.8 < mde < 1 and f"detectable now: a drop of {mde:.3f} or more" in result.output
+    assert f"to detect a drop of 0.050: {needed} cases ({needed - 8} more)" in result.output
+    data = json.loads(invoke(repo, "eval", "plan", "support-refund", "--json").output)
+    assert data["cases"] == 8 and data["level"] == 0.025
+    bad = invoke(repo, "eval", "plan", "support-refund", "--detect", "1.5")
+    assert bad.exit_code == 2 and "--detect" in bad.output

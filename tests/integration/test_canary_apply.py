@@ -20,7 +20,9 @@ from promptctl.services import deploy  # noqa: E402
 from promptctl.services.project import open_project  # noqa: E402
 
 POLICY = ("canary:\n  min_calls: 300\n  min_duration: 0\n"
-          "  metrics: {error_rate: {tolerance: 0.02}}\n")
+          "  metrics: {error_rate: {tolerance: 0.02}}\n"
+          # the simulated traffic logs as many calls per variant at any weight
+          "  srm: false\n")
 
 
 class _Hook(BaseHTTPRequestHandler):

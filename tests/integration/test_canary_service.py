@@ -30,7 +30,9 @@ environments:
           canary: {{version: 1.2.0, weight: 0, started: "{started}"}}
 """
 POLICY = ("canary:\n  min_calls: 300\n  min_duration: 1m\n  deadline: 2h\n"
-          "  metrics: {error_rate: {tolerance: 0.02}}\n")
+          "  metrics: {error_rate: {tolerance: 0.02}}\n"
+          # the simulated traffic logs as many calls per variant at any weight
+          "  srm: false\n")
 
 
 @pytest.fixture

@@ -132,8 +132,10 @@ def test_gate_failure_without_baseline_and_model_override(tmp_path, server):
     report = drift(root, DriftOptions(model="snap-2"))
     qa = by_name(report)["qa"]
     assert {r["body"]["model"] for r in server.requests} == {"snap-2"}
-    # The suite changed (same dataset): still compared, and the gate now fails.
-    assert qa.status == "regressed" and qa.newly_failing_gates == ["accuracy >= 0.99"]
+    # The suite changed (same dataset): a run of the old suite is not its baseline (a more
+    # lenient or stricter suite would pose as drift), so only the gate speaks.
+    assert qa.baseline is None and qa.run.comparison is None
+    assert qa.status == "gate failed" and qa.newly_failing_gates == ["accuracy >= 0.99"]
 
 
 def test_provider_errors_are_not_reported_as_a_prompt_regression(tmp_path, server):
@@ -167,13 +169,20 @@ def test_cli_exit_codes_and_formats(tmp_path, server):
     junit = (tmp_path / "drift.xml").read_text()
     assert 'name="no regression vs 1.0.0"' in junit and "regressed: accuracy -0.400" in junit
     assert "drift detected" in summary.read_text()
-    # The regressed run is now the last one: the same model again is no further drift.
+    # The regressed run is not the new baseline: the regression is reported until accepted.
     again = run_cli("drift", "--format", "json", cwd=root)
     data = json.loads(again.stdout)
-    assert again.returncode == 0 and data["passed"]
-    assert {i["prompt"]: i["status"] for i in data["items"]} == {"qa": "stable", "faq": "stable"}
+    assert again.returncode == 1 and not data["passed"]
+    assert {i["prompt"]: i["status"] for i in data["items"]} == {"qa": "regressed", "faq": "stable"}
+    accept = json.loads(run_cli("drift", "--json", "--accept", cwd=root).stdout)
+    assert {i["prompt"]: i["status"] for i in accept["items"]} == {"qa": "accepted",
+                                                                   "faq": "accepted"}
+    after = run_cli("drift", "--format", "json", cwd=root)
+    data = json.loads(after.stdout)
+    assert after.returncode == 0 and data["passed"]
     qa = next(i for i in data["items"] if i["prompt"] == "qa")
-    assert qa["baseline"]["score"] == pytest.approx(0.6)
+    assert qa["status"] == "stable" and qa["baseline"]["score"] == pytest.approx(0.6)
+    assert qa["baseline"]["accepted"]
     future = json.loads(run_cli("drift", "--json", "--since", "2999-01-01", cwd=root).stdout)
     assert {i["status"] for i in future["items"]} == {"no baseline"}
     usage = run_cli("drift", "--format", "html", cwd=root)

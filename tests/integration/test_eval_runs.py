@@ -275,3 +275,43 @@ def test_history_path_is_configurable_and_settings_checked(tmp_path):
     (root / "promptctl.yaml").write_text("eval: {histroy: x.sqlite}\n")
     with pytest.raises(Exception, match="eval.histroy: unknown setting"):
         evaluate(root, "qa", EvalOptions())
+
+
+def test_a_failed_judge_costs_only_its_own_metric(tmp_path):
+    def reply(body):
+        content = body["messages"][-1]["content"]
+        if "grading" in content:   # out of range for w0's answer, fine for the others
+            return '{"score": 9}' if '"w0"' in content else '{"score": 5, "reason": "ok"}'
+        return content
+    with FakeLLM(reply=reply) as server:
+        root = make_repo(tmp_path / "r", provider="openai", cases=3,
+                         config=f"providers:\n  openai: {{base_url: '{server.url}'}}\n")
+        (root / "evals/qa/suite.yaml").write_text(
+            "dataset: cases.jsonl\njudge: {model: judge-1}\nmetrics:\n"
+            "  - {type: contains}\n  - {name: clarity, type: llm_judge, rubric: 'Clear?', scale: [1, 5]}\n")
+        run = evaluate(root, "qa", EvalOptions(no_cache=True)).runs[0]
+    first = run.cases[0]
+    assert first.error is None and first.scores["contains"] == 1.0
+    assert "clarity" not in first.scores and "outside the scale" in first.metric_errors["clarity"]
+    assert not first.passed and run.cases[1].passed
+    summary = run.summary["metrics"]
+    assert summary["contains"]["mean"] == 1.0 and summary["clarity"]["mean"] == 1.0
+    assert summary["clarity"]["errors"] == 1 and summary["clarity"]["n"] == 2
+    assert run.summary["errors"] == 0
+
+
+def test_a_provider_outage_exits_3_not_1(tmp_path):
+    from typer.testing import CliRunner
+
+    from promptctl.cli import app
+    with FakeLLM() as server:
+        url = server.url
+    # the server is gone: every call is refused on loopback, like a provider that is down
+    root = make_repo(tmp_path / "r", provider="openai", cases=4,
+                     config=f"providers:\n  openai: {{base_url: '{url}', retries: 0}}\n")
+    run = evaluate(root, "qa", EvalOptions(no_cache=True, record=False)).runs[0]
+    assert run.summary["provider_errors"] == 4 and run.summary["outage"]
+    assert all(c.provider_error for c in run.cases)
+    result = CliRunner().invoke(app, ["-C", str(root), "eval", "qa", "--no-cache"])
+    assert result.exit_code == 3, result.output
+    assert "the provider failed on 4 of 4 calls" in result.output

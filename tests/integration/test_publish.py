@@ -25,6 +25,7 @@ def cli(root, *args):
 
 
 def configure(root, targets: list[dict], env: str = "production") -> None:
+    """Set (or replace) the env's publish targets in promptctl.yaml and commit it."""
     config = root / "promptctl.yaml"
     kept = config.read_text().split("publish:\n", 1)[0]   # a second `publish:` key is refused
     config.write_text(kept + "publish:\n  " + env + ": " + json.dumps(targets) + "\n")

@@ -65,7 +65,8 @@ def test_a_running_app_keeps_the_pinned_content_after_a_tag_swap(pinned):
     reg = Registry.open(pinned, env="production", refresh_interval=0)
     recreate_tag(pinned, "support-refund", "2.0.0", "Offer a refund at once.")
     deploy.promote(project(pinned), "triage", "1.0.0", "production")   # a new manifest to load
-    assert reg.refresh() and reg.last_error is None
+    reg.refresh()                      # the background thread may have loaded it already
+    assert reg.get("triage").version == "1.0.0" and reg.last_error is None, reg.last_error
     served = {reg.get("support-refund", key=f"user{i}").digest for i in range(400)}
     assert served == {pins["digest"], pins["canary"]["digest"]}
 
@@ -89,6 +90,10 @@ def test_bundle_records_pins_and_from_bundle_checks_them(deploy_repo, tmp_path):
         "sha256:" + "0" * 64
     out.write_text(json.dumps(data))
     with pytest.raises(PromptctlError, match="swapped"):
-        Registry.from_bundle(out, env="production")
+        Registry.from_bundle(out, env="production", cache_dir=None)
+    # with the on-disk copy of the last good bundle, the app keeps serving it, marked stale
+    stale = Registry.from_bundle(out, env="production")
+    assert stale.health()["status"] == "stale" and "swapped" in stale.health()["last_error"]
+    assert stale.get("support-refund").digest == pin
     r = run_cli("bundle", "--verify", "-o", str(out), cwd=root)
     assert r.returncode == 1 and "swapped" in r.stderr

@@ -94,6 +94,8 @@ def test_page_content_and_escaping(site, tmp_path):
     assert sum(int(n) for n, _ in rows) == 300
     assert any(float(rate) > 20 for _, rate in rows) and any(float(rate) == 0 for _, rate in rows)
     assert "No eval runs recorded." in page                  # triage has none
+    # the canary's sample-ratio check, as `canary analyze` makes it
+    assert "canary 2.0.0 in production: sample ratio ok" in page and "expected 5.0%" in page
 
 
 def test_one_env_and_bad_env(site, tmp_path):

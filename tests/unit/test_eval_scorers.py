@@ -119,3 +119,10 @@ def test_a_judge_reply_without_json_needs_an_explicit_score(reply, score):
             scorers.parse_judge(metric, reply)
     else:
         assert scorers.parse_judge(metric, reply)[0] == score
+
+
+@pytest.mark.parametrize("reply", ['{"score": 7}', '{"score": 0}', "Score: 9", '{"score": "nan"}'])
+def test_an_out_of_range_judge_score_is_an_error_not_a_clamped_grade(reply):
+    metric = MetricSpec.model_validate({"type": "llm_judge", "rubric": "Polite?", "scale": [1, 5]})
+    with pytest.raises(ValueError, match="outside the scale"):
+        scorers.parse_judge(metric, reply)

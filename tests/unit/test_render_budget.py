@@ -5,12 +5,13 @@ import time
 import pytest
 
 from promptctl.errors import RenderError
+from promptctl.model import Body
 from promptctl.render import CompiledPrompt
 from promptctl.render_limits import MAX_RENDER_CHARS, deadline
 
 
 def render(source: str, **inputs):
-    return CompiledPrompt("p@1.0.0", {"t": source}, (("text", "t"),), {}).render(inputs)
+    return CompiledPrompt("p@1.0.0", {"t": source}, (Body("text", "t"),), {}).render(inputs)
 
 
 @pytest.mark.parametrize("source,needle", [

@@ -42,23 +42,45 @@ def _interval(metric, kind: str) -> str:
     return f"{iv.estimate:+.3g} [{iv.low:+.3g}, {iv.high:+.3g}]"
 
 
+def _verdict(metric) -> str:
+    """The verdict, with its reason when it is not a plain pass or fail."""
+    text = metric.verdict.value
+    if metric.verdict.value in ("no_data", "inconclusive") and metric.reason:
+        text += f": {metric.reason}"
+    return text
+
+
+def _srm_line(srm) -> str | None:
+    if srm is None or srm.verdict == "off":
+        return None
+    label = "MISMATCH" if srm.mismatch else srm.verdict
+    return f"sample ratio (srm): {label}: {srm.reason}"
+
+
 def render(analysis) -> str:
-    """The analysis as text: one line per metric, then the decision and why."""
+    """The analysis as text: one line per metric, the sample-ratio check, then the decision
+    and why."""
+    from ..canary import format_duration
+
     t, d = analysis.target, analysis.decision
     kinds = {m.name: m.kind.value for m in analysis.policy.metrics}
     where = t.env + (f"/{t.segment}" if t.segment else "")
     lines = [f"{t.name} in {where}: stable {t.stable} vs canary {t.version} at {t.weight:g}% "
-             f"({d.stable_calls} / {d.canary_calls} calls, {d.elapsed / 60:.0f} min in this step)"]
+             f"({d.stable_calls} / {d.canary_calls} calls, {format_duration(d.elapsed)} "
+             "in this step)"]
     if analysis.error:
         lines.append(f"metric source: {analysis.error}")
     rows = [("metric", "stable", "canary", "canary - stable [always-valid interval]", "verdict")]
     for m in d.metrics:
         kind = kinds.get(m.name, "score")
-        flag = " (critical)" if m.critical else ""
+        flag = " (critical)" if m.critical else " (observe only)" if m.observe else ""
         rows.append((m.name + flag, _fmt(m.stable, kind), _fmt(m.canary, kind),
-                     _interval(m, kind), m.verdict.value))
+                     _interval(m, kind), _verdict(m)))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    srm = _srm_line(d.srm)
+    if srm:
+        lines.append(srm)
     target = f" to {d.weight:g}%" if d.action.value in ("advance", "promote") else ""
     lines.append(f"decision: {d.action.value}{target}")
     lines += [f"  - {reason}" for reason in d.reasons]
@@ -80,8 +102,11 @@ def analyze_command(
     webhook: Optional[str] = typer.Option(None, "--webhook", metavar="URL", help="POST a JSON event on a change."),
     call_log: Optional[Path] = typer.Option(None, "--call-log", help="Call log file to read."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+    exit_code: bool = typer.Option(False, "--exit-code",
+                                   help="Exit 1 on a rollback decision (0 otherwise)."),
 ) -> None:
-    """Compare a running canary with stable and decide: advance, promote, hold or roll back."""
+    """Compare a running canary with stable and decide: advance, promote, hold or roll back.
+    Exit 3 when the metric source could not be read."""
     from ..services import canary as svc
     from ..services.project import open_project
     project = open_project(state().directory)
@@ -98,6 +123,10 @@ def analyze_command(
             raise
         if change is not None and not json_out:
             typer.echo(f"applied: {change.summary()}")
+    if analysis.observations is None:   # the source is down: no verdict on the canary
+        raise typer.Exit(3)
+    if exit_code and analysis.decision.action.value == "rollback":
+        raise typer.Exit(1)
 
 
 def watch_command(

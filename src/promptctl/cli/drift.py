@@ -22,9 +22,11 @@ def drift_cmd(
     fmt: str = typer.Option("table", "--format", help="table, json, junit or markdown."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
     as_json: bool = typer.Option(False, "--json", help="Same as --format json (like every read command)."),
+    accept: bool = typer.Option(False, "--accept", help="Make today's runs the accepted baselines."),
 ) -> None:
     """Re-run the suites of every served version on the live model (never the cache) and
-    compare with the last recorded run; exit 1 on a significant regression or failed gate."""
+    compare with its accepted baseline; exit 1 on a significant regression or failed gate,
+    3 when the provider failed."""
     from ..errors import UsageError
     from ..services.drift import DriftOptions, drift
     from .evals import _progress
@@ -38,7 +40,7 @@ def drift_cmd(
     if concurrency is not None and concurrency < 1:
         raise UsageError("--concurrency must be at least 1", field="--concurrency")
     options = DriftOptions(env=env, model=model, provider=provider, since=since,
-                           concurrency=concurrency)
+                           concurrency=concurrency, accept=accept)
     with _progress() as on_progress:
         options.on_progress = on_progress
         report = drift(state().directory, options)
@@ -59,7 +61,14 @@ def _emit(report, fmt: str, output: Optional[Path]) -> None:
         typer.echo("no served version has a suite" if report.skipped else
                    "the manifest serves nothing yet (promote a version first)", err=True)
     if not report.passed:
-        raise typer.Exit(1)
+        failed = [item for item in report.items if item.failed]
+        for item in failed:
+            if item.outage:
+                s = item.run.summary
+                typer.echo(f"{item.served.name}@{item.served.version}: the provider failed on "
+                           f"{s['provider_errors']} of {s['cases']} calls: no verdict on the "
+                           "prompt (retry later)", err=True)
+        raise typer.Exit(3 if all(item.outage for item in failed) else 1)
 
 
 def _print_table(report) -> None:
@@ -76,7 +85,8 @@ def _print_table(report) -> None:
     table = Table(box=None, pad_edge=False)
     for col in ("prompt", "served in", "model", "status", "change"):
         table.add_column(col)
-    colours = {"provider errors": "red", "regressed": "red", "gate failed": "red", "no baseline": "yellow", "stable": "green"}
+    colours = {"provider errors": "red", "regressed": "red", "gate failed": "red",
+               "no baseline": "yellow", "stable": "green", "accepted": "cyan"}
     for item in sorted(report.items, key=lambda i: (not i.failed, i.served.name)):
         status = f"[{colours[item.status]}]{item.status}[/]"
         table.add_row(f"{item.served.name}@{item.served.version}", ", ".join(item.served.where),
@@ -91,7 +101,8 @@ def _print_table(report) -> None:
             comp = item.run.comparison
             if comp is not None:
                 how = f"{comp['paired']} paired cases" if comp["method"] == "paired" else "unpaired"
-                _print_comparison(console, comp, f"vs run #{comp['baseline_run']} of "
+                label = comp.get("baseline_label") or f"run #{comp['baseline_run']}"
+                _print_comparison(console, comp, f"vs {label} of "
                                   f"{comp['baseline_started'][:16]} on {comp['baseline_model']} ({how}):")
     for prompt, why in report.skipped:
         console.print(f"skipped {prompt}: {why}", markup=False)

@@ -186,6 +186,24 @@ def _pct(value) -> str:
     return "" if value is None else f"{value:.1%}"
 
 
+@command(eval_app, "plan")
+def plan_cmd(
+    name: str = typer.Argument(..., help="Prompt whose suite to size.", autocompletion=prompt_names),
+    detect: Optional[float] = typer.Option(None, "--detect",
+                                           help="The drop to detect, e.g. 0.05 for five points."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """How small a drop the suite can detect, and how many cases a drop of --detect needs."""
+    from ..services.eval_plan import describe, plan
+
+    result = plan(state().directory, name, detect)
+    if as_json:
+        import json
+        typer.echo(json.dumps(result, indent=2))
+        return
+    typer.echo("\n".join(describe(result)))
+
+
 @command(eval_app, "merge")
 def merge_cmd(
     files: List[Path] = typer.Argument(..., help="JSON results of `eval --shard I/N --format json`."),
@@ -262,7 +280,19 @@ def _emit(report, plan) -> None:
         typer.echo("nothing to evaluate" + "".join(f"\n  {p}: {why}" for p, why in report.skipped),
                    err=True)
     if not report.passed:
-        raise typer.Exit(1)
+        raise typer.Exit(failure_code([r for r in report.runs if not r.passed]))
+
+
+def failure_code(failed_runs) -> int:
+    """3 when every failing run failed because the provider did (an outage says nothing
+    about the prompt: retry later), else 1."""
+    outages = [r for r in failed_runs if r.summary.get("outage")]
+    for run in outages:
+        s = run.summary
+        typer.echo(f"{run.prompt}@{run.version}: the provider failed on {s['provider_errors']} "
+                   f"of {s['cases']} calls (max_errors {run.max_errors}): no quality verdict",
+                   err=True)
+    return 3 if failed_runs and len(outages) == len(failed_runs) else 1
 
 
 def _print_table(report) -> None:
@@ -327,20 +357,20 @@ def _print_comparison(console, comp: dict, title: str | None = None) -> None:
     from .tables import fitted_table
     console.print(title or f"vs baseline {comp['baseline_version']} ({comp['paired']} paired):",
                   markup=False, soft_wrap=False)
-    adjusted = any(adjusted_p(m) is not None for m in comp["metrics"].values())
+    from ..evals.report import power_line, verdict
     rows = []
     for name, m in comp["metrics"].items():
-        p = f"{m['p']:.3g} ({m['test']})"
-        row = [name, f"{m['baseline']:.3f}", f"{m['candidate']:.3f}", f"{m['delta']:+.3f}",
-               fmt_interval(m["low"], m["high"], signed=True), p]
-        if adjusted:
-            value = adjusted_p(m)
-            row.append("" if value is None else f"{value:.3g}")
-        row.append("[red]REGRESSION[/]" if m["regression"] else "")
-        rows.append(row)
-    headers = ["metric", "baseline", "candidate", "delta", "95% interval", "p"]
-    headers += ["adjusted p"] if adjusted else []
-    console.print(fitted_table((*headers, ""), rows, numeric=range(1, len(headers) + 1)))
+        mark = verdict(m)
+        mark = ("[red]REGRESSION[/]" if m["regression"] else
+                f"[yellow]{mark}[/]" if mark.startswith("not detectable") else mark)
+        rows.append([name, f"{m['baseline']:.3f}", f"{m['candidate']:.3f}", f"{m['delta']:+.3f}",
+                     fmt_interval(m["low"], m["high"], signed=True), f"{m['p']:.2g}",
+                     adjusted_p(m), mark])
+    # short headers: eight columns must fit 80 (base/cand. are the baseline's and candidate's means)
+    headers = ("metric", "base", "cand.", "delta", "95% interval", "p", "Holm p", "")
+    console.print(fitted_table(headers, rows, numeric=range(1, 7)))
+    tests = sorted({m["test"] for m in comp["metrics"].values()})
+    console.print(f"p: {', '.join(tests)} test; {power_line(comp)}", markup=False, soft_wrap=False)
     flipped = comp["flipped"]
     if flipped:
         note = cut_note(min(20, len(flipped)), len(flipped))

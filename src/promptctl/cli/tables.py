@@ -11,6 +11,7 @@ import sys
 from typing import Iterable, Sequence
 
 PIPE_WIDTH = 160   # piped output (CI logs) keeps whole digests and names
+TEXT_MIN = 10      # the narrowest a text column folds to
 
 
 def width_for(stream=None) -> int | None:
@@ -30,11 +31,11 @@ def fitted_table(headers: Sequence[str], rows: Iterable[Sequence[str]],
     numeric = set(numeric)
     table = Table(box=None, pad_edge=False, show_header=header)
     for i, name in enumerate(headers):
+        widest = max([len(Text.from_markup(str(r[i])).plain) for r in rows] + [len(name)])
         if i in numeric:
-            widest = max([len(Text.from_markup(str(r[i])).plain) for r in rows] + [len(name)])
             table.add_column(name, no_wrap=True, min_width=widest)
-        else:
-            table.add_column(name, overflow="fold")
+        else:   # folds, but never to a sliver while another text column takes the room
+            table.add_column(name, overflow="fold", min_width=min(widest, TEXT_MIN))
     for row in rows:
         table.add_row(*row)
     return table

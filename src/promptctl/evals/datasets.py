@@ -86,6 +86,8 @@ def _jsonl(text: str, file: str, problems: list[Problem]) -> list[tuple[int, Any
             rows.append((number, json.loads(line)))
         except json.JSONDecodeError as exc:
             problems.append(Problem(file, f"invalid JSON: {exc.msg}", line=number))
+        except RecursionError:
+            problems.append(Problem(file, "JSON nested too deeply (flatten the case)", line=number))
     return rows
 
 

@@ -10,7 +10,8 @@ import json
 
 from . import report as eval_report
 
-ICONS = {"provider errors": "⚠️", "regressed": "❌", "gate failed": "❌", "no baseline": "➖", "stable": "✅"}
+ICONS = {"provider errors": "⚠️", "regressed": "❌", "gate failed": "❌", "no baseline": "➖",
+         "stable": "✅", "accepted": "🔖"}
 
 
 def to_json(report) -> str:
@@ -50,14 +51,17 @@ def to_markdown(report) -> str:
         if item.newly_failing_gates:
             lines.append("Gates now failing: " + ", ".join(f"`{g}`" for g in item.newly_failing_gates))
         if comp is not None:
-            lines += ["", f"Compared with run #{comp['baseline_run']} "
+            label = comp.get("baseline_label") or f"run #{comp['baseline_run']}"
+            lines += ["", f"Compared with {label} "
                       f"({comp['method']}, {comp['paired']} paired cases):", "",
-                      "| metric | then | now | delta (95%) | p | regression |",
-                      "|---|---|---|---|---|---|"]
+                      "| metric | then | now | delta (95%) | p | p (Holm) | verdict |",
+                      "|---|---|---|---|---|---|---|"]
             for name, m in comp["metrics"].items():
                 lines.append(f"| {name} | {m['baseline']:.3f} | {m['candidate']:.3f} | "
                              f"{m['delta']:+.3f} ({m['low']:+.3f}, {m['high']:+.3f}) | "
-                             f"{m['p']:.3g} ({m['test']}) | {'❌' if m['regression'] else ''} |")
+                             f"{m['p']:.3g} ({m['test']}) | {eval_report.adjusted_p(m)} | "
+                             f"{'❌ ' if m['regression'] else ''}{eval_report.verdict(m)} |")
+            lines += ["", eval_report.power_line(comp)]
             if comp["flipped"]:
                 lines += ["", "Flipped pass → fail: "
                           + ", ".join(f"`{c}`" for c in comp["flipped"][:20])]

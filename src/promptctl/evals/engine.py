@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..errors import PromptctlError, UsageError
+from ..errors import PromptctlError, ProviderError, UsageError
 from ..providers.base import Provider, Request, Response
 from ..redaction import redactor
 from . import scorers as scoring
@@ -116,9 +116,11 @@ class _Runner:
             for info in self.infos:
                 result.scores[info.name] = 0.0 if info.direction == "higher" else 1.0
                 result.reasons.setdefault(info.name, "error")
+            result.metric_errors.clear()
             result.passed = False
         else:
-            result.passed = all(info.passes(result.scores.get(info.name, 0.0))
+            # A metric without a score (its judge failed) is not a pass either.
+            result.passed = all(info.name in result.scores and info.passes(result.scores[info.name])
                                 for info in self.infos)
         self.done += 1
         if self.plan.on_progress:
@@ -136,7 +138,7 @@ class _Runner:
                 request = self.request(case)
                 self.fill(result, self.masked(complete(request)))
             except PromptctlError as exc:
-                result.error = exc.one_line()
+                _fail(result, exc)
             out.append(self.finish(result))
         return out
 
@@ -162,10 +164,16 @@ class _Runner:
             request = self.request(case)
             response = await self.call(self.plan.provider, request, sample)
             obs = self.fill(result, response)
-            for metric in self.judged:
-                result.scores[metric.name], result.reasons[metric.name] = await self.judge(metric, obs)
         except PromptctlError as exc:
-            result.error = exc.one_line()
+            _fail(result, exc)
+            return self.finish(result)
+        for metric in self.judged:
+            try:
+                result.scores[metric.name], result.reasons[metric.name] = await self.judge(metric, obs)
+            except PromptctlError as exc:
+                # The judge failed on this metric only: the answer and its other scores stand.
+                result.metric_errors[metric.name] = exc.one_line()
+                result.reasons[metric.name] = exc.one_line()
         return self.finish(result)
 
     async def call(self, provider: Provider, request: Request, sample: int) -> Response:
@@ -211,6 +219,11 @@ class _Runner:
             return scoring.parse_judge(metric, response.text)
         except ValueError as exc:
             raise PromptctlError(f"judge: {exc}") from exc
+
+
+def _fail(result: CaseResult, exc: PromptctlError) -> None:
+    result.error = exc.one_line()
+    result.provider_error = isinstance(exc, ProviderError)
 
 
 def _case_of(result: CaseResult) -> Case:

@@ -25,8 +25,13 @@ CREATE INDEX IF NOT EXISTS runs_digest ON runs (digest);
 # Added after the first release: per-case scores, so drift can pair cases with a later run.
 # Listings never select it: a history of thousands of runs should not load every case.
 CASE_SCORES = "case_scores"
+# Added with drift's accepted baseline: what a run was (eval or drift), whether it was
+# accepted as the baseline, and the suite and params it ran with.
+ADDED = (("kind", "TEXT"), ("accepted", "INTEGER"), ("suite_digest", "TEXT"),
+         ("params_digest", "TEXT"), ("provider_errors", "INTEGER"))
 COLUMNS = ("id, prompt, version, digest, provider, model, dataset_digest, cases, errors, score, "
-           "metrics, gates, passed, baseline, regressed, shard, started, duration_s")
+           "metrics, gates, passed, baseline, regressed, shard, started, duration_s, "
+           "kind, accepted, suite_digest, params_digest, provider_errors")
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,11 @@ class HistoryRow:
     started: str
     duration_s: float
     source: str = "local"     # "local", "attested" (git notes), or "local+attested"
+    kind: str = "eval"                 # "eval" or "drift"
+    accepted: bool = False             # `drift --accept` (or a first drift) made it the baseline
+    suite_digest: str = ""
+    params_digest: str = ""
+    provider_errors: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -65,28 +75,39 @@ class History:
             self._db.close()
             raise _unreadable(path, exc, "eval history") from exc
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
-        if CASE_SCORES not in columns:
-            try:
-                with self._db:
-                    self._db.execute(f"ALTER TABLE runs ADD COLUMN {CASE_SCORES} TEXT")
-            except sqlite3.OperationalError:
-                pass    # another process added it between our check and the ALTER
+        for name, kind in ((CASE_SCORES, "TEXT"), *ADDED):
+            if name not in columns:
+                try:
+                    with self._db:
+                        self._db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+                except sqlite3.OperationalError:
+                    pass    # another process added it between our check and the ALTER
 
-    def record(self, run: RunResult) -> int:
+    def record(self, run: RunResult, *, kind: str = "eval", accepted: bool = False) -> int:
         summary = run.summary
         comparison = run.comparison or {}
         with self._db:
             cursor = self._db.execute(
                 "INSERT INTO runs (prompt, version, digest, provider, model, dataset_digest, "
                 "cases, errors, score, metrics, gates, passed, baseline, regressed, shard, "
-                "started, duration_s, case_scores) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "started, duration_s, case_scores, kind, accepted, suite_digest, params_digest, "
+                "provider_errors) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run.prompt, run.version, run.digest, run.provider, run.model, run.dataset_digest,
                  summary.get("cases", 0), summary.get("errors", 0), summary.get("score", 0.0),
                  json.dumps({k: v["mean"] for k, v in summary.get("metrics", {}).items()}),
                  json.dumps(summary.get("gates", [])), int(run.passed),
                  comparison.get("baseline_version"), int(bool(comparison.get("regressed"))),
-                 run.shard, run.started, run.duration_s, json.dumps(_case_scores(run))))
+                 run.shard, run.started, run.duration_s, json.dumps(_case_scores(run)),
+                 kind, int(accepted), run.suite_digest, run.params_digest,
+                 summary.get("provider_errors", 0)))
         return int(cursor.lastrowid)
+
+    def runs_of(self, prompt: str, digest: str, dataset_digest: str) -> list[HistoryRow]:
+        """Every complete run of exactly this content on exactly this dataset, oldest first."""
+        rows = self._db.execute(f"SELECT {COLUMNS} FROM runs WHERE prompt = ? AND digest = ? "
+                                "AND dataset_digest = ? AND shard IS NULL ORDER BY id",
+                                (prompt, digest, dataset_digest))
+        return [_row(r) for r in rows]
 
     def rows(self, prompt: str | None = None, limit: int = 50) -> list[HistoryRow]:
         query = f"SELECT {COLUMNS} FROM runs"
@@ -131,7 +152,9 @@ def _row(r: tuple) -> HistoryRow:
                       errors=r[8] or 0, score=r[9] or 0.0, metrics=json.loads(r[10] or "{}"),
                       gates=json.loads(r[11] or "[]"), passed=bool(r[12]), baseline=r[13],
                       regressed=bool(r[14]), shard=r[15], started=r[16] or "",
-                      duration_s=r[17] or 0.0)
+                      duration_s=r[17] or 0.0, kind=r[18] or "eval", accepted=bool(r[19]),
+                      suite_digest=r[20] or "", params_digest=r[21] or "",
+                      provider_errors=r[22] or 0)
 
 
 def _case_scores(run: RunResult) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from .report import (adjusted_p, case_label, failing_cases, fmt, fmt_interval, metric_rows,
-                     shown_output, verdict_line)
+                     power_line, shown_output, verdict, verdict_line)
 
 EXCERPT = 400          # characters of an output shown for a case
 PASSING_SHOWN = 500    # passing cases listed per run (the rest are counted)
@@ -111,23 +111,18 @@ def _run(run, index: int) -> list[str]:
 
 def _baseline_table(comp: dict) -> list[str]:
     e = html.escape
-    adjusted = any(adjusted_p(m) is not None for m in comp["metrics"].values())
     head = ("<tr><th>metric</th><th>baseline</th><th>candidate</th><th>delta</th>"
-            "<th>95% interval</th><th>p</th>" + ("<th>adjusted p</th>" if adjusted else "")
-            + "<th></th></tr>")
+            "<th>95% interval</th><th>p</th><th>p (Holm)</th><th>verdict</th></tr>")
     parts = [f"<h3>Baseline {e(comp['baseline_version'])} ({comp['paired']} paired cases)</h3>",
              f"<div class='scroll'><table class='baseline'>{head}"]
     for name, m in comp["metrics"].items():
-        adj = adjusted_p(m)
         cells = [e(name), fmt(m["baseline"]), fmt(m["candidate"]), f"{m['delta']:+.3f}",
-                 fmt_interval(m["low"], m["high"], signed=True), f"{m['p']:.3g} ({e(m['test'])})"]
-        if adjusted:
-            cells.append("" if adj is None else f"{adj:.3g}")
-        cells.append("regression" if m["regression"] else "")
-        tds = "".join(f"<td>{c}</td>" if i == 0 else f"<td class='num'>{c}</td>"
+                 fmt_interval(m["low"], m["high"], signed=True), f"{m['p']:.3g} ({e(m['test'])})",
+                 e(adjusted_p(m)), e(verdict(m))]
+        tds = "".join(f"<td>{c}</td>" if i in (0, 7) else f"<td class='num'>{c}</td>"
                       for i, c in enumerate(cells))
         parts.append(f"<tr class='{'fail' if m['regression'] else ''}'>{tds}</tr>")
-    parts.append("</table></div>")
+    parts.append(f"</table></div><p>{e(power_line(comp))}</p>")
     flipped = comp["flipped"]
     if flipped:
         shown = ", ".join(e(c) for c in flipped[:50])

@@ -50,14 +50,6 @@ def failure_reason(case) -> str:
                                    if case.scores.get(k, 1.0) < 1.0)
 
 
-def adjusted_p(row: dict) -> float | None:
-    """A comparison row's multiplicity-adjusted p-value, when the run computed one."""
-    for key in ("p_adjusted", "adjusted_p", "p_adj"):
-        if isinstance(row.get(key), (int, float)):
-            return float(row[key])
-    return None
-
-
 def tag_rows(run) -> list[list[str]]:
     """Per dataset tag: the tag with its case count, then each metric's mean."""
     names = [m.name for m in run.metrics]
@@ -156,9 +148,32 @@ def to_junit(report) -> str:
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
+def adjusted_p(row: dict) -> str:
+    """Holm-adjusted p (runs recorded before the correction have only the raw one)."""
+    return f"{row['p_adjusted']:.3g}" if "p_adjusted" in row else "-"
+
+
+def verdict(row: dict) -> str:
+    return row.get("verdict") or ("regression" if row["regression"] else "no regression")
+
+
+def power_line(comparison: dict) -> str:
+    """What the comparison could have found: the smallest drop it detects at its size."""
+    metrics = comparison.get("metrics") or {}
+    cases = max((m.get("n", 0) for m in metrics.values()), default=comparison.get("paired", 0))
+    where = f"{cases} cases, α {comparison['alpha']:g}, Holm over {len(metrics)} metrics"
+    if "min_detectable" not in comparison:
+        return where
+    mde = comparison["min_detectable"]
+    if mde is None:
+        return f"no drop is detectable with {where}"
+    # pure breaks (no case fixed) are the easiest drop to see: a noisier one needs more
+    return f"smallest detectable drop: {mde:.3f} at best ({where}, 80% power)"
+
+
 def _regression_line(comparison: dict) -> str:
-    bad = [f"{k} {v['delta']:+.3f} (p={v['p']:.3g})" for k, v in comparison["metrics"].items()
-           if v["regression"]]
+    bad = [f"{k} {v['delta']:+.3f} (p={v['p']:.3g}, Holm {adjusted_p(v)})"
+           for k, v in comparison["metrics"].items() if v["regression"]]
     return "regressed: " + ", ".join(bad)
 
 
@@ -182,12 +197,14 @@ def to_markdown(report) -> str:
         if run.comparison is not None:
             comp = run.comparison
             lines += ["", f"Baseline `{comp['baseline_version']}` ({comp['paired']} paired cases):",
-                      "", "| metric | baseline | candidate | delta (95%) | p | regression |",
-                      "|---|---|---|---|---|---|"]
+                      "", "| metric | baseline | candidate | delta (95%) | p | p (Holm) | verdict |",
+                      "|---|---|---|---|---|---|---|"]
             for name, m in comp["metrics"].items():
                 lines.append(f"| {name} | {fmt(m['baseline'])} | {fmt(m['candidate'])} | "
                              f"{m['delta']:+.3f} {fmt_interval(m['low'], m['high'], signed=True)} | "
-                             f"{m['p']:.3g} | {'❌' if m['regression'] else ''} |")
+                             f"{m['p']:.3g} | {adjusted_p(m)} | "
+                             f"{'❌ ' if m['regression'] else ''}{verdict(m)} |")
+            lines += ["", power_line(comp)]
             if comp["flipped"]:
                 note = cut_note(min(20, len(comp["flipped"])), len(comp["flipped"]))
                 lines += ["", "Flipped pass → fail: " + ", ".join(f"`{c}`" for c in comp["flipped"][:20])

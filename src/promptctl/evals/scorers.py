@@ -500,8 +500,11 @@ def parse_judge(metric, text: str) -> Score:
             raise ValueError(f"judge reply has no score: {text[:80]!r}") from None
         raw = float(next(group for group in match.groups() if group is not None))
         reason = text.strip()[:200]
+    if raw != raw or not low <= raw <= high:
+        # Clamping would turn a confused judge into a confident grade.
+        raise ValueError(f"judge score {raw:g} is outside the scale [{low:g}, {high:g}]")
     value = (raw - low) / (high - low) if high > low else raw
-    return min(1.0, max(0.0, value)), reason
+    return value, reason
 
 
 _NUM = r"(-?\d+(?:\.\d+)?)"

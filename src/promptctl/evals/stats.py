@@ -98,3 +98,83 @@ def paired_bootstrap(base: list[float], cand: list[float], resamples: int = 2000
     below = sum(1 for m in means if m <= 0) / resamples
     above = sum(1 for m in means if m >= 0) / resamples
     return mean, low, high, min(1.0, 2 * min(below, above))
+
+
+def holm(pvalues: dict[str, float]) -> dict[str, float]:
+    """Holm's step-down adjusted p-values. Rejecting every hypothesis whose adjusted p is
+    below alpha keeps the chance of any false rejection in the family at most alpha."""
+    order = sorted(pvalues, key=lambda name: (pvalues[name], name))
+    m = len(order)
+    adjusted: dict[str, float] = {}
+    running = 0.0
+    for rank, name in enumerate(order):
+        # max() keeps the adjusted values in the order of the raw ones (step-down)
+        running = max(running, min(1.0, (m - rank) * pvalues[name]))
+        adjusted[name] = running
+    return adjusted
+
+
+# --- power -------------------------------------------------------------------------------
+#
+# A drop of d on a pass/fail metric is modelled at its most detectable: d of the cases
+# break and none is fixed. McNemar's exact test can then flag it only once at least
+# `min_broken(level)` cases broke, whatever the suite's size: the figures below say what
+# a suite can detect at best, so "not detectable" is never an overstatement.
+
+POWER = 0.8
+
+
+def normal_quantile(p: float) -> float:
+    from statistics import NormalDist
+    return NormalDist().inv_cdf(p)
+
+
+def min_broken(level: float) -> int:
+    """Fewest broken cases (none fixed) that McNemar's exact test finds significant."""
+    k = 1
+    while binom_two_sided(0, k) >= level:   # all k discordant pairs one way: p = 2 / 2**k
+        k += 1
+    return k
+
+
+def binary_power(n: int, drop: float, level: float) -> float:
+    """P(at least min_broken cases break) when each of n cases breaks with chance `drop`."""
+    k = min_broken(level)
+    if n < k or drop <= 0:
+        return 0.0
+    drop = min(drop, 1.0)
+    below = math.fsum(math.comb(n, i) * drop ** i * (1 - drop) ** (n - i) for i in range(k))
+    return max(0.0, 1.0 - below)
+
+
+def min_detectable_drop(n: int, level: float, sd: float | None = None,
+                        power: float = POWER) -> float | None:
+    """The smallest drop found with `power` at significance `level` on n paired cases:
+    the pass/fail model without `sd`, a normal approximation with the paired differences'
+    sd. None when no drop (not even from 1 to 0) is detectable with n cases."""
+    if n <= 0:
+        return None
+    if sd:
+        drop = (normal_quantile(1 - level / 2) + normal_quantile(power)) * sd / math.sqrt(n)
+        return drop if drop <= 1 else None
+    if binary_power(n, 1.0, level) < power:
+        return None
+    low, high = 0.0, 1.0
+    for _ in range(40):
+        mid = (low + high) / 2
+        low, high = (low, mid) if binary_power(n, mid, level) >= power else (mid, high)
+    return high
+
+
+def cases_needed(drop: float, level: float, power: float = POWER) -> int:
+    """The fewest paired cases that find a pass/fail drop of `drop` with `power`."""
+    if not 0 < drop <= 1:
+        raise ValueError("drop must be in (0, 1]")
+    high = min_broken(level)
+    while binary_power(high, drop, level) < power:
+        high *= 2
+    low = high // 2
+    while low + 1 < high:
+        mid = (low + high) // 2
+        low, high = (low, mid) if binary_power(mid, drop, level) >= power else (mid, high)
+    return high

@@ -181,7 +181,7 @@ def _raw_problems(data: dict, text: str, file: str, typed: Suite | None = None) 
         except ValueError as exc:
             problems.append(Problem(file, str(exc), **where))
             continue
-        if parsed.metric not in names:
+        if parsed.metric not in names and not _k_of_n_known(parsed.metric, names):
             guess = did_you_mean(parsed.metric, names)
             hint = f"did you mean {guess!r}? known: " if guess else "known: "
             problems.append(Problem(file, f"unknown metric {parsed.metric!r} ({hint}"
@@ -204,6 +204,25 @@ def _raw_problems(data: dict, text: str, file: str, typed: Suite | None = None) 
             problems.append(Problem(file, message, line=lines.get(("metrics", i)),
                                     field=f"metrics.{i}"))
     return problems
+
+
+def _k_of_n_known(name: str, names: set[str]) -> bool:
+    """`pass_at_K`, `pass_all` (whole case) and `METRIC.pass_at_K`, `METRIC.pass_all`."""
+    from .results import k_of_n
+
+    parsed = k_of_n(name)
+    return parsed is not None and (parsed[0] is None or parsed[0] in names - set(BUILTIN_METRICS))
+
+
+def k_of_n_problem(gates: list[str], repeat: int) -> str | None:
+    """A `pass_at_K` gate needs at least K samples per case."""
+    from .results import k_of_n
+
+    for text in gates:
+        parsed = k_of_n(parse_gate(text).metric)
+        if parsed is not None and parsed[1] is not None and parsed[1] > repeat:
+            return f"gate {text!r} needs at least {parsed[1]} samples per case"
+    return None
 
 
 def _schema_param_error(metric: MetricSpec) -> str | None:

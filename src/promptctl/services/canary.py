@@ -21,7 +21,8 @@ from typing import Any, Callable, Iterator
 
 
 from ..calllog import ENV_VAR, default_log_path
-from ..canary import Action, Decision, Observations, Policy, decide, parse_policy
+from ..canary import (Action, Decision, Direction, MetricKind, MetricPolicy, Observations, Policy,
+                      decide, parse_policy)
 from ..canary_sources import PrometheusSource, Selection, read_call_log
 from ..errors import MetricSourceError, NotFoundError, PromptctlError, UsageError
 from .project import Project, open_project
@@ -160,16 +161,47 @@ def call_log_path(project: Project) -> Path:
     return default_log_path(project.root)
 
 
-def _observe(project: Project, target: CanaryTarget, policy: Policy, raw_policy: dict,
-             since: float, now: float, log: Path | None) -> Observations:
-    sel = Selection(target.name, target.env, target.stable, target.version, since=since,
-                    segment=target.segment, until=now)
-    source = raw_policy.get("source") or {}
-    if isinstance(source, dict) and source.get("type") == "prometheus":
-        if not source.get("url"):
-            raise UsageError("needs a url", field="canary.source.url")
-        return PrometheusSource(source["url"]).observations(sel, policy.metrics, now)
-    return read_call_log(log or call_log_path(project), sel, policy.metrics)
+# Earlier looks re-read at these fractions of the step so far: the running intersection
+# of their confidence sequences is what a verdict stands on (see canary.evaluate_metric).
+# Two keep the re-reading to one more pass over the step's calls.
+EARLIER_LOOKS = (1 / 3, 2 / 3)
+
+
+class _Reader:
+    """Reads one canary's observations from its metric source, at any time in the step."""
+
+    def __init__(self, project: Project, target: CanaryTarget, raw_policy: dict, since: float,
+                 log: Path | None) -> None:
+        self.target, self.since = target, since
+        source = raw_policy.get("source") or {}
+        self.prometheus = None
+        if isinstance(source, dict) and source.get("type") == "prometheus":
+            if not source.get("url"):
+                raise UsageError("needs a url", field="canary.source.url")
+            self.prometheus = PrometheusSource(source["url"])
+        self.log = log or call_log_path(project)
+
+    def selection(self, until: float) -> Selection:
+        t = self.target
+        return Selection(t.name, t.env, t.stable, t.version, since=self.since,
+                         segment=t.segment, until=until, weight=t.weight)
+
+    def observe(self, policy: Policy, until: float) -> Observations:
+        if self.prometheus is not None:
+            return self.prometheus.observations(self.selection(until), policy.metrics, until)
+        return read_call_log(self.log, self.selection(until), policy.metrics)
+
+    def with_recorded_scores(self, policy: Policy, until: float) -> Policy:
+        """The policy plus an observe-only row for every score the calls recorded that it
+        does not declare: reported, never gating (Prometheus has no such listing)."""
+        if self.prometheus is not None:
+            return policy
+        from ..canary_sources import recorded_scores
+        declared = {m.name for m in policy.metrics}
+        extra = sorted(recorded_scores(self.log, self.selection(until)) - declared)
+        return replace(policy, metrics=policy.metrics + tuple(
+            MetricPolicy(name, MetricKind.SCORE, Direction.HIGHER, mode="observe")
+            for name in extra))
 
 
 def analyze(root: Path | str, name: str, env: str, segment: str | None = None, *,
@@ -178,24 +210,29 @@ def analyze(root: Path | str, name: str, env: str, segment: str | None = None, *
     """The controller's verdict on one running canary; reads only, never writes."""
     project = project or open_project(root)
     target = find_canary(project, name, env, segment)
-    return _analyze(project, target, now if now is not None else time.time(), call_log,
+    return analyze_target(project, target, now if now is not None else time.time(), call_log,
                     source_errors)
 
 
-def _analyze(project: Project, target: CanaryTarget, now: float, log: Path | None,
+def analyze_target(project: Project, target: CanaryTarget, now: float, log: Path | None,
              source_errors: int) -> Analysis:
     raw = {**(project.config.canary or {})}
     policy = _policy(project, target, raw)
     merged = {**raw, **target.overrides}
     since = step_started(project, target)
+    reader = _Reader(project, target, merged, since, log)
+    earlier: list[Observations] = []
     try:
-        obs = _observe(project, target, policy, merged, since, now, log)
+        policy = reader.with_recorded_scores(policy, now)
+        obs = reader.observe(policy, now)
+        earlier = [reader.observe(policy, since + (now - since) * f) for f in EARLIER_LOOKS
+                   if now > since]
         error = None
     except MetricSourceError as exc:
         obs, error = None, exc.one_line()
         source_errors += 1
     decision = decide(policy, obs, weight=target.weight, elapsed=now - since,
-                      source_errors=source_errors)
+                      source_errors=source_errors, earlier=earlier)
     return Analysis(target, policy, since, obs, decision, error)
 
 
@@ -239,9 +276,10 @@ def event(analysis: Analysis) -> dict:
             "stable": t.stable, "canary": t.version, "from_weight": d.current_weight,
             "to_weight": d.weight, "reasons": list(d.reasons), "summary": d.summary(),
             "metrics": [{"name": m.name, "verdict": m.verdict.value, "stable": m.stable,
-                         "canary": m.canary,
+                         "canary": m.canary, "reason": m.reason, "observe": m.observe,
                          "interval": None if m.difference is None else
                          [m.difference.low, m.difference.high]} for m in d.metrics],
+            "srm": None if d.srm is None else d.srm.as_dict(),
             "time": time.time()}
 
 
@@ -355,7 +393,7 @@ def watch_events(root: Path | str, *, env: str | None = None, interval: float = 
         yield WatchEvent("look" if running else "idle", time.time(), count=len(running))
         for target in running:
             key = (target.name, target.env, target.segment, target.version)
-            analysis = _analyze(project, target, time.time(), call_log, failures.get(key, 0))
+            analysis = analyze_target(project, target, time.time(), call_log, failures.get(key, 0))
             failures[key] = failures.get(key, 0) + 1 if analysis.error else 0
             change = None
             if apply_decisions:

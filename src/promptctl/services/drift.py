@@ -1,10 +1,11 @@
-"""`promptctl drift`: re-ask the live model for every served version and compare with history.
+"""`promptctl drift`: re-ask the live model for every served version and compare with its
+accepted baseline.
 
 A model snapshot can change under a pinned prompt version. Drift re-runs the suite of
 each version the manifest serves, never answering from the response cache, and compares
-the run with the last recorded run of the same content digest on the same dataset:
-paired per case (McNemar / paired bootstrap, as `eval --baseline`) when that run kept its
-case scores, else an unpaired two-sample test on the aggregates.
+the run with the version's accepted baseline (see `drift_baseline`): paired per case
+(McNemar / paired bootstrap, as `eval --baseline`) when that run's case scores are
+recorded here, else an unpaired two-sample test on the aggregates.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from .evaluate import HISTORY_FILE, EvalOptions, load_suite, state_path
 from .project import Project, load_version, open_project
 
 ERRORS, REGRESSED, GATE_FAILED = "provider errors", "regressed", "gate failed"
-NO_BASELINE, STABLE = "no baseline", "stable"
+NO_BASELINE, STABLE, ACCEPTED = "no baseline", "stable", "accepted"
 
 
 @dataclass
@@ -31,6 +32,7 @@ class DriftOptions:
     since: str | None = None           # only baselines recorded since this date
     concurrency: int | None = None
     record: bool = True
+    accept: bool = False               # today's runs become the accepted baselines
     on_progress: Callable[[str, int, int], None] | None = None
 
 
@@ -42,20 +44,24 @@ class Served:
     version: str
     model: str | None                  # the env's pin; None: the suite's or prompt's model
     where: tuple[str, ...]             # "production", "production/enterprise (canary 5%)"
+    pin: str | None = None             # the pin the baseline belongs to (when --model runs another)
 
 
 @dataclass
 class DriftItem:
     served: Served
     run: Any                           # evals.results.RunResult, with .comparison set
-    baseline: Any = None               # evals.history.HistoryRow or None
+    baseline: Any = None               # drift_baseline.BaselineRun or None
+    accepted: bool = False             # this run is now the accepted baseline
 
     @property
     def status(self) -> str:
         comparison = self.run.comparison or {}
         # Failed calls score worst on every metric: say the provider failed, not the prompt.
-        if not self.run.summary.get("errors_ok", True):
+        if self.run.summary.get("outage"):
             return ERRORS
+        if self.accepted and self.baseline is not None:
+            return ACCEPTED
         if comparison.get("regressed"):
             return REGRESSED
         if not self.run.summary.get("gates_passed"):
@@ -65,6 +71,10 @@ class DriftItem:
     @property
     def failed(self) -> bool:
         return self.status in (ERRORS, REGRESSED, GATE_FAILED)
+
+    @property
+    def outage(self) -> bool:
+        return self.status == ERRORS
 
     @property
     def newly_failing_gates(self) -> list[str]:
@@ -78,8 +88,10 @@ class DriftItem:
         return {"prompt": self.served.name, "version": self.served.version,
                 "served": list(self.served.where), "status": self.status,
                 "model": self.run.model, "provider": self.run.provider,
+                "accepted": self.accepted,
                 "baseline": None if base is None else {
-                    "run": base.id, "started": base.started, "model": base.model,
+                    "run": base.id, "source": base.source, "tag": base.tag,
+                    "accepted": base.accepted, "started": base.started, "model": base.model,
                     "score": base.score, "metrics": base.metrics},
                 "newly_failing_gates": self.newly_failing_gates, "run": self.run.to_dict()}
 
@@ -114,13 +126,14 @@ def served_versions(manifest, env: str | None = None, model: str | None = None) 
         for name, entry in sorted(prompts.items()):
             for segment, target in [(None, entry), *sorted(entry.segments.items())]:
                 place = env_name + (f"/{segment}" if segment else "")
-                pin = model or target.model
-                found.setdefault((name, target.active, pin), []).append(place)
+                # --model runs another model against the pinned one's baseline
+                key = (target.model, model or target.model)
+                found.setdefault((name, target.active, key), []).append(place)
                 canary = target.canary
                 if canary is not None and canary.running:
-                    found.setdefault((name, canary.version, pin), []).append(
+                    found.setdefault((name, canary.version, key), []).append(
                         f"{place} (canary {canary.weight:g}%)")
-    return [Served(n, v, m, tuple(w)) for (n, v, m), w in found.items()]
+    return [Served(n, v, run_model, tuple(w), pin) for (n, v, (pin, run_model)), w in found.items()]
 
 
 def parse_since(text: str | None) -> str | None:
@@ -162,31 +175,56 @@ def drift(directory: Path | str, options: DriftOptions) -> DriftReport:
 
 def _check(project: Project, served: Served, suite_file: str, since: str | None,
            options: DriftOptions) -> DriftItem:
+    from ..evals.attestation import params_digest
     from ..evals.history import History
-    from .evaluate import _execute
+    from . import drift_baseline
+    from .evaluate import _execute, suite_digest
 
     content = load_version(project, served.name, served.version)
     suite, cases, dataset_digest = load_suite(project, suite_file, set(content.spec.inputs))
     positions = {case.id: i for i, case in enumerate(cases)}
+    spec = content.spec
+    need = drift_baseline.Need(
+        prompt=served.name, digest=content.digest, suite_digest=suite_digest(project, suite_file),
+        dataset_digest=dataset_digest,
+        provider=options.provider or suite.provider or spec.model.provider,
+        model=served.pin or suite.model or spec.model.name,
+        params_digest=params_digest(dict(spec.model.params if suite.params is None
+                                         else suite.params)))
     history = History(state_path(project, "history", HISTORY_FILE))
     try:
-        baseline = history.last_run(served.name, content.digest, dataset_digest, since)
-        base_cases = history.case_scores(baseline.id) if baseline else None
+        found = drift_baseline.gather(project, history, served.name, content.digest,
+                                      dataset_digest)
+        baseline = drift_baseline.choose(found, need, since)
+        base_cases = history.case_scores(baseline.id) if baseline and baseline.id else None
         # no_cache: drift exists to hear what the model says today, never yesterday's answer.
         eval_options = EvalOptions(model=served.model, provider=options.provider,
                                    concurrency=options.concurrency, no_cache=True,
                                    on_progress=options.on_progress)
         run = _execute(project, served.name, served.version, content, suite, cases,
                        dataset_digest, suite.repeat, eval_options, positions)
+        run.suite_digest = need.suite_digest
         if baseline is not None:
             policy = suite.baseline
             run.comparison = compare_with_history(baseline, base_cases, run, policy.tolerance,
                                                   policy.alpha, policy.resamples)
+        accepted = _accepts(run, baseline, options, served)
         if options.record:
-            history.record(run)
+            history.record(run, kind="drift", accepted=accepted)
     finally:
         history.close()
-    return DriftItem(served, run, baseline)
+    return DriftItem(served, run, baseline, accepted and options.record)
+
+
+def _accepts(run, baseline, options: DriftOptions, served: Served) -> bool:
+    """Whether today's run becomes the accepted baseline: on `--accept`, or as the first
+    baseline of a version that has none and passed; never a run during an outage, and
+    never unasked a run of another model than the pinned one."""
+    if run.summary.get("outage"):
+        return False
+    if options.accept:
+        return True
+    return baseline is None and run.passed and served.model == served.pin
 
 
 # ---------------------------------------------------------------- comparison
@@ -201,6 +239,7 @@ def compare_with_history(row, base_cases: list[dict] | None, run, tolerance: flo
     else:
         comparison = _unpaired(row, run, tolerance, alpha)
     comparison.update({"baseline_version": row.version, "baseline_run": row.id,
+                       "baseline_label": getattr(row, "label", f"run #{row.id}"),
                        "baseline_started": row.started, "baseline_model": row.model,
                        "baseline_score": row.score, "score": run.summary["score"]})
     return comparison
@@ -221,11 +260,12 @@ def _unpaired(row, run, tolerance: float, alpha: float) -> dict[str, Any]:
     """Welch-style z test on means: the old run kept only its per-metric means, so its
     variance is taken from the new run (p(1-p) on each side for pass/fail scores)."""
     from ..evals import stats
+    from ..evals.results import case_values, judge_family
 
-    rows, regressed = {}, False
+    rows = {}
     n_base = max(row.cases, 1)
     for info in run.metrics:
-        values = [c.scores.get(info.name, 0.0) for c in run.cases]
+        values = list(case_values(run, info.name).values())
         n = max(len(values), 1)
         b = float(row.metrics.get(info.name, 0.0))
         c = math.fsum(values) / n
@@ -237,15 +277,14 @@ def _unpaired(row, run, tolerance: float, alpha: float) -> dict[str, Any]:
         se = math.sqrt(var_b / n_base + var_c / n)
         delta = c - b
         p = _two_sided_p(delta / se) if se > 0 else (1.0 if delta == 0 else 0.0)
-        drop = -delta if info.direction == "higher" else delta
-        regression = drop > tolerance and p < alpha
-        regressed = regressed or regression
-        rows[info.name] = {"baseline": b, "candidate": c, "delta": delta,
+        rows[info.name] = {"baseline": b, "candidate": c, "delta": delta, "n": len(values),
                            "low": delta - stats.Z95 * se, "high": delta + stats.Z95 * se,
-                           "p": p, "test": test, "broke": 0, "fixed": 0, "regression": regression}
+                           "p": p, "test": test, "broke": 0, "fixed": 0,
+                           "drop": -delta if info.direction == "higher" else delta,
+                           "_sd": se * math.sqrt(len(values)) if se > 0 else None}
     return {"baseline_digest": row.digest, "paired": 0, "method": "unpaired",
-            "tolerance": tolerance, "alpha": alpha, "metrics": rows, "flipped": [],
-            "regressed": regressed}
+            "tolerance": tolerance, "alpha": alpha, "flipped": [],
+            **judge_family(rows, tolerance, alpha, len(run.cases))}
 
 
 def _two_sided_p(z: float) -> float:

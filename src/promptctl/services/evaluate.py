@@ -177,8 +177,14 @@ def _run_one(project: Project, name: str, version: str | None, content: PromptCo
     repeat = options.repeat or suite.repeat
     if repeat < 1:
         raise UsageError("--repeat must be at least 1", field="--repeat")
+    from ..evals.suite import k_of_n_problem
+    problem = k_of_n_problem(list(suite.gates), repeat)
+    if problem:
+        raise UsageError(problem, file=suite_file, field="gates",
+                         fix=f"set `repeat:` in the suite or pass --repeat")
     run = _execute(project, name, _label(project, name, version), content, suite, cases, dataset_digest,
                    repeat, options, positions)
+    run.suite_digest = suite_digest(project, suite_file)
     base_version = resolve_baseline(project, name, options.baseline) if options.baseline else None
     if base_version is not None:
         base_content = load_version(project, name, base_version)
@@ -194,6 +200,12 @@ def _run_one(project: Project, name: str, version: str | None, content: PromptCo
         from .evidence import attest
         run.attested = [r.tag for r in attest(project, run, suite_file, suite, content)]
     return run
+
+
+def suite_digest(project: Project, suite_file: str) -> str:
+    """The digest attestations and drift baselines match a run's suite on."""
+    from ..evals.attestation import text_digest
+    return text_digest(project.working.read(suite_file) or "")
 
 
 def load_suite(project: Project, suite_file: str, declared: set[str] | None = None):
@@ -217,6 +229,7 @@ def _execute(project: Project, name: str, version: str, content: PromptContent, 
              cases, dataset_digest: str, repeat: int, options: EvalOptions,
              positions: dict[str, int]):
     from ..evals import engine, scorers
+    from ..evals.attestation import params_digest
     from ..evals.cache import ResponseCache
     from ..evals.results import RunResult, summarise
     from ..providers import make_provider
@@ -269,7 +282,8 @@ def _execute(project: Project, name: str, version: str, content: PromptContent, 
                     model=model, dataset_digest=dataset_digest,
                     metrics=engine.metric_infos(list(suite.metrics)), gates=list(suite.gates),
                     max_errors=suite.max_errors, cases=results, shard=options.shard,
-                    started=started, duration_s=round(time.perf_counter() - clock, 3))
+                    started=started, duration_s=round(time.perf_counter() - clock, 3),
+                    params_digest=params_digest(params))
     run.summary = summarise(run)
     return run
 

@@ -162,8 +162,11 @@ def _refuse_partial_clone(project: Project, name: str) -> None:
     """A clone without every tag would release an existing version again, with another digest."""
     problem = project.store.unfetched(name, project.config.notes_ref)
     if problem:
+        # The same gap is left by a clone without tags and by a bump killed before its tag.
         raise ReleaseError(f"{problem}, so {name}'s next version is unknown",
-                           fix="run git fetch --tags (or promptctl sync), then bump again")
+                           fix="run git fetch --tags (or promptctl sync), then bump again; a release "
+                               "commit whose tag exists nowhere is an interrupted bump: "
+                               "run `promptctl doctor` to tag it")
 
 
 def clone_advice(project: Project, name: str | None = None) -> str | None:
@@ -184,6 +187,18 @@ def suggest_level(project: Project, content: PromptContent, latest: Release | No
     return diff_prompts(old, content, latest.version, WORKING).level
 
 
+def _link_targets(project: Project, content: PromptContent) -> list[str]:
+    """The files symlinks among the prompt's files point to (inside the prompts folder, as
+    the working tree enforces): committed too, so git holds what the digest was made of."""
+    root = project.root.resolve()
+    targets = []
+    for rel in content.files:
+        path = project.root / project.config.prompts_dir / rel
+        if path.is_symlink():
+            targets.append(path.resolve().relative_to(root).as_posix())
+    return targets
+
+
 def _release(project: Project, content: PromptContent, version: str, message: str,
              sign: bool = False) -> Release:
     from ..locking import crash_point
@@ -193,6 +208,7 @@ def _release(project: Project, content: PromptContent, version: str, message: st
     prompts_dir = project.config.prompts_dir
     pathspecs = [f":(glob){project.prompt_path(name)}/*"]
     pathspecs += [f"{prompts_dir}/{p}" for p in content.files if not p.startswith(f"{name}/")]
+    pathspecs += _link_targets(project, content)
     subject = f"release {name} {version}" + (f": {message}" if message else "")
     tag = format_tag(name, version, project.config.tag_format)
     if store.tag_commit(tag) is not None:   # before committing: a refused bump changes nothing
@@ -384,7 +400,9 @@ def _untagged_findings(project: Project, report: VerifyReport) -> None:
         where = f"commit {found.commit[:8]}"
         if found.tagged_on is None:
             report.findings.append(Finding(where, f"'release {found.name} {found.version}' has no "
-                                                  "tag: a bump was interrupted (run `promptctl doctor`)"))
+                                                  "tag: fetch the tags (git fetch --tags); if it has "
+                                                  "none anywhere, a bump was interrupted: run "
+                                                  "`promptctl doctor`"))
         else:
             report.notes.append(Finding(where, f"'release {found.name} {found.version}' has no tag; "
                                                f"that version was tagged on {found.tagged_on[:8]}"))

@@ -30,6 +30,7 @@ class PromptSection:
     diff: dict[str, Any] | None = None
     calls: list[dict[str, Any]] = field(default_factory=list)
     timeline: list[dict[str, Any]] = field(default_factory=list)  # manifest decisions
+    srm: list[dict[str, Any]] = field(default_factory=list)     # running canaries' split check
 
 
 def report_page(directory: Path | str, output: Path, env: str | None = None) -> dict[str, Any]:
@@ -58,6 +59,7 @@ def build_context(project: Project, env: str | None = None) -> dict[str, Any]:
                    {r.name for r in rows} | set(list_prompt_names(project.root, project.config)))
     history = _history_rows(project)
     calls = _call_stats(project)
+    srm = _srm_checks(project, env) if calls else []
     sections = []
     for name in names:
         own = [r for r in history if r.prompt == name]
@@ -66,7 +68,8 @@ def build_context(project: Project, env: str | None = None) -> dict[str, Any]:
                                       served=[_served(r, own) for r in served],
                                       diff=_diff_summary(project, name),
                                       calls=[c for c in calls if c["name"] == name],
-                                      timeline=_timeline(project, name, served)))
+                                      timeline=_timeline(project, name, served),
+                                      srm=[c for c in srm if c["name"] == name]))
     return {"title": f"promptctl report — {project.root.name}", "env": env,
             "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "envs": envs, "prompts": sections, "call_log": bool(calls)}
@@ -322,6 +325,29 @@ def _score_means(db) -> dict[tuple, dict[str, dict[str, float]]]:
     for *group, key, mean, count in rows:
         if mean is not None:
             out.setdefault(tuple(group), {})[key] = {"mean": float(mean), "n": count}
+    return out
+
+
+def _srm_checks(project: Project, env: str | None) -> list[dict[str, Any]]:
+    """The sample-ratio check of every running canary, as `canary analyze` makes it."""
+    from ..errors import PromptctlError
+    from . import canary
+
+    out = []
+    try:
+        targets = canary.running_canaries(project, env)
+    except PromptctlError:
+        return []
+    for target in targets:
+        try:
+            decision = canary.analyze_target(project, target, datetime.now(timezone.utc).timestamp(),
+                                       None, 0).decision
+        except PromptctlError:
+            continue
+        if decision.srm is not None and decision.srm.verdict != "off":
+            where = target.env + (f"/{target.segment}" if target.segment else "")
+            out.append({"name": target.name, "where": where, "version": target.version,
+                        "verdict": decision.srm.verdict, "reason": decision.srm.reason})
     return out
 
 
