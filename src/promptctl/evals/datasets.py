@@ -226,6 +226,9 @@ class JsonlCases(Sequence):
         except json.JSONDecodeError as exc:
             raise ValidationError(problems=[Problem(self._file, f"invalid JSON: {exc.msg}",
                                                     line=self._numbers[i])]) from exc
+        except RecursionError as exc:   # as _jsonl: a hostile line is a finding, not a crash
+            raise ValidationError(problems=[Problem(self._file, "JSON nested too deeply (flatten "
+                                                    "the case)", line=self._numbers[i])]) from exc
         return _case(row, self._file, self._numbers[i])
 
 
