@@ -234,14 +234,16 @@ class GitStore:
 
     def unfetched(self, name: str | None = None, notes_ref: str | None = None) -> str | None:
         """Why releases may exist that this clone cannot see (None when none can be missing):
-        a shallow clone, release commits whose tags are absent (`git clone --no-tags`), or
-        eval notes on tag objects that are not here. Only error paths and `bump` pay for it."""
+        a shallow clone, fetched release commits whose tags are absent (`git clone
+        --no-tags`), or eval notes on tag objects that are not here. Only error paths and `bump` pay for it."""
         if self.run_git("rev-parse", "--is-shallow-repository") == "true":
             return "this clone is shallow (git clone --depth): its release tags may be missing"
         known = {(r.name, r.version) for r in self.releases(name)}
         if not self.has_commits():
             return None
-        subjects = self.run_git("log", "--format=%s", "-E", "--grep=^release [^ ]+ [0-9]")
+        # Only commits that came from a remote: a local release commit without its tag is an
+        # interrupted bump (`promptctl doctor` tags it), not a tag left behind by a clone.
+        subjects = self.run_git("log", "--remotes", "--format=%s", "-E", "--grep=^release [^ ]+ [0-9]")
         missing = sorted({f"{n}@{v}" for n, v in _release_subjects(subjects.splitlines())
                           if (name is None or n == name) and (n, v) not in known})
         if missing:

@@ -174,6 +174,8 @@ def test_sync_without_a_remote_and_in_a_detached_head(tmp_path, deploy_repo):
     origin = make_origin(tmp_path)
     ci = clone(origin, tmp_path / "ci")
     git(ci, "checkout", "-q", "--detach")
+    r = cli(ci, "sync", "upstream")
+    assert r.exit_code == 2 and "no git remote named 'upstream'" in r.output and "origin" in r.output
     r = cli(ci, "sync", "--json")
     assert r.exit_code == 0, r.output
     report = json.loads(r.output)

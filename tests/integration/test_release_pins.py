@@ -62,7 +62,7 @@ def test_a_recreated_tag_is_refused_by_runtime_verify_bundle_and_deploys(pinned)
 
 def test_a_running_app_keeps_the_pinned_content_after_a_tag_swap(pinned):
     pins = _entry(pinned)
-    reg = Registry.open(pinned, env="production", refresh_interval=0)
+    reg = Registry.open(pinned, env="production", refresh_interval=None)   # refreshed by hand below
     recreate_tag(pinned, "support-refund", "2.0.0", "Offer a refund at once.")
     deploy.promote(project(pinned), "triage", "1.0.0", "production")   # a new manifest to load
     reg.refresh()                      # the background thread may have loaded it already

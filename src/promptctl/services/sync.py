@@ -36,6 +36,10 @@ class SyncReport:
 def sync(project: Project, remote: str | None = None, *, push: bool = False) -> SyncReport:
     store = project.store
     remote = remote or _default_remote(project)
+    known = store.run_git("remote").split()
+    if remote not in known:
+        raise UsageError(f"no git remote named {remote!r}", field="REMOTE",
+                         fix=f"remotes: {', '.join(known) or 'none'} (git remote add NAME URL)")
     report = SyncReport(remote=remote)
     branch = _current_branch(project)
     report.branch = branch
