@@ -58,11 +58,16 @@ def parse_dataset(text: str, file: str) -> list[Case]:
 
 
 def _jsonl(text: str, file: str) -> list[tuple[int, Any]]:
-    return [(number, _json_line(line, file, number))
-            for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        rows.append((number, _json_row(line, file, number)))
+    return rows
 
 
-def _json_line(line: str, file: str, number: int) -> Any:
+def _json_row(line: str, file: str, number: int) -> Any:
+    """One JSONL row; a broken or absurdly nested one is a one-line error at its line."""
     try:
         return json.loads(line)
     except json.JSONDecodeError as exc:
@@ -221,7 +226,7 @@ class JsonlCases(Sequence):
         start = self._starts[i]
         end = self._text.find("\n", start)
         line = self._text[start:end if end >= 0 else len(self._text)]
-        return _case(_json_line(line, self._file, self._numbers[i]), self._file, self._numbers[i])
+        return _case(_json_row(line, self._file, self._numbers[i]), self._file, self._numbers[i])
 
 
 def input_problems(cases: list[Case], inputs: dict[str, Any]) -> list[Problem]:
