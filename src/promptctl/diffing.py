@@ -1,4 +1,4 @@
-"""Compare two versions of a prompt and classify the change by SPEC §3's semver rules."""
+"""Compare two versions of a prompt and classify the change by the bump rules in the README (major, minor, patch)."""
 
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ from .errors import NotFoundError, Problem, RepoError, UsageError, ValidationErr
 from .model import NAME_RE, Body, Config, PromptContent, PromptSpec
 from .render import has_computed_reference, parse, parsing_environment, referenced_templates
 from .safeyaml import compose, load_yaml
+from .wording import reword
 
 CONFIG_FILE = "promptctl.yaml"
 PROMPT_FILE = "prompt.yaml"
@@ -134,7 +135,26 @@ def key_lines(text: str) -> dict[tuple, int]:
     return lines
 
 
-def validation_problems(exc: PydanticValidationError, text: str, file: str) -> list[Problem]:
+def scalar_start_line(text: str, path: tuple) -> int | None:
+    """The 1-based line where the string value at `path` begins (after a `|` or `>`)."""
+    node = compose(text)
+    for part in path:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            return None
+        if node is None:
+            return None
+    if not isinstance(node, yaml.ScalarNode):
+        return None
+    block = node.style in ("|", ">")
+    return node.start_mark.line + (2 if block else 1)
+
+
+def validation_problems(exc: PydanticValidationError, text: str, file: str,
+                        model: type[BaseModel] | None = None) -> list[Problem]:
     lines = key_lines(text)
     problems = []
     for err in exc.errors():
@@ -145,12 +165,7 @@ def validation_problems(exc: PydanticValidationError, text: str, file: str) -> l
                 line = lines[loc[:cut]]
                 break
         field = ".".join(str(p) for p in loc) or "(document)"
-        message = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            message = "unknown field (remove it or check its spelling)"
-        elif err["type"] == "missing":
-            message = "required field is missing (add it)"
-        problems.append(Problem(file, message, line=line, field=field))
+        problems.append(Problem(file, reword({**err, "loc": loc}, model), line=line, field=field))
     return problems
 
 
@@ -163,7 +178,7 @@ def parse_model(model: type[BaseModel], text: str, file: str) -> Any:
     try:
         return model.model_validate(data)
     except PydanticValidationError as exc:
-        raise ValidationError(problems=validation_problems(exc, text, file)) from exc
+        raise ValidationError(problems=validation_problems(exc, text, file, model)) from exc
 
 
 # ---------------------------------------------------------------- repo and config
@@ -237,7 +252,12 @@ def load_prompt(source: FileSource, config: Config, name: str) -> PromptContent:
     if text is None:
         raise NotFoundError(f"prompt {name!r} not found", file=yaml_path,
                             fix="run `promptctl list` to see the prompts")
-    spec = _parse_spec(text, yaml_path)
+    try:
+        spec = _parse_spec(text, yaml_path)
+    except ValidationError as exc:
+        # a schema error must not hide the template errors of the same prompt
+        problems = [*exc.problems, *_raw_template_problems(source, config, name, text, yaml_path)]
+        raise ValidationError(problems=problems) from exc
     problems: list[Problem] = []
     if spec.name != name:
         problems.append(Problem(yaml_path, f"is {spec.name!r} but the folder says {name!r} "
@@ -245,7 +265,7 @@ def load_prompt(source: FileSource, config: Config, name: str) -> PromptContent:
                                 line=key_lines(text).get(("name",)), field="name"))
     files = {f"{name}/{f}": source.read(f"{folder}/{f}") or "" for f in source.listdir(folder)}
     templates, bodies = _bodies(spec, name, files, yaml_path, text, problems)
-    _gather_partials(source, config, templates, problems, yaml_path)
+    _gather_partials(source, config, templates, problems, yaml_path, text)
     if problems:
         raise ValidationError(problems=problems)
     used = {k: v for k, v in templates.items() if "#" not in k}
@@ -316,6 +336,54 @@ def _bodies(spec: PromptSpec, name: str, files: dict[str, str], yaml_path: str, 
     return templates, bodies
 
 
+def _raw_template_problems(source: FileSource, config: Config, name: str, text: str,
+                           yaml_path: str) -> list[Problem]:
+    """Syntax errors of the templates an invalid prompt.yaml names, read from its raw YAML."""
+    try:
+        data = load_yaml(text, yaml_path)
+    except ValidationError:
+        return []   # already reported by parse_model
+    if not isinstance(data, dict):
+        return []
+    folder = prompt_dir(config, name)
+    templates: dict[str, str] = {}
+
+    def add(value: Any, field: tuple, file_value: Any) -> None:
+        if isinstance(value, str):
+            templates[f"{name}/{PROMPT_FILE}#{'.'.join(map(str, field))}"] = value
+        elif isinstance(file_value, str) and "/" not in file_value:
+            body = source.read(f"{folder}/{file_value}")
+            if body is not None:
+                templates[f"{name}/{file_value}"] = body
+
+    add(data.get("template"), ("template",), data.get("template_file"))
+    messages = data.get("messages")
+    for i, msg in enumerate(messages if isinstance(messages, list) else []):
+        if isinstance(msg, dict):
+            add(msg.get("content"), ("messages", i, "content"), msg.get("content_file"))
+    problems: list[Problem] = []
+    env = parsing_environment()
+    for loader_name, body in templates.items():
+        try:
+            parse(env, body, loader_name)
+        except TemplateSyntaxError as exc:
+            problems.append(_syntax_problem(config, loader_name, yaml_path, text, exc))
+    return problems
+
+
+def _syntax_problem(config: Config, loader_name: str, yaml_path: str, text: str,
+                    exc: TemplateSyntaxError) -> Problem:
+    """A template syntax error at its real line: inline templates count from their YAML line."""
+    line = exc.lineno
+    field = _field_of(loader_name)
+    if field is not None:
+        path = tuple(int(p) if p.isdigit() else p for p in field.split("."))
+        start = scalar_start_line(text, path)
+        line = start + (exc.lineno or 1) - 1 if start else None
+    return Problem(_display(config, loader_name, yaml_path), f"template syntax: {exc.message}",
+                   line=line, field=field)
+
+
 def _part(part: Any, add: Any, field: tuple) -> tuple[str, str, str | None]:
     if part.type == "text":
         return "text", add(part.text, None, (*field, "text")), None
@@ -337,7 +405,7 @@ def _check_placeholder(spec: PromptSpec, input_name: str, field: tuple, yaml_pat
 
 
 def _gather_partials(source: FileSource, config: Config, templates: dict[str, str],
-                     problems: list[Problem], yaml_path: str) -> None:
+                     problems: list[Problem], yaml_path: str, text: str = "") -> None:
     """Add every template reachable by include/import; report syntax errors and missing ones."""
     pending = list(templates)
     seen = set(pending)
@@ -347,9 +415,7 @@ def _gather_partials(source: FileSource, config: Config, templates: dict[str, st
         try:
             refs, computed = _references(templates[current])
         except TemplateSyntaxError as exc:
-            problems.append(Problem(_display(config, current, yaml_path),
-                                    f"template syntax: {exc.message}", line=exc.lineno,
-                                    field=_field_of(current)))
+            problems.append(_syntax_problem(config, current, yaml_path, text, exc))
             continue
         if computed:
             problems.append(Problem(_display(config, current, yaml_path),

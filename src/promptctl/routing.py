@@ -1,4 +1,4 @@
-"""Sticky, monotonic canary routing (SPEC §5).
+"""Sticky, monotonic canary routing.
 
 bucket = int(sha1(f"{salt}.{key}").hexdigest()[:15], 16) % 10000; a key is in the canary
 when bucket < weight × 100. The bucket does not depend on the weight, so raising the

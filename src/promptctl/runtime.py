@@ -484,7 +484,7 @@ class Registry(refresh.Refreshing):
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    # ------------------------------------------------------------ call log (issue 5)
+    # ------------------------------------------------------------ call log
 
     def track(self, resolved: ResolvedPrompt):
         """`with reg.track(p) as call: ...`; the tracker lives in promptctl.calllog."""

@@ -322,8 +322,8 @@ def test_baseline_env_from_a_broken_manifest_is_one_line(repo):
 
 
 @pytest.mark.parametrize("setting,message", [
-    ("{timeout: abc}", "providers.echo.timeout: Input should be a valid number"),
-    ("{concurrency: 0}", "providers.echo.concurrency: Input should be greater than or equal to 1"),
+    ("{timeout: abc}", "providers.echo.timeout: 'abc' is not a number"),
+    ("{concurrency: 0}", "providers.echo.concurrency: 0 is out of range (must be >= 1)"),
 ])
 def test_bad_provider_settings_in_config_are_one_line(repo, setting, message):
     # concurrency 0 made remote providers wait forever; a non-number timeout crashed.

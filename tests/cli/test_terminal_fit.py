@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import git_save, promptctl_exe
+from conftest import promptctl_exe
+from shells import make_demo
 from promptctl.cli import app
 
 ESC = "\x1b["
@@ -45,17 +46,7 @@ def colour_env(**extra: str) -> dict:
 
 @pytest.fixture
 def demo(tmp_path) -> Path:
-    """A repo from `init` with releases 1.0.0 and 1.1.0 (made in-process: faster)."""
-    from promptctl.services import prompts, scaffold
-    from promptctl.services.project import open_project
-    root = tmp_path / "demo"
-    scaffold.init(root)
-    git_save(root, "init")
-    prompts.bump(open_project(root), "support-reply", "auto")
-    system = root / "prompts/support-reply/system.j2"
-    system.write_text(system.read_text().replace("at most three sentences", "at most two"))
-    prompts.bump(open_project(root), "support-reply", "auto")
-    return root
+    return make_demo(tmp_path / "demo")
 
 
 def styled_commands() -> list[list[str]]:

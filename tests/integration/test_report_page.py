@@ -35,8 +35,9 @@ BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 @pytest.fixture
 def site(deploy_repo):
-    """Three versions evaluated on two models, 1.1.0 active, 2.0.0 a 5% canary, calls logged,
-    and an uncommitted edit carrying markup that must come out escaped."""
+    """Three versions evaluated on two models, 1.1.0 active, 2.0.0 a 5% canary whose reason
+    carries markup that must come out escaped, calls logged with a score, and an
+    uncommitted edit that must not reach the page."""
     root = deploy_repo
     build_file_tree(root, {"evals/support-refund/suite.yaml": SUITE,
                            "evals/support-refund/cases.jsonl": CASES})
@@ -46,16 +47,18 @@ def site(deploy_repo):
     project = open_project(root)
     deploy.promote(project, "support-refund", "1.1.0", "production", why="better")
     deploy.promote(project, "support-refund", "1.0.0", "staging", why="first")
-    deploy.canary(project, "support-refund", "2.0.0", "production", 5, why="try kinder")
+    deploy.canary(project, "support-refund", "2.0.0", "production", 5,
+                  why="try kinder <script>alert('x')</script>")
     logger = open_logger(root / ".promptctl/calls.sqlite")
     reg = Registry.open(root, env="production", call_log=logger)
     for i in range(300):
         p = reg.get("support-refund", key=f"user-{i}")
         with reg.track(p) as call:
-            call.record(success=not (p.variant == "canary" and i % 2))
+            call.record(success=not (p.variant == "canary" and i % 2),
+                        scores={"thumbs_up": 1.0 if i % 4 else 0.0})
     assert logger.flush()
     path = root / "prompts/support-refund/prompt.yaml"
-    path.write_text(path.read_text().replace("Question:", "<script>alert('x')</script>\n  Question:"))
+    path.write_text(path.read_text().replace("Question:", "UNRELEASED EDIT\n  Question:"))
     return root
 
 
@@ -71,13 +74,22 @@ def test_page_content_and_escaping(site, tmp_path):
     assert chart.count("<polyline") == 3                     # score, asks, farewell
     assert chart.count("<circle") == 9                       # 3 runs x 3 lines
     assert "1.0.0 · echo-1" in chart and "2.0.0 · echo-2" in chart   # version/model markers
-    assert "Last eval: 2.0.0 on echo-2" in page and "farewell &gt;= 0.9" in page
+    # each served version with its own evidence, not whatever ran last on this machine
+    assert re.search(r"<b>production</b> serves 1.1.0:\s*eval of 1.1.0 on echo-1", page)
+    assert re.search(r"canary 2.0.0 at 5%:\s*eval of 2.0.0 on echo-2", page)
+    assert re.search(r"<b>staging</b> serves 1.0.0:\s*eval of 1.0.0 on echo-1", page)
+    assert "farewell &gt;= 0.9" in page
     assert '<td class="fail">FAIL</td>' in page              # `farewell` never holds for echo
-    assert "Latest change: 2.0.0 → working" in page
-    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
+    assert "Latest release: 1.1.0 → 2.0.0" in page
+    assert "working" not in page and "UNRELEASED EDIT" not in page   # no local tree leaks
+    timeline = re.search(r'<table class="timeline">.*?</table>', page, re.S).group(0)
+    assert timeline.index("canary") < timeline.index("promote")      # newest first
+    assert "2.0.0 @ 5%" in timeline
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in timeline
     assert "<script" not in page.lower() and "http://" not in page.replace(
         "http://www.w3.org/2000/svg", "")                    # nothing to run, nothing to fetch
     calls = re.search(r'<table class="calls">.*?</table>', page, re.S).group(0)
+    assert "<th>thumbs_up</th>" in calls and re.search(r"<td>0\.7\d\d \(n=\d+\)</td>", calls)
     rows = re.findall(r"<td>(\d+)</td><td>([\d.]+)%</td>", calls)
     assert sum(int(n) for n, _ in rows) == 300
     assert any(float(rate) > 20 for _, rate in rows) and any(float(rate) == 0 for _, rate in rows)
@@ -139,6 +151,24 @@ def test_page_in_headless_chromium(site, tmp_path):
     assert shot.stat().st_size > 20_000                      # a rendered page, not a blank one
 
 
+@pytest.mark.parametrize("width", [1280, 390])
+def test_report_fits_desktop_and_phone_and_labels_never_collide(site, tmp_path, width):
+    from browser import find_browser, layout_facts
+    browser = find_browser()
+    if browser is None:
+        pytest.skip("no chromium (.ci/run installs Debian's chromium package)")
+    # version changes close together in time: the labels that used to overlap
+    for ref in ("support-refund@1.0.0", "support-refund@1.1.0", "support-refund@1.0.0"):
+        evaluate(site, ref, EvalOptions(model="a-long-model-name-2024-07-18"))
+    out = tmp_path / "report.html"
+    report_page(site, out)
+    facts = layout_facts(browser, out, width, tmp_path, ARTIFACTS / f"report-{width}.png")
+    assert facts["viewport"] == width
+    assert facts["scrollWidth"] <= width, facts
+    assert facts["wide"] == [], facts
+    assert facts["labels"] >= 8 and facts["overlaps"] == [], facts
+
+
 def test_the_latest_change_lists_tool_changes(tmp_path):
     from deploy_support import release
     from tools_support import make_agent_repo
@@ -148,6 +178,7 @@ def test_the_latest_change_lists_tool_changes(tmp_path):
     prompt = root / "prompts/agent/prompt.yaml"
     text = prompt.read_text()
     prompt.write_text(text[:text.index("  - name: refund")] + text[text.index("tool_choice:"):])
+    release(root, "agent", "1.1.0")       # the page shows releases, never the working tree
     page = tmp_path / "page.html"
     report_page(root, page)
     assert "<li>tool &#39;refund&#39; removed</li>" in page.read_text()

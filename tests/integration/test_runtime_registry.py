@@ -284,7 +284,7 @@ def test_changing_params_of_one_call_does_not_leak_into_the_next(live_repo):
 
 
 def test_the_issue_spelling_of_the_api_works(live_repo, tmp_path):
-    # Registry.open(repo_path, env=...), Registry.from_bundle(path, env=...) as issue 3 names them
+    # Registry.open(repo_path, env=...), Registry.from_bundle(path, env=...) as docs/runtime.md names them
     out = tmp_path / "release.lock.json"
     deploy.bundle(project(live_repo), "production", out)
     assert promptctl.Registry.open(repo_path=live_repo, env="production").get("triage").version == "1.0.0"

@@ -114,6 +114,60 @@ def test_the_gate_command_init_writes_passes_on_a_prompt_production_does_not_ser
         evaluate(root, "support-reply", EvalOptions(provider="echo", baseline="prodution"))
 
 
+def gate_steps(root: Path) -> dict[str, dict]:
+    gate = yaml.safe_load((root / ".github/workflows/prompts.yml").read_text())
+    return {s.get("name", s.get("uses", "")): s for s in gate["jobs"]["gate"]["steps"]}, gate
+
+
+@pytest.mark.parametrize("branch", ["master", "trunk"])
+def test_the_gate_triggers_on_the_repos_own_branch(tmp_path, branch):
+    from conftest import git
+    root = tmp_path / "repo"
+    git(tmp_path, "init", "-q", "-b", branch, str(root))
+    init(root)
+    for name in ("prompts.yml",):
+        data = yaml.safe_load((root / ".github/workflows" / name).read_text())
+        assert data[True]["push"]["branches"] == [branch]
+
+
+def test_the_gate_is_safe_cached_and_installs_the_repos_requirements(tmp_path):
+    init(tmp_path / "repo")
+    steps, gate = gate_steps(tmp_path / "repo")
+    assert steps["actions/checkout@v4"]["with"]["persist-credentials"] is False
+    assert steps["Restore the response cache and eval history"]["with"]["path"] == ".promptctl/"
+    assert "pip install -r requirements.txt" in " ".join(s.get("run", "") for s in steps.values())
+    assert "**/*.py" in gate[True]["pull_request"]["paths"]      # python providers and scorers
+    drift = yaml.safe_load((tmp_path / "repo/.github/workflows/drift.yml").read_text())
+    drift_steps = drift["jobs"]["drift"]["steps"]
+    assert drift_steps[0]["with"]["persist-credentials"] is False
+    assert any(s.get("with", {}).get("path") == ".promptctl/" for s in drift_steps)
+
+
+def run_step(script: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:
+    clean = {"PATH": os.environ["PATH"], "HOME": os.environ["HOME"], **env}
+    return subprocess.run(["bash", "-e", "-c", script], capture_output=True, text=True,
+                          env=clean, cwd=cwd, timeout=30)
+
+
+def test_an_unset_pip_spec_is_a_clear_error_not_pip_install_empty(tmp_path):
+    init(tmp_path / "repo")
+    steps, _ = gate_steps(tmp_path / "repo")
+    result = run_step(steps["Install promptctl"]["run"], {"PROMPTCTL_PIP_SPEC": ""}, tmp_path)
+    assert result.returncode == 1
+    assert "set the repository variable PROMPTCTL_PIP_SPEC" in result.stdout
+
+
+def test_a_fork_pull_request_without_secrets_skips_its_evals(tmp_path):
+    init(tmp_path / "repo")
+    steps, _ = gate_steps(tmp_path / "repo")
+    script = steps["Evaluate changed prompts against production"]["run"]
+    result = run_step(script, {"OPENAI_API_KEY": "", "ANTHROPIC_API_KEY": "",
+                               "BASE_REF": "main"}, tmp_path / "repo")
+    assert result.returncode == 0, result.stderr
+    assert "evals skipped" in result.stdout
+    assert not (tmp_path / "repo/promptctl-junit.xml").exists()
+
+
 def _run_steps(path: Path, job: str) -> list[str]:
     """The shell of each step that runs promptctl or git (not the install steps)."""
     steps = yaml.safe_load(path.read_text())["jobs"][job]["steps"]

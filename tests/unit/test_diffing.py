@@ -1,4 +1,4 @@
-"""Bump classification per SPEC §3 on in-memory prompt versions."""
+"""Bump classification (major/minor/patch) on in-memory prompt versions."""
 
 import pytest
 

@@ -64,7 +64,7 @@ def test_latency_and_cost_budgets():
 
 def test_reasons_explain_failures():
     assert "missing 'refund'" in score("contains", "no", None, value="refund")[1]
-    assert "expected 'Paris'" in score("exact", "Rome", "Paris")[1]
+    assert "expected 'Paris', got 'Rome'" in score("exact", "Rome", "Paris")[1]
 
 
 def test_python_scorer_loads_from_repo(tmp_path, monkeypatch):

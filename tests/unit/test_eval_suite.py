@@ -38,13 +38,13 @@ def test_metric_params_fold_and_names_default():
 
 @pytest.mark.parametrize("text,expected", [
     ("dataset: c.jsonl\nrepeet: 2\n", "evals/p/suite.yaml:2: repeet: unknown field"),
-    ("dataset: c.jsonl\nrepeat: 0\n", "evals/p/suite.yaml:2: repeat: Input should be greater than"),
+    ("dataset: c.jsonl\nrepeat: 0\n", "evals/p/suite.yaml:2: repeat: 0 is out of range (must be >= 1)"),
     ("metrics: []\n", "evals/p/suite.yaml:1: dataset: required field is missing (add it)"),
     ("dataset: c.jsonl\ngates:\n  - accuracy >= 0.9\n",
      "evals/p/suite.yaml:3: gates.0: unknown metric 'accuracy'"),
     ("dataset: c.jsonl\ngates:\n  - exact about 0.9\n", "gates.0: gate 'exact about 0.9' is not"),
     ("dataset: c.jsonl\nmetrics:\n  - type: contans\n",
-     "evals/p/suite.yaml:3: metrics.0.type: unknown scorer 'contans'"),
+     "evals/p/suite.yaml:3: metrics.0.type: 'contans' is not a scorer type (did you mean 'contains'?"),
     ("dataset: c.jsonl\nmetrics:\n  - type: regex\n    patern: x\n",
      "metrics.0: scorer 'regex' has no param `patern`"),
     ("dataset: c.jsonl\nmetrics:\n  - type: exact\n  - type: exact\n", "used twice"),
@@ -85,13 +85,13 @@ def test_ids_are_stable_and_derived_from_inputs():
 
 @pytest.mark.parametrize("text,file,expected", [
     ('{"inputs": {}}\n{"inputs": \n', "c.jsonl", "c.jsonl:2: invalid JSON"),
-    ('{"input": {"q": 1}}\n', "c.jsonl", "unknown field 'input'"),
+    ('{"input": {"q": 1}}\n', "c.jsonl", "'input' is not an input of the prompt (did you mean 'inputs'?"),
     ("- inputs: [1]\n", "c.yaml", "c.yaml:1: inputs: must be a mapping"),
     ("a: 1\n", "c.yaml", "expected a list of cases"),
 ])
 def test_bad_datasets(text, file, expected):
     with pytest.raises(ValidationError) as info:
-        parse_dataset(text, file)
+        parse_dataset(text, file, {"q"})
     assert expected in str(info.value)
 
 
@@ -111,3 +111,34 @@ def test_a_byte_order_mark_from_a_spreadsheet_export_is_ignored():
     jsonl = '\ufeff{"id": "a", "inputs": {"q": "hi"}, "expected": "x"}\r\n'
     assert parse_dataset(csv, "c.csv") == parse_dataset(jsonl, "c.jsonl")
     assert parse_dataset(csv, "c.csv")[0].id == "a" and parse_dataset(csv, "c.csv")[0].inputs == {"q": "hi"}
+
+
+@pytest.mark.parametrize("file,text", [
+    ("c.jsonl", '{"message": "hi", "expected": "greeting", "id": "a", "tags": ["x"]}\n'
+                '{"message": "bye", "expected": "farewell"}\n'),
+    ("c.yaml", "- {message: hi, expected: greeting, id: a, tags: [x]}\n"
+               "- {message: bye, expected: farewell}\n"),
+    ("c.csv", "id,message,expected,tags\na,hi,greeting,x\n,bye,farewell,\n"),
+])
+def test_flat_rows_are_cases_in_every_format(file, text):
+    cases = parse_dataset(text, file, {"message"})
+    assert [(c.inputs, c.expected) for c in cases] == [({"message": "hi"}, "greeting"),
+                                                       ({"message": "bye"}, "farewell")]
+    assert cases[0].id == "a" and cases[0].tags == ("x",)
+
+
+def test_every_bad_line_is_reported_at_once_up_to_a_limit():
+    lines = ['{"message": "ok"}', "{not json", '{"mesage": "typo"}', "[1]"]
+    with pytest.raises(ValidationError) as info:
+        parse_dataset("\n".join(lines) + "\n", "c.jsonl", {"message"})
+    found = [str(p) for p in info.value.problems]
+    assert found[0] == "c.jsonl:2: invalid JSON: Expecting property name enclosed in double quotes"
+    assert found[1].startswith("c.jsonl:3: mesage: 'mesage' is not an input of the prompt "
+                               "(did you mean 'message'?")
+    assert found[2].startswith("c.jsonl:4: a case must be a mapping")
+    many = "\n".join(["{bad"] * 50) + "\n"
+    with pytest.raises(ValidationError) as info:
+        parse_dataset(many, "c.jsonl", {"message"})
+    problems = [str(p) for p in info.value.problems]
+    assert len(problems) == 21 and problems[-1] == "c.jsonl: ... and 30 more bad line(s)"
+    assert problems[19].startswith("c.jsonl:20:")

@@ -44,7 +44,7 @@ def test_digest_ignores_line_endings_but_not_content():
 def test_unknown_field_names_line_and_field():
     text = GOOD.replace("inputs:", "temprature: 1\ninputs:")
     found = problems_of({"prompts/support/prompt.yaml": text, "prompts/_partials/rules.j2": ""})
-    assert found == ["prompts/support/prompt.yaml:3: temprature: unknown field (remove it or check its spelling)"]
+    assert found == ["prompts/support/prompt.yaml:3: temprature: unknown field 'temprature' (did you mean 'template'?)"]
 
 
 def test_malformed_yaml_names_line():

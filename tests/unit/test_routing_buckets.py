@@ -1,4 +1,4 @@
-"""SPEC §5 routing: published vectors, stickiness across weights, and the share of traffic."""
+"""Canary routing: published vectors, stickiness across weights, and the share of traffic."""
 
 import hashlib
 

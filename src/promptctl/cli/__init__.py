@@ -15,8 +15,10 @@ from typing import Optional
 import typer
 
 from .. import __version__
+from .helpfmt import Command, Group, summary
 
 app = typer.Typer(
+    cls=Group,
     name="promptctl",
     help="Version, evaluate and deploy LLM prompts as git-native artifacts.",
     no_args_is_help=True,
@@ -47,7 +49,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    directory: Optional[Path] = typer.Option(None, "-C", help="Run as if started in DIR (like git -C)."),
+    directory: Optional[Path] = typer.Option(None, "-C", metavar="DIR", help="Run as if started in DIR (like git -C)."),
     traceback: bool = typer.Option(False, "--traceback", help="Show the stack trace on errors."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
@@ -78,6 +80,8 @@ def command(group: typer.Typer = app, *args, **kwargs):
                 typer.echo(f"error: {exc.filename}: {exc.strerror or exc} "
                            "(check the path and its permissions)", err=True)
                 raise typer.Exit(2) from None
+        kwargs.setdefault("cls", Command)
+        kwargs.setdefault("short_help", summary(func.__doc__))
         return group.command(*args, **kwargs)(run)
     return wrap
 
@@ -113,6 +117,8 @@ def _register() -> None:
     # Command modules register on `app` when imported; they import nothing heavy at top level.
     # The order here is the order of `promptctl --help`.
     from . import registry, evals, deploy, canary, drift, sync, schema, doctor  # noqa: F401
+    from .complete import install_bash_fix
+    install_bash_fix()
 
 
 _register()

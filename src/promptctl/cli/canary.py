@@ -99,7 +99,7 @@ def analyze_command(
                           autocompletion=environments),
     segment: Optional[str] = typer.Option(None, "--segment", "-s", help="A segment of the env."),
     apply: bool = typer.Option(False, "--apply", help="Carry the decision out (commits release.yaml)."),
-    webhook: Optional[str] = typer.Option(None, "--webhook", help="POST a JSON event on a change."),
+    webhook: Optional[str] = typer.Option(None, "--webhook", metavar="URL", help="POST a JSON event on a change."),
     call_log: Optional[Path] = typer.Option(None, "--call-log", help="Call log file to read."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
     exit_code: bool = typer.Option(False, "--exit-code",
@@ -133,7 +133,7 @@ def watch_command(
     env: Optional[str] = typer.Option(None, "--env", "-e", help="Only this environment.",
                                      autocompletion=environments),
     interval: str = typer.Option("60s", "--interval", help="Time between looks, e.g. 60s, 5m."),
-    webhook: Optional[str] = typer.Option(None, "--webhook", help="POST a JSON event on a change."),
+    webhook: Optional[str] = typer.Option(None, "--webhook", metavar="URL", help="POST a JSON event on a change."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Analyze only; change nothing."),
     call_log: Optional[Path] = typer.Option(None, "--call-log", help="Call log file to read."),
     once: bool = typer.Option(False, "--once", help="Make one pass and exit (for cron and CI "

@@ -61,3 +61,63 @@ def environments(ctx: Any, incomplete: str) -> list[str]:
     project = _project(ctx)
     text = project.working.read(project.config.manifest)
     return sorted(parse_manifest(text).environments) if text else []
+
+
+# ---------------------------------------------------------------- bash and `@`
+
+# bash splits the word being completed at every character of COMP_WORDBREAKS, which holds
+# `@`: `eval support-reply@1<Tab>` reached the completer as the words "support-reply", "@"
+# and "1", and bash replaces only the "@1". The script passes the line up to the cursor
+# instead; the completer reads it whole and returns only what follows the last break.
+BASH_SCRIPT = """
+%(complete_func)s() {
+    local IFS=$'\\n'
+    COMPREPLY=( $( env COMP_WORDS="${COMP_WORDS[*]}" \\
+                   COMP_CWORD=$COMP_CWORD \\
+                   _PROMPTCTL_COMP_LINE="${COMP_LINE:0:$COMP_POINT}" \\
+                   _PROMPTCTL_COMP_BREAKS="$COMP_WORDBREAKS" \\
+                   %(autocomplete_var)s=complete_bash $1 ) )
+    return 0
+}
+
+complete -o default -F %(complete_func)s %(prog_name)s
+"""
+
+
+def install_bash_fix() -> None:
+    """Use BASH_SCRIPT and its reader in Typer's bash completion (kept if Typer moves)."""
+    import os
+
+    from typer import _completion_classes as classes
+    from typer import _completion_shared as shared
+
+    base = getattr(classes, "BashComplete", None)
+    scripts = getattr(shared, "_completion_scripts", None)
+    split = getattr(classes, "click_split_arg_string", None)
+    if base is None or split is None or not isinstance(scripts, dict) or getattr(base, "_promptctl", False):
+        return
+
+    class LineBash(base):   # type: ignore[misc, valid-type]
+        _promptctl = True
+        source_template = BASH_SCRIPT
+        cut = ""
+
+        def get_completion_args(self):
+            line = os.environ.get("_PROMPTCTL_COMP_LINE", "")
+            if not line:
+                return super().get_completion_args()
+            words = split(line)
+            ended = line[-1:].isspace()
+            args, incomplete = (words[1:], "") if ended or len(words) < 2 else (words[1:-1], words[-1])
+            breaks = os.environ.get("_PROMPTCTL_COMP_BREAKS", "")
+            at = max((incomplete.rfind(c) for c in set(breaks) if not c.isspace()), default=-1)
+            # readline keeps `@` and `$` (its special prefixes) in the word it replaces
+            self.cut = incomplete[:at] if at >= 0 and incomplete[at] in "@$" else incomplete[:at + 1]
+            return args, incomplete
+
+        def format_completion(self, item):
+            value = super().format_completion(item)
+            return value[len(self.cut):] if self.cut and value.startswith(self.cut) else value
+
+    classes.BashComplete = LineBash
+    scripts["bash"] = BASH_SCRIPT

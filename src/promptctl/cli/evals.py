@@ -10,21 +10,31 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from typer.core import TyperGroup
-
 from . import app, command, state
+from .helpfmt import Group
 from .complete import prompt_names, refs
 
 FORMATS = ("table", "json", "junit", "markdown", "html")
 
 
-class _DefaultRunGroup(TyperGroup):
+class _DefaultRunGroup(Group):
     """Anything that is not a subcommand name is the start of `eval run`'s arguments."""
 
     def parse_args(self, ctx, args):
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = ["run", *args]
         return super().parse_args(ctx, args)
+
+    def format_options(self, ctx, formatter):
+        # `eval NAME` is how everyone runs it: its options belong on `eval --help`
+        super().format_options(ctx, formatter)
+        run = self.commands.get("run")
+        if run is None:
+            return
+        records = [r for p in run.get_params(ctx) if p.param_type_name == "option"
+                   and (r := p.get_help_record(ctx)) and not r[0].startswith("--help")]
+        with formatter.section("Options of `eval NAME` (eval run)"):
+            formatter.write_dl(records)
 
     def shell_complete(self, ctx, incomplete):
         # `promptctl eval sup<Tab>` completes a prompt (the common case) as well as subcommands.
@@ -35,6 +45,7 @@ class _DefaultRunGroup(TyperGroup):
 
 eval_app = typer.Typer(
     cls=_DefaultRunGroup, no_args_is_help=True, rich_markup_mode=None,
+    short_help="Run golden-dataset evals and gate on them (eval NAME, eval history, eval merge).",
     help="Run golden-dataset evals and gate on them.\n\n"
          "promptctl eval NAME[@VERSION|@working] [options] is short for `promptctl eval run ...`.")
 app.add_typer(eval_app, name="eval")
@@ -42,26 +53,28 @@ app.add_typer(eval_app, name="eval")
 
 @command(eval_app, "run")
 def run_cmd(
-    target: Optional[str] = typer.Argument(None, metavar="[NAME[@VERSION]]",
+    target: Optional[str] = typer.Argument(None, metavar="NAME[@VERSION]",
                                            help="Prompt to evaluate; @working (default) or a version.",
                                            autocompletion=refs),
-    suite: Optional[str] = typer.Option(None, "--suite", help="Suite file (default evals/NAME/suite.yaml)."),
-    model: Optional[str] = typer.Option(None, "--model", help="Model name instead of the suite's or prompt's."),
-    provider: Optional[str] = typer.Option(None, "--provider", help="Provider: openai, anthropic, echo, python:mod:fn."),
-    repeat: Optional[int] = typer.Option(None, "--repeat", help="Run each case N times."),
-    concurrency: Optional[int] = typer.Option(None, "--concurrency", help="Calls in flight at once."),
-    baseline: Optional[str] = typer.Option(None, "--baseline", help="Compare with a VERSION or the version active in ENV."),
-    changed_since: Optional[str] = typer.Option(None, "--changed-since", help="Only prompts changed since REF."),
+    suite: Optional[str] = typer.Option(None, "--suite", metavar="FILE", help="Suite file (default evals/NAME/suite.yaml)."),
+    model: Optional[str] = typer.Option(None, "--model", metavar="MODEL", help="Model name instead of the suite's or prompt's."),
+    provider: Optional[str] = typer.Option(None, "--provider", metavar="PROVIDER", help="Provider: openai, anthropic, echo, python:mod:fn."),
+    repeat: Optional[int] = typer.Option(None, "--repeat", metavar="N", help="Run each case N times."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", metavar="N", help="Calls in flight at once."),
+    baseline: Optional[str] = typer.Option(None, "--baseline", metavar="VERSION|ENV", help="Compare with a VERSION or the version active in ENV."),
+    changed_since: Optional[str] = typer.Option(None, "--changed-since", metavar="REF", help="Only prompts changed since REF."),
     all_: bool = typer.Option(False, "--all", help="Every prompt that has a suite."),
-    shard: Optional[str] = typer.Option(None, "--shard", help="Run shard I/N of the cases (merge with `eval merge`)."),
-    fmt: str = typer.Option("table", "--format", help="table, json, junit, markdown or html."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
+    shard: Optional[str] = typer.Option(None, "--shard", metavar="I/N", help="Run shard I/N of the cases (merge with `eval merge`)."),
+    fmt: str = typer.Option("table", "--format", metavar="FORMAT",
+                            help="table, json, junit, markdown or html."),
+    output: Optional[List[Path]] = typer.Option(
+        None, "--output", "-o", help="Write the report to FILE (repeatable: -o r.json -o r.html)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Ignore and do not fill the response cache."),
 ) -> None:
     """Evaluate a prompt's suite; exit 0 when every gate passes, 1 when not, 2 on bad input."""
     from ..services.evaluate import EvalOptions, evaluate
 
-    fmt = _check_format(fmt, output)
+    plan = _plan(fmt, output)
     if repeat is not None and repeat < 1:
         from ..errors import UsageError
         raise UsageError("--repeat must be at least 1", field="--repeat")
@@ -76,14 +89,14 @@ def run_cmd(
     with _progress() as on_progress:
         options.on_progress = on_progress
         report = evaluate(state().directory, target, options)
-    _emit(report, fmt, output)
+    _emit(report, plan)
 
 
 @command(eval_app, "history")
 def history_cmd(
     name: Optional[str] = typer.Argument(None, help="Prompt name (default: every prompt).",
                                          autocompletion=prompt_names),
-    limit: Optional[int] = typer.Option(None, "--limit", "-n",
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", metavar="N",
                                         help="How many runs to show (default 20; 60 with --chart)."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
     chart: bool = typer.Option(False, "--chart", help="Chart each metric over time, by version and model."),
@@ -105,20 +118,19 @@ def history_cmd(
     if not rows:
         typer.echo("no recorded runs" + (f" for {name}" if name else ""))
         return
-    from rich.table import Table
-    table = Table(box=None, pad_edge=False)
-    for col in ("when", "prompt", "version", "digest", "model", "cases", "errors", "score", "result",
-                "source"):
-        table.add_column(col)
+    from .tables import fitted_table
+    table_rows = []
     for r in rows:
         result = "pass" if r.passed else "FAIL"
         if r.baseline:
             result += f" (vs {r.baseline}{', regressed' if r.regressed else ''})"
         if r.shard:
             result += f" [shard {r.shard}]"
-        table.add_row(r.started, r.prompt, r.version, r.digest.removeprefix("sha256:")[:12], r.model,
-                      str(r.cases), str(r.errors), f"{r.score:.3f}", result, r.source)
-    _console().print(table)
+        table_rows.append([r.started, r.prompt, r.version, r.digest.removeprefix("sha256:")[:12],
+                           r.model, str(r.cases), str(r.errors), f"{r.score:.3f}", result, r.source])
+    headers = ("when", "prompt", "version", "digest", "model", "cases", "errors", "score", "result",
+               "source")
+    _console().print(fitted_table(headers, table_rows, numeric=(3, 5, 6, 7)))
 
 
 def _print_chart(rows, name: Optional[str], as_json: bool) -> None:
@@ -195,30 +207,30 @@ def plan_cmd(
 @command(eval_app, "merge")
 def merge_cmd(
     files: List[Path] = typer.Argument(..., help="JSON results of `eval --shard I/N --format json`."),
-    fmt: str = typer.Option("table", "--format", help="table, json, junit, markdown or html."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
+    fmt: str = typer.Option("table", "--format", metavar="FORMAT",
+                            help="table, json, junit, markdown or html."),
+    output: Optional[List[Path]] = typer.Option(
+        None, "--output", "-o", help="Write the report to FILE (repeatable)."),
     no_record: bool = typer.Option(False, "--no-record", help="Do not record the merged run in history."),
 ) -> None:
     """Merge shard results into whole runs, re-check the gates, and record them."""
     from ..services.evaluate import merge
 
-    fmt = _check_format(fmt, output)
-    _emit(merge(state().directory, files, record=not no_record), fmt, output)
+    plan = _plan(fmt, output)
+    _emit(merge(state().directory, files, record=not no_record), plan)
 
 
-def _check_format(fmt: str, output: Optional[Path]) -> str:
-    from .output import check_format
-    return check_format(fmt, output, FORMATS)
+def _plan(fmt: str, outputs: Optional[List[Path]]):
+    from .output import plan_outputs
+    return plan_outputs(fmt, list(outputs or []), FORMATS)
 
 
 def _console(stderr: bool = False):
     import sys
 
     from . import console
-    stream = sys.stderr if stderr else sys.stdout
-    # Piped output (CI logs) should keep whole digests and names, not a 80-column cut.
-    width = None if stream.isatty() else 160
-    return console(stderr, width)
+    from .tables import width_for
+    return console(stderr, width_for(sys.stderr if stderr else sys.stdout))
 
 
 class _progress:
@@ -229,9 +241,22 @@ class _progress:
         if not sys.stderr.isatty():
             self.bar = None
             return None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn,
+                                   TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+        from rich.text import Text
+
+        from rich.table import Column
+
+        class Rate(ProgressColumn):
+            def render(self, task) -> Text:
+                speed = task.finished_speed or task.speed
+                if speed is None:
+                    return Text("")
+                return Text(f"{speed:.0f}/s" if speed >= 10 else f"{speed:.1f}/s")
+
         self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TimeElapsedColumn(), console=_console(stderr=True), transient=True)
+                            Rate(table_column=Column(no_wrap=True)), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                            console=_console(stderr=True), transient=True)
         self.bar.start()
         self.tasks: dict[str, int] = {}
 
@@ -246,11 +271,11 @@ class _progress:
             self.bar.stop()
 
 
-def _emit(report, fmt: str, output: Optional[Path]) -> None:
+def _emit(report, plan) -> None:
     from ..evals import report as render
-    from .output import emit
+    from .output import emit_all
 
-    emit(render, report, fmt, output, _print_table)
+    emit_all(render, report, plan, _print_table)
     if not report.runs:
         typer.echo("nothing to evaluate" + "".join(f"\n  {p}: {why}" for p, why in report.skipped),
                    err=True)
@@ -271,79 +296,83 @@ def failure_code(failed_runs) -> int:
 
 
 def _print_table(report) -> None:
-    from rich.table import Table
-
     from ..evals.report import fmt as f
-    from ..evals.report import metric_rows, worst_cases
+    from ..evals.report import fmt_interval, metric_rows
+    from .tables import fitted_table
 
     console = _console()
     for run in report.runs:
         s = run.summary
         cached = f", {s['cached']} cached" if s["cached"] else ""
         console.print(f"[bold]{run.prompt}@{run.version}[/] · {run.provider}/{run.model} · "
-                      f"{s['cases']} cases, {s['errors']} errors{cached} · {run.duration_s:.2f}s")
-        table = Table(box=None, pad_edge=False)
-        for col in ("metric", "value", "95% interval", "gate", ""):
-            table.add_column(col)
+                      f"{s['cases']} cases, {s['errors']} errors{cached} · {run.duration_s:.2f}s",
+                      soft_wrap=False)
+        rows = []
         for row in metric_rows(run):
-            interval = "" if row["low"] is None else f"{f(row['low'])}–{f(row['high'])}"
-            gates = row["gates"] or [None]
-            for gate in gates:
+            for gate in row["gates"] or [None]:
                 mark = "" if gate is None else ("[green]pass[/]" if gate["passed"] else "[red]FAIL[/]")
-                table.add_row(row["metric"], f(row["value"]), interval,
-                              gate["gate"] if gate else "", mark)
+                rows.append([row["metric"], f(row["value"]), fmt_interval(row["low"], row["high"]),
+                             gate["gate"] if gate else "", mark])
         if not s["errors_ok"]:
-            table.add_row("errors", str(s["errors"]), "", f"<= {run.max_errors}", "[red]FAIL[/]")
-        console.print(table)
+            rows.append(["errors", str(s["errors"]), "", f"<= {run.max_errors}", "[red]FAIL[/]"])
+        console.print(fitted_table(("metric", "value", "95% interval", "gate", ""), rows,
+                                   numeric=(1, 2, 4)))
         _print_tags(console, run)
         if run.comparison is not None:
             _print_comparison(console, run.comparison)
         elif run.baseline_note:
-            console.print(f"baseline: {run.baseline_note}", markup=False)
-        worst = worst_cases(run)
-        if worst:
-            console.print("worst cases:")
-            for case in worst:
-                why = case.error or "; ".join(f"{k}: {v}" for k, v in case.reasons.items()
-                                              if case.scores.get(k, 1.0) < 1.0)
-                console.print(f"  {case.id}: {' '.join(str(why).split())[:150]}", markup=False)
+            console.print(f"baseline: {run.baseline_note}", markup=False, soft_wrap=False)
+        _print_worst(console, run)
         verdict = "[green]PASSED[/]" if run.passed else "[red]FAILED[/]"
         console.print(f"{verdict}\n")
     for prompt, why in report.skipped:
         console.print(f"skipped {prompt}: {why}", markup=False)
 
 
-def _print_tags(console, run) -> None:
-    from rich.table import Table
+def _print_worst(console, run, limit: int = 5) -> None:
+    from ..evals.report import case_label, cut_note, failing_cases, failing_count, failure_reason
 
+    total = failing_count(run)
+    if not total:
+        return
+    note = cut_note(min(limit, total), total)
+    console.print(f"worst cases{' ' + note if note else ''}:", markup=False)
+    for case in failing_cases(run, limit):
+        why = " ".join(str(failure_reason(case)).split())
+        console.print(f"  {case_label(run, case)}: {why[:150]}", markup=False, soft_wrap=False)
+
+
+def _print_tags(console, run) -> None:
     from ..evals.report import tag_rows
+    from .tables import fitted_table
     rows = tag_rows(run)
     if not rows:
         return
-    table = Table(box=None, pad_edge=False)
-    for col in ("by tag", *(m.name for m in run.metrics)):
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
+    metrics = [m.name for m in run.metrics]
+    console.print(fitted_table(("by tag", *metrics), rows, numeric=range(1, len(metrics) + 1)))
 
 
 def _print_comparison(console, comp: dict, title: str | None = None) -> None:
-    from rich.table import Table
+    from ..evals.report import adjusted_p, cut_note, fmt_interval
+    from .tables import fitted_table
     console.print(title or f"vs baseline {comp['baseline_version']} ({comp['paired']} paired):",
-                  markup=False)
-    table = Table(box=None, pad_edge=False)
-    from ..evals.report import adjusted_p, power_line, verdict
-    for col in ("metric", "baseline", "candidate", "delta", "95% interval", "p", "p (Holm)", ""):
-        table.add_column(col)
+                  markup=False, soft_wrap=False)
+    from ..evals.report import power_line, verdict
+    rows = []
     for name, m in comp["metrics"].items():
-        table.add_row(name, f"{m['baseline']:.3f}", f"{m['candidate']:.3f}", f"{m['delta']:+.3f}",
-                      f"{m['low']:+.3f}–{m['high']:+.3f}", f"{m['p']:.3g} ({m['test']})",
-                      adjusted_p(m),
-                      "[red]REGRESSION[/]" if m["regression"] else
-                      f"[yellow]{verdict(m)}[/]" if verdict(m).startswith("not detectable")
-                      else verdict(m))
-    console.print(table)
-    console.print(power_line(comp), markup=False)
-    if comp["flipped"]:
-        console.print("pass → fail: " + ", ".join(comp["flipped"][:20]), markup=False)
+        mark = verdict(m)
+        mark = ("[red]REGRESSION[/]" if m["regression"] else
+                f"[yellow]{mark}[/]" if mark.startswith("not detectable") else mark)
+        rows.append([name, f"{m['baseline']:.3f}", f"{m['candidate']:.3f}", f"{m['delta']:+.3f}",
+                     fmt_interval(m["low"], m["high"], signed=True), f"{m['p']:.2g}",
+                     adjusted_p(m), mark])
+    # short headers: eight columns must fit 80 (base/cand. are the baseline's and candidate's means)
+    headers = ("metric", "base", "cand.", "delta", "95% interval", "p", "Holm p", "")
+    console.print(fitted_table(headers, rows, numeric=range(1, 7)))
+    tests = sorted({m["test"] for m in comp["metrics"].values()})
+    console.print(f"p: {', '.join(tests)} test; {power_line(comp)}", markup=False, soft_wrap=False)
+    flipped = comp["flipped"]
+    if flipped:
+        note = cut_note(min(20, len(flipped)), len(flipped))
+        console.print("pass → fail: " + ", ".join(flipped[:20]) + (f" {note}" if note else ""),
+                      markup=False, soft_wrap=False)

@@ -46,15 +46,79 @@ def new_cmd(
     name: str = typer.Argument(..., help="Prompt name, e.g. support/refund."),
     chat: bool = typer.Option(False, "--chat", help="A chat prompt (messages); the default."),
     text: bool = typer.Option(False, "--text", help="A text prompt (one template)."),
-    from_: Optional[str] = typer.Option(None, "--from", help="Copy another prompt and its suite."),
+    from_: Optional[str] = typer.Option(None, "--from", metavar="PROMPT",
+                                        help="Copy another prompt and its suite."),
+    from_text: Optional[Path] = typer.Option(
+        None, "--from-text", help="A hardcoded prompt's text (str.format/f-string {fields} become inputs)."),
+    as_json: bool = typer.Option(False, "--json", help="JSON output: a schema stub and a json_schema gate."),
 ) -> None:
     """Scaffold a prompt and its eval suite."""
     from ..errors import UsageError
     from ..services.scaffold import new
     if chat and text:
         raise UsageError("--chat and --text exclude each other", fix="pass one of them")
+    if from_ and from_text:
+        raise UsageError("--from and --from-text exclude each other", fix="pass one of them")
+    if from_text is not None or as_json:
+        from ..services.migrate import new_from_text
+        source = state().directory / from_text if from_text else None
+        files, notes = (new_from_text(_project(), name, source, as_json) if source
+                        else _json_scaffold(name))
+        for rel in files:
+            typer.echo(f"+ {rel}")
+        for note in notes:
+            typer.echo(f"note: {note}", err=True)
+        return
     for rel in new(_project(), name, "text" if text else "chat", from_):
         typer.echo(f"+ {rel}")
+
+
+def _json_scaffold(name: str):
+    """`new NAME --json` without a text: the JSON scaffold around an example template."""
+    import tempfile
+
+    from ..services.migrate import new_from_text
+    with tempfile.TemporaryDirectory() as folder:
+        example = Path(folder) / "prompt.txt"
+        example.write_text("Answer the question as JSON with an `answer` field.\n"
+                           "Question: {question}\n", encoding="utf-8")
+        return new_from_text(_project(), name, example, as_json=True)
+
+
+@command(app, "import")
+def import_cmd(
+    files: List[Path] = typer.Argument(..., help="dotprompt .prompt or Prompty .prompty files."),
+) -> None:
+    """Convert dotprompt and Prompty files into prompts (listing what could not be converted)."""
+    from ..services.migrate import import_files
+    results = import_files(_project(), [state().directory / f for f in files])
+    for result in results:
+        for rel in result.written:
+            typer.echo(f"+ {rel}  (from {result.source})")
+        for note in result.unconverted:
+            typer.echo(f"  not converted: {note}", err=True)
+    typer.echo("Next: promptctl check, then write a suite under evals/ (docs/migrating.md)")
+
+
+@command(app, "restore")
+def restore_cmd(
+    name: str = typer.Argument(..., help="Prompt to restore.", autocompletion=prompt_names),
+    version: str = typer.Argument(..., help="Released version whose files to put back.",
+                                  autocompletion=versions),
+    force: bool = typer.Option(False, "--force", help="Overwrite uncommitted changes."),
+) -> None:
+    """Put a release's files back in the working tree (after a rollback, so the next change starts from it)."""
+    from ..services.migrate import restore
+    done = restore(_project(), name, version, force)
+    typer.echo(f"restored {done.name} {done.version}: {len(done.written)} file(s) written"
+               + (f", {len(done.removed)} removed" if done.removed else ""))
+    for rel in done.removed:
+        typer.echo(f"  - {rel}")
+    if done.shared:
+        typer.echo(f"  shared partials also restored (other prompts may use them): "
+                   f"{', '.join(done.shared)}")
+    typer.echo(f"Next: review with `promptctl diff {done.name}` (no change: it matches "
+               f"{done.version}), then commit")
 
 
 @command(app, "check")

@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import NotFoundError, Problem, ValidationError
 
 CASE_KEYS = {"id", "inputs", "expected", "tags", "metadata"}
+MAX_PROBLEMS = 20   # a broken export reports this many bad lines at once, not thousands
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,11 +43,17 @@ def dataset_digest(texts: list[str]) -> str:
     return "sha256:" + outer.hexdigest()
 
 
-def parse_dataset(text: str, file: str) -> list[Case]:
+def parse_dataset(text: str, file: str, declared: set[str] | None = None) -> list[Case]:
+    """The cases of one file; every bad line is reported at once (up to MAX_PROBLEMS).
+
+    A row is `{inputs: {...}, expected, id, tags, metadata}` or flat, `{message: ..,
+    expected: ..}`: then every other key is an input, and must be one of `declared` (the
+    prompt's inputs) when they are known."""
     text = text.removeprefix("\ufeff")   # spreadsheet exports start with a byte-order mark
     lower = file.lower()
+    problems: list[Problem] = []
     if lower.endswith((".jsonl", ".ndjson")):
-        rows = _jsonl(text, file)
+        rows = _jsonl(text, file, problems)
     elif lower.endswith(".csv"):
         rows = _csv(text, file)
     elif lower.endswith((".yaml", ".yml", ".json")):
@@ -54,15 +61,34 @@ def parse_dataset(text: str, file: str) -> list[Case]:
     else:
         raise ValidationError(f"unsupported dataset format {file!r}", file=file,
                               fix="use .jsonl, .csv or .yaml")
-    return [_case(row, file, line) for line, row in rows]
+    cases = []
+    for line, row in rows:
+        try:
+            cases.append(_case(row, file, line, declared))
+        except ValidationError as exc:
+            problems += exc.problems
+    if problems:
+        problems.sort(key=lambda p: p.line or 0)
+        raise ValidationError(problems=_capped(problems, file))
+    return cases
 
 
-def _jsonl(text: str, file: str) -> list[tuple[int, Any]]:
+def _capped(problems: list[Problem], file: str) -> list[Problem]:
+    if len(problems) <= MAX_PROBLEMS:
+        return problems
+    rest = len(problems) - MAX_PROBLEMS
+    return [*problems[:MAX_PROBLEMS], Problem(file, f"... and {rest} more bad line(s)")]
+
+
+def _jsonl(text: str, file: str, problems: list[Problem]) -> list[tuple[int, Any]]:
     rows = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        rows.append((number, _json_row(line, file, number)))
+        try:
+            rows.append((number, _json_row(line, file, number)))
+        except ValidationError as exc:
+            problems += exc.problems
     return rows
 
 
@@ -136,17 +162,24 @@ def _yaml(text: str, file: str) -> list[tuple[int, Any]]:
     return [(lines.get((*prefix, i)) or 0, row) for i, row in enumerate(data)]
 
 
-def _case(row: Any, file: str, line: int) -> Case:
+def _case(row: Any, file: str, line: int, declared: set[str] | None = None) -> Case:
     def bad(message: str, field_name: str | None = None) -> ValidationError:
         return ValidationError(problems=[Problem(file, message, line=line or None, field=field_name)])
 
     if not isinstance(row, dict):
-        raise bad("a case must be a mapping with `inputs`")
-    unknown = set(row) - CASE_KEYS
-    if unknown:
-        raise bad(f"unknown field {sorted(unknown)[0]!r} (a case has id, inputs, expected, "
-                  "tags, metadata)", sorted(unknown)[0])
-    inputs = row.get("inputs", {})
+        raise bad("a case must be a mapping: {inputs: {...}, expected: ...} or flat "
+                  "{<input>: ..., expected: ...}")
+    if "inputs" in row:
+        unknown = set(row) - CASE_KEYS
+        if unknown:
+            raise bad(f"unknown field {sorted(unknown)[0]!r} (a case has id, inputs, expected, "
+                      "tags, metadata)", sorted(unknown)[0])
+        inputs = row.get("inputs", {})
+    else:
+        inputs = {k: v for k, v in row.items() if k not in CASE_KEYS}
+        unknown = sorted(set(inputs) - declared) if declared is not None else []
+        if unknown:
+            raise bad(_not_an_input(unknown[0], declared), unknown[0])
     if not isinstance(inputs, dict):
         raise bad("must be a mapping of the prompt's variables", "inputs")
     tags = row.get("tags") or []
@@ -161,8 +194,19 @@ def _case(row: Any, file: str, line: int) -> Case:
                 source=f"{file}:{line}" if line else file)
 
 
-def load_cases(read, paths: list[str], suite_file: str) -> tuple[Sequence[Case], str]:
+def _not_an_input(key: str, declared: set[str]) -> str:
+    from ..wording import did_you_mean
+    guess = did_you_mean(key, [*declared, *CASE_KEYS])
+    hint = f"did you mean {guess!r}? " if guess else ""
+    names = ", ".join(sorted(declared)) or "none"
+    return (f"{key!r} is not an input of the prompt ({hint}inputs: {names}; a flat case also "
+            "takes id, expected, tags, metadata)")
+
+
+def load_cases(read, paths: list[str], suite_file: str,
+               declared: set[str] | None = None) -> tuple[Sequence[Case], str]:
     """Read every dataset file via `read(path) -> text | None`; ids must be unique.
+    `declared` are the prompt's inputs, which flat rows are checked against.
 
     A single JSONL dataset stays text: its cases are parsed when used (JsonlCases), so
     100,000 of them cost the file's size in memory, not a few hundred bytes each.
@@ -177,9 +221,10 @@ def load_cases(read, paths: list[str], suite_file: str) -> tuple[Sequence[Case],
         # errors name the file from the repo root, as every other finding does
         files.append(posixpath.join(posixpath.dirname(suite_file), path))
     if len(files) == 1 and files[0].lower().endswith((".jsonl", ".ndjson")):
-        cases: Sequence[Case] = JsonlCases(texts[0], files[0])
+        cases: Sequence[Case] = JsonlCases(texts[0], files[0], declared)
     else:
-        cases = [case for text, file in zip(texts, files) for case in parse_dataset(text, file)]
+        cases = [case for text, file in zip(texts, files)
+                 for case in parse_dataset(text, file, declared)]
     seen: dict[str, str] = {}
     for case in cases:
         if case.id in seen:
@@ -193,13 +238,15 @@ def load_cases(read, paths: list[str], suite_file: str) -> tuple[Sequence[Case],
 class JsonlCases(Sequence):
     """The cases of one JSONL file, each parsed from its line when read.
 
-    Every line is parsed once here, so a bad line is reported before any case runs.
+    Every line is parsed once here, so bad lines are reported (all of them, up to
+    MAX_PROBLEMS) before any case runs.
     """
 
-    def __init__(self, text: str, file: str) -> None:
+    def __init__(self, text: str, file: str, declared: set[str] | None = None) -> None:
         self._text = text.removeprefix("\ufeff")
-        self._file = file
+        self._file, self._declared = file, declared
         self._starts, self._numbers = array("q"), array("q")
+        problems: list[Problem] = []
         text, pos, number = self._text, 0, 0
         while pos < len(text):
             end = text.find("\n", pos)
@@ -208,8 +255,13 @@ class JsonlCases(Sequence):
             if text[pos:end].strip():
                 self._starts.append(pos)
                 self._numbers.append(number)
-                self._parse(len(self._starts) - 1)    # validate now; keep only the offset
+                try:
+                    self._parse(len(self._starts) - 1)    # validate now; keep only the offset
+                except ValidationError as exc:
+                    problems += exc.problems
             pos = end + 1
+        if problems:
+            raise ValidationError(problems=_capped(problems, file))
 
     def __len__(self) -> int:
         return len(self._starts)
@@ -226,7 +278,8 @@ class JsonlCases(Sequence):
         start = self._starts[i]
         end = self._text.find("\n", start)
         line = self._text[start:end if end >= 0 else len(self._text)]
-        return _case(_json_row(line, self._file, self._numbers[i]), self._file, self._numbers[i])
+        number = self._numbers[i]
+        return _case(_json_row(line, self._file, number), self._file, number, self._declared)
 
 
 def input_problems(cases: list[Case], inputs: dict[str, Any]) -> list[Problem]:

@@ -1,14 +1,14 @@
 """Eval results as JSON, JUnit XML, Markdown and a single-file HTML page.
 
 Pure functions from result data to text; the CLI renders the terminal table with rich.
-JSON, JUnit and HTML list every case, so each also comes as a generator of text chunks
+JSON and JUnit list every case, so each also comes as a generator of text chunks
 (`STREAMERS`) that reads one case at a time: a 100,000-case report is written without
-holding it, or its cases, in memory.
+holding it, or its cases, in memory. HTML lists the failing cases and a folded sample of
+the passing ones (html_report).
 """
 
 from __future__ import annotations
 
-import html
 import json
 from typing import Any, Iterator
 from xml.etree import ElementTree as ET
@@ -20,13 +20,46 @@ def fmt(value: float) -> str:
     return f"{value:.3f}"
 
 
-def worst_cases(run, limit: int = 5) -> list:
-    """Failing cases, errors first, then by their lowest score."""
+def fmt_interval(low: float | None, high: float | None, signed: bool = False) -> str:
+    """`[-0.750, -0.250]`: an en dash between negative numbers reads as a minus sign."""
+    if low is None or high is None:
+        return ""
+    spec = "+.3f" if signed else ".3f"
+    return f"[{low:{spec}}, {high:{spec}}]"
+
+
+def failing_cases(run, limit: int | None = None) -> list:
+    """Failing cases, errors first, then by their lowest score; sorted on the light copies,
+    so only the cases returned are read in full."""
     light = light_cases(run.cases)
     failing = [i for i, c in enumerate(light) if not c.passed]
     failing.sort(key=lambda i: (light[i].error is None, min(light[i].scores.values(), default=0.0),
-                                light[i].id))
+                                light[i].id, light[i].sample))
     return [run.cases[i] for i in failing[:limit]]
+
+
+def failing_count(run) -> int:
+    return sum(1 for c in light_cases(run.cases) if not c.passed)
+
+
+def worst_cases(run, limit: int = 5) -> list:
+    return failing_cases(run, limit)
+
+
+def cut_note(shown: int, total: int) -> str:
+    """Said under a list that was cut, so a reader knows there is more."""
+    return f"(showing {shown} of {total})" if total > shown else ""
+
+
+def case_label(run, case) -> str:
+    """A case's id; with --repeat, which sample (1-based) it was."""
+    repeated = any(c.sample > 0 for c in light_cases(run.cases))
+    return f"{case.id} (sample {case.sample + 1})" if repeated else case.id
+
+
+def failure_reason(case) -> str:
+    return case.error or "; ".join(f"{k}: {v}" for k, v in case.reasons.items()
+                                   if case.scores.get(k, 1.0) < 1.0)
 
 
 def tag_rows(run) -> list[list[str]]:
@@ -51,6 +84,23 @@ def metric_rows(run) -> list[dict[str, Any]]:
             rows.append({"metric": name, "value": value, "low": None, "high": None,
                          "gates": gates[name]})
     return rows
+
+
+def verdict_line(run) -> str:
+    s = run.summary
+    failed = [g["gate"] for g in s["gates"] if not g["passed"]]
+    if not s["errors_ok"]:
+        failed.append(f"errors <= {run.max_errors}")
+    if run.comparison is not None and run.comparison.get("regressed"):
+        failed.append(f"regression vs {run.comparison['baseline_version']}")
+    why = f"; failed: {', '.join(failed)}" if failed else ""
+    return (f"{run.prompt}@{run.version}: {'PASSED' if run.passed else 'FAILED'} "
+            f"({s['cases']} cases, {s['errors']} errors, score {s['score']:.3f}{why})")
+
+
+def verdict_lines(report) -> list[str]:
+    """One line per run: what a CI log needs when the report went to a file."""
+    return [verdict_line(run) for run in report.runs]
 
 
 def to_json(report) -> str:
@@ -201,7 +251,7 @@ def to_markdown(report) -> str:
                   f"`{run.model}` ({run.provider}), digest `{run.digest[:19]}`", "",
                   "| metric | value | 95% interval | gate |", "|---|---|---|---|"]
         for row in metric_rows(run):
-            interval = "" if row["low"] is None else f"{fmt(row['low'])}–{fmt(row['high'])}"
+            interval = fmt_interval(row["low"], row["high"])
             gate = ", ".join(f"{'✅' if g['passed'] else '❌'} {g['gate']}" for g in row["gates"])
             lines.append(f"| {row['metric']} | {fmt(row['value'])} | {interval} | {gate} |")
         tags = tag_rows(run)
@@ -216,21 +266,22 @@ def to_markdown(report) -> str:
                       "|---|---|---|---|---|---|---|"]
             for name, m in comp["metrics"].items():
                 lines.append(f"| {name} | {fmt(m['baseline'])} | {fmt(m['candidate'])} | "
-                             f"{m['delta']:+.3f} ({m['low']:+.3f}, {m['high']:+.3f}) | "
+                             f"{m['delta']:+.3f} {fmt_interval(m['low'], m['high'], signed=True)} | "
                              f"{m['p']:.3g} | {adjusted_p(m)} | "
                              f"{'❌ ' if m['regression'] else ''}{verdict(m)} |")
             lines += ["", power_line(comp)]
             if comp["flipped"]:
-                lines += ["", "Flipped pass → fail: " + ", ".join(f"`{c}`" for c in comp["flipped"][:20])]
+                note = cut_note(min(20, len(comp["flipped"])), len(comp["flipped"]))
+                lines += ["", "Flipped pass → fail: " + ", ".join(f"`{c}`" for c in comp["flipped"][:20])
+                          + (f" {note}" if note else "")]
         elif run.baseline_note:
             lines += ["", f"Baseline: {run.baseline_note}"]
-        worst = worst_cases(run)
-        if worst:
-            lines += ["", "Worst cases:", ""]
-            for case in worst:
-                why = case.error or "; ".join(f"{k}: {v}" for k, v in case.reasons.items()
-                                              if case.scores.get(k, 1.0) < 1.0)
-                lines.append(f"- `{case.id}`: {_one_line(why)}")
+        total = failing_count(run)
+        if total:
+            note = cut_note(min(5, total), total)
+            lines += ["", f"Worst cases{' ' + note if note else ''}:", ""]
+            for case in failing_cases(run, 5):
+                lines.append(f"- `{case_label(run, case)}`: {_one_line(failure_reason(case))}")
         lines.append("")
     for prompt, why in report.skipped:
         lines.append(f"- skipped `{prompt}`: {why}")
@@ -243,53 +294,9 @@ def _one_line(text: str, limit: int = 160) -> str:
 
 
 def to_html(report) -> str:
-    """A self-contained page: summary tables and every case, no external assets."""
-    return "".join(iter_html(report))
-
-
-def iter_html(report) -> Iterator[str]:
-    """to_html's text in chunks, one per line of the page (a case is one line)."""
-    e = html.escape
-    yield ("<!doctype html><html><head><meta charset='utf-8'><title>promptctl eval</title>\n"
-           "<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:"
-           "collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;"
-           "vertical-align:top}.fail{background:#fde2e2}.pass{background:#e3f6e3}"
-           "pre{white-space:pre-wrap;margin:0;max-width:60em}</style></head><body>\n"
-           f"<h1>promptctl eval — {'passed' if report.passed else 'failed'}</h1>\n")
-    for run in report.runs:
-        yield _nl(f"<h2>{e(run.prompt)}@{e(run.version)} — "
-                  f"{'passed' if run.passed else 'failed'}</h2><p>model {e(run.model)} "
-                  f"({e(run.provider)}), {run.summary['cases']} cases, "
-                  f"{run.summary['errors']} errors, digest <code>{e(run.digest)}</code></p>")
-        yield _nl("<table><tr><th>metric</th><th>value</th><th>95% interval</th><th>gates</th></tr>")
-        for row in metric_rows(run):
-            interval = "" if row["low"] is None else f"{fmt(row['low'])}–{fmt(row['high'])}"
-            ok = all(g["passed"] for g in row["gates"])
-            gates = ", ".join(e(g["gate"]) for g in row["gates"])
-            yield _nl(f"<tr class='{'pass' if ok else 'fail'}'><td>{e(row['metric'])}</td>"
-                         f"<td>{fmt(row['value'])}</td><td>{interval}</td><td>{gates}</td></tr>")
-        yield _nl("</table>")
-        if run.comparison is not None:
-            yield _nl(f"<p>Baseline {e(run.comparison['baseline_version'])}: "
-                         f"{e(run.comparison.get('verdict') or ('regressed' if run.comparison['regressed'] else 'no regression'))}"
-                         f" ({e(power_line(run.comparison))}); "
-                         f"flipped: {e(', '.join(run.comparison['flipped'][:50]))}</p>")
-        names = [m.name for m in run.metrics]
-        yield _nl("<table><tr><th>case</th><th>inputs</th><th>output</th>"
-                  + "".join(f"<th>{e(n)}</th>" for n in names) + "</tr>")
-        for case in run.cases:
-            cells = "".join(f"<td title='{e(case.reasons.get(n, ''))}'>"
-                            f"{case.scores.get(n, 0.0):.2f}</td>" for n in names)
-            out = case.error if case.error else shown_output(case)
-            yield _nl(f"<tr class='{'pass' if case.passed else 'fail'}'><td>{e(case.id)}</td>"
-                         f"<td><pre>{e(json.dumps(case.inputs, ensure_ascii=False))}</pre></td>"
-                         f"<td><pre>{e(out)}</pre></td>{cells}</tr>")
-        yield _nl("</table>")
-    yield "</body></html>\n"
-
-
-def _nl(line: str) -> str:
-    return line + "\n"
+    """A self-contained page, summary first (see html_report)."""
+    from .html_report import to_html as render
+    return render(report)
 
 
 def shown_output(case: Any) -> str:
@@ -300,4 +307,4 @@ def shown_output(case: Any) -> str:
 
 
 RENDERERS = {"json": to_json, "junit": to_junit, "markdown": to_markdown, "html": to_html}
-STREAMERS = {"json": iter_json, "junit": iter_junit, "html": iter_html}
+STREAMERS = {"json": iter_json, "junit": iter_junit}

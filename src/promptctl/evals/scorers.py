@@ -68,6 +68,11 @@ def _as_list(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
 
 
+def _excerpt(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def exact(params: dict, ctx: Context) -> Callable[[Observation], Score]:
     strip, fold = params.get("strip", True), params.get("ignore_case", False)
 
@@ -80,7 +85,9 @@ def exact(params: dict, ctx: Context) -> Callable[[Observation], Score]:
         if want is None:
             return 0.0, "no expected value"
         ok = norm(obs.output) == norm(str(want))
-        return (1.0, "matches") if ok else (0.0, f"expected {str(want)[:60]!r}")
+        if ok:
+            return 1.0, "matches"
+        return 0.0, f"expected {str(want)[:60]!r}, got {_excerpt(obs.output)!r}"
     return score
 
 

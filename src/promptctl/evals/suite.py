@@ -142,38 +142,68 @@ def parse_gate(text: str) -> Gate:
 
 
 def parse_suite(text: str, file: str) -> Suite:
-    """Validate a suite file; gates must name known metrics and scorers must exist."""
-    from .scorers import SCORERS, check_params
+    """Validate a suite file; gates must name known metrics and scorers must exist.
 
-    suite: Suite = parse_model(Suite, text, file)
-    lines = key_lines(text)
-    problems = []
-    names = {m.name for m in suite.metrics} | set(BUILTIN_METRICS)
-    for i, gate in enumerate(suite.gates):
-        try:
-            parsed = parse_gate(gate)
-        except ValueError as exc:
-            problems.append(Problem(file, str(exc), line=lines.get(("gates", i)),
-                                    field=f"gates.{i}"))
-            continue
-        if parsed.metric not in names and not _k_of_n_known(parsed.metric, names):
-            problems.append(Problem(file, f"unknown metric {parsed.metric!r} (known: "
-                                    f"{', '.join(sorted(names))})", line=lines.get(("gates", i)),
-                                    field=f"gates.{i}"))
-    for i, metric in enumerate(suite.metrics):
-        if metric.type not in SCORERS:
-            problems.append(Problem(file, f"unknown scorer {metric.type!r} (use one of "
-                                    f"{', '.join(sorted(SCORERS))})",
-                                    line=lines.get(("metrics", i, "type")),
-                                    field=f"metrics.{i}.type"))
-            continue
-        message = check_params(metric) or _schema_param_error(metric)
-        if message:
-            problems.append(Problem(file, message, line=lines.get(("metrics", i)),
-                                    field=f"metrics.{i}"))
+    Every problem is reported at once: a schema error does not hide a bad gate."""
+    from ..files import load_yaml
+
+    try:
+        suite: Suite = parse_model(Suite, text, file)
+    except ValidationError as exc:
+        data = load_yaml(text, file)
+        raw = data if isinstance(data, dict) else {}
+        raise ValidationError(problems=[*exc.problems, *_raw_problems(raw, text, file)]) from exc
+    problems = _raw_problems(suite.model_dump(), text, file, typed=suite)
     if problems:
         raise ValidationError(problems=problems)
     return suite
+
+
+def _raw_problems(data: dict, text: str, file: str, typed: Suite | None = None) -> list[Problem]:
+    """Gates and scorer types, checked on the validated suite or, when it failed, its raw data."""
+    from ..wording import did_you_mean
+    from .scorers import SCORERS, check_params
+
+    lines = key_lines(text)
+    problems = []
+    metrics = data.get("metrics") if isinstance(data.get("metrics"), list) else []
+    if typed is None and "metrics" not in data:
+        metrics = [{"type": "exact", "name": "exact"}]
+    names = {(m.get("name") or m.get("type")) for m in metrics if isinstance(m, dict)}
+    names = {n for n in names if isinstance(n, str)} | set(BUILTIN_METRICS)
+    gates = data.get("gates") if isinstance(data.get("gates"), list) else []
+    for i, gate in enumerate(gates):
+        if not isinstance(gate, str):
+            continue   # the schema reported it
+        where = {"line": lines.get(("gates", i)), "field": f"gates.{i}"}
+        try:
+            parsed = parse_gate(gate)
+        except ValueError as exc:
+            problems.append(Problem(file, str(exc), **where))
+            continue
+        if parsed.metric not in names and not _k_of_n_known(parsed.metric, names):
+            guess = did_you_mean(parsed.metric, names)
+            hint = f"did you mean {guess!r}? known: " if guess else "known: "
+            problems.append(Problem(file, f"unknown metric {parsed.metric!r} ({hint}"
+                                          f"{', '.join(sorted(names))})", **where))
+    for i, metric in enumerate(metrics):
+        kind = metric.get("type") if isinstance(metric, dict) else None
+        if not isinstance(kind, str):
+            continue
+        if kind not in SCORERS:
+            guess = did_you_mean(kind, SCORERS)
+            hint = f"did you mean {guess!r}? use " if guess else "use "
+            problems.append(Problem(file, f"{kind!r} is not a scorer type ({hint}"
+                                          f"{', '.join(sorted(SCORERS))})",
+                                    line=lines.get(("metrics", i, "type")),
+                                    field=f"metrics.{i}.type"))
+            continue
+        message = (check_params(typed.metrics[i]) or _schema_param_error(typed.metrics[i])
+                   if typed is not None else None)
+        if message:
+            problems.append(Problem(file, message, line=lines.get(("metrics", i)),
+                                    field=f"metrics.{i}"))
+    return problems
 
 
 def _k_of_n_known(name: str, names: set[str]) -> bool:
@@ -211,36 +241,36 @@ def suite_path(evals_dir: str, name: str) -> str:
 
 def check_suite(project, name: str) -> list[Problem]:
     """`promptctl check`'s view of a suite: the file validates and its datasets parse."""
-    from .datasets import load_cases
+    from ..errors import PromptctlError
+    from .datasets import input_problems, load_cases
 
     path = suite_path(project.config.evals_dir, name)
     text = project.working.read(path)
     if text is None:
         return []
+    spec = _working_spec(project, name)
+    declared = set(spec.inputs) if spec is not None else None
     try:
         suite = parse_suite(text, path)
         folder = path.rsplit("/", 1)[0]
-        cases, _ = load_cases(lambda p: project.working.read(f"{folder}/{p}"), suite.datasets, path)
-        return _contract_problems(project, name, cases)
+        cases, _ = load_cases(lambda p: project.working.read(f"{folder}/{p}"), suite.datasets,
+                              path, declared)
+        if spec is None:
+            return []
+        return input_problems(cases, spec.inputs) + _schema_source_problems(project, name, spec)
     except ValidationError as exc:
         return exc.problems or [Problem(exc.file or path, exc.message, field=exc.field)]
-    except Exception as exc:  # noqa: BLE001 - a check reports every problem, never stops
-        from ..errors import PromptctlError
-        if isinstance(exc, PromptctlError):
-            return [Problem(exc.file or path, exc.message, field=exc.field)]
-        raise
+    except PromptctlError as exc:   # a check reports every problem, never stops
+        return [Problem(exc.file or path, exc.message, field=exc.field)]
 
 
-def _contract_problems(project, name: str, cases) -> list[Problem]:
+def _working_spec(project, name: str):
     from ..errors import PromptctlError
     from ..files import load_prompt
-    from .datasets import input_problems
-
     try:
-        spec = load_prompt(project.working, project.config, name).spec
+        return load_prompt(project.working, project.config, name).spec
     except PromptctlError:
-        return []   # the prompt's own problems are reported by the prompt check
-    return input_problems(cases, spec.inputs) + _schema_source_problems(project, name, spec)
+        return None   # the prompt's own problems are reported by the prompt check
 
 
 def _schema_source_problems(project, name: str, spec) -> list[Problem]:

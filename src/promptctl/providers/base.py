@@ -82,10 +82,12 @@ class ProviderSettings:
     backoff: float = 0.5
     backoff_max: float = 30.0
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    source_digest: str = ""   # a python provider's module source: editing it changes answers
 
     def cache_identity(self) -> str:
         # The endpoint changes the answer; the key never does and must never be part of it.
-        return f"{self.kind}|{self.base_url or ''}"
+        identity = f"{self.kind}|{self.base_url or ''}"
+        return f"{identity}|{self.source_digest}" if self.source_digest else identity
 
 
 class Provider(Protocol):

@@ -181,7 +181,7 @@ def _check(project: Project, served: Served, suite_file: str, since: str | None,
     from .evaluate import _execute, suite_digest
 
     content = load_version(project, served.name, served.version)
-    suite, cases, dataset_digest = load_suite(project, suite_file)
+    suite, cases, dataset_digest = load_suite(project, suite_file, set(content.spec.inputs))
     positions = {case.id: i for i, case in enumerate(cases)}
     spec = content.spec
     need = drift_baseline.Need(

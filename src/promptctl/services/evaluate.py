@@ -109,7 +109,8 @@ def evaluate(directory: Path | str, target: str | None, options: EvalOptions) ->
             continue
         if target is None:
             content = load_version(project, name, version)
-        if changed is not None and not _touched(project, name, content, suite_file, changed):
+        if changed is not None and not _touched(project, name, content, suite_file, changed,
+                                                options):
             report.skipped.append((name, f"unchanged since {options.changed_since}"))
             continue
         report.runs.append(_run_one(project, name, version, content, suite_file, options))
@@ -135,11 +136,29 @@ def _repo_path(project: Project, path: str) -> str:
 
 
 def _touched(project: Project, name: str, content: PromptContent, suite_file: str,
-             changed: set[str]) -> bool:
+             changed: set[str], options: EvalOptions) -> bool:
     prompts = project.config.prompts_dir
     own = {f"{prompts}/{path}" for path in content.files}
+    own |= set(_module_files(project, content, suite_file, options))
     suite_dir = suite_file.rsplit("/", 1)[0] + "/"
     return bool(own & changed) or any(p.startswith(suite_dir) for p in changed)
+
+
+def _module_files(project: Project, content: PromptContent, suite_file: str,
+                  options: EvalOptions) -> list[str]:
+    """The repo's Python files the run would import (its provider and python scorers)."""
+    from ..errors import PromptctlError
+    from ..evals.suite import parse_suite
+    from ..pymodules import referenced_files, suite_specs
+
+    text = project.working.read(suite_file)
+    try:
+        suite = parse_suite(text, suite_file) if text is not None else None
+    except PromptctlError:
+        return []   # evaluating it reports the problem
+    provider = options.provider or (suite.provider if suite else None) or content.spec.model.provider
+    specs = suite_specs(suite, provider) if suite else [provider]
+    return referenced_files(project.root, specs)
 
 
 def _run_one(project: Project, name: str, version: str | None, content: PromptContent,
@@ -149,7 +168,7 @@ def _run_one(project: Project, name: str, version: str | None, content: PromptCo
 
     from ..evals.datasets import input_problems
 
-    suite, all_cases, dataset_digest = load_suite(project, suite_file)
+    suite, all_cases, dataset_digest = load_suite(project, suite_file, set(content.spec.inputs))
     missing = input_problems(all_cases, content.spec.inputs)
     if missing:   # a dataset that does not fit the prompt is bad input, not N failing cases
         raise ValidationError(problems=missing)
@@ -189,7 +208,7 @@ def suite_digest(project: Project, suite_file: str) -> str:
     return text_digest(project.working.read(suite_file) or "")
 
 
-def load_suite(project: Project, suite_file: str):
+def load_suite(project: Project, suite_file: str, declared: set[str] | None = None):
     from ..evals.datasets import load_cases
     from ..evals.suite import parse_suite
 
@@ -199,7 +218,7 @@ def load_suite(project: Project, suite_file: str):
     suite = parse_suite(text, suite_file)
     folder = suite_file.rsplit("/", 1)[0] if "/" in suite_file else "."
     cases, digest = load_cases(lambda p: project.working.read(f"{folder}/{p}"), suite.datasets,
-                               suite_file)
+                               suite_file, declared)
     if not cases:
         raise ValidationError("the dataset has no cases", file=suite_file, field="dataset",
                               fix="add at least one case")
@@ -306,11 +325,15 @@ def _settings(project: Project, kind: str, suite, options: EvalOptions):
             return getattr(suite, key)
         return conf[key]
 
+    from ..pymodules import referenced_files, source_digest
+    digest = source_digest(project.root, referenced_files(project.root, [kind])) \
+        if kind.startswith("python:") else ""
     return ProviderSettings(kind=kind, base_url=pick("base_url"), api_key_env=pick("api_key_env"),
                             timeout=float(pick("timeout")), retries=int(pick("retries")),
                             max_response_bytes=int(pick("max_response_bytes")),
                             rpm=pick("rpm"),
-                            concurrency=int(options.concurrency or pick("concurrency")))
+                            concurrency=int(options.concurrency or pick("concurrency")),
+                            source_digest=digest)
 
 
 PROVIDER_SETTINGS = {"base_url", "api_key_env", "timeout", "retries", "rpm", "concurrency",
@@ -379,8 +402,9 @@ def _checked_provider_conf(conf: dict, kind: str) -> dict:
     try:
         checked = Suite.model_validate({"dataset": "-", **conf})
     except pydantic.ValidationError as exc:
+        from ..wording import reword
         first = exc.errors()[0]
-        raise ValidationError(first["msg"], file="promptctl.yaml",
+        raise ValidationError(reword(first, Suite), file="promptctl.yaml",
                               field=f"providers.{kind}.{'.'.join(map(str, first['loc']))}") from exc
     return {key: getattr(checked, key) for key in conf}
 

@@ -54,7 +54,21 @@ def split_ref(ref: str) -> tuple[str, str | None]:
 
 
 def load_working(project: Project, name: str) -> PromptContent:
-    return load_prompt(project.working, project.config, name)
+    try:
+        return load_prompt(project.working, project.config, name)
+    except NotFoundError as exc:
+        if exc.message != f"prompt {name!r} not found":
+            raise
+        guess = _closest_prompt(project, name)
+        if guess is None:
+            raise
+        raise NotFoundError(exc.message, file=exc.file, fix=f"did you mean {guess!r}?") from exc
+
+
+def _closest_prompt(project: Project, name: str) -> str | None:
+    from ..files import list_prompt_names
+    from ..wording import did_you_mean
+    return did_you_mean(name, list_prompt_names(project.root, project.config))
 
 
 def load_release(project: Project, release: Release) -> PromptContent:
@@ -81,13 +95,38 @@ def load_version(project: Project, name: str, version: str | None) -> PromptCont
     if version in (None, WORKING):
         return load_working(project, name)
     bare = version.removeprefix("v")
-    for release in project.store.releases(name):
+    releases = project.store.releases(name)
+    for release in releases:
         if release.version == bare:
             return load_release(project, release)
-    if _looks_like_version(bare):
-        raise NotFoundError(f"{name} has no release {bare}",
-                            fix=project.store.release_fix(name, project.config.notes_ref))
+    if not releases and not (project.root / project.prompt_path(name)).is_dir():
+        guess = _closest_prompt(project, name)   # a misspelled name, not a version problem
+        if guess is not None:
+            raise NotFoundError(f"prompt {name!r} not found", fix=f"did you mean {guess!r}?")
+    guess = _closest_version(bare, [r.version for r in releases])
+    if _looks_like_version(bare) or (guess and _is_partial_version(bare)):
+        fix = (f"did you mean {guess}?" if guess else
+               project.store.release_fix(name, project.config.notes_ref))
+        raise NotFoundError(f"{name} has no release {bare}", fix=fix)
     return load_prompt(project.store.source_at(version), project.config, name)
+
+
+def _is_partial_version(text: str) -> bool:
+    return text.count(".") < 2 and text.replace(".", "").isdigit() and not text.endswith(".")
+
+
+def _closest_version(text: str, versions: list[str]) -> str | None:
+    """`1.0` means 1.0.0 to a reader; otherwise the nearest spelling among the releases."""
+    if _is_partial_version(text):
+        padded = ".".join((text.split(".") + ["0", "0"])[:3])
+        if padded in versions:
+            return padded
+        from ..versions import latest
+        same = [v for v in versions if v.startswith(text + ".")]
+        if same:
+            return latest(same)
+    from ..wording import did_you_mean
+    return did_you_mean(text, versions)
 
 
 def latest_release(project: Project, name: str) -> Release | None:

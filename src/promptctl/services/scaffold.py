@@ -27,20 +27,47 @@ def init(directory: Path) -> list[str]:
                          fix="init writes only into an empty or new prompt repo; remove or move it")
     if (directory / CONFIG_FILE).exists():
         raise UsageError(f"{directory} is already a prompt repo")
-    _write_all(directory, files)
+    directory.mkdir(parents=True, exist_ok=True)   # a folder inside a checkout is in its repo
     if not _is_git_repo(directory):
         subprocess.run(["git", "init", "-q", str(directory)], check=True)
+    _write_all(directory, _on_branch(files, _branch(directory)))
     return sorted(files)
+
+
+WORKFLOW_BRANCH = "branches: [main]"
+
+
+def _on_branch(files: dict[str, str], branch: str) -> dict[str, str]:
+    """The workflows trigger on pushes to the repo's own branch (git may have made `master`)."""
+    return {rel: text.replace(WORKFLOW_BRANCH, f"branches: [{branch}]")
+            if rel.startswith(".github/workflows/") else text for rel, text in files.items()}
+
+
+def _branch(directory: Path) -> str:
+    result = subprocess.run(["git", "-C", str(directory), "symbolic-ref", "--short", "HEAD"],
+                            capture_output=True, text=True)
+    return result.stdout.strip() or "main"
 
 
 def new(project: Project, name: str, kind: str = "chat", from_: str | None = None) -> list[str]:
     """Scaffold prompts/<name>/ and evals/<name>/, from a template or a copy of another prompt."""
     check_name(name)
+    _refuse_existing(project, name)
+    files = _copied(project, from_, name) if from_ else _fresh(name, kind)
+    return write_new(project, name, files)
+
+
+def _refuse_existing(project: Project, name: str) -> None:
     prompt_dir = project.prompt_path(name)
-    evals_dir = f"{project.config.evals_dir}/{name}"
     if (project.root / prompt_dir).exists():
         raise UsageError(f"{prompt_dir} already exists", field="NAME", fix="choose another name")
-    files = _copied(project, from_, name) if from_ else _fresh(name, kind)
+
+
+def write_new(project: Project, name: str, files: dict[str, str]) -> list[str]:
+    """Write a new prompt's files (`@evals/x` goes to its suite folder); refuses clashes."""
+    _refuse_existing(project, name)
+    prompt_dir = project.prompt_path(name)
+    evals_dir = f"{project.config.evals_dir}/{name}"
     targets = {f"{prompt_dir}/{k}" if not k.startswith("@evals/") else
                f"{evals_dir}/{k.removeprefix('@evals/')}": v for k, v in files.items()}
     clashes = [t for t in targets if (project.root / t).exists()]
