@@ -57,18 +57,23 @@ def parse_dataset(text: str, file: str) -> list[Case]:
     return [_case(row, file, line) for line, row in rows]
 
 
+def json_line(line: str, file: str, number: int) -> Any:
+    """One JSONL row; broken or hostile (nested too deeply) JSON is a finding on its line."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(problems=[Problem(file, f"invalid JSON: {exc.msg}", line=number)]) from exc
+    except RecursionError as exc:
+        raise ValidationError(problems=[Problem(file, "JSON nested too deeply (flatten the "
+                                                      "case)", line=number)]) from exc
+
+
 def _jsonl(text: str, file: str) -> list[tuple[int, Any]]:
     rows = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        try:
-            rows.append((number, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            raise ValidationError(problems=[Problem(file, f"invalid JSON: {exc.msg}", line=number)]) from exc
-        except RecursionError as exc:
-            raise ValidationError(problems=[Problem(file, "JSON nested too deeply (flatten the "
-                                                          "case)", line=number)]) from exc
+        rows.append((number, json_line(line, file, number)))
     return rows
 
 
@@ -221,11 +226,7 @@ class JsonlCases(Sequence):
         start = self._starts[i]
         end = self._text.find("\n", start)
         line = self._text[start:end if end >= 0 else len(self._text)]
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValidationError(problems=[Problem(self._file, f"invalid JSON: {exc.msg}",
-                                                    line=self._numbers[i])]) from exc
+        row = json_line(line, self._file, self._numbers[i])
         return _case(row, self._file, self._numbers[i])
 
 
