@@ -136,7 +136,7 @@ def pending(state_dir: Path) -> dict[str, Any] | None:
 
 def end(state_dir: Path) -> None:
     (state_dir / JOURNAL_FILE).unlink(missing_ok=True)
-    _fsync_dir(state_dir)
+    fsync_dir(state_dir)
 
 
 def crash_point(step: str) -> None:
@@ -155,7 +155,7 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -166,7 +166,8 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in `folder` durable (a crash must not bring back the old file)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:
