@@ -62,45 +62,9 @@ def first_error(value: Any, schema: dict, path: str = "$") -> str | None:
     return None
 
 
-_SCHEMA_TYPES = {"object", "array", "string", "integer", "number", "boolean", "null"}
-_COUNTS = ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties")
-
-
 def schema_error(schema: Any, path: str = "$") -> str | None:
-    """The first reason `schema` is not a usable JSON Schema (of the subset checked above)."""
-    if isinstance(schema, bool):
-        return None
-    if not isinstance(schema, dict):
-        return f"{path}: a schema is a mapping, not {type(schema).__name__}"
-    kinds = schema.get("type")
-    for kind in (kinds if isinstance(kinds, list) else [kinds] if kinds is not None else []):
-        if kind not in _SCHEMA_TYPES:
-            return f"{path}.type: {kind!r} is not a JSON Schema type (use {', '.join(sorted(_SCHEMA_TYPES))})"
-    for key in _COUNTS:
-        value = schema.get(key)
-        if key in schema and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-            return f"{path}.{key}: must be a whole number >= 0, not {value!r}"
-    for key in ("minimum", "maximum"):
-        value = schema.get(key)
-        if key in schema and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            return f"{path}.{key}: must be a number, not {value!r}"
-    if "pattern" in schema:
-        try:
-            re.compile(schema["pattern"])
-        except (re.error, TypeError) as exc:
-            return f"{path}.pattern: {schema['pattern']!r} does not compile ({exc})"
-    if "enum" in schema and not isinstance(schema["enum"], list):
-        return f"{path}.enum: must be a list"
-    required = schema.get("required", [])
-    if not isinstance(required, list) or not all(isinstance(k, str) for k in required):
-        return f"{path}.required: must be a list of property names"
-    props = schema.get("properties", {})
-    if not isinstance(props, dict):
-        return f"{path}.properties: must be a mapping of property schemas"
-    subs = [(f"{path}.properties.{k}", v) for k, v in props.items()]
-    subs += [(f"{path}.{k}", schema[k]) for k in ("items", "additionalProperties") if k in schema]
-    for sub_path, sub in subs:
-        error = schema_error(sub, sub_path)
-        if error:
-            return error
-    return None
+    """The first reason `schema` is not a usable JSON Schema; one checker serves the prompt
+    file's tools and output schema and the json_schema scorer alike."""
+    from ..schemacheck import schema_problem
+
+    return schema_problem(schema, path)
