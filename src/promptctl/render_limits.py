@@ -206,7 +206,7 @@ def render_bounded(template: Any, values: dict[str, Any]) -> str:
     """Render, counting output as it streams, so a loop cannot build an unbounded string."""
     parts, size = [], 0
     timed = _budget.deadline is not None
-    for chunk in template.generate(values):
+    for chunk in template.root_render_func(_context(template, values)):
         size += len(chunk)
         if size > MAX_RENDER_CHARS:
             _too_big(size, "the rendered output")
@@ -214,3 +214,13 @@ def render_bounded(template: Any, values: dict[str, Any]) -> str:
             tick()
         parts.append(chunk)
     return "".join(parts)
+
+
+def _context(template: Any, values: dict[str, Any]) -> Any:
+    """Jinja's own `generate` merges the template's globals (a ChainMap) into every
+    context, a third of a small render's cost; a flat copy made once per template, merged
+    with the values as a shared context, is the same namespace at a fraction of it."""
+    flat = template.__dict__.get("_promptctl_globals")
+    if flat is None:
+        flat = template._promptctl_globals = dict(template.globals)
+    return template.new_context({**flat, **values}, shared=True)
