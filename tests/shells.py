@@ -126,15 +126,24 @@ def make_demo(root: Path) -> Path:
 
 def run_in_pty(args: list[str], cwd: Path, timeout: float = 60, columns: int = 100) -> str:
     """The real CLI with a pseudo-terminal `columns` wide as stdout and stderr; all it printed."""
+    env = {**{k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")},
+           "TERM": "xterm-256color", "NO_COLOR": "1"}
+    _, out = read_pty([*promptctl_exe(), *args], cwd, env, timeout, columns)
+    return out.decode(errors="replace").replace("\r\n", "\n")
+
+
+def read_pty(argv: list[str], cwd: Path, env: dict, timeout: float = 60,
+             columns: int | None = None) -> tuple[int, bytes]:
+    """Run `argv` with a pseudo-terminal as stdout and stderr, as a user's shell does:
+    (exit code, every byte it printed)."""
     import fcntl
     import struct
     import termios
     master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
-    proc = subprocess.Popen([*promptctl_exe(), *args], stdout=slave, stderr=slave,
-                            stdin=subprocess.DEVNULL, cwd=cwd,
-                            env={**{k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")},
-                                 "TERM": "xterm-256color", "NO_COLOR": "1"})
+    if columns is not None:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    proc = subprocess.Popen(argv, stdout=slave, stderr=slave, stdin=subprocess.DEVNULL,
+                            cwd=cwd, env=env)
     os.close(slave)
     chunks = []
     while True:
@@ -147,4 +156,4 @@ def run_in_pty(args: list[str], cwd: Path, timeout: float = 60, columns: int = 1
         chunks.append(chunk)
     proc.wait(timeout=timeout)
     os.close(master)
-    return b"".join(chunks).decode(errors="replace").replace("\r\n", "\n")
+    return proc.returncode, b"".join(chunks)

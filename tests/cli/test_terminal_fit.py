@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import subprocess
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import promptctl_exe
-from shells import make_demo
+from shells import make_demo, read_pty
 from promptctl.cli import app
 
 ESC = "\x1b["
@@ -20,23 +19,9 @@ ESC = "\x1b["
 
 def run_in_terminal(args: list[str], cwd: Path, env: dict) -> str:
     """Run the real CLI with a pseudo-terminal as stdout/stderr, as a user's shell does."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(args, stdout=slave, stderr=slave, stdin=subprocess.DEVNULL,
-                            cwd=cwd, env=env)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:        # the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    proc.wait(timeout=60)
-    os.close(master)
-    assert proc.returncode == 0, b"".join(chunks).decode()
-    return b"".join(chunks).decode()
+    code, out = read_pty(args, cwd, env)
+    assert code == 0, out.decode()
+    return out.decode()
 
 
 def colour_env(**extra: str) -> dict:
