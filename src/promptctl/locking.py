@@ -23,9 +23,12 @@ from .errors import ManifestError
 
 LOCK_FILE = "release.lock"
 OWNER_FILE = "release.lock.owner"
+CHILDREN_FILE = "release.lock.children"
 JOURNAL_FILE = "journal.json"
 TIMEOUT_VAR = "PROMPTCTL_LOCK_TIMEOUT"
 DEFAULT_TIMEOUT = 30.0
+ORPHAN_GRACE = 5.0       # how long a dead writer's forked git child may keep the lock
+CHILDREN_WAIT = 10.0     # how long a recovery waits for a dead writer's git commands to end
 
 # Where a waiting writer says whom it waits for, and a recovery what it repaired; the
 # CLI points it at stderr. The core prints nothing itself.
@@ -96,8 +99,13 @@ def write_lock(state_dir: Path, timeout: float | None = None) -> Iterator[None]:
         lock.release()
 
 
-def try_lock(state_dir: Path):
-    """The lock if it is free right now, else None (doctor must not queue behind a writer)."""
+def try_lock(state_dir: Path, grace: float = ORPHAN_GRACE):
+    """The lock if it is free right now, else None (doctor must not queue behind a writer).
+
+    A lock still held although its recorded writer is dead is held by a child that writer
+    forked for git: until that child execs, it shares the lock's file. It lets go within
+    moments, so for a dead writer we wait up to `grace` rather than skip the repair.
+    """
     from filelock import FileLock, Timeout
 
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -105,8 +113,77 @@ def try_lock(state_dir: Path):
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        return None
+        owner = read_owner(state_dir)
+        if owner is None or pid_alive(owner.get("pid")):
+            return None
+        try:
+            lock.acquire(timeout=grace)
+        except Timeout:
+            return None
     return lock
+
+
+# ---------------------------------------------------------------- a writer's git children
+# kill -9 stops a writer but not the git command it is running: that `git add` or `git
+# commit` goes on and may land after the next command replayed the journal. So a writer
+# holds a flock on CHILDREN_FILE and its git commands inherit that descriptor; the kernel
+# drops the flock only when the last of them has exited, and a replay waits for that.
+
+_child_fds: tuple[int, ...] = ()
+
+
+def child_fds() -> tuple[int, ...]:
+    """Descriptors a writer's git commands must inherit (empty outside a write)."""
+    return _child_fds
+
+
+@contextmanager
+def children_lease(state_dir: Path) -> Iterator[None]:
+    global _child_fds
+    try:
+        import fcntl
+    except ImportError:     # no flock: git children cannot outlive the writer unnoticed
+        yield
+        return
+    fd = os.open(state_dir / CHILDREN_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        yield       # a dead writer's command still runs; the replay before us waited for it
+        return
+    _child_fds = (fd,)
+    try:
+        yield
+    finally:
+        _child_fds = ()
+        fcntl.flock(fd, fcntl.LOCK_UN)  # also for any daemon a git command left behind
+        os.close(fd)
+
+
+def wait_for_children(state_dir: Path, timeout: float = CHILDREN_WAIT) -> bool:
+    """Whether the git commands of a dead writer have all exited (waiting up to `timeout`)."""
+    try:
+        import fcntl
+    except ImportError:
+        return True
+    path = state_dir / CHILDREN_FILE
+    if not path.exists():
+        return True
+    fd = os.open(path, os.O_RDWR)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                return True
+            except OSError:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.02)
+    finally:
+        os.close(fd)
 
 
 def _command() -> str:

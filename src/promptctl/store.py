@@ -14,7 +14,7 @@ import git
 
 from .errors import NotFoundError, ReleaseError, RepoError
 from .gitobjects import ObjectReader, tree_entries
-from .locking import crash_point
+from .locking import child_fds, crash_point
 from .model import DEFAULT_TAG_FORMAT, Release
 from .tags import parse_body, parse_digest, parse_tag, ref_pattern
 
@@ -123,7 +123,8 @@ class GitStore:
 
     def run_git(self, *args: str) -> str:
         try:
-            return self._git.execute(["git", *args])
+            command, kwargs = _inheriting(args)
+            return self._git.execute(command, **kwargs)
         except git.GitCommandError as exc:
             detail = (exc.stderr or "").strip().replace("\n", " ") or str(exc)
             raise RepoError(f"git {' '.join(args[:2])} failed: {detail}") from exc
@@ -131,8 +132,9 @@ class GitStore:
     def try_git(self, *args: str) -> tuple[int, str, str]:
         """(exit status, stdout, stderr) of a git command that may fail as an answer
         (`merge-base --is-ancestor`, a remote that lacks a ref)."""
-        status, out, err = self._git.execute(["git", *args], with_extended_output=True,
-                                             with_exceptions=False)
+        command, kwargs = _inheriting(args)
+        status, out, err = self._git.execute(command, with_extended_output=True,
+                                             with_exceptions=False, **kwargs)
         return status, out, err
 
     def has_commits(self) -> bool:
@@ -353,6 +355,15 @@ def _release_subjects(subjects: list[str]) -> list[tuple[str, str]]:
     from .tags import _SEMVER
     pattern = re.compile(rf"^release (\S+) ({_SEMVER})(?::|$)")
     return [(m[1], m[2]) for m in map(pattern.match, subjects) if m]
+
+
+def _inheriting(args: tuple[str, ...]) -> tuple[list[str], dict]:
+    """The git command line and Popen options: during a write, git inherits the writer's
+    children lease (see `locking`), and starts no background maintenance that would hold it."""
+    fds = child_fds()
+    if not fds:
+        return ["git", *args], {}
+    return ["git", "-c", "maintenance.auto=false", "-c", "gc.auto=0", *args], {"pass_fds": fds}
 
 
 def _detach_persistent(runner: git.Git) -> None:

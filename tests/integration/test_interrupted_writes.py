@@ -52,9 +52,10 @@ def _run_killed(root, write, step: str | None, delay: float) -> int:
     return status
 
 
-def _assert_whole(root) -> None:
+def _assert_whole(root, seen: list[str]) -> None:
     """No journal, release.yaml as committed and valid."""
-    assert not (root / ".promptctl" / JOURNAL_FILE).exists()
+    journal = root / ".promptctl" / JOURNAL_FILE
+    assert not journal.exists(), (journal.read_text(), seen[-4:])
     assert git(root, "status", "--porcelain", "release.yaml") == ""
     parse_manifest(git(root, "show", "HEAD:release.yaml"))
 
@@ -102,7 +103,7 @@ def test_kill_9_during_bump_promote_and_analyze_apply_recovers(deploy_repo, monk
         project = open_project(root)
         if project.store.dirty_paths(["prompts/support-refund"]):
             prompts.bump(project, "support-refund", "patch")     # the next command succeeds
-        _assert_whole(root)
+        _assert_whole(root, seen)
     versions = [r.version for r in open_project(root).store.releases("support-refund")]
     assert len(versions) == len(set(versions))
     _fsck_clean(root)
@@ -121,7 +122,7 @@ def test_kill_9_during_bump_promote_and_analyze_apply_recovers(deploy_repo, monk
         current = deploy.read_manifest(project).exact("production", "support-refund")
         if current is None or current.active != target:
             deploy.promote(project, "support-refund", target, "production")
-        _assert_whole(root)
+        _assert_whole(root, seen)
     _fsck_clean(root)
 
     # canary analyze --apply: a deadline rollback interrupted at every step
@@ -146,7 +147,7 @@ def test_kill_9_during_bump_promote_and_analyze_apply_recovers(deploy_repo, monk
         if canary_svc.running_canaries(project):
             apply(project)
         assert canary_svc.running_canaries(open_project(root)) == []
-        _assert_whole(root)
+        _assert_whole(root, seen)
     _fsck_clean(root)
 
     assert any("had been committed" in m for m in seen), seen

@@ -33,9 +33,11 @@ def state_dir(project: Project) -> Path:
 @contextmanager
 def exclusive(project: Project, timeout: float | None = None) -> Iterator[None]:
     """The write lock, with any interrupted earlier write finished or undone first."""
-    with locking.write_lock(state_dir(project), timeout):
+    folder = state_dir(project)
+    with locking.write_lock(folder, timeout):
         replay(project)
-        yield
+        with locking.children_lease(folder):
+            yield
 
 
 @contextmanager
@@ -47,7 +49,7 @@ def journaled(project: Project, record: dict[str, Any]) -> Iterator[None]:
         yield
     except BaseException:
         try:
-            replay(project, quiet=True)
+            replay(project, quiet=True, own=True)
         except PromptctlError:
             pass    # the journal stays: the next command (or doctor) finishes the repair
         raise
@@ -71,12 +73,17 @@ def recover_if_pending(project: Project) -> None:
         lock.release()
 
 
-def replay(project: Project, quiet: bool = False) -> str | None:
-    """Finish or undo the journaled write (the lock is held); what was done, or None."""
+def replay(project: Project, quiet: bool = False, own: bool = False) -> str | None:
+    """Finish or undo the journaled write (the lock is held); what was done, or None.
+    `own`: the write failed in this process, whose git commands have all returned."""
     folder = state_dir(project)
     record = locking.pending(folder)
     if record is None:
         return None
+    if not own and not locking.wait_for_children(folder):
+        raise RepoError(f"a git command started by the interrupted write of pid {record.get('pid')} "
+                        f"is still running after {locking.CHILDREN_WAIT:g} s",
+                        fix="wait for it to finish (or stop it), then run `promptctl doctor`")
     wait_for_git(project)
     op = record.get("op")
     if op == "manifest":
