@@ -89,6 +89,8 @@ def repo_state(root: Path) -> dict:
             continue
         if path.name.startswith("release.lock") and path.parent.name == ".promptctl":
             continue
+        if path.relative_to(root).as_posix().startswith(".promptctl/cache/"):
+            continue   # what a read command remembers (see promptctl.workcache), not a change
         files[path.relative_to(root).as_posix()] = path.read_bytes()
     return {
         "head": git(root, "rev-parse", "HEAD") if (root / ".git").exists() else None,

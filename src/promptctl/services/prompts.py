@@ -316,28 +316,31 @@ class PromptStatus:
 
 def list_prompts(project: Project) -> list[PromptStatus]:
     from ..versions import latest as latest_of
+    from ..workcache import WorkingCache
     by_name: dict[str, list[Release]] = {}
     for release in project.store.releases():
         by_name.setdefault(release.name, []).append(release)
+    working = list_prompt_names(project.root, project.config)
+    cache = WorkingCache(project.root / project.config.state_dir, project.working, project.config)
     rows = []
-    for name in sorted(set(list_prompt_names(project.root, project.config)) | set(by_name)):
+    for name in sorted(set(working) | set(by_name)):
         releases = by_name.get(name, [])
         top = latest_of([r.version for r in releases])
         digest = next((r.digest for r in releases if r.version == top), None)
-        rows.append(_status(project, name, top, len(releases), digest))
+        rows.append(_status(cache, name, top, len(releases), digest))
+    cache.save(keep=set(working))
     return rows
 
 
-def _status(project: Project, name: str, top: str | None, count: int,
-            digest: str | None) -> PromptStatus:
+def _status(cache, name: str, top: str | None, count: int, digest: str | None) -> PromptStatus:
     from ..errors import NotFoundError
     try:
-        content = load_working(project, name)
+        working_digest, kind = cache.summary(name)
     except NotFoundError:
         return PromptStatus(name, top, count, None, error="removed from the working tree")
     except ValidationError as exc:
         return PromptStatus(name, top, count, None, error=str(exc.message))
-    return PromptStatus(name, top, count, content.digest != digest, kind=content.spec.kind)
+    return PromptStatus(name, top, count, working_digest != digest, kind=kind)
 
 
 # ---------------------------------------------------------------- verify
