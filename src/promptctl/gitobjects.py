@@ -9,6 +9,7 @@ re-parsing `prompts/` (one entry per prompt) each time. Here git resolves
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 from typing import Iterable
@@ -108,3 +109,21 @@ def tree_entries(data: bytes) -> Iterable[tuple[str, str, str]]:
         pos = nul + 21
 
 
+
+
+def head_commit(root) -> str:
+    """HEAD's commit ("" before the first commit) and, in a shallow clone, where its history
+    is cut: one git call, without GitPython's import (a cached `status` answers in less time
+    than that import takes). A deepened clone has the same HEAD and more history."""
+    result = subprocess.run(["git", "rev-parse", "--git-path", "shallow", "HEAD"], cwd=root,
+                            capture_output=True, text=True)
+    lines = result.stdout.split()
+    if result.returncode != 0 or len(lines) != 2:
+        return ""
+    shallow, head = lines
+    try:
+        with open(os.path.join(root, shallow), "rb") as handle:
+            cut = handle.read().split()
+    except OSError:
+        cut = []
+    return " ".join([head, *sorted(c.decode() for c in cut)])

@@ -51,15 +51,15 @@ class _Recorder:
 
 
 def _code_stamp() -> str:
-    """The loader's own code: an edited promptctl must not trust what an older one found."""
-    from . import __version__, files, model, render
+    """The loaders' own code: an edited promptctl must not trust what an older one found."""
+    from . import __version__
 
     stamps = [__version__, str(FORMAT)]
-    for module in (files, model, render):
+    for module in ("files.py", "model.py", "render.py", "manifest.py", "workcache.py"):
         try:
-            info = os.stat(module.__file__)
+            info = os.stat(Path(__file__).with_name(module))
             stamps.append(f"{info.st_mtime_ns}:{info.st_size}")
-        except (OSError, TypeError):
+        except OSError:
             stamps.append("?")
     return "|".join(stamps)
 
@@ -70,19 +70,13 @@ class WorkingCache:
     def __init__(self, state_dir: Path, source: FileSource, config: Config) -> None:
         self.path = state_dir / CACHE_DIR / CACHE_FILE
         self.source, self.config = source, config
-        self.key = _hash(_code_stamp() + "\n" + config.model_dump_json())
+        self.key = cache_key(config.model_dump_json())
         self.entries = self._read()
         self.changed = False
         self._seen: dict[tuple[str, str], str | None] = {}   # reads of this command, by path
 
     def _read(self) -> dict:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        if not isinstance(data, dict) or data.get("key") != self.key:
-            return {}
-        entries = data.get("prompts")
+        entries = read_cache(self.path, self.key).get("prompts")
         return entries if isinstance(entries, dict) else {}
 
     def summary(self, name: str) -> tuple[str, str]:
@@ -121,23 +115,43 @@ class WorkingCache:
         return self._seen[key]
 
     def save(self, keep: set[str] | None = None) -> None:
-        """Write the entries back (those of `keep` only, when given); never fails a command."""
-        if not self.changed:
-            return
-        entries = self.entries if keep is None else {k: v for k, v in self.entries.items() if k in keep}
-        text = json.dumps({"key": self.key, "prompts": entries}, separators=(",", ":"))
+        """Write the entries back (those of `keep` only, when given)."""
+        if self.changed:
+            entries = self.entries if keep is None else {k: v for k, v in self.entries.items()
+                                                         if k in keep}
+            write_cache(self.path, self.key, {"prompts": entries})
+
+
+def cache_key(*parts: str) -> str:
+    """A key for a cache file: promptctl's own code and whatever else the answers depend on."""
+    return _hash("\n".join([_code_stamp(), *parts]))
+
+
+def read_cache(path: Path, key: str) -> dict:
+    """The payload written under `key`, or {} (missing, torn, or from another key)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) and data.get("key") == key else {}
+
+
+def write_cache(path: Path, key: str, payload: dict) -> None:
+    """Replace the file atomically; never fails a command (a read-only checkout just
+    goes without the speed-up)."""
+    text = json.dumps({**payload, "key": key}, separators=(",", ":"))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ignore = path.parent / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("*\n", encoding="utf-8")   # never shows up in `git status`
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            ignore = self.path.parent / ".gitignore"
-            if not ignore.exists():
-                ignore.write_text("*\n", encoding="utf-8")   # never shows up in `git status`
-            fd, tmp = tempfile.mkstemp(prefix=f".{CACHE_FILE}.", suffix=".tmp", dir=self.path.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    handle.write(text)
-                os.replace(tmp, self.path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-        except OSError:
-            pass   # a read-only checkout still lists, just without the speed-up
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError:
+        pass

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from .. import manifest as mf
 from ..errors import CheckFailed, ManifestError, NotFoundError, Problem, PromptctlError, ReleaseError
-from ..manifest import Change, Manifest, Target, dump_manifest, parse_manifest
+from ..manifest import Change, Manifest, dump_manifest, parse_manifest
 from ..model import PromptContent, Release
 from .project import Project, load_release, preload_releases
 
@@ -265,34 +265,11 @@ class HistoryRow:
         return asdict(self)
 
 
-def manifest_log(project: Project) -> list[tuple[dict, Manifest | None]]:
-    """(commit info, manifest at that commit) for every commit of release.yaml, oldest first."""
-    rel = project.config.manifest
-    store = project.store
-    if not store.has_commits():
-        return []
-    out = []
-    from ..store import file_log
-
-    for info in reversed(file_log(store, rel)):
-        text = store.source_at(info["commit"]).read(rel)
-        try:
-            out.append((info, parse_manifest(text or EMPTY, rel)))
-        except PromptctlError:
-            out.append((info, None))    # a broken hand edit in the past: skip, do not fail
-    return out
-
-
 def history(project: Project, name: str, env: str, segment: str | None = None) -> list[HistoryRow]:
     """Every commit that changed this entry: newest first."""
-    rows, before = [], None
-    for info, manifest in manifest_log(project):
-        if manifest is None:
-            continue
-        now = manifest.exact(env, name, segment)
-        if now != before:
-            rows.append(_row(info, now))
-        before = now
+    from .manifest_history import manifest_history
+
+    rows = [_row(info, state) for info, state in manifest_history(project).rows(env, name, segment)]
     if not rows:
         _known_env(project, env)
     return list(reversed(rows))
@@ -306,7 +283,8 @@ def _known_env(project: Project, env: str) -> None:
                             fix=f"known: {', '.join(known) or 'none yet'}")
 
 
-def _row(info: dict, target: Target | None) -> HistoryRow:
+def _row(info: dict, state: list) -> HistoryRow:
+    """A history row from a commit and the entry's [hash, active, canary, weight] after it."""
     trailers = info["trailers"]
     subject = info["subject"]
     action = trailers.get("Promptctl-Action", "edit")
@@ -314,10 +292,9 @@ def _row(info: dict, target: Target | None) -> HistoryRow:
         why = subject.split(": ", 1)[1] if ": " in subject else ""
     else:
         why = subject     # a hand edit: its subject is all we know
-    canary = target.canary if target else None
-    return HistoryRow(info["commit"], info["date"], info["author"], action,
-                      target.active if target else None, canary.version if canary else None,
-                      canary.weight if canary else None, why)
+    _, active, canary, weight = state
+    return HistoryRow(info["commit"], info["date"], info["author"], action, active, canary,
+                      weight, why)
 
 
 def previous_active(project: Project, name: str, env: str, segment: str | None,
@@ -348,39 +325,31 @@ class StatusRow:
 
 
 def status(project: Project, env: str | None = None) -> list[StatusRow]:
-    manifest = read_manifest(project)
-    if env is not None:
-        _known_env(project, env)
-    since = _active_since(project)
+    from .manifest_history import manifest_history, working_rows
+
+    rel = project.config.manifest
+    current = working_rows(project, project.working.read(rel) or EMPTY, _status_rows)
+    if env is not None and env not in current["envs"]:
+        raise NotFoundError(f"no environment {env!r} in {rel}",
+                            fix=f"known: {', '.join(current['envs']) or 'none yet'}")
+    since = manifest_history(project).active_since()
+    return [StatusRow(env_name, name, segment, active, since.get((env_name, name, segment, active)),
+                      *rest)
+            for env_name, name, segment, active, *rest in current["rows"]
+            if env is None or env_name == env]
+
+
+def _status_rows(manifest: Manifest) -> dict:
+    """What status shows of a manifest, as JSON (kept by the text's hash), but `since`."""
     rows = []
     for env_name, prompts in manifest.environments.items():
-        if env is not None and env_name != env:
-            continue
         for name, entry in prompts.items():
             for segment, target in [(None, entry), *entry.segments.items()]:
                 c = target.canary
-                rows.append(StatusRow(env_name, name, segment, target.active,
-                                      since.get((env_name, name, segment, target.active)),
-                                      c.version if c else None, c.weight if c else None,
-                                      c.started.isoformat() if c and c.started else None, target.model))
-    return rows
-
-
-def _active_since(project: Project) -> dict[tuple, str]:
-    """(env, name, segment, active) -> date of the commit that made it active."""
-    since: dict[tuple, str] = {}
-    last: dict[tuple, str] = {}
-    for info, manifest in manifest_log(project):
-        if manifest is None:
-            continue
-        for env, prompts in manifest.environments.items():
-            for name, entry in prompts.items():
-                for segment, target in [(None, entry), *entry.segments.items()]:
-                    key = (env, name, segment)
-                    if last.get(key) != target.active:
-                        since[(*key, target.active)] = info["date"]
-                        last[key] = target.active
-    return since
+                rows.append([env_name, name, segment, target.active,
+                             c.version if c else None, c.weight if c else None,
+                             c.started.isoformat() if c and c.started else None, target.model])
+    return {"envs": list(manifest.environments), "rows": rows}
 
 
 def read_manifest(project: Project) -> Manifest:

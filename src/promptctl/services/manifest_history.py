@@ -1,0 +1,129 @@
+"""release.yaml's git history, entry by entry, computed once and extended commit by commit.
+
+`status` (since when is each version active) and `history` (every change of one entry)
+used to parse every past release.yaml; at thousands of entries each parse is most of a
+second. Commits are content-addressed, so what was found for a run of commits holds for
+as long as the file's log starts with that run: the state dir keeps the changes found per
+(env, prompt, segment), and a new commit of release.yaml costs one parse. A log that no
+longer starts with the cached run (a rewritten history) is read again from the start.
+
+`status` also keeps its rows by the working release.yaml's hash: the text is read and
+hashed on every call, so an edit is always seen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from ..errors import PromptctlError
+from ..manifest import Manifest, parse_manifest
+from ..workcache import CACHE_DIR, cache_key, read_cache, write_cache
+from .project import Project
+
+HISTORY_FILE = "manifest-history.json"
+ROWS_FILE = "manifest-rows.json"
+EMPTY = "environments: {}\n"
+
+
+def entry_key(env: str, name: str, segment: str | None) -> str:
+    return f"{env}\x1f{name}\x1f{segment or ''}"
+
+
+def _targets(manifest: Manifest):
+    for env, prompts in manifest.environments.items():
+        for name, entry in prompts.items():
+            yield entry_key(env, name, None), entry
+            for segment, target in entry.segments.items():
+                yield entry_key(env, name, segment), target
+
+
+def _state(target) -> list:
+    """What a history row shows, and a hash of the whole target (a row is any change)."""
+    digest = hashlib.blake2b(target.model_dump_json().encode(), digest_size=12).hexdigest()
+    canary = target.canary
+    return [digest, target.active, canary.version if canary else None, canary.weight if canary else None]
+
+
+@dataclass
+class ManifestHistory:
+    """infos: the file's commits oldest first (commit, date, author, subject, trailers);
+    changes: entry key -> [[commit index, hash, active, canary, weight]], hash None when
+    the entry left the file."""
+    head: str = ""
+    infos: list[dict] = field(default_factory=list)
+    changes: dict[str, list[list]] = field(default_factory=dict)
+
+    def extend(self, project: Project, infos: list[dict]) -> None:
+        rel = project.config.manifest
+        for info in infos:
+            index = len(self.infos)
+            self.infos.append(info)
+            text = project.store.source_at(info["commit"]).read(rel)
+            try:
+                manifest = parse_manifest(text or EMPTY, rel)
+            except PromptctlError:
+                continue    # a broken hand edit in the past: skip, do not fail
+            present = set()
+            for key, target in _targets(manifest):
+                present.add(key)
+                state = _state(target)
+                past = self.changes.setdefault(key, [])
+                if not past or past[-1][1] != state[0]:
+                    past.append([index, *state])
+            for key, past in self.changes.items():
+                if key not in present and past[-1][1] is not None:
+                    past.append([index, None, None, None, None])
+
+    def rows(self, env: str, name: str, segment: str | None) -> list[tuple[dict, list]]:
+        """(commit info, [hash, active, canary, weight]) per change, oldest first."""
+        return [(self.infos[c[0]], c[1:]) for c in self.changes.get(entry_key(env, name, segment), [])]
+
+    def active_since(self) -> dict[tuple, str]:
+        """(env, name, segment, active) -> date of the commit that made it active."""
+        since: dict[tuple, str] = {}
+        for key, past in self.changes.items():
+            env, name, segment = key.split("\x1f")
+            last = None
+            for index, digest, active, _, _ in past:
+                if digest is not None and active != last:
+                    since[(env, name, segment or None, active)] = self.infos[index]["date"]
+                    last = active
+        return since
+
+
+def manifest_history(project: Project) -> ManifestHistory:
+    """The history as of HEAD: from the cache when HEAD is the cached one, else extended."""
+    from ..gitobjects import head_commit
+
+    head = head_commit(project.root)
+    if not head:
+        return ManifestHistory()
+    path = project.root / project.config.state_dir / CACHE_DIR / HISTORY_FILE
+    key = cache_key("history", project.config.manifest)
+    cached = read_cache(path, key)
+    history = ManifestHistory(cached.get("head", ""), cached.get("infos", []), cached.get("changes", {}))
+    if history.head == head:
+        return history
+    from ..store import file_log   # GitPython only when the log must be read
+
+    infos = list(reversed(file_log(project.store, project.config.manifest)))
+    known = [i["commit"] for i in history.infos]
+    if [i["commit"] for i in infos[:len(known)]] != known:
+        history = ManifestHistory()     # the log was rewritten: read it all again
+    history.extend(project, infos[len(history.infos):])
+    history.head = head
+    write_cache(path, key, {"head": head, "infos": history.infos, "changes": history.changes})
+    return history
+
+
+def working_rows(project: Project, text: str, build) -> dict:
+    """`build(manifest)` of the working release.yaml, kept by the text's hash."""
+    path = project.root / project.config.state_dir / CACHE_DIR / ROWS_FILE
+    key = cache_key("rows", project.config.manifest, hashlib.sha256(text.encode()).hexdigest())
+    cached = read_cache(path, key)
+    if "rows" in cached:
+        return cached["rows"]
+    rows = build(parse_manifest(text, project.config.manifest))
+    write_cache(path, key, {"rows": rows})
+    return rows
