@@ -59,3 +59,16 @@ def test_the_quickstart_inside_another_checkout_makes_its_own_repo(tmp_path):
     assert done.returncode == 0, done.stderr
     assert git(root / "demo", "rev-parse", "--show-toplevel") == str((root / "demo").resolve())
     assert "demo" not in git(root, "tag", "-l")
+
+
+def test_app_code_staged_outside_the_prompt_folder_stays_out_of_a_release(tmp_path):
+    root = app_repo(tmp_path)
+    project = open_project(root / "llm")
+    (root / "src/app.py").write_text("print('staged')\n")
+    git(root, "add", "src/app.py")
+    system = root / "llm/prompts/support-reply/system.j2"
+    system.write_text(system.read_text() + "Be brief.\n")
+    prompts.bump(project, "support-reply", message="first")
+    committed = git(root, "show", "--name-only", "--format=", "HEAD").splitlines()
+    assert committed == ["llm/prompts/support-reply/system.j2"]
+    assert "M  src/app.py" in git(root, "status", "--porcelain")   # still staged, not released

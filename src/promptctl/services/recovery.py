@@ -209,7 +209,10 @@ def untagged_releases(project: Project, name: str | None = None) -> list[Untagge
         return []
     releases = {(r.name, r.version): r.commit for r in store.releases(name)}
     out = []
-    log = store.run_git("log", "--format=%H%x1f%s", "HEAD")
+    from ..store import release_subject_grep
+
+    log = store.run_git("log", "--format=%H%x1f%s", "-E", f"--grep={release_subject_grep(name)}",
+                        "HEAD")
     for line in log.splitlines():
         sha, _, subject = line.partition("\x1f")
         match = _RELEASE_SUBJECT.match(subject)
