@@ -89,7 +89,7 @@ def repo_state(root: Path) -> dict:
             continue
         if path.name.startswith("release.lock") and path.parent.name == ".promptctl":
             continue
-        if path.relative_to(root).as_posix().startswith(".promptctl/cache/"):
+        if path.relative_to(root).as_posix().startswith(".promptctl/read-cache/"):
             continue   # what a read command remembers (see promptctl.workcache), not a change
         files[path.relative_to(root).as_posix()] = path.read_bytes()
     return {

@@ -24,7 +24,7 @@ from .files import FileSource, load_prompt
 from .model import Config, PromptContent
 
 FORMAT = 1
-CACHE_DIR = "cache"
+CACHE_DIR = "read-cache"
 CACHE_FILE = "working.json"
 
 
