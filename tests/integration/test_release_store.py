@@ -188,3 +188,13 @@ def test_a_refused_commit_leaves_the_index_as_it_was(prompt_repo):
     assert git(prompt_repo, "status", "--porcelain") == status
     assert repo_snapshot(prompt_repo) == before
     assert not (prompt_repo / ".promptctl/journal.json").exists()
+
+
+def test_eval_notes_on_a_release_tag_this_clone_lacks_are_reported(deploy_repo):
+    project = open_project(deploy_repo)
+    notes_ref = project.config.notes_ref
+    git(deploy_repo, "notes", f"--ref={notes_ref}", "add", "-m", "eval: passed",
+        git(deploy_repo, "rev-parse", "triage/v1.0.0"))   # a note on the tag object
+    assert project.store.unfetched("support-refund", notes_ref) is None
+    git(deploy_repo, "tag", "-d", "triage/v1.0.0")
+    assert "eval notes for release tags" in project.store.unfetched("support-refund", notes_ref)
