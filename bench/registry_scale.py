@@ -14,6 +14,8 @@ git included) and wall time, each printed with its target:
   from_bundle <= 0.5 s; show/log/diff/bump at 5,000 <= 1.2x at 100; --version < 0.25 s.
 
 Every bump is undone (tag deleted, commit reset), so each run sees the same repo.
+`list` and `status` keep what they found in .promptctl/read-cache/; their "(cold)" rows
+are timed with that folder removed first, the others with it as the previous run left it.
 
 Usage: python bench/registry_scale.py [--prompts 100,1000,5000] [--releases 10] [--runs 3]
 """
@@ -90,10 +92,18 @@ class Repo:
             "bundle": [exe, "bundle", "--env", "production", "-o", str(self.bundle)],
         }
         out = {name: (lambda argv=argv: run(argv, self.root)[:2]) for name, argv in cli.items()}
+        cold = {"list": ["working.json"], "status": ["manifest-history.json", "manifest-rows.json"]}
+        for name, files in cold.items():   # the first run after a change, without its cache
+            out[f"{name} (cold)"] = lambda name=name, files=files: self.cold(cli[name], files)
         out["bump"] = self.bump
         out["Registry.open"] = lambda: self.api("open")
         out["from_bundle"] = lambda: self.api("bundle", str(self.bundle))
         return out
+
+    def cold(self, argv: list[str], files: list[str]) -> tuple[float, float]:
+        for name in files:
+            (self.root / ".promptctl" / "read-cache" / name).unlink(missing_ok=True)
+        return run(argv, self.root)[:2]
 
     def bump(self) -> tuple[float, float]:
         """One edit and `bump`, then undone: the repo stays as built."""
