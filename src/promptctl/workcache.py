@@ -137,9 +137,12 @@ def read_cache(path: Path, key: str) -> dict:
 
 
 def write_cache(path: Path, key: str, payload: dict) -> None:
+    replace_cache_file(path, json.dumps({**payload, "key": key}, separators=(",", ":")))
+
+
+def replace_cache_file(path: Path, text: str) -> None:
     """Replace the file atomically; never fails a command (a read-only checkout just
     goes without the speed-up)."""
-    text = json.dumps({**payload, "key": key}, separators=(",", ":"))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         ignore = path.parent / ".gitignore"

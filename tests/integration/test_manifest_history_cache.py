@@ -86,3 +86,15 @@ def test_processes_sharing_the_cache_see_each_new_commit(deploy_repo):
             assert json.loads(out)[0]["active"] == version
     cached, scratch = fresh(deploy_repo, history)
     assert cached == scratch and len(cached) == 3
+
+
+def test_a_damaged_history_cache_is_read_again(deploy_repo):
+    p = project(deploy_repo)
+    deploy.promote(p, "support-refund", "1.0.0", "production", why="first")
+    deploy.promote(p, "triage", "1.0.0", "production")
+    expected = history(p)
+    path = deploy_repo / ".promptctl" / CACHE_DIR / "manifest-history.json"
+    header, _, lines = path.read_text().partition("\n")
+    path.write_text(header + "\n" + lines.replace("1.0.0", "9.9.9")[:-5])
+    assert history(project(deploy_repo)) == expected
+    assert status(project(deploy_repo))[0]["since"] is not None

@@ -14,11 +14,12 @@ hashed on every call, so an edit is always seen.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 
 from ..errors import PromptctlError
 from ..manifest import Manifest, parse_manifest
-from ..workcache import CACHE_DIR, cache_key, read_cache, write_cache
+from ..workcache import CACHE_DIR, cache_key, read_cache, replace_cache_file, write_cache
 from .project import Project
 
 HISTORY_FILE = "manifest-history.json"
@@ -45,14 +46,57 @@ def _state(target) -> list:
     return [digest, target.active, canary.version if canary else None, canary.weight if canary else None]
 
 
+def _checksum(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
 @dataclass
 class ManifestHistory:
     """infos: the file's commits oldest first (commit, date, author, subject, trailers);
     changes: entry key -> [[commit index, hash, active, canary, weight]], hash None when
-    the entry left the file."""
+    the entry left the file. Read from the cache, `changes` stays text, one line per entry,
+    until all of it is needed: `history` of one entry parses one line."""
     head: str = ""
     infos: list[dict] = field(default_factory=list)
-    changes: dict[str, list[list]] = field(default_factory=dict)
+    stored: dict[str, list[list]] | None = field(default_factory=dict)
+    lines: str = ""
+
+    @property
+    def changes(self) -> dict[str, list[list]]:
+        if self.stored is None:
+            body = ",".join(ln.replace("\t", ":", 1) for ln in self.lines.splitlines() if ln)
+            self.stored, self.lines = json.loads("{" + body + "}"), ""
+        return self.stored
+
+    def _changes_of(self, key: str) -> list[list]:
+        if self.stored is not None:
+            return self.stored.get(key, [])
+        start = self.lines.find(f"\n{json.dumps(key)}\t")
+        if start < 0:
+            return []
+        start = self.lines.index("\t", start) + 1
+        end = self.lines.find("\n", start)
+        return json.loads(self.lines[start:end if end >= 0 else None])
+
+    def text(self, key: str) -> str:
+        lines = "".join(f"{json.dumps(k)}\t{json.dumps(v, separators=(',', ':'))}\n"
+                        for k, v in self.changes.items())
+        header = json.dumps({"key": key, "head": self.head, "infos": self.infos,
+                             "sum": _checksum(lines)})
+        return header + "\n" + lines
+
+    @classmethod
+    def read(cls, path, key: str) -> ManifestHistory:
+        try:
+            text = path.read_text(encoding="utf-8")
+            header, _, lines = text.partition("\n")
+            data = json.loads(header)
+        except (OSError, ValueError):
+            return cls()
+        # the lines are parsed later, one at a time: a damaged file is refused here, whole
+        if not isinstance(data, dict) or (data.get("key"), data.get("sum")) != (key, _checksum(lines)):
+            return cls()
+        return cls(data.get("head", ""), data.get("infos", []), None, "\n" + lines)
 
     def extend(self, project: Project, infos: list[dict]) -> None:
         rel = project.config.manifest
@@ -77,7 +121,7 @@ class ManifestHistory:
 
     def rows(self, env: str, name: str, segment: str | None) -> list[tuple[dict, list]]:
         """(commit info, [hash, active, canary, weight]) per change, oldest first."""
-        return [(self.infos[c[0]], c[1:]) for c in self.changes.get(entry_key(env, name, segment), [])]
+        return [(self.infos[c[0]], c[1:]) for c in self._changes_of(entry_key(env, name, segment))]
 
     def active_since(self) -> dict[tuple, str]:
         """(env, name, segment, active) -> date of the commit that made it active."""
@@ -101,8 +145,7 @@ def manifest_history(project: Project) -> ManifestHistory:
         return ManifestHistory()
     path = project.root / project.config.state_dir / CACHE_DIR / HISTORY_FILE
     key = cache_key("history", project.config.manifest)
-    cached = read_cache(path, key)
-    history = ManifestHistory(cached.get("head", ""), cached.get("infos", []), cached.get("changes", {}))
+    history = ManifestHistory.read(path, key)
     if history.head == head:
         return history
     from ..store import file_log   # GitPython only when the log must be read
@@ -113,7 +156,7 @@ def manifest_history(project: Project) -> ManifestHistory:
         history = ManifestHistory()     # the log was rewritten: read it all again
     history.extend(project, infos[len(history.infos):])
     history.head = head
-    write_cache(path, key, {"head": head, "infos": history.infos, "changes": history.changes})
+    replace_cache_file(path, history.text(key))
     return history
 
 
