@@ -328,25 +328,24 @@ def status(project: Project, env: str | None = None) -> list[StatusRow]:
     from .manifest_history import manifest_history, working_rows
 
     rel = project.config.manifest
-    current = working_rows(project, project.working.read(rel) or EMPTY, _status_rows)
+    current = working_rows(project, project.working.read(rel) or EMPTY,
+                           lambda manifest: _status_rows(manifest, manifest_history(project)))
     if env is not None and env not in current["envs"]:
         raise NotFoundError(f"no environment {env!r} in {rel}",
                             fix=f"known: {', '.join(current['envs']) or 'none yet'}")
-    since = manifest_history(project).active_since()
-    return [StatusRow(env_name, name, segment, active, since.get((env_name, name, segment, active)),
-                      *rest)
-            for env_name, name, segment, active, *rest in current["rows"]
-            if env is None or env_name == env]
+    return [StatusRow(*row) for row in current["rows"] if env is None or row[0] == env]
 
 
-def _status_rows(manifest: Manifest) -> dict:
-    """What status shows of a manifest, as JSON (kept by the text's hash), but `since`."""
+def _status_rows(manifest: Manifest, history) -> dict:
+    """What status shows of a manifest, as JSON (kept by the text's hash and HEAD)."""
+    since = history.active_since()
     rows = []
     for env_name, prompts in manifest.environments.items():
         for name, entry in prompts.items():
             for segment, target in [(None, entry), *entry.segments.items()]:
                 c = target.canary
                 rows.append([env_name, name, segment, target.active,
+                             since.get((env_name, name, segment, target.active)),
                              c.version if c else None, c.weight if c else None,
                              c.started.isoformat() if c and c.started else None, target.model])
     return {"envs": list(manifest.environments), "rows": rows}

@@ -7,8 +7,8 @@ as long as the file's log starts with that run: the state dir keeps the changes 
 (env, prompt, segment), and a new commit of release.yaml costs one parse. A log that no
 longer starts with the cached run (a rewritten history) is read again from the start.
 
-`status` also keeps its rows by the working release.yaml's hash: the text is read and
-hashed on every call, so an edit is always seen.
+`status` also keeps its rows by the working release.yaml's hash and HEAD: the text is read
+and hashed on every call, so an edit is always seen.
 """
 
 from __future__ import annotations
@@ -161,9 +161,13 @@ def manifest_history(project: Project) -> ManifestHistory:
 
 
 def working_rows(project: Project, text: str, build) -> dict:
-    """`build(manifest)` of the working release.yaml, kept by the text's hash."""
+    """`build(manifest)` of the working release.yaml, kept by the text's hash and HEAD (the
+    history the rows' dates come from)."""
+    from ..gitobjects import head_commit
+
     path = project.root / project.config.state_dir / CACHE_DIR / ROWS_FILE
-    key = cache_key("rows", project.config.manifest, hashlib.sha256(text.encode()).hexdigest())
+    key = cache_key("rows", project.config.manifest, hashlib.sha256(text.encode()).hexdigest(),
+                    head_commit(project.root))
     cached = read_cache(path, key)
     if "rows" in cached:
         return cached["rows"]
