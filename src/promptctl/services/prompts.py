@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..checks import release_problems
+from ..collect import fewer_collections
 from ..errors import Problem, PromptctlError, ReleaseError, ValidationError
 from ..files import PROMPT_FILE, list_prompt_names
 from ..model import PromptContent, Release
@@ -363,6 +364,12 @@ def verify(project: Project, bundles: list[Path] | None = None, *, require_signe
     """Every release tag is annotated and matches its recorded digest; so do the versions
     the manifest and the given bundles reference (by default `release.lock.json`, when
     `promptctl bundle` left one at the root)."""
+    with fewer_collections():
+        return _verify(project, bundles, require_signed, allowed_signers)
+
+
+def _verify(project: Project, bundles: list[Path] | None, require_signed: bool,
+            allowed_signers: Path | None) -> VerifyReport:
     from .deploy import verify_bundle, verify_manifest
     if bundles is None:
         default = project.root / DEFAULT_BUNDLE
