@@ -384,7 +384,7 @@ def _verify(project: Project, bundles: list[Path] | None, require_signed: bool,
             problem = _signature_problem(project, release.tag, allowed_signers)
         if problem:
             report.findings.append(Finding(release.tag, problem))
-    _untagged_findings(project, report)
+    _untagged_findings(project, report, releases)
     by_version = {(r.name, r.version): r for r in releases}
     problems = verify_manifest(project, by_version)
     for path in bundles or []:
@@ -403,11 +403,11 @@ def _signature_problem(project: Project, tag: str, allowed_signers: Path | None)
     return problem
 
 
-def _untagged_findings(project: Project, report: VerifyReport) -> None:
+def _untagged_findings(project: Project, report: VerifyReport, releases: list[Release]) -> None:
     """A release commit without its tag is a release that half happened."""
     from .recovery import untagged_releases
 
-    for found in untagged_releases(project):
+    for found in untagged_releases(project, listed=releases):
         where = f"commit {found.commit[:8]}"
         if found.tagged_on is None:
             report.findings.append(Finding(where, f"'release {found.name} {found.version}' has no "
