@@ -3,7 +3,8 @@
 A hostile or broken file must cost at most a fraction of a second and end in a one-line
 error naming the file: size is capped before parsing, nesting depth and alias expansion
 are measured on the event stream (which parses iteratively, so a 5,000-deep list cannot
-blow the stack), and duplicate keys are refused instead of the last one silently winning.
+blow the stack) unless counting characters already proves the text within them, and
+duplicate keys are refused instead of the last one silently winning.
 """
 
 from __future__ import annotations
