@@ -18,7 +18,8 @@ from pydantic import ValidationError as PydanticValidationError
 
 from .errors import NotFoundError, Problem, RepoError, UsageError, ValidationError
 from .model import NAME_RE, Body, Config, PromptContent, PromptSpec
-from .render import has_computed_reference, parse, parsing_environment, referenced_templates
+from .render import (has_computed_reference, only_plain_variables, parse, parsing_environment,
+                     referenced_templates)
 from .safeyaml import compose, load_yaml
 from .wording import reword
 
@@ -501,6 +502,8 @@ def _include_cycle(edges: dict[str, list[str]]) -> list[str] | None:
 def _references(text: str) -> tuple[tuple[str, ...], bool]:
     """(literal include/import names, any computed one) of a template. Cached by text: a
     shared partial, or a message kept across releases, is parsed once per process."""
+    if only_plain_variables(text):
+        return (), False
     ast = parse(parsing_environment(), text, None)
     return tuple(referenced_templates(ast)), has_computed_reference(ast)
 

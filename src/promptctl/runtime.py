@@ -256,6 +256,12 @@ class _GitLoader:
         self.watch.after_fork()
 
     def load(self, text: str, env: str, cache: dict) -> _State:
+        from .collect import fewer_collections
+
+        with fewer_collections():
+            return self._load(text, env, cache)
+
+    def _load(self, text: str, env: str, cache: dict) -> _State:
         from .files import load_prompt
 
         manifest = parse_manifest(text, str(self.watch.path))
@@ -321,8 +327,10 @@ class _BundleLoader:
 
     def load(self, text: str, env: str, cache: dict) -> _State:
         from .bundle import parse_bundle
+        from .collect import fewer_collections
 
-        bundle = parse_bundle(text, str(self.watch.path), env)
+        with fewer_collections():
+            bundle = parse_bundle(text, str(self.watch.path), env)
         versions = {}
         for (name, version), content in bundle.contents.items():
             key = (name, version, content.digest)

@@ -360,6 +360,13 @@ def read_manifest(project: Project) -> Manifest:
 
 def bundle(project: Project, env: str, output: Path) -> dict[str, Any]:
     """Write one env's committed manifest and every version it references to `output`."""
+    from ..collect import fewer_collections
+
+    with fewer_collections():
+        return _bundle(project, env, output)
+
+
+def _bundle(project: Project, env: str, output: Path) -> dict[str, Any]:
     from datetime import datetime, timezone
 
     from ..bundle import bundle_data, referenced_versions

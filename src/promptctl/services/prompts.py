@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..checks import release_problems
+from ..collect import fewer_collections
 from ..errors import Problem, PromptctlError, ReleaseError, ValidationError
 from ..files import PROMPT_FILE, list_prompt_names
 from ..model import PromptContent, Release
@@ -366,6 +367,12 @@ def verify(project: Project, bundles: list[Path] | None = None, *, require_signe
     """Every release tag is annotated and matches its recorded digest; so do the versions
     the manifest and the given bundles reference (by default `release.lock.json`, when
     `promptctl bundle` left one at the root)."""
+    with fewer_collections():
+        return _verify(project, bundles, require_signed, allowed_signers)
+
+
+def _verify(project: Project, bundles: list[Path] | None, require_signed: bool,
+            allowed_signers: Path | None) -> VerifyReport:
     from .deploy import verify_bundle, verify_manifest
     if bundles is None:
         default = project.root / DEFAULT_BUNDLE
@@ -380,7 +387,7 @@ def verify(project: Project, bundles: list[Path] | None = None, *, require_signe
             problem = _signature_problem(project, release.tag, allowed_signers)
         if problem:
             report.findings.append(Finding(release.tag, problem))
-    _untagged_findings(project, report)
+    _untagged_findings(project, report, releases)
     by_version = {(r.name, r.version): r for r in releases}
     problems = verify_manifest(project, by_version)
     for path in bundles or []:
@@ -399,11 +406,11 @@ def _signature_problem(project: Project, tag: str, allowed_signers: Path | None)
     return problem
 
 
-def _untagged_findings(project: Project, report: VerifyReport) -> None:
+def _untagged_findings(project: Project, report: VerifyReport, releases: list[Release]) -> None:
     """A release commit without its tag is a release that half happened."""
     from .recovery import untagged_releases
 
-    for found in untagged_releases(project):
+    for found in untagged_releases(project, listed=releases):
         where = f"commit {found.commit[:8]}"
         if found.tagged_on is None:
             report.findings.append(Finding(where, f"'release {found.name} {found.version}' has no "

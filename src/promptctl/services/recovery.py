@@ -202,12 +202,15 @@ class UntaggedRelease:
         return what
 
 
-def untagged_releases(project: Project, name: str | None = None) -> list[UntaggedRelease]:
-    """'release NAME X' commits on HEAD's history that no release tag points to."""
+def untagged_releases(project: Project, name: str | None = None,
+                      listed: list | None = None) -> list[UntaggedRelease]:
+    """'release NAME X' commits on HEAD's history that no release tag points to (`listed`:
+    the releases the caller already read from the refs, not read twice)."""
     store = project.store
     if not store.has_commits():
         return []
-    releases = {(r.name, r.version): r.commit for r in store.releases(name)}
+    releases = {(r.name, r.version): r.commit
+                for r in (listed if listed is not None else store.releases(name))}
     out = []
     from ..store import release_subject_grep
 
