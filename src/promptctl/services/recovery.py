@@ -211,9 +211,9 @@ def untagged_releases(project: Project, name: str | None = None,
         return []
     releases = {(r.name, r.version): r.commit
                 for r in (listed if listed is not None else store.releases(name))}
-    out = []
     from ..store import release_subject_grep
 
+    out = []
     log = store.run_git("log", "--format=%H%x1f%s", "-E", f"--grep={release_subject_grep(name)}",
                         "HEAD")
     for line in log.splitlines():
