@@ -17,10 +17,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from promptctl.calllog import CallRecord, hash_key, new_call_id, open_logger
-from promptctl.canary import decide, parse_policy
-from promptctl.canary_sources import Selection, read_sqlite
-from promptctl.sinks import SQLiteSink
+from promptctl.runtime.calllog import CallRecord, hash_key, new_call_id, open_logger
+from promptctl.canary.decide import decide, parse_policy
+from promptctl.canary.sources import Selection, read_sqlite
+from promptctl.runtime.sinks import SQLiteSink
 
 
 @dataclass
@@ -115,7 +115,7 @@ def analyze(path: Path, size: int) -> None:
     # the step's earlier looks (running intersections)
     from dataclasses import replace
 
-    from promptctl.canary_sources import recorded_scores
+    from promptctl.canary.sources import recorded_scores
     from promptctl.services.canary import EARLIER_LOOKS
     now = time.time()
     sel = replace(sel, until=now, weight=50)

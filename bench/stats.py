@@ -27,9 +27,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from promptctl.canary import Action, Observations, VariantData, decide, parse_policy  # noqa: E402
-from promptctl.canary_srm import SrmPolicy, check_srm  # noqa: E402
-from promptctl.canary_stats import Moments  # noqa: E402
+from promptctl.canary.decide import (
+    Action,
+    Observations,
+    VariantData,
+    decide,
+    parse_policy,
+)  # noqa: E402
+from promptctl.canary.srm import SrmPolicy, check_srm  # noqa: E402
+from promptctl.canary.stats import Moments  # noqa: E402
 from promptctl.evals import stats  # noqa: E402
 from promptctl.evals.results import CaseResult, MetricInfo, RunResult, compare  # noqa: E402
 

@@ -78,7 +78,7 @@ def seed_failing_canary(root: Path, calls: int = 300) -> None:
     import time
 
     from conftest import build_file_tree
-    from promptctl.calllog import open_logger
+    from promptctl.runtime.calllog import open_logger
 
     build_file_tree(root, {"release.yaml": CANARY_MANIFEST})
     git_save(root, "canary")

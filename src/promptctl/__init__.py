@@ -13,7 +13,7 @@ __all__ = ["Registry", "ResolvedPrompt", "PromptctlError", "__version__"]
 
 def __getattr__(name: str):
     if name in ("Registry", "ResolvedPrompt"):
-        from . import runtime
+        from .runtime import registry as runtime
         return getattr(runtime, name)
     if name == "PromptctlError":
         from .errors import PromptctlError

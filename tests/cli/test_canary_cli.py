@@ -9,7 +9,7 @@ import typer
 from typer.testing import CliRunner
 
 from conftest import build_file_tree, git_save
-from promptctl.calllog import open_logger
+from promptctl.runtime.calllog import open_logger
 from promptctl.cli import canary as cli_canary
 from promptctl.cli import state
 

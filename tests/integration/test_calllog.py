@@ -14,8 +14,8 @@ import pytest
 
 from conftest import modules_loaded_by
 
-from promptctl.calllog import CallLogger, hash_key, open_logger
-from promptctl.sinks import JsonlSink, SQLiteSink, read_jsonl
+from promptctl.runtime.calllog import CallLogger, hash_key, open_logger
+from promptctl.runtime.sinks import JsonlSink, SQLiteSink, read_jsonl
 
 
 @dataclass
@@ -168,7 +168,7 @@ def test_two_processes_lose_no_record(tmp_path):
 
 def test_importing_calllog_stays_light():
     heavy = ("typer", "rich", "promptctl.evals", "prometheus_client", "opentelemetry")
-    assert modules_loaded_by("promptctl.calllog, promptctl.sinks, promptctl.canary", heavy) == []
+    assert modules_loaded_by("promptctl.runtime.calllog, promptctl.runtime.sinks, promptctl.canary.decide", heavy) == []
 
 
 def test_forked_child_gets_its_own_writer_and_ids(tmp_path):

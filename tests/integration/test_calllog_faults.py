@@ -11,8 +11,8 @@ import subprocess
 import sys
 import time
 
-from promptctl.calllog import CallLogger
-from promptctl.sinks import JsonlSink, read_jsonl
+from promptctl.runtime.calllog import CallLogger
+from promptctl.runtime.sinks import JsonlSink, read_jsonl
 
 LOCKER = """
 import sqlite3, sys, time

@@ -13,8 +13,8 @@ import yaml
 
 
 from conftest import git  # noqa: E402
-from promptctl.calllog import open_logger  # noqa: E402
-from promptctl.canary import Action  # noqa: E402
+from promptctl.runtime.calllog import open_logger  # noqa: E402
+from promptctl.canary.decide import Action  # noqa: E402
 from promptctl.services import canary as svc  # noqa: E402
 from promptctl.services import deploy  # noqa: E402
 from promptctl.services.project import open_project  # noqa: E402

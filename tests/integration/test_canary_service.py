@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from conftest import build_file_tree, git_save
-from promptctl.calllog import open_logger
-from promptctl.canary import Action, Verdict
+from promptctl.runtime.calllog import open_logger
+from promptctl.canary.decide import Action, Verdict
 from promptctl.services import canary as svc
 from promptctl.services.project import open_project
 

@@ -6,11 +6,11 @@ import math
 
 import pytest
 
-from promptctl.calllog import CallLogger
-from promptctl.canary import Action, decide, parse_policy
-from promptctl.canary_sources import Selection, log_moments_from_buckets, read_call_log
+from promptctl.runtime.calllog import CallLogger
+from promptctl.canary.decide import Action, decide, parse_policy
+from promptctl.canary.sources import Selection, log_moments_from_buckets, read_call_log
 from promptctl.errors import MetricSourceError
-from promptctl.sinks import FanoutSink, JsonlSink, SQLiteSink
+from promptctl.runtime.sinks import FanoutSink, JsonlSink, SQLiteSink
 
 NOW = 1_800_000_000.0
 
@@ -127,7 +127,7 @@ def test_prometheus_queries_select_the_default_entry_by_an_empty_segment():
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from urllib.parse import parse_qs, urlsplit
 
-    from promptctl.canary_sources import PrometheusSource
+    from promptctl.canary.sources import PrometheusSource
     seen: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):

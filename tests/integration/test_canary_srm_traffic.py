@@ -9,9 +9,9 @@ import time
 
 from typer.testing import CliRunner
 
-from promptctl.calllog import open_logger
+from promptctl.runtime.calllog import open_logger
 from promptctl.cli import app
-from promptctl.runtime import Registry
+from promptctl.runtime.registry import Registry
 from promptctl.services import canary as svc
 from promptctl.services import deploy
 from promptctl.services.project import open_project

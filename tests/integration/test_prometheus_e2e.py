@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from promptctl.canary import decide, parse_policy
-from promptctl.canary_sources import PrometheusSource, Selection, read_sqlite
+from promptctl.canary.decide import decide, parse_policy
+from promptctl.canary.sources import PrometheusSource, Selection, read_sqlite
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(shutil.which("prometheus") is None,

@@ -11,7 +11,7 @@ import yaml
 from conftest import git, run_cli
 from deploy_support import project, recreate_tag
 from promptctl.errors import PromptctlError, ReleaseError, ValidationError
-from promptctl.runtime import Registry
+from promptctl.runtime.registry import Registry
 from promptctl.services import deploy, prompts
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from conftest import build_file_tree, git_save, run_cli
-from promptctl.calllog import open_logger
+from promptctl.runtime.calllog import open_logger
 from promptctl.errors import NotFoundError
-from promptctl.runtime import Registry
+from promptctl.runtime.registry import Registry
 from promptctl.services import deploy
 from promptctl.services.evaluate import EvalOptions, evaluate
 from promptctl.services.project import open_project

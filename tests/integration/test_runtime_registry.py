@@ -217,7 +217,7 @@ def test_bundle_over_http_reloads_on_etag_change(live_repo, tmp_path):
 
 def test_importing_the_runtime_stays_light():
     heavy = ("typer", "rich", "click", "git", "promptctl.evals", "promptctl.cli")
-    assert modules_loaded_by("promptctl.runtime, promptctl.bundle", heavy) == []
+    assert modules_loaded_by("promptctl.runtime.registry, promptctl.runtime.bundle", heavy) == []
 
 
 def test_fallback_as_chat_messages_per_name(tmp_path):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from promptctl.calllog import open_logger
-from promptctl.runtime import Registry
+from promptctl.runtime.calllog import open_logger
+from promptctl.runtime.registry import Registry
 from promptctl.services import canary as svc
 from promptctl.services import deploy
 from promptctl.services.project import open_project
@@ -59,7 +59,7 @@ def test_late_feedback_attaches_through_the_registry(deploy_repo, tmp_path):
 def test_log_call_takes_explicit_fields_with_or_without_a_resolved_prompt(deploy_repo, tmp_path):
     # `reg.log_call(...)` is the plain form: passing env/key (or no prompt at all) must log,
     # not raise a TypeError into the app.
-    from promptctl.sinks import read_jsonl
+    from promptctl.runtime.sinks import read_jsonl
     project = open_project(deploy_repo)
     deploy.promote(project, "support-refund", "1.0.0", "production", why="first")
     log = tmp_path / "calls.jsonl"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from promptctl import jsonschemas
+from promptctl import file_schemas
 
 PROJECT = Path(__file__).resolve().parents[2]
 SHIPPED = PROJECT / "src/promptctl/schemas"
@@ -32,7 +32,7 @@ def assert_valid(schema: Path, files: list[Path]) -> None:
 
 
 def test_every_shipped_schema_passes_the_metaschema():
-    paths = [SHIPPED / jsonschemas.file_name(kind) for kind in jsonschemas.KINDS]
+    paths = [SHIPPED / file_schemas.file_name(kind) for kind in file_schemas.KINDS]
     result = check_jsonschema("--check-metaschema", *map(str, paths))
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -43,9 +43,9 @@ def repo_files(root: Path) -> dict[str, list[Path]]:
             "manifest": [root / "release.yaml"], "config": [root / "promptctl.yaml"]}
 
 
-@pytest.mark.parametrize("kind", jsonschemas.KINDS)
+@pytest.mark.parametrize("kind", file_schemas.KINDS)
 def test_this_repos_example_files_pass(kind):
-    assert_valid(SHIPPED / jsonschemas.file_name(kind), repo_files(PROJECT)[kind])
+    assert_valid(SHIPPED / file_schemas.file_name(kind), repo_files(PROJECT)[kind])
 
 
 def test_files_init_and_new_write_pass_the_schemas_they_point_at(tmp_path):
@@ -57,8 +57,8 @@ def test_files_init_and_new_write_pass_the_schemas_they_point_at(tmp_path):
         for path in paths:
             first = path.read_text().splitlines()[0]
             target = (path.parent / first.split("$schema=", 1)[1]).resolve()
-            assert target == (root / ".schemas" / jsonschemas.file_name(kind)).resolve(), first
-        assert_valid(root / ".schemas" / jsonschemas.file_name(kind), paths)
+            assert target == (root / ".schemas" / file_schemas.file_name(kind)).resolve(), first
+        assert_valid(root / ".schemas" / file_schemas.file_name(kind), paths)
     assert run_cli("check", cwd=root).returncode == 0
 
 
@@ -69,11 +69,11 @@ def test_a_broken_file_fails_with_the_field_named(tmp_path):
     assert result.returncode == 1 and "$.inputs.q" in result.stdout
 
 
-@pytest.mark.parametrize("kind", jsonschemas.KINDS)
+@pytest.mark.parametrize("kind", file_schemas.KINDS)
 def test_schema_command_prints_the_shipped_schema(kind, tmp_path):
     result = run_cli("schema", kind, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == json.loads((SHIPPED / jsonschemas.file_name(kind)).read_text())
+    assert json.loads(result.stdout) == json.loads((SHIPPED / file_schemas.file_name(kind)).read_text())
 
 
 def test_schema_write_refreshes_a_repos_schemas_from_any_folder(tmp_path):
@@ -84,8 +84,8 @@ def test_schema_write_refreshes_a_repos_schemas_from_any_folder(tmp_path):
     result = run_cli("schema", "write", cwd=root / "prompts/support-reply")
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (root / ".schemas").iterdir()) == sorted(
-        jsonschemas.file_name(k) for k in jsonschemas.KINDS)
-    assert json.loads(stale.read_text()) == json.loads(jsonschemas.shipped_text("prompt"))
+        file_schemas.file_name(k) for k in file_schemas.KINDS)
+    assert json.loads(stale.read_text()) == json.loads(file_schemas.shipped_text("prompt"))
     assert not (root / "prompts/support-reply/.schemas").exists()
 
 

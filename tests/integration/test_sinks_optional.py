@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from promptctl.calllog import CallLogger, CallRecord
+from promptctl.runtime.calllog import CallLogger, CallRecord
 
 
 def _record(**kw) -> CallRecord:
@@ -24,7 +24,7 @@ def test_otel_sink_emits_genai_span():
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from promptctl.sinks import OtelSink
+    from promptctl.runtime.sinks import OtelSink
 
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
@@ -47,7 +47,7 @@ def test_otel_sink_emits_genai_span():
 
 def test_prometheus_sink_counts_and_histogram():
     pc = pytest.importorskip("prometheus_client")
-    from promptctl.sinks import PrometheusSink
+    from promptctl.runtime.sinks import PrometheusSink
 
     registry = pc.CollectorRegistry()
     logger = CallLogger(PrometheusSink(registry))
@@ -73,7 +73,7 @@ def test_otel_error_type_never_carries_a_known_key(monkeypatch):
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from promptctl.sinks import OtelSink
+    from promptctl.runtime.sinks import OtelSink
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-otel-secret-987654")
     exporter = InMemorySpanExporter()
@@ -96,7 +96,7 @@ def test_a_tracked_call_is_a_client_span_child_of_the_request_span(deploy_repo):
     from opentelemetry.trace import SpanKind
 
     import promptctl
-    from promptctl.sinks import FanoutSink, JsonlSink, OtelSink
+    from promptctl.runtime.sinks import FanoutSink, JsonlSink, OtelSink
 
     exporter = InMemorySpanExporter()
     provider = TracerProvider()

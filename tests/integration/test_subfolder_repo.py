@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from conftest import build_file_tree, git, git_save, run_cli
-from promptctl.runtime import Registry
+from promptctl.runtime.registry import Registry
 from promptctl.services import deploy, prompts
 from promptctl.services.evaluate import EvalOptions, evaluate
 from promptctl.services.project import open_project

@@ -6,9 +6,19 @@ import math
 
 import pytest
 
-from promptctl.canary import (Action, Direction, MetricKind, Observations, VariantData, Verdict,
-                              decide, evaluate_metric, parse_duration, parse_policy)
-from promptctl.canary_stats import Moments, cs_radius, diff_interval
+from promptctl.canary.decide import (
+    Action,
+    Direction,
+    MetricKind,
+    Observations,
+    VariantData,
+    Verdict,
+    decide,
+    evaluate_metric,
+    parse_duration,
+    parse_policy,
+)
+from promptctl.canary.stats import Moments, cs_radius, diff_interval
 from promptctl.errors import UsageError
 
 # The observations below are even splits whatever the weight: the sample-ratio check

@@ -7,8 +7,8 @@ from __future__ import annotations
 import math
 import random
 
-from promptctl.canary import Action, Observations, VariantData, decide, parse_policy
-from promptctl.canary_stats import Moments, fixed_diff_interval
+from promptctl.canary.decide import Action, Observations, VariantData, decide, parse_policy
+from promptctl.canary.stats import Moments, fixed_diff_interval
 
 RUNS = 500
 BLOCK = 100            # a look every 100 calls per variant

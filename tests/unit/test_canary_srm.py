@@ -7,10 +7,18 @@ import math
 
 import pytest
 
-from promptctl.canary import (Action, Observations, VariantData, Verdict, decide,
-                              evaluate_metric, format_duration, parse_policy)
-from promptctl.canary_srm import RoutingCheck, SrmPolicy, check_srm, chi_square_p
-from promptctl.canary_stats import Moments
+from promptctl.canary.decide import (
+    Action,
+    Observations,
+    VariantData,
+    Verdict,
+    decide,
+    evaluate_metric,
+    format_duration,
+    parse_policy,
+)
+from promptctl.canary.srm import RoutingCheck, SrmPolicy, check_srm, chi_square_p
+from promptctl.canary.stats import Moments
 from promptctl.errors import UsageError
 
 QUICK = {"min_calls": 100, "min_duration": "1m", "deadline": "1h"}

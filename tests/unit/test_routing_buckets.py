@@ -4,7 +4,7 @@ import hashlib
 
 import pytest
 
-from promptctl import routing
+from promptctl.runtime import routing
 
 SALT = "support-refund:production::2.1.0"
 # Published in docs/runtime.md: other implementations (a proxy, a JS client) must agree.

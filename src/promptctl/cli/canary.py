@@ -60,7 +60,7 @@ def _srm_line(srm) -> str | None:
 def render(analysis) -> str:
     """The analysis as text: one line per metric, the sample-ratio check, then the decision
     and why."""
-    from ..canary import format_duration
+    from ..canary.decide import format_duration
 
     t, d = analysis.target, analysis.decision
     kinds = {m.name: m.kind.value for m in analysis.policy.metrics}
@@ -141,7 +141,7 @@ def watch_command(
     iterations: Optional[int] = typer.Option(None, "--iterations", hidden=True),
 ) -> None:
     """Analyze every running canary every INTERVAL and apply the decisions, until stopped."""
-    from ..canary import parse_duration
+    from ..canary.decide import parse_duration
     from ..services import canary as svc
     seconds = parse_duration(interval, "--interval")
     if seconds <= 0:   # a zero interval would spin a CPU re-reading the log

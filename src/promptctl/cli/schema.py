@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from . import app, command, state
-from ..jsonschemas import DESCRIBES, KINDS, SCHEMA_DIR, shipped_text
+from ..file_schemas import DESCRIBES, KINDS, SCHEMA_DIR, shipped_text
 
 schema_app = typer.Typer(no_args_is_help=True, help="Print JSON Schemas of promptctl's files.")
 app.add_typer(schema_app, name="schema")
@@ -29,7 +29,7 @@ for _kind in KINDS:
 def write_cmd(directory: Optional[Path] = typer.Argument(
         None, help="Folder to write into (default: the prompt repo's .schemas).")) -> None:
     """Write (or refresh) every schema as DIR/KIND.schema.json, where new files point editors."""
-    from ..jsonschemas import write_all
+    from ..file_schemas import write_all
     for path in write_all(state().directory / directory if directory else _default_dir()):
         typer.echo(f"wrote {path}")
 

@@ -20,10 +20,19 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 
-from ..calllog import ENV_VAR, default_log_path
-from ..canary import (Action, Decision, Direction, MetricKind, MetricPolicy, Observations, Policy,
-                      decide, parse_policy)
-from ..canary_sources import PrometheusSource, Selection, read_call_log
+from ..runtime.calllog import ENV_VAR, default_log_path
+from ..canary.decide import (
+    Action,
+    Decision,
+    Direction,
+    MetricKind,
+    MetricPolicy,
+    Observations,
+    Policy,
+    decide,
+    parse_policy,
+)
+from ..canary.sources import PrometheusSource, Selection, read_call_log
 from ..errors import MetricSourceError, NotFoundError, PromptctlError, UsageError
 from .project import Project, open_project
 
@@ -196,7 +205,7 @@ class _Reader:
         does not declare: reported, never gating (Prometheus has no such listing)."""
         if self.prometheus is not None:
             return policy
-        from ..canary_sources import recorded_scores
+        from ..canary.sources import recorded_scores
         declared = {m.name for m in policy.metrics}
         extra = sorted(recorded_scores(self.log, self.selection(until)) - declared)
         return replace(policy, metrics=policy.metrics + tuple(

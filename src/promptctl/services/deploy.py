@@ -100,7 +100,7 @@ def canary(project: Project, name: str, version: str, env: str, weight: float, *
 def check_pins(manifest: Manifest, name: str, version: str, digest: str) -> None:
     """A version pinned anywhere in release.yaml must still have that content: a tag
     re-created on other content is refused, not pinned anew."""
-    from ..bundle import pins
+    from ..runtime.bundle import pins
 
     for env in manifest.environments:
         pinned = pins(manifest, env).get((name, version))
@@ -369,7 +369,7 @@ def bundle(project: Project, env: str, output: Path) -> dict[str, Any]:
 def _bundle(project: Project, env: str, output: Path) -> dict[str, Any]:
     from datetime import datetime, timezone
 
-    from ..bundle import bundle_data, referenced_versions
+    from ..runtime.bundle import bundle_data, referenced_versions
 
     store = project.store
     rel = project.config.manifest
@@ -394,7 +394,7 @@ def _bundle(project: Project, env: str, output: Path) -> dict[str, Any]:
 
 
 def _refuse_swapped(manifest: Manifest, env: str, digests: dict, rel: str) -> None:
-    from ..bundle import pin_problems
+    from ..runtime.bundle import pin_problems
 
     swapped = pin_problems(manifest, env, digests)
     if swapped:
@@ -404,7 +404,7 @@ def _refuse_swapped(manifest: Manifest, env: str, digests: dict, rel: str) -> No
 
 def verify_bundle(project: Project, path: Path, releases: dict | None = None) -> list[Problem]:
     """A bundle's own digests, and each version against its tag in this repo."""
-    from ..bundle import parse_bundle
+    from ..runtime.bundle import parse_bundle
     from ..errors import ValidationError
 
     file = str(path)
@@ -429,7 +429,7 @@ def release_map(project: Project) -> dict[tuple[str, str], Release]:
 
 def verify_manifest(project: Project, releases: dict | None = None) -> list[Problem]:
     """Every version release.yaml references has a tag whose content matches its digest."""
-    from ..bundle import pins, referenced_versions
+    from ..runtime.bundle import pins, referenced_versions
 
     rel = project.config.manifest
     try:

@@ -41,7 +41,7 @@ def check(project: Project, names: list[str] | None = None) -> tuple[list[str], 
 def config_problems(project: Project) -> list[Problem]:
     """promptctl.yaml's sections that only some commands read: found by `check`, not by the
     eval or canary run that would trip over them later."""
-    from ..canary import parse_policy
+    from ..canary.decide import parse_policy
     from ..files import CONFIG_FILE, key_lines
     from .canary import webhook_url
     from .evaluate import provider_conf

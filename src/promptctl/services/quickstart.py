@@ -93,7 +93,7 @@ def _evaluate_and_deploy(project, stable: str, candidate: str) -> Iterator[tuple
 
 def _run_canary(project, error_rate: float) -> Iterator[tuple[str, str]]:
     """Simulated users through the real runtime and tracker, then the controller's decisions."""
-    from ..canary import Action
+    from ..canary.decide import Action
     from . import canary as controller
 
     for batch in range(2 * len(DEMO_STEPS)):
@@ -114,7 +114,7 @@ def _traffic(root: Path, canary_error_rate: float, batch: int, users: int = 4000
     import random
     import time
 
-    from ..runtime import Registry
+    from ..runtime.registry import Registry
 
     rng = random.Random(batch)
     registry = Registry.open(root, env="production")

@@ -270,7 +270,7 @@ FROM calls GROUP BY name, env, segment, version, variant ORDER BY name, env, seg
 def _call_stats(project: Project) -> list[dict[str, Any]]:
     """Per variant: calls, error rate, mean latency, from the SQLite call log when present."""
     try:
-        from .. import calllog
+        from ..runtime import calllog
     except ImportError:                 # a build without the call log module
         return []
     target = calllog.resolve_target(None, project.root)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import NotFoundError, UsageError
 from ..files import CONFIG_FILE, PROMPT_FILE, check_name
-from ..jsonschemas import KINDS, SCHEMA_DIR, file_name, shipped_text, with_modeline
+from ..file_schemas import KINDS, SCHEMA_DIR, file_name, shipped_text, with_modeline
 from .project import Project
 
 # Dotfiles and dot-folders do not survive packaging as-is: `gitignore`, `github/…` gain a dot.

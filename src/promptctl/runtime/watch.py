@@ -19,7 +19,7 @@ import time
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
-from .errors import FetchError, NotFoundError, PromptctlError
+from ..errors import FetchError, NotFoundError, PromptctlError
 
 RACY_SECONDS = 2.0
 DEFAULT_FETCH_TIMEOUT = 5.0
@@ -27,7 +27,7 @@ MAX_BYTES = 64 * 1024 * 1024
 
 
 def _decode(data: bytes, where: str) -> str:
-    from .files import decode_text
+    from ..files import decode_text
 
     return decode_text(data, where)
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Mapping
 
-from .canary_srm import SrmPolicy, parse_srm
-from .errors import UsageError
+from .srm import SrmPolicy, parse_srm
+from ..errors import UsageError
 
 
 class Direction(str, Enum):

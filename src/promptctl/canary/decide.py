@@ -13,10 +13,17 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Mapping, Sequence
 
-from .canary_policy import (DEFAULT_METRICS, Direction, MetricKind, MetricPolicy, Policy,
-                            parse_duration, parse_policy)
-from .canary_srm import RoutingCheck, SrmAction, SrmResult, check_srm
-from .canary_stats import Interval, Moments, diff_interval, mean_interval
+from .policy import (
+    DEFAULT_METRICS,
+    Direction,
+    MetricKind,
+    MetricPolicy,
+    Policy,
+    parse_duration,
+    parse_policy,
+)
+from .srm import RoutingCheck, SrmAction, SrmResult, check_srm
+from .stats import Interval, Moments, diff_interval, mean_interval
 
 __all__ = ["Action", "DEFAULT_METRICS", "Decision", "Direction", "MetricKind", "MetricPolicy",
            "MetricResult", "Observations", "Policy", "VariantData", "Verdict", "decide",

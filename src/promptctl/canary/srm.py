@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Mapping
 
-from .errors import UsageError
+from ..errors import UsageError
 
 MIN_EXPECTED = 5.0      # the chi-square approximation needs this many expected per side
 

@@ -6,23 +6,23 @@ import jsonschema
 import pytest
 import yaml
 
-from promptctl import jsonschemas
+from promptctl import file_schemas
 from promptctl.evals.suite import parse_suite
 from promptctl.files import parse_model
 from promptctl.model import PromptSpec
 
-REGENERATE = "python -c 'from promptctl.jsonschemas import regenerate_shipped as r; r()'"
+REGENERATE = "python -c 'from promptctl.file_schemas import regenerate_shipped as r; r()'"
 
 
-@pytest.mark.parametrize("kind", jsonschemas.KINDS)
+@pytest.mark.parametrize("kind", file_schemas.KINDS)
 def test_each_shipped_schema_is_generated_from_its_model(kind):
-    shipped = json.loads(jsonschemas.shipped_text(kind))
-    assert shipped == json.loads(json.dumps(jsonschemas.generate(kind))), f"stale: run {REGENERATE}"
+    shipped = json.loads(file_schemas.shipped_text(kind))
+    assert shipped == json.loads(json.dumps(file_schemas.generate(kind))), f"stale: run {REGENERATE}"
     assert shipped["$schema"].endswith("2020-12/schema")
 
 
 def validator(kind):
-    return jsonschema.Draft202012Validator(json.loads(jsonschemas.shipped_text(kind)))
+    return jsonschema.Draft202012Validator(json.loads(file_schemas.shipped_text(kind)))
 
 
 SHORTHAND_PROMPT = """\
@@ -90,10 +90,10 @@ def test_suite_schema_takes_scorer_params_beside_the_fixed_keys():
     ("promptctl.yaml", "$schema=.schemas/config.schema.json"),
 ])
 def test_modeline_points_at_the_repo_schema_relative_to_the_file(path, line):
-    text = jsonschemas.with_modeline(path, "a: 1\n")
+    text = file_schemas.with_modeline(path, "a: 1\n")
     assert text == f"# yaml-language-server: {line}\na: 1\n"
-    assert jsonschemas.with_modeline(path, text) == text   # replaced, never stacked
+    assert file_schemas.with_modeline(path, text) == text   # replaced, never stacked
 
 
 def test_modeline_leaves_other_files_alone():
-    assert jsonschemas.with_modeline("evals/faq/cases.yaml", "- a\n") == "- a\n"
+    assert file_schemas.with_modeline("evals/faq/cases.yaml", "- a\n") == "- a\n"

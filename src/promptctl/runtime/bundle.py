@@ -11,10 +11,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ValidationError, Problem
-from .files import DictSource, load_prompt
-from .manifest import Manifest
-from .model import Config, PromptContent
+from ..errors import ValidationError, Problem
+from ..files import DictSource, load_prompt
+from ..manifest import Manifest
+from ..model import Config, PromptContent
 
 FORMAT = "promptctl-bundle/1"
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from .canary import MetricKind, MetricPolicy, Observations, VariantData
-from .canary_srm import RoutingCheck
-from .canary_stats import Moments
-from .errors import MetricSourceError
+from .decide import MetricKind, MetricPolicy, Observations, VariantData
+from .srm import RoutingCheck
+from .stats import Moments
+from ..errors import MetricSourceError
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ SELECT DISTINCT j.key FROM recent JOIN feedback AS f ON f.call_id = recent.call_
 
 
 def _expected_threshold(sel: Selection) -> int:
-    from .routing import threshold
+    from ..runtime.routing import threshold
     return threshold(sel.weight) if sel.weight is not None else -1
 
 
@@ -239,7 +239,7 @@ def read_jsonl_log(path: str | Path, sel: Selection,
 
 
 def _read_jsonl(path: str | Path) -> tuple[list, list]:
-    from .sinks import read_jsonl
+    from ..runtime.sinks import read_jsonl
     try:
         return read_jsonl(path)
     except (OSError, ValueError) as exc:

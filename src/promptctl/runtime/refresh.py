@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import ManifestError, NotFoundError, PromptctlError
+from ..errors import ManifestError, NotFoundError, PromptctlError
 
 CACHE_ENV_VAR = "PROMPTCTL_CACHE_DIR"
 MIN_INTERVAL = 0.01

@@ -8,7 +8,7 @@ Everything a call needs is prepared when a manifest is loaded: each version is r
 verified against its digest and compiled once per process, and every (prompt, segment)
 gets a precomputed route. `get` then only hashes the key and looks up dicts, with no I/O:
 a background thread per registry re-checks the source every `refresh_interval` seconds
-and swaps in the new state (promptctl.refresh). Fork-safe: a child gets its own thread,
+and swaps in the new state (promptctl.runtime.refresh). Fork-safe: a child gets its own thread,
 lock, connections and git processes.
 This module must not import typer, rich, the eval engine, or (for bundles) GitPython.
 """
@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from . import refresh, routing
-from .errors import NotFoundError, PromptctlError, RenderError, UsageError, ValidationError
-from .manifest import Manifest, Target, parse_manifest
-from .model import Body, PromptContent
+from ..errors import NotFoundError, PromptctlError, RenderError, UsageError, ValidationError
+from ..manifest import Manifest, Target, parse_manifest
+from ..model import Body, PromptContent
 from .refresh import LastGood
-from .render import CompiledPrompt, compile_content, tool_dict
+from ..render import CompiledPrompt, compile_content, tool_dict
 from .watch import DEFAULT_FETCH_TIMEOUT
 from .watch import watch as _watch
 
@@ -109,7 +109,7 @@ class ResolvedPrompt:
         the SDK has no keyword for travel in `extra_body`. `provider` defaults to the
         prompt's own (openai or anthropic).
         """
-        from . import payloads
+        from .. import payloads
 
         kind = provider or self.provider or "openai"
         if kind not in ("openai", "anthropic"):
@@ -227,8 +227,8 @@ class _GitLoader:
 
     def __init__(self, root: Path, manifest: str | os.PathLike | None,
                  timeout: float = DEFAULT_FETCH_TIMEOUT) -> None:
-        from .files import WorkingTree, load_config
-        from .store import GitStore   # the git path is the only one importing GitPython
+        from ..files import WorkingTree, load_config
+        from ..store import GitStore   # the git path is the only one importing GitPython
 
         self.root = root
         self.config = load_config(WorkingTree(root))
@@ -256,13 +256,13 @@ class _GitLoader:
         self.watch.after_fork()
 
     def load(self, text: str, env: str, cache: dict) -> _State:
-        from .collect import fewer_collections
+        from ..collect import fewer_collections
 
         with fewer_collections():
             return self._load(text, env, cache)
 
     def _load(self, text: str, env: str, cache: dict) -> _State:
-        from .files import load_prompt
+        from ..files import load_prompt
 
         manifest = parse_manifest(text, str(self.watch.path))
         known = _by_version(cache)
@@ -300,7 +300,7 @@ class _GitLoader:
     def _config_at(self, source: Any) -> Any:
         """promptctl.yaml as released; a first bump may predate committing it (bump commits
         only the prompt's files), so fall back to the repo's current one, as the CLI does."""
-        from .files import CONFIG_FILE, load_config
+        from ..files import CONFIG_FILE, load_config
 
         text = source.read(CONFIG_FILE)
         if text is None:
@@ -327,7 +327,7 @@ class _BundleLoader:
 
     def load(self, text: str, env: str, cache: dict) -> _State:
         from .bundle import parse_bundle
-        from .collect import fewer_collections
+        from ..collect import fewer_collections
 
         with fewer_collections():
             bundle = parse_bundle(text, str(self.watch.path), env)
@@ -408,7 +408,7 @@ class Registry(refresh.Refreshing):
              manifest: str | os.PathLike | None = None, call_log: Any = None,
              fetch_timeout: float = DEFAULT_FETCH_TIMEOUT) -> "Registry":
         """Manifest from the repo (or `manifest=` path/URL), content from git tags."""
-        from .files import find_root
+        from ..files import find_root
 
         def make() -> _GitLoader:
             return _GitLoader(find_root(Path(repo_path)), manifest, fetch_timeout)

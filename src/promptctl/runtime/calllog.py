@@ -1,0 +1,471 @@
+"""Call logging for apps: records, the `track` context manager, and a buffered logger.
+
+The app thread only builds a small record and puts it on a bounded queue; a daemon
+thread batches records into a sink. A full queue drops the record (counted) rather
+than block the app, and a failing sink is counted in `stats`, never raised: logging
+must not break or slow the code it observes. Heavy imports stay out of this module
+(no typer, rich, eval engine); sinks import their optional libraries lazily.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import logging
+import os
+import itertools
+import threading
+import time
+import weakref
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from ..errors import UsageError
+
+ENV_VAR = "PROMPTCTL_CALL_LOG"
+DEFAULT_PATH = Path(".promptctl") / "calls.sqlite"
+_log = logging.getLogger("promptctl.calllog")
+_perf = time.perf_counter
+
+
+def hash_key(key: Any) -> str | None:
+    """The routing key as stored: sha256 truncated to 16 hex digits, never the raw key."""
+    if key is None:
+        return None
+    return hashlib.sha256(str(key).encode("utf-8")).hexdigest()[:16]
+
+
+_id_prefix = os.urandom(8).hex()
+_id_counter = itertools.count()
+
+
+def _new_id_prefix() -> None:
+    global _id_prefix, _id_counter
+    _id_prefix = os.urandom(8).hex()
+    _id_counter = itertools.count()
+
+
+if hasattr(os, "register_at_fork"):
+    # a forked child must not hand out its parent's ids
+    os.register_at_fork(after_in_child=_new_id_prefix)
+
+
+def new_call_id() -> str:
+    """Unique per call: a random per-process prefix and a counter (cheaper than uuid4)."""
+    return f"{_id_prefix}{next(_id_counter):012x}"
+
+
+@dataclass(slots=True)
+class CallRecord:
+    """One call of a prompt, as every sink stores it."""
+
+    call_id: str
+    time: float                 # unix seconds when the call ended
+    name: str
+    version: str
+    variant: str = "stable"
+    env: str | None = None
+    segment: str | None = None
+    digest: str | None = None
+    model: str | None = None
+    key_hash: str | None = None
+    latency_ms: float | None = None
+    success: bool = True
+    error: str | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    scores: dict[str, float] = field(default_factory=dict)
+    # Where routing put the key (0-9999) and the canary's bound then (weight x 100): a call
+    # whose variant contradicts them was misrouted. None when no canary was running.
+    bucket: int | None = None
+    threshold: int | None = None
+
+    kind = "call"
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, **asdict(self)}
+
+
+@dataclass(slots=True)
+class FeedbackRecord:
+    """A quality signal that arrived after the call (thumbs down, escalation), joined by call id."""
+
+    call_id: str
+    time: float
+    scores: dict[str, float]
+
+    kind = "feedback"
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, **asdict(self)}
+
+
+Record = CallRecord | FeedbackRecord
+
+
+@dataclass
+class LoggerStats:
+    """What happened to the records handed to a logger; read it, it is never raised."""
+
+    submitted: int = 0
+    written: int = 0
+    dropped: int = 0          # queue full: the app was not made to wait
+    failed: int = 0           # records in batches the sink refused
+    sink_errors: int = 0      # failed batches
+    last_error: str | None = None
+
+
+def _error_name(error: Any) -> str | None:
+    if error is None or error is False:
+        return None
+    if isinstance(error, BaseException):
+        return type(error).__name__
+    if isinstance(error, type) and issubclass(error, BaseException):
+        return error.__name__
+    from ..redaction import redact   # app error text may hold a key; it goes to logs and spans
+    return redact(str(error))
+
+
+# The app's values are not validated by raising (logging never breaks the app): a value
+# that is not a number is dropped, so it can neither crash nor skew the canary analysis.
+def _number(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and value == value and abs(value) != float("inf"):
+        return value
+    return None
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _scores(scores: Any) -> dict[str, float]:
+    if not isinstance(scores, dict):
+        return {}
+    return {str(k): v for k, v in scores.items() if _number(v) is not None}
+
+
+class Call:
+    """One tracked call: `with logger.track(p) as call: ...; call.record(...)`.
+
+    Latency runs from entering the block to `record()` (or to the block's end when
+    `record` is not called). An exception in the block records success=False with the
+    exception's type name and propagates unchanged.
+    """
+
+    __slots__ = ("_logger", "_prompt", "_env", "_segment", "_key", "_t0", "_latency",
+                 "_fields", "call_id", "_done", "_spans")
+
+    def __init__(self, logger: "CallLogger", prompt: Any, env: str | None,
+                 segment: str | None, key: Any) -> None:
+        self._logger = logger
+        self._prompt = prompt
+        self._env = env
+        self._segment = segment
+        self._key = key
+        self._latency: float | None = None
+        self._fields: dict[str, Any] = {}
+        self._done = False
+        self._spans: tuple = ()
+        self.call_id = new_call_id()
+
+    def __enter__(self) -> "Call":
+        live = self._logger.live_sinks
+        if live:   # a trace span starts now, in the caller's context (OpenTelemetry)
+            self._spans = tuple(s.start_call(self._prompt, self.call_id, self._env, self._segment)
+                                for s in live)
+        self._t0 = _perf()
+        return self
+
+    def record(self, success: bool = True, *, tokens_in: int | None = None,
+               tokens_out: int | None = None, scores: dict[str, float] | None = None,
+               error: Any = None, model: str | None = None) -> None:
+        self._latency = (_perf() - self._t0) * 1000.0
+        self._fields = {"success": bool(success) and error is None, "tokens_in": tokens_in,
+                        "tokens_out": tokens_out, "scores": scores, "error": _error_name(error),
+                        "model": model}
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if self._done:
+            return False
+        self._done = True
+        latency = self._latency if self._latency is not None else (_perf() - self._t0) * 1000.0
+        fields = self._fields
+        if exc_type is not None:
+            fields = {**fields, "success": False, "error": exc_type.__name__}
+        elif not fields:
+            fields = {"success": True}
+        for span in self._spans:
+            span.end(fields)
+        self._logger.log_call(self._prompt, env=self._env, segment=self._segment, key=self._key,
+                              latency_ms=latency, call_id=self.call_id, **fields)
+        return False
+
+
+EXIT_TIMEOUT = 2.0   # what an app's exit may wait for the call log, at most
+
+
+class CallLogger:
+    """Buffered, thread-safe call logger writing batches to one sink from a daemon thread.
+
+    The buffer is a deque: appending is atomic under the GIL and takes no lock, which
+    keeps the app's cost per call to a few microseconds. The writer wakes every
+    `flush_interval` seconds (or on flush/close) and drains it in batches.
+    """
+
+    def __init__(self, sink: Any, *, queue_size: int = 100_000, batch_size: int = 2000,
+                 flush_interval: float = 0.05, env: str | None = None,
+                 segment: str | None = None) -> None:
+        self.sink = sink if hasattr(sink, "write") else open_sink(sink)
+        self.live_sinks = _live_sinks(self.sink)
+        self.env = env
+        self.segment = segment
+        self.stats = LoggerStats()
+        self.queue_size = queue_size
+        self._batch_size = batch_size
+        self._interval = flush_interval
+        self._buffer: deque = deque()
+        self._busy = False
+        self._closed = False
+        self._stop = False
+        self._wake = threading.Event()
+        self._idle = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._start()
+        ref = weakref.ref(self)
+        atexit.register(lambda: (lg := ref()) is not None and lg.close(EXIT_TIMEOUT))
+        if hasattr(os, "register_at_fork"):
+            # A forked child inherits the buffer but not the writer thread: start a fresh one.
+            os.register_at_fork(after_in_child=lambda: (lg := ref()) is not None and lg._reset())
+
+    # --- app side -------------------------------------------------------------------------
+
+    def track(self, prompt: Any, *, env: str | None = None, segment: str | None = None,
+              key: Any = None) -> Call:
+        """Context manager timing one call of `prompt` (any object with name, version...)."""
+        return Call(self, prompt, env, segment, key)
+
+    def log_call(self, prompt: Any = None, *, name: str | None = None, version: str | None = None,
+                 variant: str | None = None, env: str | None = None, segment: str | None = None,
+                 key: Any = None, latency_ms: float | None = None, success: bool = True,
+                 error: Any = None, tokens_in: int | None = None, tokens_out: int | None = None,
+                 scores: dict[str, float] | None = None, model: str | None = None,
+                 digest: str | None = None, call_id: str | None = None,
+                 time_: float | None = None, bucket: int | None = None,
+                 threshold: int | None = None) -> str:
+        """Log one call; fields not given are taken from `prompt`. Returns the call id."""
+        get = getattr
+        p = prompt
+        record = CallRecord(
+            call_id=call_id or new_call_id(),
+            time=time_ if time_ is not None else time.time(),
+            name=name or get(p, "name", None) or "",
+            version=str(version or get(p, "version", None) or ""),
+            variant=variant or get(p, "variant", None) or "stable",
+            env=env or get(p, "env", None) or self.env,
+            segment=segment or get(p, "segment", None) or self.segment,
+            digest=digest or get(p, "digest", None),
+            model=model or get(p, "model", None),
+            key_hash=hash_key(key if key is not None else get(p, "key", None)),
+            latency_ms=_number(latency_ms),
+            success=bool(success) and error is None,
+            error=_error_name(error),
+            tokens_in=_count(tokens_in), tokens_out=_count(tokens_out),
+            scores=_scores(scores) if scores else {},
+            bucket=_count(bucket if bucket is not None else get(p, "bucket", None)),
+            threshold=_count(threshold if threshold is not None else get(p, "threshold", None)),
+        )
+        self.submit(record)
+        return record.call_id
+
+    def attach(self, call_id: str, scores: dict[str, float]) -> None:
+        """Attach quality signals that arrived after the call (stored as a feedback record)."""
+        self.submit(FeedbackRecord(call_id=call_id, time=time.time(), scores=_scores(scores)))
+
+    def submit(self, record: Record) -> None:
+        stats = self.stats
+        stats.submitted += 1
+        if self._closed or len(self._buffer) >= self.queue_size:
+            stats.dropped += 1
+            return
+        self._buffer.append(record)
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def flush(self, timeout: float | None = 10.0) -> bool:
+        """Wait until every buffered record reached the sink (or failed); False on timeout."""
+        deadline = None if timeout is None else _perf() + timeout
+        self._wake.set()
+        with self._idle:
+            while self._buffer or self._busy:
+                if self._thread is None or not self._thread.is_alive():
+                    return not self._buffer
+                left = None if deadline is None else deadline - _perf()
+                if left is not None and left <= 0:
+                    return False
+                self._wake.set()
+                self._idle.wait(0.05 if left is None else min(left, 0.05))
+        return True
+
+    def close(self, timeout: float | None = 10.0) -> None:
+        """Flush, stop the writer and close the sink; later records are dropped (counted)."""
+        if self._closed:
+            return
+        self._closed = True
+        deadline = None if timeout is None else _perf() + timeout
+        self.flush(timeout)
+        self._stop = True
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(None if deadline is None else max(0.0, deadline - _perf()))
+            if self._thread.is_alive():
+                # the sink is stuck (a database locked by another process): do not wait on it,
+                # and do not close it under the writer's feet; the records still queued are lost
+                self.stats.dropped += len(self._buffer)
+                self.stats.last_error = f"sink still busy after {timeout:g} s at close"
+                return
+        close = getattr(self.sink, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception as exc:  # a sink that cannot close must not fail the app's exit
+                self.stats.last_error = repr(exc)
+
+    def __enter__(self) -> "CallLogger":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # --- writer side ----------------------------------------------------------------------
+
+    def _start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="promptctl-calllog", daemon=True)
+        self._thread.start()
+
+    def _reset(self) -> None:
+        # Records buffered before the fork are the parent's to write; counters start afresh.
+        self._buffer.clear()
+        self.stats = LoggerStats()
+        self._wake = threading.Event()
+        self._idle = threading.Condition()
+        self._busy = False
+        reset = getattr(self.sink, "after_fork", None)
+        if reset is not None:
+            reset()
+        if not self._closed:
+            self._start()
+
+    def _run(self) -> None:
+        buffer = self._buffer
+        while True:
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            # _busy is set before popping so flush() never sees "empty and idle" mid-batch.
+            self._busy = True
+            try:
+                while buffer:
+                    batch = []
+                    pop = buffer.popleft
+                    try:
+                        for _ in range(self._batch_size):
+                            batch.append(pop())
+                    except IndexError:
+                        pass
+                    self._write(batch)
+            finally:
+                self._busy = False
+                with self._idle:
+                    self._idle.notify_all()
+            if self._stop:
+                return
+
+    def _write(self, batch: list[Record]) -> None:
+        try:
+            self.sink.write(batch)
+            self.stats.written += len(batch)
+        except Exception as exc:
+            landed = min(len(batch), max(0, int(getattr(exc, "written", 0) or 0)))
+            self.stats.written += landed        # a full disk: the lines that made it count
+            self.stats.failed += len(batch) - landed
+            self.stats.sink_errors += 1
+            self.stats.last_error = f"{type(exc).__name__}: {exc}"
+            if self.stats.sink_errors in (1, 10, 100, 1000) or self.stats.sink_errors % 10000 == 0:
+                _log.warning("call log sink %r failed (%d failed batches so far): %s",
+                             self.sink, self.stats.sink_errors, self.stats.last_error)
+
+
+def _live_sinks(sink: Any) -> tuple:
+    """Sinks that act when a tracked call starts (`start_call`), found through fan-outs."""
+    if hasattr(sink, "start_call"):
+        return (sink,)
+    return tuple(s for child in getattr(sink, "sinks", ()) for s in _live_sinks(child))
+
+
+def default_log_path(root: Path | None = None) -> Path:
+    return Path(root or ".") / DEFAULT_PATH
+
+
+def open_sink(target: Any, root: Path | None = None) -> Any:
+    """A sink for `target`: a path (.jsonl → JSONL, else SQLite), "otel", "prometheus",
+    a sink object (has `write`), a callable taking a list of records, or a list of these."""
+    from . import sinks
+    if isinstance(target, (list, tuple)):
+        return sinks.FanoutSink([open_sink(t, root) for t in target])
+    if hasattr(target, "write"):
+        return target
+    if callable(target):
+        return sinks.CallableSink(target)
+    if isinstance(target, str) and target in ("otel", "opentelemetry"):
+        return sinks.OtelSink()
+    if isinstance(target, str) and target == "prometheus":
+        return sinks.PrometheusSink()
+    if isinstance(target, (str, Path)):
+        path = Path(target)
+        if not path.is_absolute() and root is not None:
+            path = Path(root) / path
+        if path.suffix == ".jsonl":
+            return sinks.JsonlSink(path)
+        return sinks.SQLiteSink(path)
+    raise UsageError(f"cannot log calls to {target!r}",
+                     fix="give a .sqlite/.db or .jsonl path, 'otel', 'prometheus' or a callable")
+
+
+def resolve_target(target: Any, root: Path | None = None) -> Any:
+    """The explicit target, else $PROMPTCTL_CALL_LOG, else promptctl.yaml's
+    `call_log: {path: ...}`, else <root>/.promptctl/calls.sqlite."""
+    if target is not None:
+        return target
+    from_env = os.environ.get(ENV_VAR)
+    if from_env:
+        return from_env
+    configured = _configured_path(root)
+    return configured if configured is not None else default_log_path(root)
+
+
+def _configured_path(root: Path | None) -> Path | None:
+    # Read once when a logger opens, never per call; `canary analyze` reads the same key.
+    config = Path(root or ".") / "promptctl.yaml"
+    from ..errors import PromptctlError
+    from ..safeyaml import load_yaml
+    try:
+        data = load_yaml(config.read_text(encoding="utf-8"), "promptctl.yaml") or {}
+    except (OSError, UnicodeDecodeError, PromptctlError):
+        # a broken promptctl.yaml must not break the app: use the default
+        return None
+    section = data.get("call_log") if isinstance(data, dict) else None
+    path = section.get("path") if isinstance(section, dict) else None
+    if not path:
+        return None
+    path = Path(path)
+    return path if path.is_absolute() else Path(root or ".") / path
+
+
+def open_logger(target: str | Path | Callable[[list[Record]], Any] | Iterable | None = None,
+                root: Path | None = None, **options: Any) -> CallLogger:
+    """The logger `Registry.track()`/`log_call()` delegate to (see `resolve_target`);
+    a CallLogger passed as `target` is used as it is."""
+    if isinstance(target, CallLogger):
+        return target
+    return CallLogger(open_sink(resolve_target(target, root), root), **options)
