@@ -113,11 +113,11 @@ def analyze_command(
     analysis = svc.analyze(project.root, name, env, segment, call_log=call_log, project=project)
     typer.echo(json.dumps(as_json(analysis), indent=2) if json_out else render(analysis))
     if apply:
-        from ..errors import MetricSourceError, PublishError
+        from ..errors import PublishError, WebhookError
         try:
             change = svc.apply(project, analysis, webhook=webhook)
-        except (MetricSourceError, PublishError) as exc:   # failed after the commit: report both
-            change = getattr(exc, "change", None)
+        except (WebhookError, PublishError) as exc:   # failed after the commit: report both
+            change = exc.change
             if change is not None and not json_out:
                 typer.echo(f"applied: {change.summary()}")
             raise

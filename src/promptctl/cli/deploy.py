@@ -56,7 +56,7 @@ def _deploy(call) -> None:
     try:
         change = call()
     except PublishError as exc:
-        if getattr(exc, "change", None) is not None:
+        if exc.change is not None:
             _done(exc.change)
         raise
     _done(change)

@@ -33,7 +33,7 @@ from ..canary.decide import (
     parse_policy,
 )
 from ..canary.sources import PrometheusSource, Selection, read_call_log
-from ..errors import MetricSourceError, NotFoundError, PromptctlError, UsageError
+from ..errors import MetricSourceError, NotFoundError, PromptctlError, UsageError, WebhookError
 from .project import Project, open_project
 
 
@@ -250,16 +250,14 @@ def _policy(project: Project, target: CanaryTarget, raw: dict) -> Policy:
     try:
         parse_policy(raw)
     except UsageError as exc:
-        exc.file = exc.file or "promptctl.yaml"
-        raise
+        raise exc.reworded(file=exc.file or "promptctl.yaml") from exc
     try:
         return parse_policy(raw, target.overrides)
     except UsageError as exc:
         entry = f"environments.{target.env}.{target.name}" + (
             f".segments.{target.segment}" if target.segment else "")
-        exc.file = exc.file or project.config.manifest
-        exc.field = f"{entry}.analysis" + (exc.field or "").removeprefix("canary")
-        raise
+        field = f"{entry}.analysis" + (exc.field or "").removeprefix("canary")
+        raise exc.reworded(file=exc.file or project.config.manifest, field=field) from exc
 
 
 def webhook_url(project: Project, override: str | None = None) -> str | None:
@@ -300,7 +298,7 @@ def notify(url: str, body: dict, *, timeout: float = 10.0) -> None:
     except httpx.HTTPError as exc:
         safe = redact_url(url)
         detail = redact_url(str(exc).replace(url, safe))
-        raise MetricSourceError(f"webhook {safe} failed: {detail}") from None
+        raise WebhookError(f"webhook {safe} failed: {detail}") from None
 
 
 _SECRET_SEGMENT = re.compile(r"^(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9_-]{16,}$")
@@ -350,11 +348,11 @@ def apply(project: Project, analysis: Analysis, *, webhook: str | None = None) -
     if url:
         try:
             notify(url, event(analysis))
-        except MetricSourceError as exc:
+        except WebhookError as exc:
             # The manifest change is committed already: say so, so nobody re-applies by hand.
-            exc.change = change
-            exc.fix = f"{change.summary()} was applied and committed; only the notification failed"
-            raise
+            raise exc.reworded(change=change, fix=f"{change.summary()} was applied and "
+                                                  f"committed; only the notification failed"
+                               ) from exc
     if published is not None:
         raise published
     return change

@@ -141,7 +141,7 @@ def _published(project: Project, env: str, change: Change) -> Change:
     try:
         after_commit(project, env)
     except PublishError as exc:
-        raise attach(change, env, exc) from None
+        raise attach(change, env, exc) from exc
     return change
 
 

@@ -95,8 +95,7 @@ def evaluate(directory: Path | str, target: str | None, options: EvalOptions) ->
         try:
             changed = project.store.changed_paths(options.changed_since)
         except (UsageError, NotFoundError) as exc:
-            exc.field = exc.field or "--changed-since"
-            raise
+            raise exc.reworded(field=exc.field or "--changed-since") from exc
     for name, version in targets:
         suite_file = options.suite or f"{project.config.evals_dir}/{name}/suite.yaml"
         if target is not None:
@@ -245,7 +244,7 @@ def _execute(project: Project, name: str, version: str, content: PromptContent, 
             provider = make_provider(settings, project.root)
     except UsageError as exc:
         if options.provider and exc.field == "provider":
-            exc.field = "--provider"
+            raise exc.reworded(field="--provider") from exc
         raise
     judge = None
     if any(m.type == "llm_judge" for m in suite.metrics):
@@ -307,11 +306,10 @@ def _blame(file: str | None, prefix: str | None = None):
     try:
         yield
     except (UsageError, NotFoundError) as exc:
-        if exc.file is None and file is not None:
-            exc.file = file
-            if prefix and exc.field:
-                exc.field = f"{prefix}.{exc.field}"
-        raise
+        if exc.file is not None or file is None:
+            raise
+        field = f"{prefix}.{exc.field}" if prefix and exc.field else exc.field
+        raise exc.reworded(file=file, field=field) from exc
 
 
 def _settings(project: Project, kind: str, suite, options: EvalOptions):
