@@ -110,7 +110,7 @@ def analyze_command(
     from ..services import canary as svc
     from ..services.project import open_project
     project = open_project(state().directory)
-    analysis = svc.analyze(project.root, name, env, segment, call_log=call_log, project=project)
+    analysis = svc.analyze(project, name, env, segment, call_log=call_log)
     typer.echo(json.dumps(as_json(analysis), indent=2) if json_out else render(analysis))
     if apply:
         from ..errors import PublishError, WebhookError
@@ -148,8 +148,10 @@ def watch_command(
         from ..errors import UsageError
         raise UsageError(f"{interval!r} must be longer than 0", field="--interval",
                          fix="for example 30s or 5m")
+    from ..services.project import open_project
+    project = open_project(state().directory)
     try:
-        for event in svc.watch_events(state().directory, env=env, interval=seconds,
+        for event in svc.watch_events(project, env=env, interval=seconds,
                                       apply_decisions=not dry_run, webhook=webhook,
                                       call_log=call_log, iterations=1 if once else iterations):
             typer.echo(watch_line(event, interval))

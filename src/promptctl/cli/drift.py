@@ -29,6 +29,7 @@ def drift_cmd(
     3 when the provider failed."""
     from ..errors import UsageError
     from ..services.drift import DriftOptions, drift
+    from ..services.project import open_project
     from .evals import _progress
 
     if as_json:
@@ -41,9 +42,10 @@ def drift_cmd(
         raise UsageError("--concurrency must be at least 1", field="--concurrency")
     options = DriftOptions(env=env, model=model, provider=provider, since=since,
                            concurrency=concurrency, accept=accept)
+    project = open_project(state().directory)
     with _progress() as on_progress:
         options.on_progress = on_progress
-        report = drift(state().directory, options)
+        report = drift(project, options)
     _emit(report, fmt, output)
 
 
@@ -116,10 +118,11 @@ def report_cmd(
 ) -> None:
     """Write one self-contained HTML page: what runs where, eval score history, gates,
     the latest diff, and canary call metrics when a call log is present."""
+    from ..services.project import open_project
     from ..services.report_page import report_page
     from . import check_output
 
     check_output(output)
-    context = report_page(state().directory, output, env)
+    context = report_page(open_project(state().directory), output, env)
     typer.echo(f"wrote {output} ({len(context['prompts'])} prompts, "
                f"{len(context['envs'])} environments)", err=True)

@@ -73,6 +73,7 @@ def run_cmd(
 ) -> None:
     """Evaluate a prompt's suite; exit 0 when every gate passes, 1 when not, 2 on bad input."""
     from ..services.evaluate import EvalOptions, evaluate
+    from ..services.project import open_project
 
     plan = _plan(fmt, output)
     if repeat is not None and repeat < 1:
@@ -86,9 +87,10 @@ def run_cmd(
     options = EvalOptions(suite=suite, model=model, provider=provider, repeat=repeat,
                           concurrency=concurrency, baseline=baseline, changed_since=changed_since,
                           all=all_, shard=shard, no_cache=no_cache)
+    project = open_project(state().directory)
     with _progress() as on_progress:
         options.on_progress = on_progress
-        report = evaluate(state().directory, target, options)
+        report = evaluate(project, target, options)
     _emit(report, plan)
 
 
@@ -103,11 +105,12 @@ def history_cmd(
 ) -> None:
     """List recorded eval runs, newest first; --chart shows scores over time."""
     from ..services.evaluate import history
+    from ..services.project import open_project
 
     if limit is not None and limit < 1:
         from ..errors import UsageError
         raise UsageError("--limit must be at least 1", field="--limit")
-    rows = history(state().directory, name, limit or (60 if chart else 20))
+    rows = history(open_project(state().directory), name, limit or (60 if chart else 20))
     if chart:
         _print_chart(rows, name, as_json)
         return

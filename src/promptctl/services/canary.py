@@ -213,11 +213,10 @@ class _Reader:
             for name in extra))
 
 
-def analyze(root: Path | str, name: str, env: str, segment: str | None = None, *,
+def analyze(project: Project, name: str, env: str, segment: str | None = None, *,
             now: float | None = None, call_log: Path | None = None,
-            source_errors: int = 0, project: Project | None = None) -> Analysis:
+            source_errors: int = 0) -> Analysis:
     """The controller's verdict on one running canary; reads only, never writes."""
-    project = project or open_project(root)
     target = find_canary(project, name, env, segment)
     return analyze_target(project, target, now if now is not None else time.time(), call_log,
                     source_errors)
@@ -372,7 +371,7 @@ class WatchEvent:
     error: str | None = None
 
 
-def watch_events(root: Path | str, *, env: str | None = None, interval: float = 60.0,
+def watch_events(project: Project, *, env: str | None = None, interval: float = 60.0,
                  apply_decisions: bool = True, webhook: str | None = None,
                  call_log: Path | None = None, iterations: int | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> Iterator[WatchEvent]:
@@ -382,12 +381,13 @@ def watch_events(root: Path | str, *, env: str | None = None, interval: float = 
     from ..errors import PublishError
     from .publish import publish
 
-    webhook_url(open_project(root), webhook)   # a bad URL stops the loop before it starts
+    root = project.root
+    webhook_url(project, webhook)   # a bad URL stops the loop before it starts
     failures: dict[tuple, int] = {}
     unpublished: dict[str, str] = {}           # env -> the last publish error
     done = 0
     while iterations is None or done < iterations:
-        project = open_project(root)
+        project = open_project(root)   # each pass sees the manifest and settings as they are now
         for stale in sorted(unpublished):
             try:
                 publish(project, stale)
@@ -424,8 +424,8 @@ def watch_events(root: Path | str, *, env: str | None = None, interval: float = 
                            fix=f"fix the target, then `promptctl publish --env {first}`")
 
 
-def watch(root: Path | str, **options: Any) -> Iterator[Analysis]:
+def watch(project: Project, **options: Any) -> Iterator[Analysis]:
     """The analyses of `watch_events` alone."""
-    for event in watch_events(root, **options):
+    for event in watch_events(project, **options):
         if event.analysis is not None and event.kind == "analysis":
             yield event.analysis

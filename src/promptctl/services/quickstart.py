@@ -69,7 +69,7 @@ def _evaluate_and_deploy(project, stable: str, candidate: str) -> Iterator[tuple
     from .evaluate import EvalOptions, evaluate
 
     for version in (stable, candidate):
-        run = evaluate(project.root, f"{DEMO_PROMPT}@{version}", EvalOptions()).runs[0]
+        run = evaluate(project, f"{DEMO_PROMPT}@{version}", EvalOptions()).runs[0]
         scores = ", ".join(f"{k}={v['mean']:.2f}" for k, v in run.summary.get("metrics", {}).items())
         yield "eval", f"{DEMO_PROMPT}@{version}: {'gates pass' if run.passed else 'GATES FAIL'} ({scores})"
     change = deploy.promote(project, DEMO_PROMPT, stable, "production", why="first rollout",
@@ -99,7 +99,7 @@ def _run_canary(project, error_rate: float) -> Iterator[tuple[str, str]]:
     for batch in range(2 * len(DEMO_STEPS)):
         calls = _traffic(project.root, canary_error_rate=error_rate, batch=batch)
         yield "traffic", calls
-        analysis = controller.analyze(project.root, DEMO_PROMPT, "production", project=project)
+        analysis = controller.analyze(project, DEMO_PROMPT, "production")
         decision = analysis.decision
         yield "analyze", f"{decision.action.value}: {'; '.join(decision.reasons)}"
         if decision.action is Action.HOLD:
