@@ -115,7 +115,7 @@ def iter_json(report) -> Iterator[str]:
         markers.append(f"\x00cases {i}\x00")
         run["cases"] = markers[-1]
     text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
-    for marker, run in zip(markers, report.runs):
+    for marker, run in zip(markers, report.runs, strict=True):
         quoted = json.dumps(marker)
         head, text = text.split(quoted, 1)
         yield head
