@@ -245,8 +245,8 @@ def _regression_line(comparison: dict) -> str:
 def to_markdown(report) -> str:
     lines = []
     for run in report.runs:
-        verdict = "✅ passed" if run.passed else "❌ failed"
-        lines += [f"### `{run.prompt}@{run.version}` — {verdict}", "",
+        outcome = "✅ passed" if run.passed else "❌ failed"
+        lines += [f"### `{run.prompt}@{run.version}` — {outcome}", "",
                   f"{run.summary['cases']} cases, {run.summary['errors']} errors, model "
                   f"`{run.model}` ({run.provider}), digest `{run.digest[:19]}`", "",
                   "| metric | value | 95% interval | gate |", "|---|---|---|---|"]
