@@ -58,7 +58,7 @@ class CaseList(Sequence):
     def __init__(self, results: Any = ()) -> None:
         self._light: list[CaseResult] = []
         self._offsets: list[int] = []
-        self._spool = None
+        self._spool: Any = None   # a temporary file once the first case arrives
         for result in results:
             self.append(result)
 
