@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from .common import state
-from ..file_schemas import DESCRIBES, KINDS, SCHEMA_DIR, shipped_text
+from ..file_schemas import DESCRIBES, SCHEMA_DIR, shipped_text
 
 def printer(kind: str):
     """The command that prints KIND's schema (one per kind of file, `schema prompt` ...)."""

@@ -13,6 +13,7 @@ from typing import Callable, Optional
 import typer
 
 from .. import __version__
+from ..file_schemas import KINDS
 from . import canary, deploy, doctor, drift, evals, registry, schema, sync
 from .common import guarded, state
 from .complete import install_bash_fix, refs
@@ -115,7 +116,7 @@ add(canary_app, "watch", canary.watch_command)
 app.add_typer(canary_app, name="canary")
 
 schema_app = typer.Typer(no_args_is_help=True, help="Print JSON Schemas of promptctl's files.")
-for kind in schema.KINDS:
+for kind in KINDS:
     add(schema_app, kind, schema.printer(kind))
 add(schema_app, "write", schema.write_cmd)
 app.add_typer(schema_app, name="schema")
