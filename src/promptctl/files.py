@@ -9,7 +9,7 @@ import hashlib
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Protocol
+from typing import Any, Protocol
 
 import yaml
 from jinja2 import TemplateSyntaxError
@@ -514,7 +514,3 @@ def _display(config: Config, loader_name: str, yaml_path: str) -> str:
 
 def _field_of(loader_name: str) -> str | None:
     return loader_name.split("#", 1)[1] if "#" in loader_name else None
-
-
-def iter_sources(content: PromptContent) -> Iterable[tuple[str, str]]:
-    return content.templates.items()

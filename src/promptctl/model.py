@@ -7,7 +7,7 @@ pydantic models validate at the boundary (`files.py` turns their errors into
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import (BaseModel, ConfigDict, Field, ValidationInfo, field_validator,
@@ -375,13 +375,3 @@ class Release:
     date: str = ""
     author: str = ""
     annotated: bool = True
-
-
-@dataclass
-class CheckReport:
-    problems: list = field(default_factory=list)
-    checked: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems

@@ -86,9 +86,6 @@ class _Runner:
         return Request.of(plan.model, plan.render(case.inputs), plan.params, tools=tools,
                           tool_choice=plan.tool_choice, output=plan.output, name=plan.name)
 
-    def key(self, request: Request, sample: int) -> str:
-        return cache_key(self.plan.provider.settings, request, sample if self.plan.repeat > 1 else 0)
-
     def blank(self, case: Case, sample: int, index: int) -> CaseResult:
         return CaseResult(id=case.id, sample=sample, inputs=case.inputs, expected=case.expected,
                           tags=list(case.tags), output=None, error=None, index=index)
