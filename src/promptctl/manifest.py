@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Annotated, Any, Iterator
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from .errors import ManifestError
 from .locking import fsync_dir
-from .model import NAME_RE
+from .model import NAME_RE, StrictModel
 
 ENV_RE = r"^[a-z0-9][a-z0-9_.-]*$"
 DIGEST_RE = r"sha256:[0-9a-f]{64}"
@@ -67,11 +67,7 @@ SegmentName = Annotated[str, _check_key("segment name", re.compile(ENV_RE), _NAM
 PromptName = Annotated[str, _check_key("prompt name", NAME_RE, _NAME_RULE)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Canary(_Strict):
+class Canary(StrictModel):
     """A version taking `weight` percent of traffic; weight 0 is a stopped canary, kept as a record."""
 
     version: str
@@ -96,7 +92,7 @@ class Canary(_Strict):
         return self.weight > 0
 
 
-class Target(_Strict):
+class Target(StrictModel):
     """What serves one prompt in one env (or one segment of it)."""
 
     active: str = Field(description="the stable version serving traffic")
@@ -125,7 +121,7 @@ class Entry(Target):
 
 
 
-class Manifest(_Strict):
+class Manifest(StrictModel):
     """The whole of release.yaml."""
 
     environments: dict[EnvName, dict[PromptName, Entry]] = Field(default_factory=dict)

@@ -22,11 +22,14 @@ TOOL_CHOICES = ("auto", "none", "required")
 DEFAULT_TAG_FORMAT = "{name}/v{version}"
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
+    """Every file-format model: unknown keys are errors, a loaded value never changes, and
+    an aliased field (`schema`) can be given by either name."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-class InputSpec(_Strict):
+class InputSpec(StrictModel):
     type: Literal["string", "integer", "number", "boolean", "list", "object", "any",
                   "messages"] = "string"
     required: bool = True
@@ -64,13 +67,13 @@ _INPUT_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-class ModelSpec(_Strict):
+class ModelSpec(StrictModel):
     provider: str = "openai"
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class ContentPart(_Strict):
+class ContentPart(StrictModel):
     """One part of a list-form message: text, or an image by URL (either may use inputs)."""
 
     type: Literal["text", "image_url"]
@@ -97,7 +100,7 @@ class ContentPart(_Strict):
         return self
 
 
-class MessageSpec(_Strict):
+class MessageSpec(StrictModel):
     """A chat message, or `{placeholder: NAME}`: the messages of a `messages` input."""
 
     role: Literal["system", "developer", "user", "assistant", "tool"] | None = None
@@ -128,7 +131,7 @@ class MessageSpec(_Strict):
         return self
 
 
-class ToolSpec(_Strict):
+class ToolSpec(StrictModel):
     """A function the model may call; `parameters` is the JSON Schema of its arguments."""
 
     name: str
@@ -156,7 +159,7 @@ class ToolSpec(_Strict):
         return value
 
 
-class OutputSpec(_Strict):
+class OutputSpec(StrictModel):
     format: Literal["text", "json"] = "text"
     json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
     strict: bool = False
@@ -178,7 +181,7 @@ class OutputSpec(_Strict):
         return self
 
 
-class PromptSpec(_Strict):
+class PromptSpec(StrictModel):
     """The contents of `prompts/<name>/prompt.yaml`."""
 
     name: str
@@ -246,7 +249,7 @@ class PromptSpec(_Strict):
         return "chat" if self.messages is not None else "text"
 
 
-class PublishTarget(_Strict):
+class PublishTarget(StrictModel):
     """Where an environment's bundle goes after each deploy: a file or folder, or a command."""
 
     path: str | None = Field(default=None, description="file, or folder (ending in /) to write ENV.json into")
@@ -269,7 +272,7 @@ class PublishTarget(_Strict):
         return f"path {self.path}" if self.path is not None else f"command {' '.join(self.command or [])}"
 
 
-class Config(_Strict):
+class Config(StrictModel):
     """`promptctl.yaml`: where things live and project-wide defaults."""
 
     prompts_dir: str = "prompts"
