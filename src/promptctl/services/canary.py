@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -142,22 +141,19 @@ def find_canary(project: Project, name: str, env: str, segment: str | None = Non
 def step_started(project: Project, target: CanaryTarget) -> float:
     """When the current weight was set: the last manifest commit that set this canary's
     weight (from the deploy commits' trailers), else the canary's `started`."""
-    rel = project.config.manifest
+    from ..store import file_log   # GitPython only when the log must be read
+
     try:
-        out = subprocess.run(["git", "log", "--format=%ct%x1f%B%x1e", "--", rel],
-                             cwd=project.root, capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
+        log = file_log(project.store, project.config.manifest)
+    except PromptctlError:      # no commits yet, or git missing: the manifest's own date
         return target.started
     want = {"Promptctl-Action": "canary", "Promptctl-Prompt": target.name,
             "Promptctl-Env": target.env, "Promptctl-Version": target.version}
-    for record in out.stdout.split("\x1e"):
-        if "\x1f" not in record:
-            continue
-        stamp, body = record.strip().split("\x1f", 1)
-        trailers = dict(line.split(": ", 1) for line in body.splitlines() if ": " in line)
+    for row in log:
+        trailers = row["trailers"]
         if all(trailers.get(k) == v for k, v in want.items()) and \
                 trailers.get("Promptctl-Segment") == target.segment:
-            return max(float(stamp), target.started)
+            return max(float(row["committed"]), target.started)
     return target.started
 
 
