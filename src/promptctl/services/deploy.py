@@ -155,11 +155,11 @@ def _edit(project: Project, edit: Callable[[Manifest], tuple[Manifest, Change]],
     with recovery.exclusive(project):
         _check_writable(project, rel)
         old_text = project.working.read(rel)    # None when missing; not UTF-8 is a finding
-        new, change = edit(parse_manifest(old_text or EMPTY, rel))
+        new, change = edit(manifest_of(project, old_text or EMPTY))
         if change.noop:
             return change
         text = _header(old_text) + dump_manifest(new)
-        parse_manifest(text, rel)     # never write what we could not read back
+        manifest_of(project, text)     # never write what we could not read back
         message = commit_message(change, why)
         with recovery.journaled(project, {"op": "manifest", "path": rel, "head": store.head(),
                                           "subject": message.splitlines()[0]}):
@@ -352,8 +352,21 @@ def _status_rows(manifest: Manifest, history) -> dict:
 
 
 def read_manifest(project: Project) -> Manifest:
+    """The working release.yaml (an empty one when missing), parsed once per text."""
+    return manifest_of(project, project.working.read(project.config.manifest) or EMPTY)
+
+
+def manifest_of(project: Project, text: str) -> Manifest:
+    """`text` as release.yaml; a command that reads the same text again (analyze, then the
+    edit that applies its decision) reuses the model. Only the latest text is kept, so a
+    long `canary watch` does not pile up manifests."""
     rel = project.config.manifest
-    return parse_manifest(project.working.read(rel) or EMPTY, rel)
+    cached = project.loaded.get(("manifest", rel))
+    if cached is not None and cached[0] == text:
+        return cached[1]
+    manifest = parse_manifest(text, rel)
+    project.loaded[("manifest", rel)] = (text, manifest)
+    return manifest
 
 
 # ---------------------------------------------------------------- bundle and verify

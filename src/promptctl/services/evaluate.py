@@ -418,10 +418,9 @@ def resolve_baseline(project: Project, name: str, baseline: str) -> str | None:
     bare = baseline.removeprefix("v")
     if _looks_like_version(bare) or baseline == WORKING:
         return bare
-    from ..manifest import parse_manifest
+    from .deploy import read_manifest
 
-    text = project.working.read(project.config.manifest) or "environments: {}\n"
-    envs = parse_manifest(text, project.config.manifest).environments
+    envs = read_manifest(project).environments
     if baseline not in envs:
         raise NotFoundError(f"{baseline!r} is neither a version nor an environment",
                             file=project.config.manifest, field="--baseline",
