@@ -28,21 +28,12 @@ ENV_RE = r"^[a-z0-9][a-z0-9_.-]*$"
 DIGEST_RE = r"sha256:[0-9a-f]{64}"
 _PIN_HELP = ("the content digest this version had when promote/canary wrote it; the runtime, "
              "verify and bundle refuse a tag whose content differs")
-_SEMVER_HINT = "write it as MAJOR.MINOR.PATCH, e.g. 2.1.0"
 
 
 def _check_version(value: Any) -> str:
-    import semver
+    from .versions import version_field   # semver only once a manifest is read
 
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        value = str(value)  # YAML reads `active: 2.0` as a float
-    if not isinstance(value, str):
-        raise ValueError(f"expected a version string, got {type(value).__name__}")
-    try:
-        semver.Version.parse(value)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{value!r} is not a semantic version ({_SEMVER_HINT})") from exc
-    return value
+    return version_field(value)
 
 
 def _check_weight(value: float) -> float:

@@ -377,8 +377,8 @@ def release_subject_grep(name: str | None = None) -> str:
 
 def _release_subjects(subjects: list[str]) -> list[tuple[str, str]]:
     """(name, version) of `release NAME VERSION[: message]` commit subjects (bump writes them)."""
-    from .tags import _SEMVER
-    pattern = re.compile(rf"^release (\S+) ({_SEMVER})(?::|$)")
+    from .versions import SEMVER_PATTERN
+    pattern = re.compile(rf"^release (\S+) ({SEMVER_PATTERN})(?::|$)")
     return [(m[1], m[2]) for m in map(pattern.match, subjects) if m]
 
 

@@ -413,10 +413,10 @@ def resolve_baseline(project: Project, name: str, baseline: str) -> str | None:
     """A version as given, or the version active for `name` in a release.yaml environment;
     None when that environment does not serve `name` yet (a new prompt has no baseline, and
     the CI recipe `--changed-since ... --baseline production` must not fail on it)."""
-    from .project import _looks_like_version
+    from ..versions import looks_like_version
 
     bare = baseline.removeprefix("v")
-    if _looks_like_version(bare) or baseline == WORKING:
+    if looks_like_version(bare) or baseline == WORKING:
         return bare
     from .deploy import read_manifest
 
