@@ -22,7 +22,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from .errors import ManifestError
 from .locking import fsync_dir
-from .model import NAME_RE, StrictModel
+from .model import ENV_NAME_RULE, NAME_RE, PROMPT_NAME_RULE, StrictModel
 
 ENV_RE = r"^[a-z0-9][a-z0-9_.-]*$"
 DIGEST_RE = r"sha256:[0-9a-f]{64}"
@@ -52,10 +52,9 @@ def _check_key(what: str, pattern: re.Pattern[str], rule: str):
     return AfterValidator(check)
 
 
-_NAME_RULE = "lowercase letters, digits, '-', '_' ('/' between folders in prompt names)"
-EnvName = Annotated[str, _check_key("environment name", re.compile(ENV_RE), _NAME_RULE)]
-SegmentName = Annotated[str, _check_key("segment name", re.compile(ENV_RE), _NAME_RULE)]
-PromptName = Annotated[str, _check_key("prompt name", NAME_RE, _NAME_RULE)]
+EnvName = Annotated[str, _check_key("environment name", re.compile(ENV_RE), ENV_NAME_RULE)]
+SegmentName = Annotated[str, _check_key("segment name", re.compile(ENV_RE), ENV_NAME_RULE)]
+PromptName = Annotated[str, _check_key("prompt name", NAME_RE, PROMPT_NAME_RULE)]
 
 
 class Canary(StrictModel):
@@ -367,13 +366,13 @@ def _as_target(value: Target) -> Target:
 def _check_names(env: str, name: str, version: str, segment: str | None) -> None:
     if not re.fullmatch(ENV_RE, env):
         raise ManifestError(f"environment name {env!r} is not valid", field="--env",
-                            fix="use lowercase letters, digits, '-', '_', '.'")
+                            fix=f"use {ENV_NAME_RULE}")
     if segment is not None and not re.fullmatch(ENV_RE, segment):
         raise ManifestError(f"segment name {segment!r} is not valid", field="--segment",
-                            fix="use lowercase letters, digits, '-', '_', '.'")
+                            fix=f"use {ENV_NAME_RULE}")
     if not NAME_RE.fullmatch(name):
         raise ManifestError(f"prompt name {name!r} is not valid", field="NAME",
-                            fix="use lowercase letters, digits, '-', '_' and '/'")
+                            fix=f"use {PROMPT_NAME_RULE}")
     try:
         _check_version(version)
     except ValueError as exc:

@@ -15,6 +15,9 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationInfo, field_valida
 
 NAME_PATTERN = r"[a-z0-9][a-z0-9_-]*(?:/[a-z0-9][a-z0-9_-]*)*"
 NAME_RE = re.compile(rf"^{NAME_PATTERN}$")
+# How every message states the naming rules (prompt names are paths; env names are not).
+PROMPT_NAME_RULE = "lowercase letters, digits, '-', '_' and '/' between folders"
+ENV_NAME_RULE = "lowercase letters, digits, '-', '_', '.'"
 INPUT_TYPES = ("string", "integer", "number", "boolean", "list", "object", "any", "messages")
 CHAT_ROLES = ("system", "developer", "user", "assistant", "tool")
 TOOL_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -202,7 +205,7 @@ class PromptSpec(StrictModel):
     @classmethod
     def _valid_name(cls, value: str) -> str:
         if not NAME_RE.match(value):
-            raise ValueError("use lowercase letters, digits, '-', '_' and '/' between folders")
+            raise ValueError(f"use {PROMPT_NAME_RULE}")
         return value
 
     @field_validator("inputs")
@@ -307,8 +310,7 @@ class Config(StrictModel):
 
         for name in value:
             if not re.fullmatch(ENV_RE, name):
-                raise ValueError(f"environment name {name!r} is not valid: use lowercase letters, "
-                                 "digits, '-', '_', '.'")
+                raise ValueError(f"environment name {name!r} is not valid: use {ENV_NAME_RULE}")
         return value
 
     @field_validator("tag_format")

@@ -18,7 +18,7 @@ from typing import Any, Callable
 from .. import manifest as mf
 from ..errors import CheckFailed, ManifestError, NotFoundError, Problem, PromptctlError, ReleaseError
 from ..manifest import Change, Manifest, dump_manifest, parse_manifest
-from ..model import PromptContent, Release
+from ..model import ENV_NAME_RULE, PromptContent, Release
 from .project import Project, load_release, preload_releases
 
 EMPTY = "environments: {}\n"
@@ -48,7 +48,7 @@ def declared_env(project: Project, manifest: Manifest, env: str, create: bool = 
     release.yaml has (`prod` for `production`), and otherwise created with a notice."""
     if not re.fullmatch(mf.ENV_RE, env):
         raise ManifestError(f"environment name {env!r} is not valid", field="--env",
-                            fix="use lowercase letters, digits, '-', '_', '.'")
+                            fix=f"use {ENV_NAME_RULE}")
     listed = list(project.config.environments)
     known = [*listed, *[e for e in manifest.environments if e not in listed]]
     if env in known or create:
