@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import manifest as mf
+from .. import manifest_edits as edits
 from ..errors import CheckFailed, ManifestError, NotFoundError, Problem, PromptctlError, ReleaseError
-from ..manifest import Change, Manifest, dump_manifest, parse_manifest
+from ..manifest import Manifest, dump_manifest, parse_manifest
+from ..manifest_edits import Change
+from ..manifest_io import write_atomic
 from ..model import ENV_NAME_RULE, PromptContent, Release
 from .project import Project, load_release, preload_releases
 
@@ -36,7 +39,7 @@ def promote(project: Project, name: str, version: str, env: str, *, segment: str
     def edit(manifest: Manifest) -> tuple[Manifest, Change]:
         declared_env(project, manifest, env, create_env)
         check_pins(manifest, name, version, content.digest)
-        return mf.promote(manifest, env, name, version, segment, digest=content.digest)
+        return edits.promote(manifest, env, name, version, segment, digest=content.digest)
     return _published(project, env, _edit(project, edit, why))
 
 
@@ -92,7 +95,7 @@ def canary(project: Project, name: str, version: str, env: str, weight: float, *
         declared_env(project, manifest, env)
         if digest is not None:
             check_pins(manifest, name, version, digest)
-        return mf.canary(manifest, env, name, version, weight, segment, digest=digest,
+        return edits.canary(manifest, env, name, version, weight, segment, digest=digest,
                          restart=restart)
     return _published(project, env, _edit(project, edit, why))
 
@@ -128,7 +131,7 @@ def rollback(project: Project, name: str, env: str, *, segment: str | None = Non
                                                current.canary and current.canary.running):
             digest = _released(project, name, target_version).digest
             check_pins(manifest, name, target_version, digest)
-        return mf.rollback(manifest, env, name, segment, to=target_version, digest=digest)
+        return edits.rollback(manifest, env, name, segment, to=target_version, digest=digest)
     return _published(project, env, _edit(project, edit, why))
 
 
@@ -164,7 +167,7 @@ def _edit(project: Project, edit: Callable[[Manifest], tuple[Manifest, Change]],
         with recovery.journaled(project, {"op": "manifest", "path": rel, "head": store.head(),
                                           "subject": message.splitlines()[0]}):
             crash_point("manifest:journaled")
-            mf.write_atomic(path, text)
+            write_atomic(path, text)
             crash_point("manifest:written")
             try:
                 store.commit_paths([rel], message)
@@ -204,7 +207,7 @@ def _restore(project: Project, path: Path, rel: str, old_text: str | None) -> No
     if old_text is None:
         path.unlink(missing_ok=True)
     else:
-        mf.write_atomic(path, old_text)
+        write_atomic(path, old_text)
     try:
         project.store.run_git("reset", "-q", "--", rel)
     except PromptctlError:
@@ -402,7 +405,7 @@ def _bundle(project: Project, env: str, output: Path) -> dict[str, Any]:
     created = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     data = bundle_data(env, manifest, commit, created, contents, project.config.prompts_dir)
     output.parent.mkdir(parents=True, exist_ok=True)
-    mf.write_atomic(output, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    write_atomic(output, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     return data
 
 
