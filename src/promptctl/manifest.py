@@ -15,7 +15,6 @@ from typing import Annotated, Any
 import yaml
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from .errors import ManifestError
 from .model import ENV_NAME_RULE, NAME_RE, PROMPT_NAME_RULE, StrictModel
 
 ENV_RE = r"^[a-z0-9][a-z0-9_.-]*$"
