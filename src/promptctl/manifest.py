@@ -7,7 +7,6 @@ safely is `manifest_io`'s; the service layer owns the lock, the write and the co
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Annotated, Any
