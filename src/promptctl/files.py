@@ -9,7 +9,7 @@ import hashlib
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Protocol
+from typing import Any, Protocol
 
 import yaml
 from jinja2 import TemplateSyntaxError
@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from .errors import NotFoundError, Problem, RepoError, UsageError, ValidationError
-from .model import NAME_RE, Body, Config, PromptContent, PromptSpec
+from .model import NAME_RE, PROMPT_NAME_RULE, Body, Config, PromptContent, PromptSpec
 from .render import (has_computed_reference, only_plain_variables, parse, parsing_environment,
                      referenced_templates)
 from .safeyaml import compose, load_yaml
@@ -263,7 +263,7 @@ def check_name(name: str) -> str:
     """A prompt name, or UsageError: a name is also a path, so '../x' must never reach the disk."""
     if not NAME_RE.match(name):
         raise UsageError(f"invalid prompt name {name!r}", field="NAME",
-                         fix="use lowercase letters, digits, '-', '_' and '/' between folders")
+                         fix=f"use {PROMPT_NAME_RULE}")
     return name
 
 
@@ -514,7 +514,3 @@ def _display(config: Config, loader_name: str, yaml_path: str) -> str:
 
 def _field_of(loader_name: str) -> str | None:
     return loader_name.split("#", 1)[1] if "#" in loader_name else None
-
-
-def iter_sources(content: PromptContent) -> Iterable[tuple[str, str]]:
-    return content.templates.items()

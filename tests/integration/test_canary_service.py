@@ -150,3 +150,31 @@ def test_a_manifest_entry_overrides_the_project_policy(repo):
     _traffic(repo, canary_error=0.02, n=3000, since=since)
     healthy = svc.analyze(open_project(repo), "support-refund", "production", now=since + 600)
     assert healthy.decision.action is Action.ADVANCE and healthy.decision.weight == 100
+
+
+def test_analyze_apply_parses_each_release_yaml_text_once(deploy_repo, monkeypatch):
+    from collections import Counter
+
+    from typer.testing import CliRunner
+
+    from deploy_support import seed_failing_canary
+    from promptctl import manifest
+    from promptctl.cli import app
+    from promptctl.services import deploy
+
+    seed_failing_canary(deploy_repo)
+    parsed: Counter = Counter()
+    real = manifest.parse_manifest
+
+    def counting(text, *args, **kwargs):
+        parsed[text] += 1
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(deploy, "parse_manifest", counting)
+    monkeypatch.setattr(manifest, "parse_manifest", counting)   # readers that import it late
+    r = CliRunner().invoke(app, ["-C", str(deploy_repo), "canary", "analyze", "support-refund",
+                                 "--env", "production", "--apply"])
+    assert r.exit_code == 0 and "applied: " in r.output, r.output
+    # the file as analyzed (and edited), and the rollback read back before it is written
+    assert len(parsed) == 2 and set(parsed.values()) == {1}, parsed
+    assert (deploy_repo / "release.yaml").read_text() in parsed

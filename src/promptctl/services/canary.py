@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 
 from ..runtime.calllog import ENV_VAR, default_log_path
@@ -35,6 +34,9 @@ from ..canary.decide import (
 from ..canary.sources import PrometheusSource, Selection, read_call_log
 from ..errors import MetricSourceError, NotFoundError, PromptctlError, UsageError, WebhookError
 from .project import Project, open_project
+
+if TYPE_CHECKING:
+    from ..manifest import Target
 
 
 @dataclass(frozen=True)
@@ -75,27 +77,25 @@ def _timestamp(value: Any) -> float | None:
 
 
 def _read_manifest(project: Project) -> dict:
+    """release.yaml's environments, through the one reader the deploy commands use (a broken
+    manifest is a file:line: field error, exit 2)."""
     path = project.path(project.config.manifest)
     if not path.exists():
         raise NotFoundError(f"no {project.config.manifest}", file=str(path),
                             fix="promote a version first")
-    from ..files import load_yaml
-    from ..manifest import parse_manifest
+    from .deploy import read_manifest
 
-    text = path.read_text(encoding="utf-8")
-    parse_manifest(text, project.config.manifest)   # a broken manifest: file:line: field, exit 2
-    data = load_yaml(text, project.config.manifest) or {}
-    return data.get("environments") or {}
+    return read_manifest(project).environments
 
 
-def _target(name: str, env: str, segment: str | None, entry: dict) -> CanaryTarget | None:
-    canary = entry.get("canary") or {}
-    if not canary or float(canary.get("weight") or 0) <= 0:
+def _target(name: str, env: str, segment: str | None, entry: Target) -> CanaryTarget | None:
+    canary = entry.canary
+    if canary is None or canary.weight <= 0:
         return None
-    return CanaryTarget(name=name, env=env, segment=segment, stable=str(entry["active"]),
-                        version=str(canary["version"]), weight=float(canary["weight"]),
-                        started=_timestamp(canary.get("started")) or 0.0,
-                        overrides=dict(entry.get("analysis") or {}))
+    return CanaryTarget(name=name, env=env, segment=segment, stable=entry.active,
+                        version=canary.version, weight=float(canary.weight),
+                        started=_timestamp(canary.started) or 0.0,
+                        overrides=dict(entry.analysis or {}))
 
 
 def running_canaries(project: Project, env: str | None = None) -> list[CanaryTarget]:
@@ -107,8 +107,8 @@ def running_canaries(project: Project, env: str | None = None) -> list[CanaryTar
     for env_name, prompts in envs.items():
         if env is not None and env_name != env:
             continue
-        for name, entry in (prompts or {}).items():
-            for segment, target in [(None, entry), *(entry.get("segments") or {}).items()]:
+        for name, entry in prompts.items():
+            for segment, target in [(None, entry), *entry.segments.items()]:
                 found = _target(name, env_name, segment, target)
                 if found is not None:
                     out.append(found)
@@ -124,12 +124,12 @@ def _check_env(project: Project, envs: dict, env: str) -> None:
 def find_canary(project: Project, name: str, env: str, segment: str | None = None) -> CanaryTarget:
     envs = _read_manifest(project)
     _check_env(project, envs, env)
-    entry = (envs.get(env) or {}).get(name)
+    entry = envs[env].get(name)
     where = env + (f"/{segment}" if segment else "")
     if entry is None:
         raise NotFoundError(f"{name} is not deployed in {where}", fix="see `promptctl status`")
     if segment is not None:
-        entry = (entry.get("segments") or {}).get(segment)
+        entry = entry.segments.get(segment)
         if entry is None:
             raise NotFoundError(f"{name} has no segment {segment} in {env}")
     target = _target(name, env, segment, entry)
@@ -142,22 +142,19 @@ def find_canary(project: Project, name: str, env: str, segment: str | None = Non
 def step_started(project: Project, target: CanaryTarget) -> float:
     """When the current weight was set: the last manifest commit that set this canary's
     weight (from the deploy commits' trailers), else the canary's `started`."""
-    rel = project.config.manifest
+    from ..store import file_log   # GitPython only when the log must be read
+
     try:
-        out = subprocess.run(["git", "log", "--format=%ct%x1f%B%x1e", "--", rel],
-                             cwd=project.root, capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
+        log = file_log(project.store, project.config.manifest)
+    except PromptctlError:      # no commits yet, or git missing: the manifest's own date
         return target.started
     want = {"Promptctl-Action": "canary", "Promptctl-Prompt": target.name,
             "Promptctl-Env": target.env, "Promptctl-Version": target.version}
-    for record in out.stdout.split("\x1e"):
-        if "\x1f" not in record:
-            continue
-        stamp, body = record.strip().split("\x1f", 1)
-        trailers = dict(line.split(": ", 1) for line in body.splitlines() if ": " in line)
+    for row in log:
+        trailers = row["trailers"]
         if all(trailers.get(k) == v for k, v in want.items()) and \
                 trailers.get("Promptctl-Segment") == target.segment:
-            return max(float(stamp), target.started)
+            return max(float(row["committed"]), target.started)
     return target.started
 
 

@@ -412,15 +412,14 @@ def resolve_baseline(project: Project, name: str, baseline: str) -> str | None:
     """A version as given, or the version active for `name` in a release.yaml environment;
     None when that environment does not serve `name` yet (a new prompt has no baseline, and
     the CI recipe `--changed-since ... --baseline production` must not fail on it)."""
-    from .project import _looks_like_version
+    from ..versions import looks_like_version
 
     bare = baseline.removeprefix("v")
-    if _looks_like_version(bare) or baseline == WORKING:
+    if looks_like_version(bare) or baseline == WORKING:
         return bare
-    from ..manifest import parse_manifest
+    from .deploy import read_manifest
 
-    text = project.working.read(project.config.manifest) or "environments: {}\n"
-    envs = parse_manifest(text, project.config.manifest).environments
+    envs = read_manifest(project).environments
     if baseline not in envs:
         raise NotFoundError(f"{baseline!r} is neither a version nor an environment",
                             file=project.config.manifest, field="--baseline",

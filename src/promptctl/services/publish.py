@@ -88,7 +88,7 @@ def _run(project: Project, target: PublishTarget, env: str, bundle: Path) -> Non
 
 
 def _write(project: Project, where: str, env: str, bundle: Path) -> None:
-    from ..manifest import write_atomic
+    from ..manifest_io import write_atomic
 
     dest = Path(where).expanduser()
     dest = dest if dest.is_absolute() else project.root / dest

@@ -139,8 +139,7 @@ def _traffic(root: Path, canary_error_rate: float, batch: int, users: int = 4000
 
 
 def _manifest_log(project) -> str:
-    out = subprocess.run(["git", "log", "--format=%h %s", "--", project.config.manifest],
-                         cwd=project.root, capture_output=True, text=True, check=True).stdout
+    out = project.store.run_git("log", "--format=%h %s", "--", project.config.manifest)
     return "git log release.yaml:\n" + "\n".join(f"    {line}" for line in out.splitlines())
 
 
