@@ -38,6 +38,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REFRESH = 1.0
+INPUTS = {"customer_name": "Ann", "question": "Where is my refund?", "vip": True,   # per request
+          "orders": [{"id": f"A-{i}", "status": "shipped"} for i in range(3)]}
 PROMPT = """\
 name: bench-chat
 model: {provider: echo, name: echo-1, params: {temperature: 0}}

@@ -21,8 +21,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 import promptctl
 from promptctl.render_limits import render_bounded
 
-INPUTS = {"customer_name": "Ann", "question": "Where is my refund?", "vip": True,
-          "orders": [{"id": f"A-{i}", "status": "shipped"} for i in range(3)]}
+from fleet import INPUTS
+
 
 CALL_LOG = os.environ["BENCH_CALL_LOG"]
 reg = promptctl.Registry.from_bundle(os.environ["BENCH_BUNDLE_URL"], env="production",
