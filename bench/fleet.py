@@ -10,7 +10,8 @@ bundle by URL (refresh_interval 1 s) and logs calls to SQLite.
 
 Request path: wrk (Debian's `wrk`, when on PATH; else a keep-alive asyncio client, which is
 itself the bottleneck on a small machine) at 16 connections alternates /hard (a hardcoded
-string) and /prompt (get + render + track) in rounds, both with a distinct ?key= per
+string), /bare (the template's bare Jinja render: the floor), /render (get + render) and
+/prompt (get + render + track) in rounds, both with a distinct ?key= per
 request; each figure is the median over rounds, with the workers' CPU per request read
 from /proc.
 Propagation: under load on /which, `promptctl rollback` (which commits, then publishes the
@@ -37,6 +38,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REFRESH = 1.0
+INPUTS = {"customer_name": "Ann", "question": "Where is my refund?", "vip": True,   # per request
+          "orders": [{"id": f"A-{i}", "status": "shipped"} for i in range(3)]}
 PROMPT = """\
 name: bench-chat
 model: {provider: echo, name: echo-1, params: {temperature: 0}}
@@ -187,7 +190,7 @@ def workers_cpu(master: int) -> float:
 
 def request_path(port: int, master: int, rounds: int, seconds: float, connections: int,
                  script: Path | None) -> dict:
-    figures: dict[str, list] = {"hard": [], "render": [], "prompt": []}
+    figures: dict[str, list] = {"hard": [], "bare": [], "render": [], "prompt": []}
     for _ in range(rounds):                 # interleaved: a slower machine slows both alike
         for name in figures:
             cpu = workers_cpu(master)
@@ -290,6 +293,10 @@ def report(args, path: dict, trials: list, generator: str) -> None:
     ratio = prompt_rps / hard_rps
     print(f"throughput ratio {ratio:.2f}x (target >= 0.90x); get+render+track adds "
           f"{prompt_cpu - hard_cpu:.1f} us CPU per request")
+    bare_rps, bare_cpu, _ = path["bare"]
+    print(f"floor: the bare Jinja render alone is {bare_rps / hard_rps:.2f}x /hard "
+          f"(+{bare_cpu - hard_cpu:.1f} us CPU); get+render+track over it: "
+          f"+{prompt_cpu - bare_cpu:.1f} us CPU")
     for label, values in (("command start", [a for a, _ in trials]), ("publish", [b for _, b in trials])):
         print(f"rollback propagation from {label:13}: min {min(values):.2f} s  median "
               f"{statistics.median(values):.2f} s  max {max(values):.2f} s  ({len(values)} trials)")

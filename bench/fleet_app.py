@@ -3,6 +3,7 @@
     /hard        a hardcoded string (the baseline)
     /prompt      reg.get + render + track (SQLite call log), the rendered text
     /render      reg.get + render, no call log
+    /bare        the stable version's compiled templates rendered directly (Jinja only): the floor
     /which       the variant served for ?key= and the worker's pid
     /health      reg.health()
 
@@ -18,9 +19,10 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 import promptctl
+from promptctl.render_limits import render_bounded
 
-INPUTS = {"customer_name": "Ann", "question": "Where is my refund?", "vip": True,
-          "orders": [{"id": f"A-{i}", "status": "shipped"} for i in range(3)]}
+from fleet import INPUTS
+
 
 CALL_LOG = os.environ["BENCH_CALL_LOG"]
 reg = promptctl.Registry.from_bundle(os.environ["BENCH_BUNDLE_URL"], env="production",
@@ -50,6 +52,15 @@ async def prompt(key: str = "anonymous") -> PlainTextResponse:
 @app.get("/render")
 async def render(key: str = "anonymous") -> PlainTextResponse:   # get + render, no call log
     return PlainTextResponse(reg.get("bench-chat", key=key).render(**INPUTS)[1]["content"])
+
+
+BARE = [template for _, template in reg.get("bench-chat", key="warm")._compiled._plain]
+BARE_INPUTS = {"language": "en", **INPUTS}
+
+
+@app.get("/bare")
+async def bare(key: str = "anonymous") -> PlainTextResponse:   # Jinja alone: what render costs at least
+    return PlainTextResponse([render_bounded(t, BARE_INPUTS) for t in BARE][1])
 
 
 @app.get("/which")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from contextlib import contextmanager
 from typing import Any, Mapping
 
 from jinja2 import DictLoader, StrictUndefined, TemplateSyntaxError, meta, nodes
@@ -130,26 +129,32 @@ class CompiledPrompt:
         if self._parts is None:
             self._compile()
         values = self._values(inputs)
-        with self._errors():
+        # try/except, not a context manager: a generator per call shows on the request path
+        try:
             if not self.is_chat:
                 return render_bounded(self._parts[0][1], values)
             if self._plain is not None:
                 return [{"role": role, "content": render_bounded(tpl, values)}
                         for role, tpl in self._plain]
-            messages: list[dict[str, Any]] = []
-            for body, content, parts, call_id in self._parts:
-                if body.role == "placeholder":
-                    messages.extend(self._history(body.name, values.get(body.name)))
-                    continue
-                text = (render_bounded(content, values) if content is not None
-                        else _render_parts(parts, values))
-                message: dict[str, Any] = {"role": body.role, "content": text}
-                if call_id is not None:
-                    message["tool_call_id"] = render_bounded(call_id, values)
-                if body.name:
-                    message["name"] = body.name
-                messages.append(message)
-            return messages
+            return self._messages(values)
+        except TemplateError as exc:
+            raise self._reworded(exc) from exc
+
+    def _messages(self, values: dict[str, Any]) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        for body, content, parts, call_id in self._parts:
+            if body.role == "placeholder":
+                messages.extend(self._history(body.name, values.get(body.name)))
+                continue
+            text = (render_bounded(content, values) if content is not None
+                    else _render_parts(parts, values))
+            message: dict[str, Any] = {"role": body.role, "content": text}
+            if call_id is not None:
+                message["tool_call_id"] = render_bounded(call_id, values)
+            if body.name:
+                message["name"] = body.name
+            messages.append(message)
+        return messages
 
     def render_tools(self, inputs: dict[str, Any]) -> list[dict[str, Any]]:
         """The declared tools with their descriptions rendered for these inputs."""
@@ -158,9 +163,11 @@ class CompiledPrompt:
         if not self._tools:
             return []
         values = self._values(inputs)
-        with self._errors():
+        try:
             return [{**tool, "description": render_bounded(template, values)}
                     for tool, template in self._tools]
+        except TemplateError as exc:
+            raise self._reworded(exc) from exc
 
     def _values(self, inputs: dict[str, Any]) -> dict[str, Any]:
         for key in self._required:
@@ -169,17 +176,13 @@ class CompiledPrompt:
                                   fix=f"pass {key}=... to render()")
         return {**self._defaults, **inputs} if self._defaults else inputs
 
-    @contextmanager
-    def _errors(self):
-        try:
-            yield
-        except UndefinedError as exc:
-            raise RenderError(f"{self.label}: {exc.message}",
-                              fix="declare the variable as an input and pass it") from exc
-        except SecurityError as exc:
-            raise RenderError(f"{self.label}: blocked by the sandbox: {exc}") from exc
-        except TemplateError as exc:
-            raise RenderError(f"{self.label}: {exc}") from exc
+    def _reworded(self, exc: TemplateError) -> RenderError:
+        if isinstance(exc, UndefinedError):
+            return RenderError(f"{self.label}: {exc.message}",
+                               fix="declare the variable as an input and pass it")
+        if isinstance(exc, SecurityError):
+            return RenderError(f"{self.label}: blocked by the sandbox: {exc}")
+        return RenderError(f"{self.label}: {exc}")
 
     def _history(self, name: str, value: Any) -> list[dict[str, Any]]:
         try:

@@ -103,6 +103,9 @@ class BoundedNamespace(Namespace):
         super().__setitem__(name, value)
 
 
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
 class BudgetedSandbox(ImmutableSandboxedEnvironment):
     """The immutable sandbox plus size and time budgets."""
 
@@ -115,6 +118,17 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
         self.globals.pop("lipsum", None)   # lipsum(n=10**8) is a one-call gigabyte
         self.filters.update(center=_center, indent=_indent, wordwrap=_wordwrap,
                             format=_format, replace=_replace, join=_join)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # `{{ o.id }}` on a plain dict: Jinja tries the attribute first and falls back to the
+        # item through a caught AttributeError, a costly exception per lookup on the request
+        # path. A plain dict has no attribute but dict's own, so this is the same answer.
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
@@ -223,4 +237,8 @@ def _context(template: Any, values: dict[str, Any]) -> Any:
     flat = template.__dict__.get("_promptctl_globals")
     if flat is None:
         flat = template._promptctl_globals = dict(template.globals)
-    return template.new_context({**flat, **values}, shared=True)
+    # new_context(shared=True) with the flat globals: Context lists the globals' names, and
+    # iterating the ChainMap for them on every render cost more than the rest of the setup
+    environment = template.environment
+    return environment.context_class(environment, {**flat, **values}, template.name,
+                                     template.blocks, globals=flat)

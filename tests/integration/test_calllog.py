@@ -237,3 +237,20 @@ def test_error_text_holding_a_known_key_is_masked_in_the_log(tmp_path, monkeypat
             call.record(success=False, error="retry with pk-live-0123456789 failed")
     errors = sorted(row["error"] for row in rows(db))
     assert errors == ["retry with *** failed", "upstream refused key ***"]
+
+
+@pytest.mark.parametrize("count", [1, 3, 64, 150])
+def test_a_batch_lands_whole_and_in_order_however_many_rows_a_statement_takes(tmp_path, count):
+    from promptctl.runtime.calllog import CallRecord
+
+    records = [CallRecord(call_id=f"c{i}", time=1.5 + i, name="p", version="1.0.0",
+                          latency_ms=i / 7, tokens_in=i, scores={"s": i} if i % 2 else {},
+                          bucket=i % 10_000, threshold=5000) for i in range(count)]
+    sink = SQLiteSink(tmp_path / "calls.sqlite")
+    sink.write(records)
+    sink.close()
+    got = rows(tmp_path / "calls.sqlite", "SELECT * FROM calls ORDER BY rowid")
+    assert [r["call_id"] for r in got] == [r.call_id for r in records]
+    assert [(r["ts"], r["latency_ms"], r["tokens_in"], r["bucket"]) for r in got] == \
+        [(r.time, r.latency_ms, r.tokens_in, r.bucket) for r in records]
+    assert [json.loads(r["scores"]) if r["scores"] else {} for r in got] == [r.scores for r in records]

@@ -42,3 +42,21 @@ def test_the_same_template_under_jinja_defaults_would_differ():
 
     plain = jinja2.Environment(keep_trailing_newline=True).from_string(TEMPLATE)
     assert plain.render(items=["a", "b"], vip=True) != GOLDEN
+
+
+def test_a_dotted_name_on_a_mapping_reads_its_item_unless_dict_has_that_attribute():
+    from collections import OrderedDict
+
+    import pytest
+
+    from promptctl.errors import RenderError
+
+    order = {"id": "A-1", "items": 3}
+    assert render("{{ o.id }}/{{ o['items'] }}", o=order) == "A-1/3"
+    # `items` is dict's method, as under Jinja: the attribute wins over the key
+    assert render("{{ o.items is callable }}", o=order) == "True"
+    assert render("{{ o.id }}", o=OrderedDict(id="B-2")) == "B-2"
+    with pytest.raises(RenderError, match="has no attribute 'status'"):
+        render("{{ o.status }}", o=order)
+    with pytest.raises(RenderError, match="unsafe"):
+        render("{{ o.__class__ }}", o=order)

@@ -198,8 +198,13 @@ class Call:
             fields = {"success": True}
         for span in self._spans:
             span.end(fields)
-        self._logger.log_call(self._prompt, env=self._env, segment=self._segment, key=self._key,
-                              latency_ms=latency, call_id=self.call_id, **fields)
+        logger = self._logger
+        get = fields.get
+        # positional, past log_call's keywords: this runs once per served request
+        logger.submit(logger._record(
+            self._prompt, None, None, None, self._env, self._segment, self._key, latency,
+            get("success", True), get("error"), get("tokens_in"), get("tokens_out"),
+            get("scores"), get("model"), None, self.call_id, None, None, None))
         return False
 
 
@@ -255,29 +260,37 @@ class CallLogger:
                  time_: float | None = None, bucket: int | None = None,
                  threshold: int | None = None) -> str:
         """Log one call; fields not given are taken from `prompt`. Returns the call id."""
-        get = getattr
-        p = prompt
-        record = CallRecord(
-            call_id=call_id or new_call_id(),
-            time=time_ if time_ is not None else time.time(),
-            name=name or get(p, "name", None) or "",
-            version=str(version or get(p, "version", None) or ""),
-            variant=variant or get(p, "variant", None) or "stable",
-            env=env or get(p, "env", None) or self.env,
-            segment=segment or get(p, "segment", None) or self.segment,
-            digest=digest or get(p, "digest", None),
-            model=model or get(p, "model", None),
-            key_hash=hash_key(key if key is not None else get(p, "key", None)),
-            latency_ms=_number(latency_ms),
-            success=bool(success) and error is None,
-            error=_error_name(error),
-            tokens_in=_count(tokens_in), tokens_out=_count(tokens_out),
-            scores=_scores(scores) if scores else {},
-            bucket=_count(bucket if bucket is not None else get(p, "bucket", None)),
-            threshold=_count(threshold if threshold is not None else get(p, "threshold", None)),
-        )
+        record = self._record(prompt, name, version, variant, env, segment, key, latency_ms,
+                              success, error, tokens_in, tokens_out, scores, model, digest,
+                              call_id, time_, bucket, threshold)
         self.submit(record)
         return record.call_id
+
+    def _record(self, p: Any, name: str | None, version: str | None, variant: str | None,
+                env: str | None, segment: str | None, key: Any, latency_ms: float | None,
+                success: bool, error: Any, tokens_in: Any, tokens_out: Any, scores: Any,
+                model: str | None, digest: str | None, call_id: str | None, time_: float | None,
+                bucket: Any, threshold: Any) -> CallRecord:
+        get = getattr
+        return CallRecord(
+            call_id or new_call_id(),
+            time_ if time_ is not None else time.time(),
+            name or get(p, "name", None) or "",
+            str(version or get(p, "version", None) or ""),
+            variant or get(p, "variant", None) or "stable",
+            env or get(p, "env", None) or self.env,
+            segment or get(p, "segment", None) or self.segment,
+            digest or get(p, "digest", None),
+            model or get(p, "model", None),
+            hash_key(key if key is not None else get(p, "key", None)),
+            _number(latency_ms),
+            bool(success) and error is None,
+            _error_name(error) if error is not None else None,
+            _count(tokens_in), _count(tokens_out),
+            _scores(scores) if scores else {},
+            _count(bucket if bucket is not None else get(p, "bucket", None)),
+            _count(threshold if threshold is not None else get(p, "threshold", None)),
+        )
 
     def attach(self, call_id: str, scores: dict[str, float]) -> None:
         """Attach quality signals that arrived after the call (stored as a feedback record)."""
