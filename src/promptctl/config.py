@@ -165,7 +165,7 @@ def _validate_sections(config: Config, text: str) -> None:
             typed[name] = model.model_validate(getattr(config, name))
         except PydanticValidationError as exc:
             problems[name] = [_problem(name, err, model, lines) for err in exc.errors()]
-    found = _cross_checks(typed, lines)
+    found = _cross_checks(config, lines)
     for name, problem in found:
         problems.setdefault(name, []).append(problem)
     for name, check in _CHECKS.items():
@@ -192,17 +192,17 @@ def _problem(name: str, err: dict, model: type[BaseModel], lines: dict) -> Probl
                    field=".".join(str(p) for p in path))
 
 
-def _cross_checks(typed: dict[str, Any], lines: dict) -> list[tuple[str, Problem]]:
-    """What one field's type cannot say: Azure only for openai, and not with a base_url."""
+def _cross_checks(config: Config, lines: dict) -> list[tuple[str, Problem]]:
+    """What one field's type cannot say: Azure only for openai, and not with a base_url
+    (read from the raw section, so they show beside a type error of another provider)."""
     found = []
-    providers = typed.get("providers")
-    for kind, settings in (providers.root.items() if providers else ()):
-        if settings.azure is None:
+    for kind, settings in config.providers.items():
+        if not isinstance(settings, dict) or settings.get("azure") is None:
             continue
         path = ("providers", kind, "azure")
         if kind != "openai":
             message = "azure settings apply to the openai provider only (move them under providers.openai)"
-        elif settings.base_url:
+        elif settings.get("base_url"):
             message = "give azure or base_url, not both"
         else:
             continue
