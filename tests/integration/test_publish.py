@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 from conftest import git, git_save
 from deploy_support import project, seed_failing_canary
 from promptctl.cli import app
-from promptctl.errors import PublishError
 from promptctl.services import canary as svc
 from promptctl.services import deploy
 from promptctl.services.publish import publish

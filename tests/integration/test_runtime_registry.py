@@ -107,7 +107,7 @@ def test_fallback_serves_when_nothing_can_load(tmp_path):
     reg = promptctl.Registry.open(tmp_path, env="production", fallback="Hi {{ name }}")
     p = reg.get("anything")
     assert (p.variant, p.version, p.render(name="Ann")) == ("fallback", None, "Hi Ann")
-    with pytest.raises(Exception):
+    with pytest.raises(promptctl.errors.RepoError):
         promptctl.Registry.open(tmp_path, env="production")
 
 
@@ -294,7 +294,7 @@ def test_the_issue_spelling_of_the_api_works(live_repo, tmp_path):
 @pytest.mark.parametrize("text", [
     'a: &a ["x","x","x","x","x","x","x","x","x"]\n' + "".join(
         f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n"
-        for p, c in zip("abcdefgh", "bcdefghi")),
+        for p, c in zip("abcdefgh", "bcdefghi", strict=True)),
     "environments:\n  production:\n    triage: {active: 1.0.0}\n    triage: {active: 1.0.0}\n",
 ], ids=["alias-bomb", "duplicate-key"])
 def test_a_hostile_manifest_does_not_block_get_and_is_named(live_repo, text):
