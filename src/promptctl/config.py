@@ -169,13 +169,13 @@ def _validate_sections(config: Config, text: str) -> None:
     for name, problem in found:
         problems.setdefault(name, []).append(problem)
     for name, check in _CHECKS.items():
-        problem = _checked(check, config, lines)
-        if problem is not None:
-            problems.setdefault(name, []).append(problem)
+        failed = _checked(check, config, lines)
+        if failed is not None:
+            problems.setdefault(name, []).append(failed)
     config._sections = (typed, {k: v for k, v in problems.items() if v})
 
 
-def _problem(name: str, err: dict, model: type[BaseModel], lines: dict) -> Problem:
+def _problem(name: str, err: Any, model: type[BaseModel], lines: dict) -> Problem:
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
     if err["type"] == "extra_forbidden" and name in _UNKNOWN:
         key = str(loc[-1])
