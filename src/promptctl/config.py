@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, RootModel, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from .errors import NotFoundError, Problem, PromptctlError, RepoError, ValidationError
-from .model import Config, _Strict
+from .model import Config, StrictModel
 from .wording import reword
 from .yamlfile import key_lines, line_of, parse_model
 
@@ -26,7 +26,7 @@ CONFIG_FILE = "promptctl.yaml"
 
 # ---------------------------------------------------------------- the sections
 
-class EvalSettings(_Strict):
+class EvalSettings(StrictModel):
     """`eval:`: where the eval history and response cache live, the promote/canary default."""
 
     history: str | None = Field(default=None, description="eval history file (SQLite)")
@@ -38,7 +38,7 @@ AZURE_MISSING = ("required text is missing (e.g. endpoint: https://NAME.openai.a
                  "deployment: gpt-4o, api_version: 2024-10-21)")
 
 
-class AzureSettings(_Strict):
+class AzureSettings(StrictModel):
     """`providers.openai.azure:`: an Azure OpenAI deployment instead of a base_url."""
 
     endpoint: str
@@ -59,7 +59,7 @@ class AzureSettings(_Strict):
         return value.strip()
 
 
-class ProviderSettings(_Strict):
+class ProviderSettings(StrictModel):
     """`providers.<kind>:`: a provider's connection settings; a suite's own value wins.
 
     The bounds are the eval suite's: a concurrency of 0 would wait forever."""
@@ -78,7 +78,7 @@ class Providers(RootModel[dict[str, ProviderSettings]]):
     """`providers:`: settings by provider kind (`openai`, `anthropic`, `python`, ...)."""
 
 
-class CallLogSettings(_Strict):
+class CallLogSettings(StrictModel):
     """`call_log:`: where the apps log their calls and `canary analyze` reads them."""
 
     path: str | None = Field(default=None, description=".sqlite/.db or .jsonl file")

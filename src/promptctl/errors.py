@@ -6,12 +6,19 @@ Exit codes (documented in the README): 0 ok, 1 a check or gate failed,
 
 from __future__ import annotations
 
+from typing import Any, ClassVar, Self
+
 
 class PromptctlError(Exception):
-    """Base of every error promptctl raises on purpose."""
+    """Base of every error promptctl raises on purpose.
 
-    exit_code = 2
-    default_message = "promptctl failed"
+    An error is data: its class names the exit code and a default message, its fields say
+    where and how to fix. A layer that knows more never edits a caught error; it raises a
+    new one, usually `raise exc.reworded(file=...) from exc`.
+    """
+
+    exit_code: ClassVar[int] = 2
+    default_message: ClassVar[str] = "promptctl failed"
 
     def __init__(self, message: str | None = None, *, file: str | None = None,
                  field: str | None = None, fix: str | None = None) -> None:
@@ -20,6 +27,15 @@ class PromptctlError(Exception):
         self.field = field
         self.fix = fix
         super().__init__(self.one_line())
+
+    def data(self) -> dict[str, Any]:
+        """The fields this error was built from (the keywords its class accepts)."""
+        return {"message": self.message, "file": self.file, "field": self.field, "fix": self.fix}
+
+    def reworded(self, **changes: Any) -> Self:
+        """A new error of the same class with some fields replaced: how a layer that knows
+        the file or the flag behind a value says so (`raise exc.reworded(...) from exc`)."""
+        return type(self)(**{**self.data(), **changes})
 
     def one_line(self) -> str:
         """`file: field: message (fix)`: the single line the CLI prints."""
@@ -31,9 +47,13 @@ class PromptctlError(Exception):
 class UsageError(PromptctlError):
     """Arguments that cannot work: unknown prompt, bad version, bad flag value."""
 
+    exit_code: ClassVar[int] = 2
+
 
 class ValidationError(PromptctlError):
     """A file on disk does not match its schema; `problems` lists every finding."""
+
+    exit_code: ClassVar[int] = 2
 
     def __init__(self, message: str | None = None, *, problems: list["Problem"] | None = None,
                  **kw) -> None:
@@ -44,43 +64,56 @@ class ValidationError(PromptctlError):
             message = f"{first}{more}"
         super().__init__(message, **kw)
 
+    def data(self) -> dict[str, Any]:
+        return {**super().data(), "problems": list(self.problems)}
+
 
 class NotFoundError(PromptctlError):
     """A prompt, version, tag, file or environment that does not exist."""
+
+    exit_code: ClassVar[int] = 2
 
 
 class ReleaseError(PromptctlError):
     """A release that bump refuses: nothing changed, version exists or goes backwards."""
 
+    exit_code: ClassVar[int] = 2
+
 
 class RepoError(PromptctlError):
     """Not inside a prompt repo, or git itself refused."""
+
+    exit_code: ClassVar[int] = 2
 
 
 class ManifestError(PromptctlError):
     """release.yaml is invalid or an edit of it is refused."""
 
+    exit_code: ClassVar[int] = 2
+
 
 class RenderError(PromptctlError):
     """A template failed to render: missing input, sandbox violation."""
+
+    exit_code: ClassVar[int] = 2
 
 
 class ProviderError(PromptctlError):
     """A model provider failed after retries."""
 
-    exit_code = 3
+    exit_code: ClassVar[int] = 3
 
 
 class FetchError(PromptctlError):
     """A source the runtime reads (a bundle or manifest URL, a file) could not be read."""
 
-    exit_code = 3
+    exit_code: ClassVar[int] = 3
 
 
 class CheckFailed(PromptctlError):
     """`check`, `verify`, or an eval gate found problems; exit 1."""
 
-    exit_code = 1
+    exit_code: ClassVar[int] = 1
 
 
 class Problem:
@@ -109,10 +142,34 @@ class Problem:
 class MetricSourceError(PromptctlError):
     """The canary's metric source (call log, Prometheus) could not be read."""
 
-    exit_code = 3
+    exit_code: ClassVar[int] = 3
 
 
 class PublishError(PromptctlError):
-    """A publish target (a path or a command) failed; the manifest commit stands. Exit 3."""
+    """A publish target (a path or a command) failed; the manifest commit stands. Exit 3.
 
-    exit_code = 3
+    `change` is the committed deploy change when the publish ran after a commit."""
+
+    exit_code: ClassVar[int] = 3
+
+    def __init__(self, message: str | None = None, *, change: Any = None, **kw: Any) -> None:
+        self.change = change
+        super().__init__(message, **kw)
+
+    def data(self) -> dict[str, Any]:
+        return {**super().data(), "change": self.change}
+
+
+class WebhookError(PromptctlError):
+    """The canary's webhook refused or could not be reached. Exit 3.
+
+    `change` is the deploy change the notification was about, already committed."""
+
+    exit_code: ClassVar[int] = 3
+
+    def __init__(self, message: str | None = None, *, change: Any = None, **kw: Any) -> None:
+        self.change = change
+        super().__init__(message, **kw)
+
+    def data(self) -> dict[str, Any]:
+        return {**super().data(), "change": self.change}

@@ -7,7 +7,7 @@ pydantic models validate at the boundary (`files.py` turns their errors into
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator,
@@ -15,6 +15,9 @@ from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo,
 
 NAME_PATTERN = r"[a-z0-9][a-z0-9_-]*(?:/[a-z0-9][a-z0-9_-]*)*"
 NAME_RE = re.compile(rf"^{NAME_PATTERN}$")
+# How every message states the naming rules (prompt names are paths; env names are not).
+PROMPT_NAME_RULE = "lowercase letters, digits, '-', '_' and '/' between folders"
+ENV_NAME_RULE = "lowercase letters, digits, '-', '_', '.'"
 INPUT_TYPES = ("string", "integer", "number", "boolean", "list", "object", "any", "messages")
 CHAT_ROLES = ("system", "developer", "user", "assistant", "tool")
 TOOL_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -22,11 +25,14 @@ TOOL_CHOICES = ("auto", "none", "required")
 DEFAULT_TAG_FORMAT = "{name}/v{version}"
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
+    """Every file-format model: unknown keys are errors, a loaded value never changes, and
+    an aliased field (`schema`) can be given by either name."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-class InputSpec(_Strict):
+class InputSpec(StrictModel):
     type: Literal["string", "integer", "number", "boolean", "list", "object", "any",
                   "messages"] = "string"
     required: bool = True
@@ -64,13 +70,13 @@ _INPUT_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-class ModelSpec(_Strict):
+class ModelSpec(StrictModel):
     provider: str = "openai"
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class ContentPart(_Strict):
+class ContentPart(StrictModel):
     """One part of a list-form message: text, or an image by URL (either may use inputs)."""
 
     type: Literal["text", "image_url"]
@@ -97,7 +103,7 @@ class ContentPart(_Strict):
         return self
 
 
-class MessageSpec(_Strict):
+class MessageSpec(StrictModel):
     """A chat message, or `{placeholder: NAME}`: the messages of a `messages` input."""
 
     role: Literal["system", "developer", "user", "assistant", "tool"] | None = None
@@ -128,7 +134,7 @@ class MessageSpec(_Strict):
         return self
 
 
-class ToolSpec(_Strict):
+class ToolSpec(StrictModel):
     """A function the model may call; `parameters` is the JSON Schema of its arguments."""
 
     name: str
@@ -156,7 +162,7 @@ class ToolSpec(_Strict):
         return value
 
 
-class OutputSpec(_Strict):
+class OutputSpec(StrictModel):
     format: Literal["text", "json"] = "text"
     json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
     strict: bool = False
@@ -178,7 +184,7 @@ class OutputSpec(_Strict):
         return self
 
 
-class PromptSpec(_Strict):
+class PromptSpec(StrictModel):
     """The contents of `prompts/<name>/prompt.yaml`."""
 
     name: str
@@ -199,7 +205,7 @@ class PromptSpec(_Strict):
     @classmethod
     def _valid_name(cls, value: str) -> str:
         if not NAME_RE.match(value):
-            raise ValueError("use lowercase letters, digits, '-', '_' and '/' between folders")
+            raise ValueError(f"use {PROMPT_NAME_RULE}")
         return value
 
     @field_validator("inputs")
@@ -246,7 +252,7 @@ class PromptSpec(_Strict):
         return "chat" if self.messages is not None else "text"
 
 
-class PublishTarget(_Strict):
+class PublishTarget(StrictModel):
     """Where an environment's bundle goes after each deploy: a file or folder, or a command."""
 
     path: str | None = Field(default=None, description="file, or folder (ending in /) to write ENV.json into")
@@ -269,7 +275,7 @@ class PublishTarget(_Strict):
         return f"path {self.path}" if self.path is not None else f"command {' '.join(self.command or [])}"
 
 
-class Config(_Strict):
+class Config(StrictModel):
     """`promptctl.yaml`: where things live and project-wide defaults."""
 
     prompts_dir: str = "prompts"
@@ -306,8 +312,7 @@ class Config(_Strict):
 
         for name in value:
             if not re.fullmatch(ENV_RE, name):
-                raise ValueError(f"environment name {name!r} is not valid: use lowercase letters, "
-                                 "digits, '-', '_', '.'")
+                raise ValueError(f"environment name {name!r} is not valid: use {ENV_NAME_RULE}")
         return value
 
     @field_validator("tag_format")
@@ -377,13 +382,3 @@ class Release:
     date: str = ""
     author: str = ""
     annotated: bool = True
-
-
-@dataclass
-class CheckReport:
-    problems: list = field(default_factory=list)
-    checked: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems

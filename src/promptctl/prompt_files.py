@@ -12,7 +12,7 @@ from typing import Any
 from jinja2 import TemplateSyntaxError
 
 from .errors import NotFoundError, Problem, UsageError, ValidationError
-from .model import NAME_RE, Body, Config, PromptContent, PromptSpec
+from .model import NAME_RE, PROMPT_NAME_RULE, Body, Config, PromptContent, PromptSpec
 from .render import (has_computed_reference, only_plain_variables, parse, parsing_environment,
                      referenced_templates)
 from .safeyaml import load_yaml
@@ -58,7 +58,7 @@ def check_name(name: str) -> str:
     """A prompt name, or UsageError: a name is also a path, so '../x' must never reach the disk."""
     if not NAME_RE.match(name):
         raise UsageError(f"invalid prompt name {name!r}", field="NAME",
-                         fix="use lowercase letters, digits, '-', '_' and '/' between folders")
+                         fix=f"use {PROMPT_NAME_RULE}")
     return name
 
 

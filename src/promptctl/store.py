@@ -377,8 +377,8 @@ def release_subject_grep(name: str | None = None) -> str:
 
 def _release_subjects(subjects: list[str]) -> list[tuple[str, str]]:
     """(name, version) of `release NAME VERSION[: message]` commit subjects (bump writes them)."""
-    from .tags import _SEMVER
-    pattern = re.compile(rf"^release (\S+) ({_SEMVER})(?::|$)")
+    from .versions import SEMVER_PATTERN
+    pattern = re.compile(rf"^release (\S+) ({SEMVER_PATTERN})(?::|$)")
     return [(m[1], m[2]) for m in map(pattern.match, subjects) if m]
 
 
@@ -442,19 +442,24 @@ def _release_from_ref(fields: list[str], tag_format: str) -> Release | None:
 # The manifest's git log is its audit trail.
 
 def file_log(store: GitStore, path: str) -> list[dict]:
-    """Commits touching `path`, newest first: commit, author, date, subject, trailers."""
-    fmt = _SEP.join(["%H", "%an", "%aI", "%B"]) + _END
-    out = store._git.execute(["git", "log", f"--format={fmt}", "--", path],
-                                strip_newline_in_stdout=False)
+    """Commits touching `path`, newest first: commit, author, date, committed (unix seconds
+    of the commit itself), subject, trailers."""
+    fmt = _SEP.join(["%H", "%an", "%aI", "%ct", "%B"]) + _END
+    try:
+        out = store._git.execute(["git", "log", f"--format={fmt}", "--", path],
+                                 strip_newline_in_stdout=False)
+    except git.GitCommandError as exc:
+        detail = (exc.stderr or "").strip().replace("\n", " ") or str(exc)
+        raise RepoError(f"git log {path} failed: {detail}") from exc
     rows = []
     for record in out.split(_END):
         fields = record.lstrip("\n").split(_SEP)
-        if len(fields) != 4:
+        if len(fields) != 5:
             continue
-        commit, author, date, body = fields
+        commit, author, date, committed, body = fields
         lines = body.strip().splitlines()
         trailers = dict(ln.split(": ", 1) for ln in lines[1:] if ln.startswith("Promptctl-") and ": " in ln)
-        rows.append({"commit": commit, "author": author, "date": date,
+        rows.append({"commit": commit, "author": author, "date": date, "committed": int(committed),
                      "subject": lines[0] if lines else "", "trailers": trailers})
     return rows
 

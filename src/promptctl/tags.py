@@ -6,11 +6,10 @@ import re
 from functools import lru_cache
 
 from .model import DEFAULT_TAG_FORMAT, NAME_PATTERN
+from .versions import SEMVER_PATTERN as _SEMVER
 
 DIGEST_TRAILER = "Prompt-Digest"
 _TRAILER_PREFIX = f"{DIGEST_TRAILER}:"
-_SEMVER = (r"(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)"
-           r"(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?")
 _DIGEST_RE = re.compile(rf"^{DIGEST_TRAILER}:\s*(sha256:[0-9a-f]{{64}})\s*$", re.MULTILINE)
 
 

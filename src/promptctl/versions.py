@@ -24,6 +24,38 @@ class BumpKind(enum.IntEnum):
         return self.name.lower()
 
 
+# A semantic version inside larger text (tag names, commit subjects); semver's own grammar.
+SEMVER_PATTERN = (r"(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)"
+                  r"(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?")
+SEMVER_HINT = "write it as MAJOR.MINOR.PATCH, e.g. 2.1.0"
+
+
+def version_field(value: object) -> str:
+    """A version as a file holds it (release.yaml `active:`); ValueError for a pydantic
+    validator. YAML reads `active: 2.0` as a float, so numbers are taken as their text."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise ValueError(f"expected a version string, got {type(value).__name__}")
+    try:
+        semver.Version.parse(value)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{value!r} is not a semantic version ({SEMVER_HINT})") from exc
+    return value
+
+
+def looks_like_version(text: str) -> bool:
+    """Shaped like MAJOR.MINOR.PATCH[-pre][+build]: meant as a version, even if no such
+    release exists (so the error is "no release", not "no environment")."""
+    head = text.split("-", 1)[0].split("+", 1)[0]
+    return head.count(".") == 2 and head.replace(".", "").isdigit()
+
+
+def is_partial_version(text: str) -> bool:
+    """`1` or `1.0`: a version with parts left out."""
+    return text.count(".") < 2 and text.replace(".", "").isdigit() and not text.endswith(".")
+
+
 def parse_version(text: str) -> semver.Version:
     try:
         return semver.Version.parse(text.removeprefix("v"))

@@ -174,8 +174,9 @@ def test_check_validates_suites_without_calling_a_model(repo):
 
 def test_progress_is_reported_per_case(repo):
     from promptctl.services.evaluate import EvalOptions, evaluate
+    from promptctl.services.project import open_project
     seen = []
-    evaluate(repo, "support-refund", EvalOptions(on_progress=lambda *a: seen.append(a)))
+    evaluate(open_project(repo), "support-refund", EvalOptions(on_progress=lambda *a: seen.append(a)))
     assert seen[0] == ("support-refund@working", 1, 8) and seen[-1] == ("support-refund@working", 8, 8)
 
 

@@ -10,6 +10,7 @@ from conftest import build_file_tree, git, git_save
 from promptctl.cli import app
 from promptctl.evals.trend import sparkline, trends
 from promptctl.services.evaluate import EvalOptions, evaluate
+from promptctl.services.project import open_project
 
 PROMPT = 'name: qa\nmodel: {provider: echo, name: m-1}\ninputs: {word: string, n: integer}\ntemplate: "%s"\n'
 
@@ -33,9 +34,9 @@ def set_template(root, template: str) -> None:
 
 def test_chart_shows_the_drop_with_versions_and_models(tmp_path):
     root = make_repo(tmp_path / "r", cases=20)
-    evaluate(root, "qa@1.0.0", EvalOptions())
+    evaluate(open_project(root), "qa@1.0.0", EvalOptions())
     set_template(root, "Answer: {% if n < 8 %}unknown{% else %}{{ word }}{% endif %}")
-    evaluate(root, "qa", EvalOptions(model="m-2"))
+    evaluate(open_project(root), "qa", EvalOptions(model="m-2"))
     runner = CliRunner()
     out = runner.invoke(app, ["-C", str(root), "eval", "history", "qa", "--chart"])
     assert out.exit_code == 0, out.output

@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 from conftest import repo_state
 from promptctl.cli import app
-from promptctl.services.prompts import load_version, render_text
+from promptctl.services.project import load_version, open_project
+from promptctl.services.prompts import render_text
 
 DOTPROMPT = """\
 ---
@@ -93,7 +94,7 @@ def test_dotprompt_becomes_a_checked_chat_prompt_with_tools_and_schema(prompt_re
     assert [m["role"] for m in spec["messages"]] == ["system", "user"]
     assert "{# unconverted: {{media url=photoUrl}} #}" in spec["messages"][1]["content"]
     assert invoke(prompt_repo, "check", "story").exit_code == 0
-    content = load_version(prompt_repo, "story", None)
+    content = load_version(open_project(prompt_repo), "story", None)
     text = render_text(content, "working", {"items": ["a key", "a map"], "style": "noir"})
     assert "Tell a story set in a restaurant." in text and "Use a noir style." in text
     assert "- a key (0)\n- a map (1)" in text
@@ -110,7 +111,7 @@ def test_prompty_becomes_a_chat_prompt_with_its_jinja_kept(prompt_repo, tmp_path
                               "items": {"type": "list"}}
     assert [m["role"] for m in spec["messages"]] == ["system", "user"]
     assert invoke(prompt_repo, "check", "support-answer").exit_code == 0
-    text = render_text(load_version(prompt_repo, "support-answer", None), "working",
+    text = render_text(load_version(open_project(prompt_repo), "support-answer", None), "working",
                        {"firstName": "Ada", "question": "Hi?", "items": ["tent"]})
     assert text == "[system]\nYou are an assistant helping Ada.\n- tent\n\n[user]\nHi?\n\n"
 

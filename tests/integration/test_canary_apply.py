@@ -67,7 +67,7 @@ def test_apply_advances_then_rolls_back_with_commits_and_webhook(deploy_repo):
     try:
         start = time.time()          # after the canary commit: inside step one
         _traffic(root, 0.02, 6000, start)
-        analysis = svc.analyze(root, "support-refund", "production", now=start + 600)
+        analysis = svc.analyze(open_project(root), "support-refund", "production", now=start + 600)
         assert analysis.decision.action is Action.ADVANCE
         time.sleep(1.1)             # step two starts at the advance commit (1 s resolution)
         svc.apply(project, analysis, webhook=hook)
@@ -78,7 +78,7 @@ def test_apply_advances_then_rolls_back_with_commits_and_webhook(deploy_repo):
 
         start = time.time()
         _traffic(root, 0.30, 400, start)
-        analysis = svc.analyze(root, "support-refund", "production", now=start + 60)
+        analysis = svc.analyze(open_project(root), "support-refund", "production", now=start + 60)
         assert analysis.decision.action is Action.ROLLBACK
         assert analysis.observations.canary.calls == 400      # step two's calls only
         svc.apply(project, analysis, webhook=hook)

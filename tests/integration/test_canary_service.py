@@ -72,10 +72,10 @@ def test_no_data_holds_then_deadline_rolls_back(repo):
     now = time.time()
     with open_logger(None, root=repo) as logger:    # a log with another prompt only
         logger.log_call(name="triage", version="1.0.0", env="production", latency_ms=3.0)
-    first = svc.analyze(repo, "support-refund", "production", now=now + 120)
+    first = svc.analyze(open_project(repo), "support-refund", "production", now=now + 120)
     assert first.decision.action is Action.HOLD
     assert {m.verdict for m in first.decision.metrics} == {Verdict.NO_DATA}
-    late = svc.analyze(repo, "support-refund", "production", now=now + 3 * 3600)
+    late = svc.analyze(open_project(repo), "support-refund", "production", now=now + 3 * 3600)
     assert late.decision.action is Action.ROLLBACK and "deadline" in late.decision.reasons[0]
 
 
@@ -83,28 +83,28 @@ def test_healthy_canary_advances_and_broken_one_rolls_back(repo, tmp_path, monke
     project = open_project(repo)
     since = svc.step_started(project, svc.find_canary(project, "support-refund", "production"))
     _traffic(repo, canary_error=0.02, n=6000, since=since)
-    healthy = svc.analyze(repo, "support-refund", "production", now=since + 600)
+    healthy = svc.analyze(open_project(repo), "support-refund", "production", now=since + 600)
     assert healthy.decision.action is Action.ADVANCE and healthy.decision.weight == 50
     assert healthy.observations.canary.calls == 6000
 
     broken_log = tmp_path / "broken.sqlite"
     monkeypatch.setenv("PROMPTCTL_CALL_LOG", str(broken_log))
     _traffic(repo, canary_error=0.2, n=400, since=since)
-    broken = svc.analyze(repo, "support-refund", "production", now=since + 30)
+    broken = svc.analyze(open_project(repo), "support-refund", "production", now=since + 30)
     assert broken.observations.source == f"sqlite:{broken_log}"
     assert broken.decision.action is Action.ROLLBACK
     assert "error_rate" in broken.decision.summary()
 
 
 def test_missing_log_counts_as_a_source_error(repo):
-    analysis = svc.analyze(repo, "support-refund", "production", now=time.time() + 120,
+    analysis = svc.analyze(open_project(repo), "support-refund", "production", now=time.time() + 120,
                            source_errors=3)
     assert analysis.error and "no call log" in analysis.error
     assert analysis.decision.action is Action.ROLLBACK        # 4 > max_errors 3
 
 
 def test_watch_lists_only_running_canaries(repo):
-    analyses = list(svc.watch(repo, iterations=2, apply_decisions=False, sleep=lambda s: None))
+    analyses = list(svc.watch(open_project(repo), iterations=2, apply_decisions=False, sleep=lambda s: None))
     assert [(a.target.name, a.target.segment) for a in analyses] == \
         [("support-refund", None)] * 2
     assert analyses[1].decision.action is Action.HOLD      # two failed reads: 2 ≤ max_errors
@@ -128,7 +128,7 @@ def test_webhook_event_reaches_a_loopback_server(repo):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        analysis = svc.analyze(repo, "support-refund", "production", now=time.time() + 3 * 3600)
+        analysis = svc.analyze(open_project(repo), "support-refund", "production", now=time.time() + 3 * 3600)
         svc.notify(f"http://127.0.0.1:{server.server_port}/hook", svc.event(analysis))
     finally:
         server.shutdown()
@@ -148,5 +148,33 @@ def test_a_manifest_entry_overrides_the_project_policy(repo):
     assert read_manifest(project).entry("production", "support-refund").analysis == {"steps": [5, 100]}
     since = svc.step_started(project, svc.find_canary(project, "support-refund", "production"))
     _traffic(repo, canary_error=0.02, n=3000, since=since)
-    healthy = svc.analyze(repo, "support-refund", "production", now=since + 600)
+    healthy = svc.analyze(open_project(repo), "support-refund", "production", now=since + 600)
     assert healthy.decision.action is Action.ADVANCE and healthy.decision.weight == 100
+
+
+def test_analyze_apply_parses_each_release_yaml_text_once(deploy_repo, monkeypatch):
+    from collections import Counter
+
+    from typer.testing import CliRunner
+
+    from deploy_support import seed_failing_canary
+    from promptctl import manifest
+    from promptctl.cli import app
+    from promptctl.services import deploy
+
+    seed_failing_canary(deploy_repo)
+    parsed: Counter = Counter()
+    real = manifest.parse_manifest
+
+    def counting(text, *args, **kwargs):
+        parsed[text] += 1
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(deploy, "parse_manifest", counting)
+    monkeypatch.setattr(manifest, "parse_manifest", counting)   # readers that import it late
+    r = CliRunner().invoke(app, ["-C", str(deploy_repo), "canary", "analyze", "support-refund",
+                                 "--env", "production", "--apply"])
+    assert r.exit_code == 0 and "applied: " in r.output, r.output
+    # the file as analyzed (and edited), and the rollback read back before it is written
+    assert len(parsed) == 2 and set(parsed.values()) == {1}, parsed
+    assert (deploy_repo / "release.yaml").read_text() in parsed

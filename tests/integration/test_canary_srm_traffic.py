@@ -57,7 +57,7 @@ def test_buckets_are_logged_and_a_healthy_split_passes_the_check(deploy_repo, tm
     with sqlite3.connect(log) as db:
         rows = db.execute("SELECT variant, bucket, threshold FROM calls").fetchall()
     assert all(t == 2000 and (b < t) == (v == "canary") for v, b, t in rows)
-    analysis = svc.analyze(root, "support-refund", "production", call_log=log,
+    analysis = svc.analyze(open_project(root), "support-refund", "production", call_log=log,
                            now=time.time() + 60)
     srm = analysis.decision.srm
     assert srm.verdict == "ok" and srm.routing.checked == 1000 and srm.routing.misrouted == 0
@@ -87,7 +87,7 @@ def test_misrouted_calls_are_listed_by_id(deploy_repo, tmp_path):
     root = _setup(deploy_repo)
     log = tmp_path / "calls.jsonl"
     _traffic(root, log, 600, lie_every=50)
-    analysis = svc.analyze(root, "support-refund", "production", call_log=log,
+    analysis = svc.analyze(open_project(root), "support-refund", "production", call_log=log,
                            now=time.time() + 60)
     routing = analysis.decision.srm.routing
     assert routing.misrouted > 0 and len(routing.examples) == min(routing.misrouted, 10)

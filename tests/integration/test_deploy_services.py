@@ -156,7 +156,7 @@ def test_two_processes_editing_different_entries_both_land(deploy_repo):
 WRITER = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from promptctl.manifest import write_atomic
+    from promptctl.manifest_io import write_atomic
     path = Path(sys.argv[1]); texts = [Path(sys.argv[2]).read_text(), Path(sys.argv[3]).read_text()]
     print("ready", flush=True)
     i = 0

@@ -14,6 +14,7 @@ from promptctl.errors import NotFoundError, UsageError
 from promptctl.evals import drift_report
 from promptctl.services.drift import DriftOptions, drift
 from promptctl.services.evaluate import EvalOptions, evaluate, history
+from promptctl.services.project import open_project
 
 PROMPT = """\
 name: {name}
@@ -75,17 +76,17 @@ def by_name(report) -> dict:
 def test_worse_model_is_reported_for_the_regressed_prompt_only(tmp_path, server):
     root = make_repo(tmp_path / "r", server.url)
     # A normal eval fills the response cache; drift must still ask the server.
-    evaluate(root, "qa@1.0.0", EvalOptions())
-    evaluate(root, "faq@1.0.0", EvalOptions())
+    evaluate(open_project(root), "qa@1.0.0", EvalOptions())
+    evaluate(open_project(root), "faq@1.0.0", EvalOptions())
     assert len(server.requests) == 2 * CASES
 
-    first = drift(root, DriftOptions())
+    first = drift(open_project(root), DriftOptions())
     assert len(server.requests) == 4 * CASES             # no answer came from the cache
     assert {i.status for i in first.items} == {"stable"} and first.passed
     assert by_name(first)["qa"].served.where == ("production", "staging")   # de-duplicated
 
     server.model.worse = True
-    second = drift(root, DriftOptions())
+    second = drift(open_project(root), DriftOptions())
     assert len(server.requests) == 6 * CASES
     qa, faq = by_name(second)["qa"], by_name(second)["faq"]
     assert qa.status == "regressed" and faq.status == "stable" and not second.passed
@@ -99,19 +100,19 @@ def test_worse_model_is_reported_for_the_regressed_prompt_only(tmp_path, server)
     markdown = drift_report.to_markdown(second)
     assert "`qa@1.0.0`" in markdown and "-40.0 pts" in markdown and "❌ regressed" in markdown
     # Drift runs are recorded, so `eval history` shows the drop.
-    rows = history(root, "qa")
+    rows = history(open_project(root), "qa")
     assert [round(r.score, 2) for r in rows[:2]] == [0.6, 1.0]
 
 
 def test_old_history_without_case_scores_uses_the_unpaired_test(tmp_path, server):
     root = make_repo(tmp_path / "r", server.url)
-    evaluate(root, "qa@1.0.0", EvalOptions(no_cache=True))
+    evaluate(open_project(root), "qa@1.0.0", EvalOptions(no_cache=True))
     db = sqlite3.connect(root / ".promptctl/history.sqlite")
     with db:
         db.execute("UPDATE runs SET case_scores = NULL")   # as recorded before they were kept
     db.close()
     server.model.worse = True
-    report = drift(root, DriftOptions(env="production"))
+    report = drift(open_project(root), DriftOptions(env="production"))
     qa = by_name(report)["qa"]
     assert qa.run.comparison["method"] == "unpaired"
     assert qa.run.comparison["metrics"]["accuracy"]["test"] == "two_proportion_z"
@@ -123,13 +124,13 @@ def test_gate_failure_without_baseline_and_model_override(tmp_path, server):
     manifest = ("environments:\n  production:\n    qa: {active: 1.0.0, model: pinned-7}\n"
                 "    faq: {active: 1.0.0}\n")
     root = make_repo(tmp_path / "r", server.url, manifest)
-    report = drift(root, DriftOptions(env="production"))
+    report = drift(open_project(root), DriftOptions(env="production"))
     assert by_name(report)["qa"].run.model == "pinned-7"   # the manifest's pin wins
     assert {r["body"]["model"] for r in server.requests} == {"pinned-7", "snap-1"}
     server.requests.clear()
     (root / "evals/qa/suite.yaml").write_text(SUITE.replace("0.6", "0.99"))
     server.model.worse = True
-    report = drift(root, DriftOptions(model="snap-2"))
+    report = drift(open_project(root), DriftOptions(model="snap-2"))
     qa = by_name(report)["qa"]
     assert {r["body"]["model"] for r in server.requests} == {"snap-2"}
     # The suite changed (same dataset): a run of the old suite is not its baseline (a more
@@ -140,9 +141,9 @@ def test_gate_failure_without_baseline_and_model_override(tmp_path, server):
 
 def test_provider_errors_are_not_reported_as_a_prompt_regression(tmp_path, server):
     root = make_repo(tmp_path / "r", server.url)
-    drift(root, DriftOptions(env="production"))
+    drift(open_project(root), DriftOptions(env="production"))
     server.script = [("status", 500)] * 4     # faq is checked first (names in order)
-    report = drift(root, DriftOptions(env="production"))
+    report = drift(open_project(root), DriftOptions(env="production"))
     faq, qa = by_name(report)["faq"], by_name(report)["qa"]
     assert faq.status == "provider errors" and faq.run.summary["errors"] == 4
     assert qa.status == "stable" and not report.passed
@@ -151,9 +152,9 @@ def test_provider_errors_are_not_reported_as_a_prompt_regression(tmp_path, serve
 def test_bad_input(tmp_path, server):
     root = make_repo(tmp_path / "r", server.url)
     with pytest.raises(UsageError, match="not a date"):
-        drift(root, DriftOptions(since="last tuesday"))
+        drift(open_project(root), DriftOptions(since="last tuesday"))
     with pytest.raises(NotFoundError, match="no environment 'prod'"):
-        drift(root, DriftOptions(env="prod"))
+        drift(open_project(root), DriftOptions(env="prod"))
 
 
 def test_cli_exit_codes_and_formats(tmp_path, server):

@@ -13,6 +13,7 @@ from deploy_support import release
 from evalserver import FakeLLM
 from promptctl.services.drift import DriftOptions, drift
 from promptctl.services.evaluate import EvalOptions, evaluate
+from promptctl.services.project import open_project
 
 CASES = 20
 PROMPT = """\
@@ -63,10 +64,10 @@ def _qa(report):
 
 def test_the_regression_is_reported_until_someone_acts(setup):
     root, server, model = setup
-    made = evaluate(root, "qa@1.0.0", EvalOptions(no_cache=True)).runs[0]
+    made = evaluate(open_project(root), "qa@1.0.0", EvalOptions(no_cache=True)).runs[0]
     assert made.passed and made.attested == ["qa/v1.0.0"]
     model.worse = True
-    first = _qa(drift(root, DriftOptions()))
+    first = _qa(drift(open_project(root), DriftOptions()))
     assert first.status == "regressed" and first.baseline.id == 1      # the run at release
 
     server.script = [("status", 500)] * CASES           # the provider is down
@@ -75,30 +76,30 @@ def test_the_regression_is_reported_until_someone_acts(setup):
     assert json.loads(outage.stdout)["items"][0]["status"] == "provider errors"
 
     (root / "evals/qa/suite.yaml").write_text(LENIENT)   # a lenient suite passes everything
-    lenient = _qa(drift(root, DriftOptions()))
+    lenient = _qa(drift(open_project(root), DriftOptions()))
     assert lenient.baseline is None and lenient.run.summary["metrics"]["accuracy"]["mean"] == 1.0
     (root / "evals/qa/suite.yaml").write_text(STRICT)
 
-    other = _qa(drift(root, DriftOptions(model="snap-9")))
+    other = _qa(drift(open_project(root), DriftOptions(model="snap-9")))
     assert other.run.model == "snap-9" and other.baseline.id == 1    # vetted against the pin
 
-    again = _qa(drift(root, DriftOptions()))
+    again = _qa(drift(open_project(root), DriftOptions()))
     assert again.status == "regressed" and again.baseline.id == 1
     acc = again.run.comparison["metrics"]["accuracy"]
     assert acc["delta"] == pytest.approx(-12 / CASES) and acc["p_adjusted"] < 0.05
 
-    accepted = _qa(drift(root, DriftOptions(accept=True)))
+    accepted = _qa(drift(open_project(root), DriftOptions(accept=True)))
     assert accepted.status == "accepted" and accepted.accepted
-    quiet = _qa(drift(root, DriftOptions()))
+    quiet = _qa(drift(open_project(root), DriftOptions()))
     assert quiet.status == "stable" and quiet.baseline.accepted
 
 
 def test_a_fresh_clone_compares_with_the_attested_run(setup):
     root, _, model = setup
-    evaluate(root, "qa@1.0.0", EvalOptions(no_cache=True))
+    evaluate(open_project(root), "qa@1.0.0", EvalOptions(no_cache=True))
     (root / ".promptctl/history.sqlite").unlink()        # another machine: no local history
     model.worse = True
-    item = _qa(drift(root, DriftOptions()))
+    item = _qa(drift(open_project(root), DriftOptions()))
     assert item.status == "regressed" and item.baseline.source == "attestation"
     comp = item.run.comparison
     assert comp["method"] == "unpaired" and comp["baseline_label"] == "the run attested on qa/v1.0.0"

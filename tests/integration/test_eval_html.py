@@ -15,6 +15,7 @@ from conftest import build_file_tree, git_save
 from deploy_support import release
 from promptctl.services.evaluate import EvalOptions, evaluate
 from promptctl.evals.html_report import to_html
+from promptctl.services.project import open_project
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 SUITE = """\
@@ -43,9 +44,9 @@ def repo(prompt_repo):
 
 
 def page_of(repo) -> tuple[str, object]:
-    report = evaluate(repo, "support-refund", EvalOptions(baseline="1.0.0", record=False))
+    report = evaluate(open_project(repo), "support-refund", EvalOptions(baseline="1.0.0", record=False))
     # a second, passing prompt: the failing one must still come first
-    other = evaluate(repo, "support-refund@1.0.0", EvalOptions(record=False))
+    other = evaluate(open_project(repo), "support-refund@1.0.0", EvalOptions(record=False))
     report.runs = [*other.runs, *report.runs]
     return to_html(report), report
 

@@ -13,6 +13,7 @@ from evalserver import FakeLLM
 from promptctl.errors import UsageError
 from promptctl.evals import report as render
 from promptctl.services.evaluate import EvalOptions, evaluate, history, merge, require_eval
+from promptctl.services.project import open_project
 
 PROMPT = """\
 name: qa
@@ -58,7 +59,7 @@ def test_candidate_breaking_8_of_40_is_flagged_against_version_and_environment(t
     root = make_repo(tmp_path / "r")
     set_template(root, "Answer: {% if n < 8 %}unknown{% else %}{{ word }}{% endif %}")
     for baseline in ("1.0.0", "production"):
-        run = evaluate(root, "qa", EvalOptions(baseline=baseline)).runs[0]
+        run = evaluate(open_project(root), "qa", EvalOptions(baseline=baseline)).runs[0]
         comp = run.comparison
         assert comp["baseline_version"] == "1.0.0" and comp["paired"] == 40
         assert comp["regressed"] and comp["metrics"]["accuracy"]["regression"]
@@ -69,7 +70,7 @@ def test_candidate_breaking_8_of_40_is_flagged_against_version_and_environment(t
 def test_noise_only_change_is_not_flagged(tmp_path):
     root = make_repo(tmp_path / "r")
     set_template(root, "Reply: {{ word }}")
-    run = evaluate(root, "qa@working", EvalOptions(baseline="1.0.0")).runs[0]
+    run = evaluate(open_project(root), "qa@working", EvalOptions(baseline="1.0.0")).runs[0]
     assert not run.comparison["regressed"] and run.comparison["flipped"] == []
     assert run.comparison["metrics"]["sim"]["delta"] != 0   # it did change; just not a regression
     assert run.passed
@@ -78,8 +79,8 @@ def test_noise_only_change_is_not_flagged(tmp_path):
 def test_version_evaluates_tagged_content_not_the_working_tree(tmp_path):
     root = make_repo(tmp_path / "r")
     set_template(root, "nothing useful")
-    assert evaluate(root, "qa@1.0.0", EvalOptions()).runs[0].summary["metrics"]["accuracy"]["mean"] == 1.0
-    working = evaluate(root, "qa", EvalOptions()).runs[0]
+    assert evaluate(open_project(root), "qa@1.0.0", EvalOptions()).runs[0].summary["metrics"]["accuracy"]["mean"] == 1.0
+    working = evaluate(open_project(root), "qa", EvalOptions()).runs[0]
     assert working.summary["metrics"]["accuracy"]["mean"] == 0.0 and not working.passed
 
 
@@ -91,16 +92,16 @@ def test_cache_hit_means_no_second_request_and_keys_never_written(tmp_path, monk
     with FakeLLM() as server:
         root = make_repo(tmp_path / "r", provider="openai", cases=10,
                          config=f"providers:\n  openai: {{base_url: '{server.url}'}}\n")
-        first = evaluate(root, "qa", EvalOptions()).runs[0]
+        first = evaluate(open_project(root), "qa", EvalOptions()).runs[0]
         assert len(server.requests) == 10 and first.summary["cached"] == 0
         assert all(r["headers"]["authorization"] == f"Bearer {secret}" for r in server.requests)
-        second = evaluate(root, "qa", EvalOptions()).runs[0]
+        second = evaluate(open_project(root), "qa", EvalOptions()).runs[0]
         assert len(server.requests) == 10, "a cached answer must not reach the server"
         assert second.summary["cached"] == 10
         assert [c.output for c in second.cases] == [c.output for c in first.cases]
-        evaluate(root, "qa", EvalOptions(no_cache=True))
+        evaluate(open_project(root), "qa", EvalOptions(no_cache=True))
         assert len(server.requests) == 20
-        evaluate(root, "qa", EvalOptions(model="m-2"))   # another model is another key
+        evaluate(open_project(root), "qa", EvalOptions(model="m-2"))   # another model is another key
         assert len(server.requests) == 30
 
         from typer.testing import CliRunner
@@ -145,7 +146,7 @@ def test_provider_errors_are_errors_never_passes(tmp_path):
         root = make_repo(tmp_path / "r", provider="openai", cases=4,
                          config=f"providers:\n  openai: {{base_url: '{server.url}', retries: 0}}\n")
         server.script = [("status", 500)]
-        run = evaluate(root, "qa", EvalOptions(concurrency=1)).runs[0]
+        run = evaluate(open_project(root), "qa", EvalOptions(concurrency=1)).runs[0]
     assert run.summary["errors"] == 1 and not run.summary["errors_ok"] and not run.passed
     errored = [c for c in run.cases if c.error]
     assert len(errored) == 1 and "HTTP 500" in errored[0].error
@@ -155,10 +156,10 @@ def test_provider_errors_are_errors_never_passes(tmp_path):
 def test_shards_merged_equal_the_single_run(tmp_path):
     root = make_repo(tmp_path / "r")
     set_template(root, "Answer: {% if n % 3 == 0 %}x{% else %}{{ word }}{% endif %}")
-    single = evaluate(root, "qa", EvalOptions(record=False)).runs[0]
+    single = evaluate(open_project(root), "qa", EvalOptions(record=False)).runs[0]
     files = []
     for i in (1, 2, 3):
-        part = evaluate(root, "qa", EvalOptions(shard=f"{i}/3", record=False))
+        part = evaluate(open_project(root), "qa", EvalOptions(shard=f"{i}/3", record=False))
         assert len(part.runs[0].cases) in (13, 14)
         files.append(tmp_path / f"shard{i}.json")
         files[-1].write_text(render.to_json(part))
@@ -167,13 +168,13 @@ def test_shards_merged_equal_the_single_run(tmp_path):
     assert merged.summary == single.summary
     assert merged.shard is None and merged.passed == single.passed
     with pytest.raises(UsageError, match="--shard '4/3'"):
-        evaluate(root, "qa", EvalOptions(shard="4/3"))
+        evaluate(open_project(root), "qa", EvalOptions(shard="4/3"))
 
 
 def test_junit_validates(tmp_path):
     root = make_repo(tmp_path / "r", cases=5)
     set_template(root, "Answer: {% if n == 0 %}x{% else %}{{ word }}{% endif %}")
-    report = evaluate(root, "qa", EvalOptions(baseline="1.0.0"))
+    report = evaluate(open_project(root), "qa", EvalOptions(baseline="1.0.0"))
     tree = ET.fromstring(render.to_junit(report))
     assert tree.tag == "testsuites"
     suites = tree.findall("testsuite")
@@ -188,13 +189,13 @@ def test_junit_validates(tmp_path):
 
 def test_history_and_require_eval(tmp_path):
     root = make_repo(tmp_path / "r", cases=5)
-    passing = evaluate(root, "qa", EvalOptions()).runs[0]
-    assert require_eval(root, "qa", passing.digest)
+    passing = evaluate(open_project(root), "qa", EvalOptions()).runs[0]
+    assert require_eval(open_project(root), "qa", passing.digest)
     set_template(root, "nothing")
-    failing = evaluate(root, "qa", EvalOptions()).runs[0]
-    assert not failing.passed and not require_eval(root, "qa", failing.digest)
-    evaluate(root, "qa", EvalOptions(shard="1/2"))
-    rows = history(root, "qa")
+    failing = evaluate(open_project(root), "qa", EvalOptions()).runs[0]
+    assert not failing.passed and not require_eval(open_project(root), "qa", failing.digest)
+    evaluate(open_project(root), "qa", EvalOptions(shard="1/2"))
+    rows = history(open_project(root), "qa")
     assert [(r.version, r.passed, r.shard) for r in rows] == [
         ("working", False, "1/2"), ("working", False, None), ("working", True, None)]
     assert rows[2].metrics["accuracy"] == 1.0 and rows[2].dataset_digest.startswith("sha256:")
@@ -212,14 +213,14 @@ def test_changed_since_and_all(tmp_path):
         "evals/other/suite.yaml": "dataset: cases.jsonl\nmetrics: [{type: contains}]\n",
         "evals/other/cases.jsonl": '{"inputs": {"word": "a"}, "expected": "a"}\n'})
     git_save(root, "more")
-    everything = evaluate(root, None, EvalOptions(all=True))
+    everything = evaluate(open_project(root), None, EvalOptions(all=True))
     assert [r.prompt for r in everything.runs] == ["other", "qa"]
     assert ("nosuite", "no suite") in everything.skipped
     (root / "prompts/_partials/p.j2").write_text("new policy\n")
-    changed = evaluate(root, None, EvalOptions(changed_since="HEAD"))
+    changed = evaluate(open_project(root), None, EvalOptions(changed_since="HEAD"))
     assert [r.prompt for r in changed.runs] == ["other"]
     (root / "evals/qa/cases.jsonl").write_text('{"inputs": {"word": "z", "n": 1}, "expected": "z"}\n')
-    changed = evaluate(root, None, EvalOptions(changed_since="HEAD"))
+    changed = evaluate(open_project(root), None, EvalOptions(changed_since="HEAD"))
     assert [r.prompt for r in changed.runs] == ["other", "qa"]
 
 
@@ -236,7 +237,7 @@ def test_repeat_samples_each_case_and_judge_grades(tmp_path):
             "dataset: cases.jsonl\nrepeat: 2\njudge: {model: judge-1}\nmetrics:\n"
             "  - {type: contains}\n  - {name: clarity, type: llm_judge, rubric: 'Clear?', scale: [1, 5]}\n"
             "gates: ['clarity >= 0.7']\n")
-        run = evaluate(root, "qa", EvalOptions()).runs[0]
+        run = evaluate(open_project(root), "qa", EvalOptions()).runs[0]
         assert len(run.cases) == 6 and {c.sample for c in run.cases} == {0, 1}
         calls = [r["body"]["model"] for r in server.requests]
         assert calls.count("m-1") == 6 and calls.count("judge-1") == 3   # judge answers cached
@@ -253,7 +254,7 @@ def test_python_provider_runs_the_apps_pipeline(tmp_path):
         "    return {'text': prompt.split(': ')[1], 'tokens_in': 5, 'tokens_out': 1}\n")
     (root / "promptctl.yaml").write_text("prompts_dir: prompts\nevals_dir: evals\n"
                                          "prices: {m-1: {input: 1000, output: 2000}}\n")
-    run = evaluate(root, "qa", EvalOptions(provider="python:pipeline:run")).runs[0]
+    run = evaluate(open_project(root), "qa", EvalOptions(provider="python:pipeline:run")).runs[0]
     assert [c.output for c in run.cases[:3]] == ["w0", "w1", "w2"]
     assert run.cases[0].cost == (5 * 1000 + 1 * 2000) / 1e6
     assert "ValueError: upstream said no" in run.cases[3].error
@@ -262,19 +263,19 @@ def test_python_provider_runs_the_apps_pipeline(tmp_path):
 
 def test_changed_since_with_a_name_skips_an_unchanged_prompt(tmp_path):
     root = make_repo(tmp_path / "r", cases=2)
-    report = evaluate(root, "qa", EvalOptions(changed_since="HEAD"))
+    report = evaluate(open_project(root), "qa", EvalOptions(changed_since="HEAD"))
     assert report.runs == [] and report.skipped == [("qa", "unchanged since HEAD")]
     assert report.passed
 
 
 def test_history_path_is_configurable_and_settings_checked(tmp_path):
     root = make_repo(tmp_path / "r", cases=2, config="eval: {history: ci/evals.sqlite}\n")
-    evaluate(root, "qa", EvalOptions())
+    evaluate(open_project(root), "qa", EvalOptions())
     assert (root / "ci/evals.sqlite").is_file() and not (root / ".promptctl/history.sqlite").exists()
-    assert len(history(root, "qa")) == 1
+    assert len(history(open_project(root), "qa")) == 1
     (root / "promptctl.yaml").write_text("eval: {histroy: x.sqlite}\n")
     with pytest.raises(Exception, match="eval.histroy: unknown setting"):
-        evaluate(root, "qa", EvalOptions())
+        evaluate(open_project(root), "qa", EvalOptions())
 
 
 def test_a_failed_judge_costs_only_its_own_metric(tmp_path):
@@ -289,7 +290,7 @@ def test_a_failed_judge_costs_only_its_own_metric(tmp_path):
         (root / "evals/qa/suite.yaml").write_text(
             "dataset: cases.jsonl\njudge: {model: judge-1}\nmetrics:\n"
             "  - {type: contains}\n  - {name: clarity, type: llm_judge, rubric: 'Clear?', scale: [1, 5]}\n")
-        run = evaluate(root, "qa", EvalOptions(no_cache=True)).runs[0]
+        run = evaluate(open_project(root), "qa", EvalOptions(no_cache=True)).runs[0]
     first = run.cases[0]
     assert first.error is None and first.scores["contains"] == 1.0
     assert "clarity" not in first.scores and "outside the scale" in first.metric_errors["clarity"]
@@ -309,7 +310,7 @@ def test_a_provider_outage_exits_3_not_1(tmp_path):
     # the server is gone: every call is refused on loopback, like a provider that is down
     root = make_repo(tmp_path / "r", provider="openai", cases=4,
                      config=f"providers:\n  openai: {{base_url: '{url}', retries: 0}}\n")
-    run = evaluate(root, "qa", EvalOptions(no_cache=True, record=False)).runs[0]
+    run = evaluate(open_project(root), "qa", EvalOptions(no_cache=True, record=False)).runs[0]
     assert run.summary["provider_errors"] == 4 and run.summary["outage"]
     assert all(c.provider_error for c in run.cases)
     result = CliRunner().invoke(app, ["-C", str(root), "eval", "qa", "--no-cache"])

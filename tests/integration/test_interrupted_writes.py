@@ -137,7 +137,7 @@ def test_kill_9_during_bump_promote_and_analyze_apply_recovers(deploy_repo, monk
             deploy.canary(project, "support-refund", "2.0.0", "production", 5)
 
         def apply(p):
-            analysis = canary_svc.analyze(p.root, "support-refund", "production", project=p,
+            analysis = canary_svc.analyze(p, "support-refund", "production",
                                           now=time.time() + 3 * 3600, call_log=log)
             canary_svc.apply(p, analysis)
         _run_killed(root, apply, step, delay)

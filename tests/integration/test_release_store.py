@@ -9,7 +9,7 @@ from deploy_support import repo_snapshot
 from conftest import git, git_save, repo_state, run_cli
 from promptctl.errors import ReleaseError, ValidationError
 from promptctl.services import prompts
-from promptctl.services.project import open_project
+from promptctl.services.project import load_version, open_project
 
 
 def edit(root: Path, rel: str, old: str, new: str) -> None:
@@ -54,7 +54,7 @@ def test_partial_change_changes_digest_and_is_released_with_the_prompt(prompt_re
     assert second.digest != first.digest
     committed = git(prompt_repo, "show", "--name-only", "--format=", "HEAD").splitlines()
     assert committed == ["prompts/_partials/policy.j2"]
-    old = prompts.load_version(project, "support-refund", "1.0.0")
+    old = load_version(project, "support-refund", "1.0.0")
     assert old.files["_partials/policy.j2"] == "Never promise refunds.\n"
 
 

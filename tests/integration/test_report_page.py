@@ -43,7 +43,7 @@ def site(deploy_repo):
                            "evals/support-refund/cases.jsonl": CASES})
     git_save(root, "suite")
     for version, model in (("1.0.0", "echo-1"), ("1.1.0", "echo-1"), ("2.0.0", "echo-2")):
-        evaluate(root, f"support-refund@{version}", EvalOptions(model=model))
+        evaluate(open_project(root), f"support-refund@{version}", EvalOptions(model=model))
     project = open_project(root)
     deploy.promote(project, "support-refund", "1.1.0", "production", why="better")
     deploy.promote(project, "support-refund", "1.0.0", "staging", why="first")
@@ -64,7 +64,7 @@ def site(deploy_repo):
 
 def test_page_content_and_escaping(site, tmp_path):
     out = tmp_path / "report.html"
-    context = report_page(site, out)
+    context = report_page(open_project(site), out)
     page = out.read_text()
     assert [p.name for p in context["prompts"]] == ["support-refund", "triage"]
     production = re.search(r'<h3 id="env-production">.*?</table>', page, re.S).group(0)
@@ -99,10 +99,10 @@ def test_page_content_and_escaping(site, tmp_path):
 
 
 def test_one_env_and_bad_env(site, tmp_path):
-    context = report_page(site, tmp_path / "r.html", env="staging")
+    context = report_page(open_project(site), tmp_path / "r.html", env="staging")
     assert list(context["envs"]) == ["staging"]
     with pytest.raises(NotFoundError, match="no environment 'prod'"):
-        report_page(site, tmp_path / "r.html", env="prod")
+        report_page(open_project(site), tmp_path / "r.html", env="prod")
     result = run_cli("report", "--env", "prod", "-o", str(tmp_path / "x.html"), cwd=site)
     assert result.returncode == 2 and "--env" in result.stderr
     assert not (tmp_path / "x.html").exists()
@@ -159,9 +159,9 @@ def test_report_fits_desktop_and_phone_and_labels_never_collide(site, tmp_path, 
         pytest.skip("no chromium (.ci/run installs Debian's chromium package)")
     # version changes close together in time: the labels that used to overlap
     for ref in ("support-refund@1.0.0", "support-refund@1.1.0", "support-refund@1.0.0"):
-        evaluate(site, ref, EvalOptions(model="a-long-model-name-2024-07-18"))
+        evaluate(open_project(site), ref, EvalOptions(model="a-long-model-name-2024-07-18"))
     out = tmp_path / "report.html"
-    report_page(site, out)
+    report_page(open_project(site), out)
     facts = layout_facts(browser, out, width, tmp_path, ARTIFACTS / f"report-{width}.png")
     assert facts["viewport"] == width
     assert facts["scrollWidth"] <= width, facts
@@ -180,5 +180,5 @@ def test_the_latest_change_lists_tool_changes(tmp_path):
     prompt.write_text(text[:text.index("  - name: refund")] + text[text.index("tool_choice:"):])
     release(root, "agent", "1.1.0")       # the page shows releases, never the working tree
     page = tmp_path / "page.html"
-    report_page(root, page)
+    report_page(open_project(root), page)
     assert "<li>tool &#39;refund&#39; removed</li>" in page.read_text()

@@ -29,7 +29,7 @@ def test_registry_track_feeds_the_controller(deploy_repo, tmp_path):
         except TimeoutError:
             pass
     assert logger.flush() and logger.stats.written == 400
-    analysis = svc.analyze(deploy_repo, "support-refund", "production", call_log=log,
+    analysis = svc.analyze(open_project(deploy_repo), "support-refund", "production", call_log=log,
                            now=time.time() + 600)
     obs = analysis.observations
     assert obs.stable.calls + obs.canary.calls == 400

@@ -6,7 +6,7 @@ from conftest import build_file_tree, git, git_save, run_cli
 from promptctl.runtime.registry import Registry
 from promptctl.services import deploy, prompts
 from promptctl.services.evaluate import EvalOptions, evaluate
-from promptctl.services.project import open_project
+from promptctl.services.project import load_version, open_project
 from promptctl.services.scaffold import init
 
 
@@ -34,7 +34,7 @@ def test_release_promote_and_serve_from_a_subfolder(tmp_path):
         "llm/prompts/support-reply/system.j2"]
     assert "M src/app.py" in git(root, "status", "--porcelain")   # app code left alone
     assert prompts.verify(project).findings == []
-    assert prompts.load_version(project, "support-reply", "1.0.0").digest == first.digest
+    assert load_version(project, "support-reply", "1.0.0").digest == first.digest
 
     deploy.promote(project, "support-reply", "1.1.0", "production", why="go")
     assert git(root, "show", "--name-only", "--format=", "HEAD").splitlines() == ["llm/release.yaml"]
@@ -49,7 +49,7 @@ def test_changed_since_sees_paths_relative_to_the_prompt_repo(tmp_path):
     base = git(root, "rev-parse", "HEAD")
     system = root / "llm/prompts/support-reply/system.j2"
     system.write_text(system.read_text() + "Be brief.\n")
-    report = evaluate(root / "llm", None, EvalOptions(changed_since=base, provider="echo"))
+    report = evaluate(open_project(root / "llm"), None, EvalOptions(changed_since=base, provider="echo"))
     assert [run.prompt for run in report.runs] == ["support-reply"]
 
 

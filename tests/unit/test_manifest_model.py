@@ -7,6 +7,7 @@ from importlib.resources import files
 import pytest
 
 from promptctl import manifest as mf
+from promptctl import manifest_edits as edits
 from promptctl.errors import ManifestError, ValidationError
 
 SPEC_EXAMPLE = """\
@@ -65,7 +66,7 @@ def test_invalid_manifests_name_file_line_and_field(body, field, words):
 
 
 def test_promote_sets_active_and_clears_a_canary_of_that_version():
-    m, change = mf.promote(example(), "production", "support-refund", "2.1.0")
+    m, change = edits.promote(example(), "production", "support-refund", "2.1.0")
     entry = m.entry("production", "support-refund")
     assert (entry.active, entry.canary) == ("2.1.0", None)
     assert entry.model == "gpt-4o-2024-08-06" and "enterprise" in entry.segments
@@ -74,24 +75,24 @@ def test_promote_sets_active_and_clears_a_canary_of_that_version():
 
 
 def test_promote_of_another_version_keeps_the_running_canary():
-    m, _ = mf.promote(example(), "production", "support-refund", "1.9.0")
+    m, _ = edits.promote(example(), "production", "support-refund", "1.9.0")
     assert m.entry("production", "support-refund").canary.version == "2.1.0"
 
 
 def test_promote_to_a_segment_needs_a_default_entry():
-    m, change = mf.promote(example(), "production", "support-refund", "1.5.0", segment="enterprise")
+    m, change = edits.promote(example(), "production", "support-refund", "1.5.0", segment="enterprise")
     assert m.entry("production", "support-refund").segments["enterprise"].active == "1.5.0"
     assert change.summary() == "promote support-refund 1.5.0 to production/enterprise"
     with pytest.raises(ManifestError, match="no default version"):
-        mf.promote(example(), "production", "triage", "1.0.0", segment="enterprise")
+        edits.promote(example(), "production", "triage", "1.0.0", segment="enterprise")
 
 
 def test_reweight_keeps_started_and_salt_new_version_restarts():
-    m, change = mf.canary(example(), "production", "support-refund", "2.1.0", 50, now=T1)
+    m, change = edits.canary(example(), "production", "support-refund", "2.1.0", 50, now=T1)
     c = m.entry("production", "support-refund").canary
     assert (c.weight, c.started) == (50, T0)
     assert change.summary() == "canary support-refund 2.1.0 at 50% in production"
-    m, _ = mf.canary(example(), "production", "support-refund", "2.2.0", 2.5, now=T1)
+    m, _ = edits.canary(example(), "production", "support-refund", "2.2.0", 2.5, now=T1)
     c = m.entry("production", "support-refund").canary
     assert (c.version, c.weight, c.started) == ("2.2.0", 2.5, T1)
 
@@ -99,33 +100,33 @@ def test_reweight_keeps_started_and_salt_new_version_restarts():
 @pytest.mark.parametrize("weight", [-1, 100.5, 1.234])
 def test_canary_weight_out_of_range_is_refused(weight):
     with pytest.raises(ManifestError, match="weight"):
-        mf.canary(example(), "production", "support-refund", "2.1.0", weight)
+        edits.canary(example(), "production", "support-refund", "2.1.0", weight)
 
 
 def test_weight_zero_stops_and_keeps_the_record():
-    m, change = mf.canary(example(), "production", "support-refund", "2.1.0", 0, now=T1)
+    m, change = edits.canary(example(), "production", "support-refund", "2.1.0", 0, now=T1)
     c = m.entry("production", "support-refund").canary
     assert (c.version, c.weight, c.started, c.stopped) == ("2.1.0", 0, T0, T1)
     assert not c.running and change.action == "stop"
     with pytest.raises(ManifestError, match="no running canary"):
-        mf.canary(m, "production", "support-refund", "2.1.0", 0)
+        edits.canary(m, "production", "support-refund", "2.1.0", 0)
     with pytest.raises(ManifestError, match="is 2.1.0, not 9.9.9"):
-        mf.canary(example(), "production", "support-refund", "9.9.9", 0)
+        edits.canary(example(), "production", "support-refund", "9.9.9", 0)
 
 
 def test_canary_needs_an_active_version_and_a_different_one():
     with pytest.raises(ManifestError, match="no active version"):
-        mf.canary(example(), "production", "triage", "1.0.0", 5)
+        edits.canary(example(), "production", "triage", "1.0.0", 5)
     with pytest.raises(ManifestError, match="already active"):
-        mf.canary(example(), "production", "support-refund", "2.0.0", 5)
+        edits.canary(example(), "production", "support-refund", "2.0.0", 5)
 
 
 def test_rollback_stops_a_running_canary_first_then_restores_a_version():
-    m, change = mf.rollback(example(), "production", "support-refund", now=T1)
+    m, change = edits.rollback(example(), "production", "support-refund", now=T1)
     assert change.action == "stop" and m.entry("production", "support-refund").active == "2.0.0"
     with pytest.raises(ManifestError, match="--to"):
-        mf.rollback(m, "production", "support-refund")
-    m, change = mf.rollback(m, "production", "support-refund", to="1.9.0")
+        edits.rollback(m, "production", "support-refund")
+    m, change = edits.rollback(m, "production", "support-refund", to="1.9.0")
     assert m.entry("production", "support-refund").active == "1.9.0"
     assert change.summary() == "rollback support-refund to 1.9.0 in production"
     assert "Promptctl-Previous: 2.0.0" in change.trailers()
@@ -168,11 +169,11 @@ environments:
       segments:
         enterprise: {active: 1.4.0, analysis: {min_calls: 7}}
 """)
-    m, _ = mf.canary(m, "production", "support-refund", "2.1.0", 5, now=T0)
-    m, _ = mf.stop(m, "production", "support-refund", now=T1)
-    m, _ = mf.promote(m, "production", "support-refund", "2.1.0")
-    m, _ = mf.rollback(m, "production", "support-refund", to="2.0.0")
-    m, _ = mf.promote(m, "production", "support-refund", "1.5.0", "enterprise")
+    m, _ = edits.canary(m, "production", "support-refund", "2.1.0", 5, now=T0)
+    m, _ = edits.stop(m, "production", "support-refund", now=T1)
+    m, _ = edits.promote(m, "production", "support-refund", "2.1.0")
+    m, _ = edits.rollback(m, "production", "support-refund", to="2.0.0")
+    m, _ = edits.promote(m, "production", "support-refund", "1.5.0", "enterprise")
     entry = m.entry("production", "support-refund")
     assert entry.analysis == {"min_calls": 50} and entry.model == "gpt-4o-2024-08-06"
     assert entry.segments["enterprise"].analysis == {"min_calls": 7}
@@ -182,5 +183,5 @@ environments:
 def test_a_canary_on_a_segment_without_an_entry_says_which_promote_to_run():
     m = example()
     with pytest.raises(ManifestError) as info:
-        mf.canary(m, "production", "support-refund", "2.1.0", 5, "vip", now=T0)
+        edits.canary(m, "production", "support-refund", "2.1.0", 5, "vip", now=T0)
     assert "--env production --segment vip` first" in info.value.one_line()

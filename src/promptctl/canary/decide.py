@@ -9,7 +9,7 @@ Prometheus readers); nothing here touches disk, network or the clock.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Mapping, Sequence
 
@@ -316,8 +316,3 @@ def _soak_reason(results: Sequence[MetricResult], obs: Observations, elapsed: fl
     if compared:
         return text + f"; compared with {obs.stable.calls} stable calls: {', '.join(compared)} passed"
     return text + "; no comparison possible"
-
-
-def with_metrics(policy: Policy, *metrics: MetricPolicy) -> Policy:
-    """A copy of `policy` with exactly these metrics (handy for tests and services)."""
-    return replace(policy, metrics=tuple(metrics))

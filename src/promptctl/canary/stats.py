@@ -59,10 +59,6 @@ class Interval:
     low: float
     high: float
 
-    @property
-    def radius(self) -> float:
-        return (self.high - self.low) / 2
-
 
 def rho_squared(alpha: float, n_star: float) -> float:
     """Tuning that makes the sequence tightest around `n_star` observations."""

@@ -1,9 +1,7 @@
 """`promptctl canary analyze` and `promptctl canary watch`: the controller's commands.
 
-They join the `canary` group the deploy commands define (`cli.deploy.canary_app`),
-so `promptctl canary NAME VERSION --weight W` and `promptctl canary analyze NAME`
-live side by side. Without the deploy commands nothing is registered here; the
-functions stay importable for `register(group)`.
+They sit beside `canary start` (in `cli.deploy`) in the `canary` group, whose unknown
+first word falls through to `start`: `promptctl canary NAME VERSION --weight W`.
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ from typing import Optional
 
 import typer
 
-from . import command, state
+from .common import state
 from .complete import environments, prompt_names
 
 
@@ -110,14 +108,14 @@ def analyze_command(
     from ..services import canary as svc
     from ..services.project import open_project
     project = open_project(state().directory)
-    analysis = svc.analyze(project.root, name, env, segment, call_log=call_log, project=project)
+    analysis = svc.analyze(project, name, env, segment, call_log=call_log)
     typer.echo(json.dumps(as_json(analysis), indent=2) if json_out else render(analysis))
     if apply:
-        from ..errors import MetricSourceError, PublishError
+        from ..errors import PublishError, WebhookError
         try:
             change = svc.apply(project, analysis, webhook=webhook)
-        except (MetricSourceError, PublishError) as exc:   # failed after the commit: report both
-            change = getattr(exc, "change", None)
+        except (WebhookError, PublishError) as exc:   # failed after the commit: report both
+            change = exc.change
             if change is not None and not json_out:
                 typer.echo(f"applied: {change.summary()}")
             raise
@@ -148,8 +146,10 @@ def watch_command(
         from ..errors import UsageError
         raise UsageError(f"{interval!r} must be longer than 0", field="--interval",
                          fix="for example 30s or 5m")
+    from ..services.project import open_project
+    project = open_project(state().directory)
     try:
-        for event in svc.watch_events(state().directory, env=env, interval=seconds,
+        for event in svc.watch_events(project, env=env, interval=seconds,
                                       apply_decisions=not dry_run, webhook=webhook,
                                       call_log=call_log, iterations=1 if once else iterations):
             typer.echo(watch_line(event, interval))
@@ -172,16 +172,3 @@ def watch_line(event, interval: str) -> str:
     if event.error:
         return f"{stamp} publish {event.env} failed again: {event.error}"
     return f"{stamp} published {event.env} (retried)"
-
-
-def register(group: typer.Typer) -> None:
-    command(group, "analyze")(analyze_command)
-    command(group, "watch")(watch_command)
-
-
-def _attach() -> None:
-    from .deploy import canary_app
-    register(canary_app)
-
-
-_attach()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import PromptctlError, ProviderError, UsageError
-from ..providers.base import Provider, Request, Response
+from ..providers.base import Provider, Request, Response, SyncProvider
 from ..redaction import redactor
 from . import scorers as scoring
 from .cache import ResponseCache, cache_key
@@ -86,9 +86,6 @@ class _Runner:
         return Request.of(plan.model, plan.render(case.inputs), plan.params, tools=tools,
                           tool_choice=plan.tool_choice, output=plan.output, name=plan.name)
 
-    def key(self, request: Request, sample: int) -> str:
-        return cache_key(self.plan.provider.settings, request, sample if self.plan.repeat > 1 else 0)
-
     def blank(self, case: Case, sample: int, index: int) -> CaseResult:
         return CaseResult(id=case.id, sample=sample, inputs=case.inputs, expected=case.expected,
                           tags=list(case.tags), output=None, error=None, index=index)
@@ -129,8 +126,8 @@ class _Runner:
 
     # ------------------------------------------------------------ synchronous path
 
-    def run_sync(self) -> CaseList:
-        complete = self.plan.provider.complete_sync  # type: ignore[attr-defined]
+    def run_sync(self, provider: SyncProvider) -> CaseList:
+        complete = provider.complete_sync
         out = CaseList()
         for case, sample, index in self.jobs():
             result = self.blank(case, sample, index)
@@ -247,8 +244,8 @@ def run(plan: Plan) -> CaseList:
     """Run every case (× repeat) and return results in dataset order."""
     runner = _Runner(plan)
     try:
-        if getattr(plan.provider, "synchronous", False) and not runner.judged:
-            return runner.run_sync()
+        if isinstance(plan.provider, SyncProvider) and not runner.judged:
+            return runner.run_sync(plan.provider)
         return asyncio.run(runner.run_async())
     finally:
         if plan.cache is not None:

@@ -42,10 +42,6 @@ def failing_count(run) -> int:
     return sum(1 for c in light_cases(run.cases) if not c.passed)
 
 
-def worst_cases(run, limit: int = 5) -> list:
-    return failing_cases(run, limit)
-
-
 def cut_note(shown: int, total: int) -> str:
     """Said under a list that was cut, so a reader knows there is more."""
     return f"(showing {shown} of {total})" if total > shown else ""

@@ -452,8 +452,8 @@ def build(metric, ctx: Context) -> Callable[[Observation], Score]:
     try:
         return factory(metric.params, ctx)
     except PromptctlError as exc:
-        exc.field = f"{metric.name}.{exc.field}" if exc.field else metric.name
-        raise
+        field = f"{metric.name}.{exc.field}" if exc.field else metric.name
+        raise exc.reworded(field=field) from exc
 
 
 JUDGE_TEMPLATE = """You are grading an AI assistant's answer against a rubric.

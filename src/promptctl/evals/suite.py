@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..errors import Problem, ValidationError
 from ..files import key_lines, parse_model
+from ..model import StrictModel
 
 SUITE_FILE = "suite.yaml"
 GATE_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*(>=|<=|>|<|==)\s*(-?[0-9.]+)\s*$")
@@ -16,11 +17,7 @@ BUILTIN_METRICS = ("error_rate", "pass_rate")
 LOWER_IS_BETTER = {"refusal", "length_chars", "error_rate"}
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class MetricSpec(_Strict):
+class MetricSpec(StrictModel):
     """One scorer applied to every case. Keys other than the fixed ones are scorer params."""
 
     name: str = ""
@@ -49,7 +46,7 @@ class MetricSpec(_Strict):
         return kept
 
 
-class Gate(_Strict):
+class Gate(StrictModel):
     metric: str
     op: Literal[">=", "<=", ">", "<", "=="]
     value: float
@@ -64,19 +61,19 @@ class Gate(_Strict):
                 "==": observed == self.value}[self.op]
 
 
-class BaselinePolicy(_Strict):
+class BaselinePolicy(StrictModel):
     tolerance: float = Field(0.02, ge=0, le=1)   # drops at or below this never count
     alpha: float = Field(0.05, gt=0, lt=1)       # significance level of the paired test
     resamples: int = Field(2000, ge=100)
 
 
-class JudgeSpec(_Strict):
+class JudgeSpec(StrictModel):
     provider: str | None = None
     model: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class Suite(_Strict):
+class Suite(StrictModel):
     dataset: str | list[str]
     provider: str | None = None
     model: str | None = None

@@ -13,7 +13,7 @@ import json
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from ..errors import ProviderError, UsageError
 
@@ -90,12 +90,23 @@ class ProviderSettings:
         return f"{identity}|{self.source_digest}" if self.source_digest else identity
 
 
+@runtime_checkable
 class Provider(Protocol):
+    """A model endpoint the eval engine calls: one request in, one response out."""
+
     settings: ProviderSettings
 
     async def complete(self, request: Request) -> Response: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class SyncProvider(Provider, Protocol):
+    """A provider that answers without I/O: the engine calls `complete_sync` in a plain loop
+    (no event loop per case) when no judge needs the async path."""
+
+    def complete_sync(self, request: Request) -> Response: ...
 
 
 class RateLimiter:

@@ -6,8 +6,7 @@ from .base import ProviderSettings, Request, Response
 
 
 class EchoProvider:
-    # The engine calls `complete_sync` directly, so echo runs need no event loop per case.
-    synchronous = True
+    """A SyncProvider: the engine calls `complete_sync` directly, no event loop per case."""
 
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings

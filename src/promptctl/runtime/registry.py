@@ -448,7 +448,7 @@ class Registry(refresh.Refreshing):
         variant = STABLE
         bucket = threshold = None
         if route.canary is not None:
-            bucket, threshold = _bucket(route, key), route.limit
+            bucket, threshold = routing.draw(route.salt, key), route.limit
             if bucket < threshold:
                 version, variant = route.canary, CANARY
         return ResolvedPrompt(version, variant, route.model_pin or version.model, self.env,
@@ -528,13 +528,6 @@ class Registry(refresh.Refreshing):
         if compiled is None:
             raise NotFoundError(f"{name}: the registry could not load and no fallback is given for it")
         return ResolvedPrompt(None, FALLBACK, None, self.env, segment, key, name=name, compiled=compiled)
-
-
-def _bucket(route: _Route, key: Any) -> int:
-    """The key's routing bucket; a call without a key draws a fresh one."""
-    if key is None:
-        return routing._random.randrange(routing.BUCKETS)
-    return routing.bucket(route.salt, str(key))
 
 
 class _Lazy:

@@ -29,13 +29,13 @@ def threshold(weight: float) -> int:
     return int(round(weight * 100))
 
 
-def in_canary(salt: str, key: object | None, weight: float) -> bool:
-    """Whether this call goes to the canary; no key means a fresh coin per call."""
-    limit = threshold(weight)
-    if limit <= 0:
-        return False
-    if limit >= BUCKETS:
-        return True
+def draw(salt: str, key: object | None) -> int:
+    """The call's bucket: the key's own, or a fresh one per call when there is no key."""
     if key is None:
-        return _random.randrange(BUCKETS) < limit
-    return bucket(salt, str(key)) < limit
+        return _random.randrange(BUCKETS)
+    return bucket(salt, str(key))
+
+
+def in_canary(salt: str, key: object | None, weight: float) -> bool:
+    """Whether this call goes to the canary (the registry's rule: draw() < threshold)."""
+    return draw(salt, key) < threshold(weight)

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 
 from ..runtime.calllog import ENV_VAR, default_log_path
@@ -33,8 +32,11 @@ from ..canary.decide import (
     parse_policy,
 )
 from ..canary.sources import PrometheusSource, Selection, read_call_log
-from ..errors import MetricSourceError, NotFoundError, PromptctlError, UsageError
+from ..errors import MetricSourceError, NotFoundError, PromptctlError, UsageError, WebhookError
 from .project import Project, open_project
+
+if TYPE_CHECKING:
+    from ..manifest import Target
 
 
 @dataclass(frozen=True)
@@ -75,27 +77,25 @@ def _timestamp(value: Any) -> float | None:
 
 
 def _read_manifest(project: Project) -> dict:
+    """release.yaml's environments, through the one reader the deploy commands use (a broken
+    manifest is a file:line: field error, exit 2)."""
     path = project.path(project.config.manifest)
     if not path.exists():
         raise NotFoundError(f"no {project.config.manifest}", file=str(path),
                             fix="promote a version first")
-    from ..files import load_yaml
-    from ..manifest import parse_manifest
+    from .deploy import read_manifest
 
-    text = path.read_text(encoding="utf-8")
-    parse_manifest(text, project.config.manifest)   # a broken manifest: file:line: field, exit 2
-    data = load_yaml(text, project.config.manifest) or {}
-    return data.get("environments") or {}
+    return read_manifest(project).environments
 
 
-def _target(name: str, env: str, segment: str | None, entry: dict) -> CanaryTarget | None:
-    canary = entry.get("canary") or {}
-    if not canary or float(canary.get("weight") or 0) <= 0:
+def _target(name: str, env: str, segment: str | None, entry: Target) -> CanaryTarget | None:
+    canary = entry.canary
+    if canary is None or canary.weight <= 0:
         return None
-    return CanaryTarget(name=name, env=env, segment=segment, stable=str(entry["active"]),
-                        version=str(canary["version"]), weight=float(canary["weight"]),
-                        started=_timestamp(canary.get("started")) or 0.0,
-                        overrides=dict(entry.get("analysis") or {}))
+    return CanaryTarget(name=name, env=env, segment=segment, stable=entry.active,
+                        version=canary.version, weight=float(canary.weight),
+                        started=_timestamp(canary.started) or 0.0,
+                        overrides=dict(entry.analysis or {}))
 
 
 def running_canaries(project: Project, env: str | None = None) -> list[CanaryTarget]:
@@ -107,8 +107,8 @@ def running_canaries(project: Project, env: str | None = None) -> list[CanaryTar
     for env_name, prompts in envs.items():
         if env is not None and env_name != env:
             continue
-        for name, entry in (prompts or {}).items():
-            for segment, target in [(None, entry), *(entry.get("segments") or {}).items()]:
+        for name, entry in prompts.items():
+            for segment, target in [(None, entry), *entry.segments.items()]:
                 found = _target(name, env_name, segment, target)
                 if found is not None:
                     out.append(found)
@@ -124,12 +124,12 @@ def _check_env(project: Project, envs: dict, env: str) -> None:
 def find_canary(project: Project, name: str, env: str, segment: str | None = None) -> CanaryTarget:
     envs = _read_manifest(project)
     _check_env(project, envs, env)
-    entry = (envs.get(env) or {}).get(name)
+    entry = envs[env].get(name)
     where = env + (f"/{segment}" if segment else "")
     if entry is None:
         raise NotFoundError(f"{name} is not deployed in {where}", fix="see `promptctl status`")
     if segment is not None:
-        entry = (entry.get("segments") or {}).get(segment)
+        entry = entry.segments.get(segment)
         if entry is None:
             raise NotFoundError(f"{name} has no segment {segment} in {env}")
     target = _target(name, env, segment, entry)
@@ -142,22 +142,19 @@ def find_canary(project: Project, name: str, env: str, segment: str | None = Non
 def step_started(project: Project, target: CanaryTarget) -> float:
     """When the current weight was set: the last manifest commit that set this canary's
     weight (from the deploy commits' trailers), else the canary's `started`."""
-    rel = project.config.manifest
+    from ..store import file_log   # GitPython only when the log must be read
+
     try:
-        out = subprocess.run(["git", "log", "--format=%ct%x1f%B%x1e", "--", rel],
-                             cwd=project.root, capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
+        log = file_log(project.store, project.config.manifest)
+    except PromptctlError:      # no commits yet, or git missing: the manifest's own date
         return target.started
     want = {"Promptctl-Action": "canary", "Promptctl-Prompt": target.name,
             "Promptctl-Env": target.env, "Promptctl-Version": target.version}
-    for record in out.stdout.split("\x1e"):
-        if "\x1f" not in record:
-            continue
-        stamp, body = record.strip().split("\x1f", 1)
-        trailers = dict(line.split(": ", 1) for line in body.splitlines() if ": " in line)
+    for row in log:
+        trailers = row["trailers"]
         if all(trailers.get(k) == v for k, v in want.items()) and \
                 trailers.get("Promptctl-Segment") == target.segment:
-            return max(float(stamp), target.started)
+            return max(float(row["committed"]), target.started)
     return target.started
 
 
@@ -215,11 +212,10 @@ class _Reader:
             for name in extra))
 
 
-def analyze(root: Path | str, name: str, env: str, segment: str | None = None, *,
+def analyze(project: Project, name: str, env: str, segment: str | None = None, *,
             now: float | None = None, call_log: Path | None = None,
-            source_errors: int = 0, project: Project | None = None) -> Analysis:
+            source_errors: int = 0) -> Analysis:
     """The controller's verdict on one running canary; reads only, never writes."""
-    project = project or open_project(root)
     target = find_canary(project, name, env, segment)
     return analyze_target(project, target, now if now is not None else time.time(), call_log,
                     source_errors)
@@ -258,9 +254,8 @@ def _policy(project: Project, target: CanaryTarget, raw: dict) -> Policy:
     except UsageError as exc:
         entry = f"environments.{target.env}.{target.name}" + (
             f".segments.{target.segment}" if target.segment else "")
-        exc.file = exc.file or project.config.manifest
-        exc.field = f"{entry}.analysis" + (exc.field or "").removeprefix("canary")
-        raise
+        field = f"{entry}.analysis" + (exc.field or "").removeprefix("canary")
+        raise exc.reworded(file=exc.file or project.config.manifest, field=field) from exc
 
 
 def webhook_url(project: Project, override: str | None = None) -> str | None:
@@ -297,7 +292,7 @@ def notify(url: str, body: dict, *, timeout: float = 10.0) -> None:
     except httpx.HTTPError as exc:
         safe = redact_url(url)
         detail = redact_url(str(exc).replace(url, safe))
-        raise MetricSourceError(f"webhook {safe} failed: {detail}") from None
+        raise WebhookError(f"webhook {safe} failed: {detail}") from None
 
 
 _SECRET_SEGMENT = re.compile(r"^(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9_-]{16,}$")
@@ -347,11 +342,11 @@ def apply(project: Project, analysis: Analysis, *, webhook: str | None = None) -
     if url:
         try:
             notify(url, event(analysis))
-        except MetricSourceError as exc:
+        except WebhookError as exc:
             # The manifest change is committed already: say so, so nobody re-applies by hand.
-            exc.change = change
-            exc.fix = f"{change.summary()} was applied and committed; only the notification failed"
-            raise
+            raise exc.reworded(change=change, fix=f"{change.summary()} was applied and "
+                                                  f"committed; only the notification failed"
+                               ) from exc
     if published is not None:
         raise published
     return change
@@ -371,7 +366,7 @@ class WatchEvent:
     error: str | None = None
 
 
-def watch_events(root: Path | str, *, env: str | None = None, interval: float = 60.0,
+def watch_events(project: Project, *, env: str | None = None, interval: float = 60.0,
                  apply_decisions: bool = True, webhook: str | None = None,
                  call_log: Path | None = None, iterations: int | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> Iterator[WatchEvent]:
@@ -381,12 +376,13 @@ def watch_events(root: Path | str, *, env: str | None = None, interval: float = 
     from ..errors import PublishError
     from .publish import publish
 
-    webhook_url(open_project(root), webhook)   # a bad URL stops the loop before it starts
+    root = project.root
+    webhook_url(project, webhook)   # a bad URL stops the loop before it starts
     failures: dict[tuple, int] = {}
     unpublished: dict[str, str] = {}           # env -> the last publish error
     done = 0
     while iterations is None or done < iterations:
-        project = open_project(root)
+        project = open_project(root)   # each pass sees the manifest and settings as they are now
         for stale in sorted(unpublished):
             try:
                 publish(project, stale)
@@ -423,8 +419,8 @@ def watch_events(root: Path | str, *, env: str | None = None, interval: float = 
                            fix=f"fix the target, then `promptctl publish --env {first}`")
 
 
-def watch(root: Path | str, **options: Any) -> Iterator[Analysis]:
+def watch(project: Project, **options: Any) -> Iterator[Analysis]:
     """The analyses of `watch_events` alone."""
-    for event in watch_events(root, **options):
+    for event in watch_events(project, **options):
         if event.analysis is not None and event.kind == "analysis":
             yield event.analysis

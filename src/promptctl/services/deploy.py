@@ -16,9 +16,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import manifest as mf
+from .. import manifest_edits as edits
 from ..errors import CheckFailed, ManifestError, NotFoundError, Problem, PromptctlError, ReleaseError
-from ..manifest import Change, Manifest, dump_manifest, parse_manifest
-from ..model import PromptContent, Release
+from ..manifest import Manifest, dump_manifest, parse_manifest
+from ..manifest_edits import Change
+from ..manifest_io import write_atomic
+from ..model import ENV_NAME_RULE, PromptContent, Release
 from .project import Project, load_release, preload_releases
 
 EMPTY = "environments: {}\n"
@@ -36,7 +39,7 @@ def promote(project: Project, name: str, version: str, env: str, *, segment: str
     def edit(manifest: Manifest) -> tuple[Manifest, Change]:
         declared_env(project, manifest, env, create_env)
         check_pins(manifest, name, version, content.digest)
-        return mf.promote(manifest, env, name, version, segment, digest=content.digest)
+        return edits.promote(manifest, env, name, version, segment, digest=content.digest)
     return _published(project, env, _edit(project, edit, why))
 
 
@@ -48,7 +51,7 @@ def declared_env(project: Project, manifest: Manifest, env: str, create: bool = 
     release.yaml has (`prod` for `production`), and otherwise created with a notice."""
     if not re.fullmatch(mf.ENV_RE, env):
         raise ManifestError(f"environment name {env!r} is not valid", field="--env",
-                            fix="use lowercase letters, digits, '-', '_', '.'")
+                            fix=f"use {ENV_NAME_RULE}")
     listed = list(project.config.environments)
     known = [*listed, *[e for e in manifest.environments if e not in listed]]
     if env in known or create:
@@ -92,7 +95,7 @@ def canary(project: Project, name: str, version: str, env: str, weight: float, *
         declared_env(project, manifest, env)
         if digest is not None:
             check_pins(manifest, name, version, digest)
-        return mf.canary(manifest, env, name, version, weight, segment, digest=digest,
+        return edits.canary(manifest, env, name, version, weight, segment, digest=digest,
                          restart=restart)
     return _published(project, env, _edit(project, edit, why))
 
@@ -128,7 +131,7 @@ def rollback(project: Project, name: str, env: str, *, segment: str | None = Non
                                                current.canary and current.canary.running):
             digest = _released(project, name, target_version).digest
             check_pins(manifest, name, target_version, digest)
-        return mf.rollback(manifest, env, name, segment, to=target_version, digest=digest)
+        return edits.rollback(manifest, env, name, segment, to=target_version, digest=digest)
     return _published(project, env, _edit(project, edit, why))
 
 
@@ -141,7 +144,7 @@ def _published(project: Project, env: str, change: Change) -> Change:
     try:
         after_commit(project, env)
     except PublishError as exc:
-        raise attach(change, env, exc) from None
+        raise attach(change, env, exc) from exc
     return change
 
 
@@ -155,16 +158,16 @@ def _edit(project: Project, edit: Callable[[Manifest], tuple[Manifest, Change]],
     with recovery.exclusive(project):
         _check_writable(project, rel)
         old_text = project.working.read(rel)    # None when missing; not UTF-8 is a finding
-        new, change = edit(parse_manifest(old_text or EMPTY, rel))
+        new, change = edit(manifest_of(project, old_text or EMPTY))
         if change.noop:
             return change
         text = _header(old_text) + dump_manifest(new)
-        parse_manifest(text, rel)     # never write what we could not read back
+        manifest_of(project, text)     # never write what we could not read back
         message = commit_message(change, why)
         with recovery.journaled(project, {"op": "manifest", "path": rel, "head": store.head(),
                                           "subject": message.splitlines()[0]}):
             crash_point("manifest:journaled")
-            mf.write_atomic(path, text)
+            write_atomic(path, text)
             crash_point("manifest:written")
             try:
                 store.commit_paths([rel], message)
@@ -204,7 +207,7 @@ def _restore(project: Project, path: Path, rel: str, old_text: str | None) -> No
     if old_text is None:
         path.unlink(missing_ok=True)
     else:
-        mf.write_atomic(path, old_text)
+        write_atomic(path, old_text)
     try:
         project.store.run_git("reset", "-q", "--", rel)
     except PromptctlError:
@@ -352,8 +355,21 @@ def _status_rows(manifest: Manifest, history) -> dict:
 
 
 def read_manifest(project: Project) -> Manifest:
+    """The working release.yaml (an empty one when missing), parsed once per text."""
+    return manifest_of(project, project.working.read(project.config.manifest) or EMPTY)
+
+
+def manifest_of(project: Project, text: str) -> Manifest:
+    """`text` as release.yaml; a command that reads the same text again (analyze, then the
+    edit that applies its decision) reuses the model. Only the latest text is kept, so a
+    long `canary watch` does not pile up manifests."""
     rel = project.config.manifest
-    return parse_manifest(project.working.read(rel) or EMPTY, rel)
+    cached = project.loaded.get(("manifest", rel))
+    if cached is not None and cached[0] == text:
+        return cached[1]
+    manifest = parse_manifest(text, rel)
+    project.loaded[("manifest", rel)] = (text, manifest)
+    return manifest
 
 
 # ---------------------------------------------------------------- bundle and verify
@@ -389,7 +405,7 @@ def _bundle(project: Project, env: str, output: Path) -> dict[str, Any]:
     created = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     data = bundle_data(env, manifest, commit, created, contents, project.config.prompts_dir)
     output.parent.mkdir(parents=True, exist_ok=True)
-    mf.write_atomic(output, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    write_atomic(output, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     return data
 
 

@@ -13,12 +13,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import NotFoundError, UsageError
 from .evaluate import HISTORY_FILE, EvalOptions, load_suite, state_path
-from .project import Project, load_version, open_project
+from .project import Project, load_version
 
 ERRORS, REGRESSED, GATE_FAILED = "provider errors", "regressed", "gate failed"
 NO_BASELINE, STABLE, ACCEPTED = "no baseline", "stable", "accepted"
@@ -152,11 +151,10 @@ def parse_since(text: str | None) -> str | None:
 
 # ---------------------------------------------------------------- the run
 
-def drift(directory: Path | str, options: DriftOptions) -> DriftReport:
+def drift(project: Project, options: DriftOptions) -> DriftReport:
     """`promptctl drift`: re-run every served version live and compare with its history."""
     from .deploy import read_manifest
 
-    project = open_project(directory)
     since = parse_since(options.since)
     manifest = read_manifest(project)
     if options.env is not None and options.env not in manifest.environments:
@@ -178,7 +176,7 @@ def _check(project: Project, served: Served, suite_file: str, since: str | None,
     from ..evals.attestation import params_digest
     from ..evals.history import History
     from . import drift_baseline
-    from .evaluate import _execute, suite_digest
+    from .evaluate import execute_suite, suite_digest
 
     content = load_version(project, served.name, served.version)
     suite, cases, dataset_digest = load_suite(project, suite_file, set(content.spec.inputs))
@@ -201,7 +199,7 @@ def _check(project: Project, served: Served, suite_file: str, since: str | None,
         eval_options = EvalOptions(model=served.model, provider=options.provider,
                                    concurrency=options.concurrency, no_cache=True,
                                    on_progress=options.on_progress)
-        run = _execute(project, served.name, served.version, content, suite, cases,
+        run = execute_suite(project, served.name, served.version, content, suite, cases,
                        dataset_digest, suite.repeat, eval_options, positions)
         run.suite_digest = need.suite_digest
         if baseline is not None:

@@ -62,11 +62,10 @@ def state_path(project: Project, key: str, default: str) -> Path:
 
 # ---------------------------------------------------------------- eval
 
-def evaluate(directory: Path | str, target: str | None, options: EvalOptions) -> EvalReport:
+def evaluate(project: Project, target: str | None, options: EvalOptions) -> EvalReport:
     """`promptctl eval`: run the suite of one prompt, the changed ones, or all of them."""
     from ..evals.history import History
 
-    project = open_project(directory)
     # A bad `eval:` setting or an unreadable history fails before any (paid) call.
     history_file = state_path(project, "history", HISTORY_FILE)
     if history_file.exists():
@@ -89,8 +88,7 @@ def evaluate(directory: Path | str, target: str | None, options: EvalOptions) ->
         try:
             changed = project.store.changed_paths(options.changed_since)
         except (UsageError, NotFoundError) as exc:
-            exc.field = exc.field or "--changed-since"
-            raise
+            raise exc.reworded(field=exc.field or "--changed-since") from exc
     for name, version in targets:
         suite_file = options.suite or f"{project.config.evals_dir}/{name}/suite.yaml"
         if target is not None:
@@ -176,13 +174,13 @@ def _run_one(project: Project, name: str, version: str | None, content: PromptCo
     if problem:
         raise UsageError(problem, file=suite_file, field="gates",
                          fix="set `repeat:` in the suite or pass --repeat")
-    run = _execute(project, name, _label(project, name, version), content, suite, cases, dataset_digest,
+    run = execute_suite(project, name, _label(project, name, version), content, suite, cases, dataset_digest,
                    repeat, options, positions)
     run.suite_digest = suite_digest(project, suite_file)
     base_version = resolve_baseline(project, name, options.baseline) if options.baseline else None
     if base_version is not None:
         base_content = load_version(project, name, base_version)
-        base = _execute(project, name, base_version, base_content, suite, cases, dataset_digest,
+        base = execute_suite(project, name, base_version, base_content, suite, cases, dataset_digest,
                         repeat, options, positions)
         policy = suite.baseline
         run.comparison = compare(base, run, policy.tolerance, policy.alpha, policy.resamples)
@@ -219,9 +217,11 @@ def load_suite(project: Project, suite_file: str, declared: set[str] | None = No
     return suite, cases, digest
 
 
-def _execute(project: Project, name: str, version: str, content: PromptContent, suite,
-             cases, dataset_digest: str, repeat: int, options: EvalOptions,
-             positions: dict[str, int]):
+def execute_suite(project: Project, name: str, version: str, content: PromptContent, suite,
+                  cases, dataset_digest: str, repeat: int, options: EvalOptions,
+                  positions: dict[str, int]):
+    """Run one version of a prompt on a loaded suite and return its RunResult (not recorded):
+    the step `eval` and `drift` share."""
     from ..evals import engine, scorers
     from ..evals.attestation import params_digest
     from ..evals.cache import ResponseCache
@@ -239,7 +239,7 @@ def _execute(project: Project, name: str, version: str, content: PromptContent, 
             provider = make_provider(settings, project.root)
     except UsageError as exc:
         if options.provider and exc.field == "provider":
-            exc.field = "--provider"
+            raise exc.reworded(field="--provider") from exc
         raise
     judge = None
     if any(m.type == "llm_judge" for m in suite.metrics):
@@ -301,11 +301,10 @@ def _blame(file: str | None, prefix: str | None = None):
     try:
         yield
     except (UsageError, NotFoundError) as exc:
-        if exc.file is None and file is not None:
-            exc.file = file
-            if prefix and exc.field:
-                exc.field = f"{prefix}.{exc.field}"
-        raise
+        if exc.file is not None or file is None:
+            raise
+        field = f"{prefix}.{exc.field}" if prefix and exc.field else exc.field
+        raise exc.reworded(file=file, field=field) from exc
 
 
 def _settings(project: Project, kind: str, suite, options: EvalOptions):
@@ -350,15 +349,14 @@ def resolve_baseline(project: Project, name: str, baseline: str) -> str | None:
     """A version as given, or the version active for `name` in a release.yaml environment;
     None when that environment does not serve `name` yet (a new prompt has no baseline, and
     the CI recipe `--changed-since ... --baseline production` must not fail on it)."""
-    from .project import _looks_like_version
+    from ..versions import looks_like_version
 
     bare = baseline.removeprefix("v")
-    if _looks_like_version(bare) or baseline == WORKING:
+    if looks_like_version(bare) or baseline == WORKING:
         return bare
-    from ..manifest import parse_manifest
+    from .deploy import read_manifest
 
-    text = project.working.read(project.config.manifest) or "environments: {}\n"
-    envs = parse_manifest(text, project.config.manifest).environments
+    envs = read_manifest(project).environments
     if baseline not in envs:
         raise NotFoundError(f"{baseline!r} is neither a version nor an environment",
                             file=project.config.manifest, field="--baseline",
@@ -379,13 +377,12 @@ def _record(project: Project, run) -> None:
 
 # ---------------------------------------------------------------- history, merge, require
 
-def history(directory: Path | str, name: str | None, limit: int = 20) -> list:
+def history(project: Project, name: str | None, limit: int = 20) -> list:
     """`promptctl eval history NAME`: this machine's runs and the attested ones (git notes,
     from any clone), newest first; a run found in both is marked `local+attested`."""
     from ..evals.history import History
     from .evidence import attested_rows
 
-    project = open_project(directory)
     path = state_path(project, "history", HISTORY_FILE)
     local = []
     if path.exists():
@@ -475,14 +472,13 @@ def _check_complete(parts: list) -> None:
                          fix="pass the JSON result of every shard")
 
 
-def require_eval(root: Path | str, name: str, version_digest: str) -> bool:
+def require_eval(project: Project, name: str, version_digest: str) -> bool:
     """True when this machine's history holds a complete passing run of this content digest.
 
     Deploy gates do not use it: `--require-eval` trusts only attestations in git notes
     (services.evidence), which every clone can see."""
     from ..evals.history import History
 
-    project = open_project(root)
     path = state_path(project, "history", HISTORY_FILE)
     if not path.exists():
         return False
@@ -493,5 +489,5 @@ def require_eval(root: Path | str, name: str, version_digest: str) -> bool:
         store.close()
 
 
-__all__ = ["EvalOptions", "EvalReport", "evaluate", "history", "merge", "require_eval",
-           "resolve_baseline"]
+__all__ = ["EvalOptions", "EvalReport", "evaluate", "execute_suite", "history", "merge",
+           "require_eval", "resolve_baseline"]

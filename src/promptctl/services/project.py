@@ -9,6 +9,7 @@ from pathlib import Path
 from ..errors import NotFoundError, ReleaseError
 from ..files import WorkingTree, find_root, load_config, load_prompt, prompt_dir
 from ..model import Config, PromptContent, Release
+from ..versions import is_partial_version, looks_like_version
 
 WORKING = "working"
 
@@ -104,20 +105,16 @@ def load_version(project: Project, name: str, version: str | None) -> PromptCont
         if guess is not None:
             raise NotFoundError(f"prompt {name!r} not found", fix=f"did you mean {guess!r}?")
     guess = _closest_version(bare, [r.version for r in releases])
-    if _looks_like_version(bare) or (guess and _is_partial_version(bare)):
+    if looks_like_version(bare) or (guess and is_partial_version(bare)):
         fix = (f"did you mean {guess}?" if guess else
                project.store.release_fix(name, project.config.notes_ref))
         raise NotFoundError(f"{name} has no release {bare}", fix=fix)
     return load_prompt(project.store.source_at(version), project.config, name)
 
 
-def _is_partial_version(text: str) -> bool:
-    return text.count(".") < 2 and text.replace(".", "").isdigit() and not text.endswith(".")
-
-
 def _closest_version(text: str, versions: list[str]) -> str | None:
     """`1.0` means 1.0.0 to a reader; otherwise the nearest spelling among the releases."""
-    if _is_partial_version(text):
+    if is_partial_version(text):
         padded = ".".join((text.split(".") + ["0", "0"])[:3])
         if padded in versions:
             return padded
@@ -136,6 +133,3 @@ def latest_release(project: Project, name: str) -> Release | None:
     return next((r for r in releases if r.version == top), None)
 
 
-def _looks_like_version(text: str) -> bool:
-    head = text.split("-", 1)[0].split("+", 1)[0]
-    return head.count(".") == 2 and head.replace(".", "").isdigit()

@@ -14,16 +14,10 @@ from ..model import PromptContent, Release
 from ..tags import format_message, format_tag
 from ..versions import BumpKind, next_version, parse_level, sort_versions
 from . import project as _project
-from .project import (WORKING, Project, latest_release, load_release, load_working, open_project,
+from .project import (WORKING, Project, latest_release, load_release, load_working,
                       preload_releases)
 
 DEFAULT_BUNDLE = "release.lock.json"   # where `promptctl bundle` writes without -o
-
-
-def load_version(where: Project | Path | str, name: str, version: str | None) -> PromptContent:
-    """Content of `name` at a version or `working`; `where` is a Project or a folder in one."""
-    proj = where if isinstance(where, Project) else open_project(where)
-    return _project.load_version(proj, name, version)
 
 
 # ---------------------------------------------------------------- check

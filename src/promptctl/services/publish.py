@@ -88,7 +88,7 @@ def _run(project: Project, target: PublishTarget, env: str, bundle: Path) -> Non
 
 
 def _write(project: Project, where: str, env: str, bundle: Path) -> None:
-    from ..manifest import write_atomic
+    from ..manifest_io import write_atomic
 
     dest = Path(where).expanduser()
     dest = dest if dest.is_absolute() else project.root / dest
@@ -123,11 +123,10 @@ def _command(project: Project, target: PublishTarget, env: str, bundle: Path) ->
 
 
 def attach(change, env: str, exc: PublishError) -> PublishError:
-    """The deploy is committed: say so in the error, so nobody re-applies it by hand."""
-    exc.change = change
-    exc.fix = (f"{change.summary()} is committed; fix the target, then "
-               f"`promptctl publish --env {env}`")
-    return exc
+    """The same failure, saying the deploy is committed, so nobody re-applies it by hand;
+    raise it `from exc`."""
+    return exc.reworded(change=change, fix=f"{change.summary()} is committed; fix the target, "
+                                           f"then `promptctl publish --env {env}`")
 
 
 __all__ = ["PublishReport", "after_commit", "attach", "bundle_path", "publish", "targets"]

@@ -69,7 +69,7 @@ def _evaluate_and_deploy(project, stable: str, candidate: str) -> Iterator[tuple
     from .evaluate import EvalOptions, evaluate
 
     for version in (stable, candidate):
-        run = evaluate(project.root, f"{DEMO_PROMPT}@{version}", EvalOptions()).runs[0]
+        run = evaluate(project, f"{DEMO_PROMPT}@{version}", EvalOptions()).runs[0]
         scores = ", ".join(f"{k}={v['mean']:.2f}" for k, v in run.summary.get("metrics", {}).items())
         yield "eval", f"{DEMO_PROMPT}@{version}: {'gates pass' if run.passed else 'GATES FAIL'} ({scores})"
     change = deploy.promote(project, DEMO_PROMPT, stable, "production", why="first rollout",
@@ -99,7 +99,7 @@ def _run_canary(project, error_rate: float) -> Iterator[tuple[str, str]]:
     for batch in range(2 * len(DEMO_STEPS)):
         calls = _traffic(project.root, canary_error_rate=error_rate, batch=batch)
         yield "traffic", calls
-        analysis = controller.analyze(project.root, DEMO_PROMPT, "production", project=project)
+        analysis = controller.analyze(project, DEMO_PROMPT, "production")
         decision = analysis.decision
         yield "analyze", f"{decision.action.value}: {'; '.join(decision.reasons)}"
         if decision.action is Action.HOLD:
@@ -139,8 +139,7 @@ def _traffic(root: Path, canary_error_rate: float, batch: int, users: int = 4000
 
 
 def _manifest_log(project) -> str:
-    out = subprocess.run(["git", "log", "--format=%h %s", "--", project.config.manifest],
-                         cwd=project.root, capture_output=True, text=True, check=True).stdout
+    out = project.store.run_git("log", "--format=%h %s", "--", project.config.manifest)
     return "git log release.yaml:\n" + "\n".join(f"    {line}" for line in out.splitlines())
 
 

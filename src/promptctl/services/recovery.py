@@ -128,7 +128,7 @@ def _landed(project: Project, record: dict[str, Any]) -> bool:
 
 
 def _replay_manifest(project: Project, record: dict[str, Any]) -> str:
-    from ..manifest import write_atomic
+    from ..manifest_io import write_atomic
 
     rel = record.get("path") or project.config.manifest
     if _landed(project, record):

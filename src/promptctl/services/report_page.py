@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import NotFoundError, PromptctlError
 from .evaluate import HISTORY_FILE, state_path
-from .project import Project, open_project
+from .project import Project
 
 TEMPLATE = "report/report.html.j2"
 COLOURS = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563")
@@ -33,9 +33,8 @@ class PromptSection:
     srm: list[dict[str, Any]] = field(default_factory=list)     # running canaries' split check
 
 
-def report_page(directory: Path | str, output: Path, env: str | None = None) -> dict[str, Any]:
+def report_page(project: Project, output: Path, env: str | None = None) -> dict[str, Any]:
     """Write the page to `output`; returns the context it was rendered from."""
-    project = open_project(directory)
     context = build_context(project, env)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(render(context), encoding="utf-8")
