@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import (BaseModel, ConfigDict, Field, ValidationInfo, field_validator,
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator,
                       model_validator)
 
 NAME_PATTERN = r"[a-z0-9][a-z0-9_-]*(?:/[a-z0-9][a-z0-9_-]*)*"
@@ -292,6 +292,8 @@ class Config(StrictModel):
     publish: dict[str, list[PublishTarget]] = Field(default_factory=dict)   # env -> targets
     environments: list[str] = Field(
         default_factory=list, description="the environments promote may write to (others need --create-env)")
+    # (typed sections, problems by section), filled by promptctl.config when it loads the file
+    _sections: Any = PrivateAttr(default=None)
 
     @field_validator("prompts_dir", "evals_dir", "manifest", "state_dir")
     @classmethod

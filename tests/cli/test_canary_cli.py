@@ -115,7 +115,8 @@ def test_a_bad_policy_value_names_the_file_that_holds_it(prompt_repo):
     config.write_text(good + "canary:\n  steps: [50, 5]\n")
     result = _canary(prompt_repo, ["analyze", "support-refund", "-e", "production"])
     assert result.exit_code == 2
-    assert "error: promptctl.yaml: canary.steps: must be increasing" in result.output
+    line = good.count("\n") + 2   # the line of `steps:`
+    assert f"error: promptctl.yaml:{line}: canary.steps: must be increasing" in result.output
     config.write_text(good)
     (prompt_repo / "release.yaml").write_text(MANIFEST + "      analysis: {min_calls: -3}\n")
     result = _canary(prompt_repo, ["analyze", "support-refund", "-e", "production"])

@@ -336,10 +336,12 @@ def test_baseline_env_from_a_broken_manifest_is_one_line(repo):
 def test_bad_provider_settings_in_config_are_one_line(repo, setting, message):
     # concurrency 0 made remote providers wait forever; a non-number timeout crashed.
     config = repo / "promptctl.yaml"
-    config.write_text(config.read_text() + f"providers:\n  echo: {setting}\n")
+    before = config.read_text()
+    config.write_text(before + f"providers:\n  echo: {setting}\n")
     result = invoke(repo, "eval", "support-refund")
     assert result.exit_code == 2, result.output
-    assert result.stderr.startswith(f"error: promptctl.yaml: {message}"), result.stderr
+    line = before.count("\n") + 2   # the line of `echo:`
+    assert result.stderr.startswith(f"error: promptctl.yaml:{line}: {message}"), result.stderr
 
 
 def test_eval_plan_states_what_the_suite_can_detect_and_what_it_needs(repo):

@@ -103,7 +103,7 @@ def test_incomplete_azure_settings_are_one_line_errors(tmp_path):
     root = make_agent_repo(tmp_path / "r", "openai")
     (root / "promptctl.yaml").write_text(
         "providers:\n  openai:\n    azure: {endpoint: 'https://x.openai.azure.com', deployment: d}\n")
-    with pytest.raises(ValidationError, match=r"promptctl.yaml: providers.openai.azure.api_version: "):
+    with pytest.raises(ValidationError, match=r"promptctl.yaml:3: providers.openai.azure.api_version: "):
         evaluate(open_project(root), "agent", EvalOptions(no_cache=True))
 
 

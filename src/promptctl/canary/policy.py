@@ -195,3 +195,15 @@ def _parse_metric(name: str, spec: Any) -> MetricPolicy:
             raise UsageError("must map count/sum/sum_sq to PromQL", field=f"{where}.query")
         kw["query"] = dict(spec["query"])
     return MetricPolicy(name=name, kind=kind, direction=direction, **kw)
+
+
+def check_webhook(url: Any, field_name: str = "canary.webhook") -> str | None:
+    """The webhook URL to notify, None when unset; UsageError unless it is http(s)."""
+    if url is None:
+        return None
+    from urllib.parse import urlsplit
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"{url!r} is not an http(s) URL", field=field_name,
+                         fix="for example https://hooks.example.com/promptctl")
+    return url

@@ -459,20 +459,17 @@ def resolve_target(target: Any, root: Path | None = None) -> Any:
 
 def _configured_path(root: Path | None) -> Path | None:
     # Read once when a logger opens, never per call; `canary analyze` reads the same key.
-    config = Path(root or ".") / "promptctl.yaml"
+    from ..config import call_log_settings, load_config
     from ..errors import PromptctlError
-    from ..safeyaml import load_yaml
+    from ..sources import WorkingTree
     try:
-        data = load_yaml(config.read_text(encoding="utf-8"), "promptctl.yaml") or {}
-    except (OSError, UnicodeDecodeError, PromptctlError):
+        path = call_log_settings(load_config(WorkingTree(Path(root or ".")))).path
+    except (OSError, PromptctlError):
         # a broken promptctl.yaml must not break the app: use the default
         return None
-    section = data.get("call_log") if isinstance(data, dict) else None
-    path = section.get("path") if isinstance(section, dict) else None
     if not path:
         return None
-    path = Path(path)
-    return path if path.is_absolute() else Path(root or ".") / path
+    return Path(path) if Path(path).is_absolute() else Path(root or ".") / path
 
 
 def open_logger(target: str | Path | Callable[[list[Record]], Any] | Iterable | None = None,

@@ -160,7 +160,9 @@ def step_started(project: Project, target: CanaryTarget) -> float:
 
 def call_log_path(project: Project) -> Path:
     """$PROMPTCTL_CALL_LOG, else promptctl.yaml `call_log: {path}`, else the default."""
-    configured = os.environ.get(ENV_VAR) or project.config.call_log.get("path")
+    from ..config import call_log_settings
+
+    configured = os.environ.get(ENV_VAR) or call_log_settings(project.config).path
     if configured:
         path = Path(configured)
         return path if path.is_absolute() else project.root / path
@@ -242,11 +244,11 @@ def analyze_target(project: Project, target: CanaryTarget, now: float, log: Path
 
 
 def _policy(project: Project, target: CanaryTarget, raw: dict) -> Policy:
-    """The merged policy; a bad value is blamed on the file that holds it."""
-    try:
-        parse_policy(raw)
-    except UsageError as exc:
-        raise exc.reworded(file=exc.file or "promptctl.yaml") from exc
+    """The merged policy; a bad value is blamed on the file that holds it (promptctl.yaml's
+    own canary: was checked when it was loaded)."""
+    from ..config import section
+
+    section(project.config, "canary")
     try:
         return parse_policy(raw, target.overrides)
     except UsageError as exc:
@@ -259,17 +261,13 @@ def _policy(project: Project, target: CanaryTarget, raw: dict) -> Policy:
 def webhook_url(project: Project, override: str | None = None) -> str | None:
     """The webhook to notify, checked before any decision is applied (a typo must not turn
     a committed rollback into an error)."""
-    url = override or (project.config.canary or {}).get("webhook")
-    if url is None:
-        return None
-    from urllib.parse import urlsplit
-    parts = urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        where = {"field": "--webhook"} if override else {"file": "promptctl.yaml",
-                                                          "field": "canary.webhook"}
-        raise UsageError(f"{url!r} is not an http(s) URL", fix="for example "
-                         "https://hooks.example.com/promptctl", **where)
-    return url
+    from ..canary.policy import check_webhook
+    from ..config import section
+
+    if override:
+        return check_webhook(override, "--webhook")
+    section(project.config, "canary")   # promptctl.yaml's canary.webhook, checked when loaded
+    return (project.config.canary or {}).get("webhook")
 
 
 def event(analysis: Analysis) -> dict:

@@ -9,7 +9,7 @@ import json
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -52,17 +52,11 @@ class EvalReport:
                 "skipped": [{"prompt": p, "reason": r} for p, r in self.skipped]}
 
 
-EVAL_SETTINGS = ("history", "cache", "require_eval")   # require_eval: the promote/canary default
-
-
 def state_path(project: Project, key: str, default: str) -> Path:
     """Where the eval history or response cache lives (`eval.history` / `eval.cache`)."""
-    settings = project.config.eval or {}
-    unknown = sorted(set(settings) - set(EVAL_SETTINGS))
-    if unknown:
-        raise ValidationError("unknown setting", file="promptctl.yaml", field=f"eval.{unknown[0]}",
-                              fix=f"known: {', '.join(EVAL_SETTINGS)}")
-    configured = settings.get(key)
+    from ..config import eval_settings
+
+    configured = getattr(eval_settings(project.config), key)
     return project.root / (configured or f"{project.config.state_dir}/{default}")
 
 
@@ -335,77 +329,20 @@ def _settings(project: Project, kind: str, suite, options: EvalOptions):
                             source_digest=digest)
 
 
-PROVIDER_SETTINGS = {"base_url", "api_key_env", "timeout", "retries", "rpm", "concurrency",
-                     "max_response_bytes", "azure"}
-
-
 def provider_conf(config, kind: str) -> dict:
-    """promptctl.yaml's `providers.<kind>` settings, validated (ValidationError naming them)."""
-    conf = config.providers.get(kind.split(":", 1)[0], {})
-    if not isinstance(conf, dict):
-        raise ValidationError("must be a mapping of settings", file="promptctl.yaml",
-                              field=f"providers.{kind}")
-    unknown = set(conf) - PROVIDER_SETTINGS
-    if unknown:
-        raise ValidationError(f"unknown provider setting {sorted(unknown)[0]!r}",
-                              file="promptctl.yaml", field=f"providers.{kind}",
-                              fix=f"known: {', '.join(sorted(PROVIDER_SETTINGS))}")
-    conf = dict(conf)
-    azure = conf.pop("azure", None)
-    conf = _checked_provider_conf(conf, kind)
-    if azure is not None:
-        conf["base_url"] = _azure_base_url(azure, kind, conf.get("base_url"))
+    """promptctl.yaml's `providers.<kind>` settings that it sets (validated when loaded),
+    with an Azure deployment as its base URL."""
+    from ..config import provider_settings
+
+    settings = provider_settings(config, kind)
+    if settings is None:
+        return {}
+    conf = {key: getattr(settings, key) for key in settings.model_fields_set if key != "azure"}
+    if settings.azure is not None:
+        from ..providers.openai import azure_base_url
+        azure = settings.azure
+        conf["base_url"] = azure_base_url(azure.endpoint, azure.deployment, azure.api_version)
     return conf
-
-
-AZURE_KEYS = ("endpoint", "deployment", "api_version")
-
-
-def _azure_base_url(azure: Any, kind: str, base_url: str | None) -> str:
-    """`azure: {endpoint, deployment, api_version}` as the deployment's base URL."""
-    from ..providers.openai import azure_base_url
-
-    where = f"providers.{kind}.azure"
-    if kind != "openai":
-        raise ValidationError("azure settings apply to the openai provider only",
-                              file="promptctl.yaml", field=where, fix="move them under providers.openai")
-    if base_url:
-        raise ValidationError("give azure or base_url, not both", file="promptctl.yaml", field=where)
-    if not isinstance(azure, dict):
-        raise ValidationError("must be a mapping {endpoint, deployment, api_version}",
-                              file="promptctl.yaml", field=where)
-    unknown = sorted(set(azure) - set(AZURE_KEYS))
-    if unknown:
-        raise ValidationError("unknown setting", file="promptctl.yaml", field=f"{where}.{unknown[0]}",
-                              fix=f"known: {', '.join(AZURE_KEYS)}")
-    values = {}
-    for key in AZURE_KEYS:
-        value = azure.get(key)
-        if isinstance(value, date):   # YAML reads an unquoted api_version 2024-10-21 as a date
-            value = value.isoformat()
-        if not isinstance(value, str) or not value.strip():
-            raise ValidationError("required text is missing", file="promptctl.yaml",
-                                  field=f"{where}.{key}",
-                                  fix="e.g. endpoint: https://NAME.openai.azure.com, "
-                                      "deployment: gpt-4o, api_version: 2024-10-21")
-        values[key] = value.strip()
-    return azure_base_url(values["endpoint"], values["deployment"], values["api_version"])
-
-
-def _checked_provider_conf(conf: dict, kind: str) -> dict:
-    """promptctl.yaml's provider settings obey the suite's own limits (a concurrency of 0
-    would wait forever, a timeout of 'abc' would crash)."""
-    import pydantic
-
-    from ..evals.suite import Suite
-    try:
-        checked = Suite.model_validate({"dataset": "-", **conf})
-    except pydantic.ValidationError as exc:
-        from ..wording import reword
-        first = exc.errors()[0]
-        raise ValidationError(reword(first, Suite), file="promptctl.yaml",
-                              field=f"providers.{kind}.{'.'.join(map(str, first['loc']))}") from exc
-    return {key: getattr(checked, key) for key in conf}
 
 
 def resolve_baseline(project: Project, name: str, baseline: str) -> str | None:

@@ -33,36 +33,11 @@ def check(project: Project, names: list[str] | None = None) -> tuple[list[str], 
 
 
 def config_problems(project: Project) -> list[Problem]:
-    """promptctl.yaml's sections that only some commands read: found by `check`, not by the
-    eval or canary run that would trip over them later."""
-    from ..canary.decide import parse_policy
-    from ..files import CONFIG_FILE, key_lines
-    from .canary import webhook_url
-    from .evaluate import provider_conf
+    """promptctl.yaml's sections that only some commands read (checked when it was loaded):
+    found by `check`, not by the eval or canary run that would trip over them later."""
+    from ..config import section_problems
 
-    lines = key_lines(project.working.read(CONFIG_FILE) or "")
-    problems = []
-    for kind in project.config.providers:
-        try:
-            provider_conf(project.config, kind)
-        except PromptctlError as exc:
-            problems.append(_config_problem(exc, lines))
-    for validate in (lambda: parse_policy(project.config.canary), lambda: webhook_url(project)):
-        try:
-            validate()
-        except PromptctlError as exc:
-            problems.append(_config_problem(exc, lines))
-    return problems
-
-
-def _config_problem(exc: PromptctlError, lines: dict) -> Problem:
-    from ..files import CONFIG_FILE
-
-    field = exc.field or ""
-    path = tuple(field.split(".")) if field else ()
-    line = next((lines[path[:cut]] for cut in range(len(path), 0, -1) if path[:cut] in lines), None)
-    message = f"{exc.message} ({exc.fix})" if exc.fix else exc.message
-    return Problem(CONFIG_FILE, message, line=line, field=field or None)
+    return section_problems(project.config)
 
 
 def prompt_problems(project: Project, name: str) -> list[Problem]:
