@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 
 import typer
 from typer.testing import CliRunner
 
-from conftest import build_file_tree, git_save
-from promptctl.runtime.calllog import open_logger
+from support.releases import CANARY_MANIFEST as MANIFEST, seed_failing_canary
 from promptctl.cli import canary as cli_canary
 from promptctl.cli import state
-
-MANIFEST = """\
-environments:
-  production:
-    support-refund:
-      active: 1.0.0
-      canary: {version: 1.1.0, weight: 5, started: "2026-01-01T00:00:00+00:00"}
-"""
-
 
 def _app() -> typer.Typer:
     app = typer.Typer()
@@ -29,15 +18,7 @@ def _app() -> typer.Typer:
 
 
 def _repo(prompt_repo, monkeypatch):
-    build_file_tree(prompt_repo, {"release.yaml": MANIFEST})
-    git_save(prompt_repo, "canary")
-    now = time.time()
-    with open_logger(None, root=prompt_repo) as logger:
-        for i in range(300):
-            for variant, version, ok in (("stable", "1.0.0", True), ("canary", "1.1.0", i % 3 != 0)):
-                logger.log_call(name="support-refund", version=version, variant=variant,
-                                env="production", key=f"{variant}{i}", success=ok,
-                                latency_ms=100.0 + i % 7, time_=now)
+    seed_failing_canary(prompt_repo)
     monkeypatch.setattr(state(), "directory", prompt_repo)
     return prompt_repo
 
@@ -68,7 +49,7 @@ def test_watch_dry_run_once(prompt_repo, monkeypatch):
 
 
 def test_installed_cli_runs_canary_analyze(prompt_repo, monkeypatch):
-    from conftest import run_cli
+    from support.cli import run_cli
     _repo(prompt_repo, monkeypatch)
     result = run_cli("canary", "analyze", "support-refund", "--env", "production", cwd=prompt_repo)
     assert result.returncode == 0, result.stderr
@@ -88,7 +69,7 @@ def test_unknown_env_is_named_as_such(prompt_repo, monkeypatch):
 def test_unreachable_webhook_still_reports_the_applied_rollback(prompt_repo, monkeypatch):
     import socket
 
-    from conftest import git
+    from support.repos import git
     _repo(prompt_repo, monkeypatch)
     with socket.socket() as free:        # a port nobody listens on
         free.bind(("127.0.0.1", 0))
@@ -129,7 +110,7 @@ def test_a_bad_policy_value_names_the_file_that_holds_it(prompt_repo, monkeypatc
 
 
 def test_a_webhook_that_is_not_a_url_is_refused_before_anything_is_applied(prompt_repo, monkeypatch):
-    from conftest import git
+    from support.repos import git
     _repo(prompt_repo, monkeypatch)
     head = git(prompt_repo, "rev-parse", "HEAD")
     for args in (["analyze", "support-refund", "-e", "production", "--apply", "--webhook", "hooks"],

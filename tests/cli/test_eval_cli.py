@@ -9,7 +9,8 @@ from xml.etree import ElementTree as ET
 import pytest
 from typer.testing import CliRunner
 
-from conftest import build_file_tree, git_save, repo_state, run_cli
+from support.cli import run_cli
+from support.repos import build_file_tree, git_save, repo_state
 from promptctl.cli import app
 
 SUITE = """\

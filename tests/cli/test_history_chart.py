@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from conftest import build_file_tree, git, git_save
+from support.repos import build_file_tree, git, git_save
 from promptctl.cli import app
 from promptctl.evals.trend import sparkline, trends
 from promptctl.services.evaluate import EvalOptions, evaluate

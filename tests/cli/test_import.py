@@ -7,7 +7,7 @@ from __future__ import annotations
 import yaml
 from typer.testing import CliRunner
 
-from conftest import repo_state
+from support.repos import repo_state
 from promptctl.cli import app
 from promptctl.services.prompts import load_version, render_text
 

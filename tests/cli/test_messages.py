@@ -4,22 +4,12 @@ nearest spelling suggested, the real line, and every problem of a prompt at once
 import pytest
 from typer.testing import CliRunner
 
-from conftest import repo_state
+from support.repos import chat_prompt, repo_state
 from promptctl.cli import app
 
 runner = CliRunner()
 
-CHAT = """\
-name: triage
-model: {provider: echo, name: echo-1}
-inputs:
-  ticket: string
-messages:
-  - role: system
-    content_file: system.j2
-  - role: user
-    content: "Ticket: {{ ticket }}"
-"""
+CHAT = chat_prompt("triage")
 
 
 def invoke(repo, *args):

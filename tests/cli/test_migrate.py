@@ -8,7 +8,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from conftest import git, repo_state
+from support.repos import git, repo_state
 from promptctl.cli import app
 
 HARDCODED = ("You are a support agent for {company}.\n"

@@ -9,8 +9,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from conftest import build_file_tree, git, git_save, run_cli
-from deploy_support import repo_snapshot
+from support.cli import run_cli
+from support.repos import build_file_tree, git, git_save
+from support.releases import repo_snapshot
 from promptctl.cli import app
 
 MANIFEST = """\

@@ -5,7 +5,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from conftest import git, repo_state, run_cli
+from support.cli import run_cli
+from support.repos import git, repo_state
 from promptctl.cli import app
 
 runner = CliRunner()

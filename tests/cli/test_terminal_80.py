@@ -9,10 +9,10 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from conftest import build_file_tree, git, git_save
-from deploy_support import release
+from support.repos import build_file_tree, git, git_save
+from support.releases import release
 from promptctl.cli import app
-from shells import run_in_pty
+from support.shells import run_in_pty
 
 LONG = "no_refund_promise_in_the_reply"
 PROMPT = """\

@@ -8,8 +8,8 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from conftest import build_file_tree, git, git_save
-from evalserver import FakeLLM
+from support.repos import build_file_tree, git, git_save
+from support.llm import FakeLLM
 from promptctl.errors import UsageError
 from promptctl.evals import report as render
 from promptctl.services.evaluate import EvalOptions, evaluate, history, merge, require_eval

@@ -9,8 +9,8 @@ import threading
 import pytest
 from typer.testing import CliRunner
 
-from conftest import git, git_save
-from deploy_support import project, seed_failing_canary
+from support.repos import git, git_save
+from support.releases import project, seed_failing_canary
 from promptctl.cli import app
 from promptctl.errors import PublishError
 from promptctl.services import canary as svc

@@ -4,7 +4,7 @@ import os
 
 from typer.testing import CliRunner
 
-from conftest import git, git_save
+from support.repos import git, git_save
 from promptctl.cli import app
 from promptctl.store import GitStore
 
