@@ -4,14 +4,10 @@ import json
 
 import pytest
 from support.cli import run_cli
+from support.cli import invoke as cli
 from support.releases import repo_snapshot
 from typer.testing import CliRunner
 
-from promptctl.cli import app
-
-
-def cli(root, *args):
-    return CliRunner().invoke(app, ["-C", str(root), *args])
 
 
 def test_promote_canary_status_history(deploy_repo):

@@ -5,10 +5,9 @@ whatever cannot be converted is listed (and kept as a comment), never dropped.""
 from __future__ import annotations
 
 import yaml
-from typer.testing import CliRunner
 
+from support.cli import invoke
 from support.repos import repo_state
-from promptctl.cli import app
 from promptctl.services.prompts import load_version, render_text
 
 DOTPROMPT = """\
@@ -65,10 +64,6 @@ You are an assistant helping {{firstName}}.
 user:
 {{question}}
 """
-
-
-def invoke(repo, *args):
-    return CliRunner().invoke(app, ["-C", str(repo), *args])
 
 
 def test_dotprompt_becomes_a_checked_chat_prompt_with_tools_and_schema(prompt_repo, tmp_path):

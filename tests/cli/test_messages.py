@@ -2,18 +2,11 @@
 nearest spelling suggested, the real line, and every problem of a prompt at once."""
 
 import pytest
-from typer.testing import CliRunner
 
+from support.cli import invoke
 from support.repos import chat_prompt, repo_state
-from promptctl.cli import app
-
-runner = CliRunner()
 
 CHAT = chat_prompt("triage")
-
-
-def invoke(repo, *args):
-    return runner.invoke(app, ["-C", str(repo), *args])
 
 
 def write_prompt(repo, text, name="triage"):

@@ -5,7 +5,6 @@ from this machine's history or, in a fresh clone, from the attestation on the ta
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

@@ -7,21 +7,15 @@ import sys
 import threading
 
 import pytest
-from typer.testing import CliRunner
 
+from support.cli import invoke as cli
 from support.repos import git, git_save
 from support.releases import project, seed_failing_canary
-from promptctl.cli import app
-from promptctl.errors import PublishError
 from promptctl.services import canary as svc
 from promptctl.services import deploy
 from promptctl.services.publish import publish
 
 PY = sys.executable
-
-
-def cli(root, *args):
-    return CliRunner().invoke(app, ["-C", str(root), *args])
 
 
 def configure(root, targets: list[dict], env: str = "production") -> None:

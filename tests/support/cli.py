@@ -12,9 +12,11 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 
-def invoke(root: Path, *args: str, **kwargs):
-    """The CLI app in-process, run in `root` (`-C root ...`)."""
+def invoke(root: Path, *args: str, columns: int | None = None, **kwargs):
+    """The CLI app in-process, run in `root` (`-C root ...`), optionally `columns` wide."""
     from promptctl.cli import app
+    if columns is not None:
+        kwargs["env"] = {**kwargs.get("env", {}), "COLUMNS": str(columns)}
     return CliRunner().invoke(app, ["-C", str(root), *args], **kwargs)
 
 
