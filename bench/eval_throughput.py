@@ -130,9 +130,9 @@ def bench_big(sizes: list[int]) -> None:
         print(f"   {size:>7,}: " + "  ".join(row))
     # linear: the CPU each extra case costs stays the same from one size to the next
     med = {size: statistics.median(values) for size, values in cpu.items()}
-    steps = [((med[b] - med[a]) / (b - a)) * 1e3 for a, b in zip(sizes, sizes[1:])]
+    steps = [((med[b] - med[a]) / (b - a)) * 1e3 for a, b in zip(sizes, sizes[1:], strict=False)]
     print("   CPU per extra case: " + ", ".join(
-        f"{a:,}->{b:,} {ms:.3f} ms" for (a, b), ms in zip(zip(sizes, sizes[1:]), steps))
+        f"{a:,}->{b:,} {ms:.3f} ms" for (a, b), ms in zip(zip(sizes, sizes[1:], strict=False), steps, strict=True))
         + (f" ({steps[-1] / steps[0]:.2f}x; linear = 1.00x)" if len(steps) > 1 else ""))
 
 

@@ -22,7 +22,7 @@ from promptctl.render import CompiledPrompt
 PROMPT = ("name: support-refund\nmodel: {provider: openai, name: gpt-4o, params: {temperature: 0}}\n"
           "inputs:\n  question: string\ntemplate: |\n  Answer: {{ question }}\n")
 LAUGHS = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n' + "".join(
-    f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
+    f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True))
 YAML = {"ordinary prompt.yaml (baseline)": PROMPT, "alias bomb (9^9 values)": LAUGHS,
         "5,000-deep list": "[" * 5000 + "]" * 5000, "10 MB file": "a: " + "x" * 10_000_000,
         "duplicate key": PROMPT + "model: {name: other}\n"}
@@ -51,7 +51,7 @@ def measure(cases: dict, action, rounds: int) -> None:
     samples: dict[str, list[tuple[float, float]]] = {k: [] for k in cases}
     for _ in range(rounds):   # interleaved: machine noise hits every case alike
         for label, text in cases.items():
-            samples[label].append(timed(lambda: action(text)))
+            samples[label].append(timed(lambda text=text: action(text)))
     base = None
     for label, runs in samples.items():
         wall = statistics.median(w for w, _ in runs)

@@ -144,12 +144,12 @@ def main() -> None:
     print(f"eval A/A false-regression rate (200 cases, tolerance 0, alpha {ALPHA}, Holm), "
           f"{runs} runs each:")
     for metrics in (1, 10, 30):
-        _timed(f"{metrics} metric(s)", lambda: eval_false_regressions(runs, metrics), "<= 5%")
+        _timed(f"{metrics} metric(s)", lambda metrics=metrics: eval_false_regressions(runs, metrics), "<= 5%")
     print(f"eval power to catch a 10-point drop (0.9 -> 0.8), {runs} runs each:")
     for cases in (100, 400):
         stated = stats.min_detectable_drop(cases, ALPHA)
         _timed(f"{cases} cases (eval plan states: {stated:.3f} at 80% power)",
-               lambda: eval_power(runs, cases), "report")
+               lambda cases=cases: eval_power(runs, cases), "report")
     print(f"canary A/A false rollbacks (3 metrics, a look every {BLOCK} calls up to "
           f"{BLOCK * LOOKS}), {runs} runs:")
     _timed("rolled back", lambda: canary_false_rollbacks(runs), "<= 5%")

@@ -19,7 +19,7 @@ def fewer_collections() -> Iterator[None]:
     `verify`'s CPU at 1,000 prompts, a quarter at 5,000). The thresholds are put back
     afterwards unless something else changed them meanwhile."""
     before = gc.get_threshold()
-    bulk = tuple(max(mine, theirs) for mine, theirs in zip(BULK_THRESHOLDS, before))
+    bulk = tuple(max(mine, theirs) for mine, theirs in zip(BULK_THRESHOLDS, before, strict=False))
     gc.set_threshold(*bulk)
     try:
         yield

@@ -215,7 +215,7 @@ def _is_typo_fix(before: str, after: str) -> bool:
     a, b = re.findall(r"\w+|[^\w\s]", before), re.findall(r"\w+|[^\w\s]", after)
     if len(a) != len(b):
         return False
-    pairs = [(x, y) for x, y in zip(a, b) if x != y]
+    pairs = [(x, y) for x, y in zip(a, b, strict=True) if x != y]
     if not pairs or len(pairs) > 3:
         return False
     for x, y in pairs:

@@ -49,7 +49,7 @@ _MUSTACHE = re.compile(r"\{\{\{?(~?)\s*(.*?)\s*(~?)\}?\}\}", re.S)
 _PATH = re.compile(r"^[A-Za-z_@][\w.@]*(\.\[\d+\])*$")
 
 
-def handlebars_to_jinja(text: str, first_line: int = 1):
+def handlebars_to_jinja(text: str, first_line: int = 1):  # noqa: C901 (one tokenizer loop, one branch per Handlebars tag)
     """(Jinja text, the names it reads, what could not be converted, the (offset, role) of
     each {{role "x"}} marker in the Jinja text)."""
     out: list[str] = []

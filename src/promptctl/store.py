@@ -171,7 +171,7 @@ class GitStore:
         names = self._folder_names(todo, base)
         trees = self.objects.read_many(names)
         wanted: dict[str, list[tuple[GitTreeSource, str, str]]] = {}
-        for (source, folder), obj in zip(todo, trees):
+        for (source, folder), obj in zip(todo, trees, strict=True):
             entries = {}
             if obj is not None and obj[0] == "tree":
                 entries = {name: (mode, sha) for mode, name, sha in tree_entries(obj[1])}
@@ -179,19 +179,19 @@ class GitStore:
             for name, (mode, sha) in entries.items():
                 if mode not in _NOT_FILES:
                     wanted.setdefault(sha, []).append((source, f"{folder}/{name}", mode))
-        for sha, obj in zip(wanted, self.objects.read_many(list(wanted))):
+        for sha, obj in zip(wanted, self.objects.read_many(list(wanted)), strict=True):
             for source, path, mode in wanted[sha]:
                 source._files[path] = (mode, obj[1]) if obj is not None and obj[0] == "blob" else None
 
     def _folder_names(self, todo: list[tuple[GitTreeSource, str]], base: str) -> list[str]:
         """An object name per folder: `<subtree sha>[:<rest>]` when its base tree is walked."""
         per_commit: dict[str, int] = {}
-        for source, folder in todo:
+        for source, _folder in todo:
             per_commit[source.commit] = per_commit.get(source.commit, 0) + 1
         walked = [c for c, n in per_commit.items() if base and n >= _WALK_FROM]
         bases = {}
         for commit, obj in zip(walked, self.objects.read_many(
-                [GitTreeSource(self, c).object_name(base) for c in walked])):
+                [GitTreeSource(self, c).object_name(base) for c in walked]), strict=True):
             if obj is not None and obj[0] == "tree":
                 bases[commit] = {name: sha for mode, name, sha in tree_entries(obj[1]) if mode == "40000"}
         names = []

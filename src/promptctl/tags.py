@@ -67,7 +67,8 @@ def ref_pattern(fmt: str, name: str | None = None) -> str:
     slash (a name after the version, a literal '/' after it), list the whole folder instead.
     """
     prefix = "refs/tags/" + tag_prefix(fmt, name)
-    first = _PLACEHOLDER.search(fmt)[1]
+    match = _PLACEHOLDER.search(fmt)   # a checked format always holds {version}
+    first = match[1] if match else None
     tail = fmt.split("{version}", 1)[1]
     if prefix.endswith("/") or (name is not None and first == "name" and "/" not in tail):
         return prefix if prefix.endswith("/") else prefix + "*"

@@ -72,6 +72,13 @@ def test_regression_against_baseline_exits_1(repo):
     assert "REGRESSION" in result.output and "pass → fail: q1, q2, q3, q5" in result.output
 
 
+def test_markdown_report_shows_the_baseline_table(repo):
+    result = invoke(repo, "eval", "support-refund", "--baseline", "1.0.0", "--format", "markdown")
+    assert result.exit_code == 0, result.output
+    assert "Baseline `1.0.0` (8 paired cases)" in result.output
+    assert re.search(r"\| policy \| 1\.000 \| 1\.000 \| .* no regression \|", result.output), result.output
+
+
 @pytest.mark.parametrize("args,message", [
     (["eval", "nope"], "error: prompts/nope/prompt.yaml: prompt 'nope' not found"),
     (["eval", "triage"], "error: evals/triage/suite.yaml: no eval suite for 'triage'"),

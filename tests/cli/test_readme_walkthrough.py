@@ -59,7 +59,7 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path):
         assert f"promptctl {verb}" in commands, f"the walkthrough lost `promptctl {verb}`"
     outputs = run_walkthrough(tmp_path, lines)
     assert len(outputs) == len(lines)
-    for (command, expected), output in zip(lines, outputs):
+    for (command, expected), output in zip(lines, outputs, strict=True):
         if expected:
             assert expected in output, f"`{command}` printed:\n{output}\nnot: {expected}"
 

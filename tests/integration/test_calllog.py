@@ -108,7 +108,7 @@ def test_full_queue_drops_and_counts_instead_of_blocking():
         got.extend(batch)
 
     logger = CallLogger(slow, queue_size=10, batch_size=1)
-    for i in range(50):
+    for _ in range(50):
         logger.log_call(name="p", version="1.0.0", latency_ms=1.0)
     release.set()
     logger.close()

@@ -84,7 +84,7 @@ def test_500_retries_with_backoff_then_gives_up(server):
     with pytest.raises(ProviderError, match="HTTP 500: .*scripted.* after 3 attempts"):
         call("openai", server.url, CHAT, retries=2, backoff=0.05)
     assert len(server.requests) == 3
-    gaps = [b["time"] - a["time"] for a, b in zip(server.requests, server.requests[1:])]
+    gaps = [b["time"] - a["time"] for a, b in zip(server.requests, server.requests[1:], strict=False)]
     assert gaps[0] >= 0.02 and gaps[1] >= 0.045   # base 0.05·2^k, jittered within [½, 1]
 
 

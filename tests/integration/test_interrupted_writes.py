@@ -115,7 +115,7 @@ def test_kill_9_during_bump_promote_and_analyze_apply_recovers(deploy_repo, monk
     # promote: the manifest is always the committed one, never staged, never torn
     for i, (step, delay) in enumerate(_kills(rng, MANIFEST_STEPS, 18)):
         target = ["1.0.0", "1.1.0"][i % 2]
-        _run_killed(root, lambda p: deploy.promote(p, "support-refund", target, "production"),
+        _run_killed(root, lambda p, target=target: deploy.promote(p, "support-refund", target, "production"),
                     step, delay)
         kills += 1
         _recover(root, i, seen)

@@ -256,7 +256,7 @@ def test_the_issue_spelling_of_the_api_works(live_repo, tmp_path):
 @pytest.mark.parametrize("text", [
     'a: &a ["x","x","x","x","x","x","x","x","x"]\n' + "".join(
         f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n"
-        for p, c in zip("abcdefgh", "bcdefghi")),
+        for p, c in zip("abcdefgh", "bcdefghi", strict=True)),
     "environments:\n  production:\n    triage: {active: 1.0.0}\n    triage: {active: 1.0.0}\n",
 ], ids=["alias-bomb", "duplicate-key"])
 def test_a_hostile_manifest_does_not_block_get_and_is_named(live_repo, text):

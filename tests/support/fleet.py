@@ -102,5 +102,5 @@ def run_bounded(args: list[str], timeout: float) -> subprocess.CompletedProcess:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         out, err = proc.communicate()
-        raise AssertionError(f"timed out after {timeout} s: {err[-2000:]}")
+        raise AssertionError(f"timed out after {timeout} s: {err[-2000:]}") from None
     return subprocess.CompletedProcess(args, proc.returncode, out, err)

@@ -84,7 +84,7 @@ def test_yaml_counted_within_limits_always_passes_the_event_walk(monkeypatch):
     "".join("  " * i + f"k{i}:\n" for i in range(MAX_DEPTH + 1)) + "  " * (MAX_DEPTH + 1) + "v\n",
     "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1),
     "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for p, c in zip("abcde", "bcdef")),
+        f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for p, c in zip("abcde", "bcdef", strict=True)),
 ])
 def test_texts_past_the_limits_are_never_counted_as_within_them(text):
     assert not within_limits_by_counting(text)

@@ -9,7 +9,7 @@ from promptctl.files import key_lines, load_yaml
 
 LAUGHS = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n' + "".join(
     f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n"
-    for p, c in zip("abcdefgh", "bcdefghi"))
+    for p, c in zip("abcdefgh", "bcdefghi", strict=True))
 
 
 @pytest.mark.parametrize("text,expected", [

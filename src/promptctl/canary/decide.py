@@ -234,7 +234,7 @@ def srm_of(policy: Policy, obs: Observations, weight: float) -> SrmResult:
                      obs.canary.calls, obs.routing)
 
 
-def decide(policy: Policy, obs: Observations | None, *, weight: float, elapsed: float,
+def decide(policy: Policy, obs: Observations | None, *, weight: float, elapsed: float,  # noqa: C901 (the rules read top to bottom in the order they win)
            source_errors: int = 0, earlier: Sequence[Observations] = ()) -> Decision:
     """Advance / promote / hold / rollback for a canary at `weight` percent, `elapsed`
     seconds into its current step. `obs` None means the metric source could not be read;
@@ -264,7 +264,7 @@ def decide(policy: Policy, obs: Observations | None, *, weight: float, elapsed: 
     if critical:
         return done(Action.ROLLBACK, 0, *(f"critical metric {r.name} failed: {r.reason}"
                                           for r in critical), results=results)
-    if srm.mismatch:
+    if srm is not None and srm.mismatch:
         # The logged traffic is not the routed traffic: no comparison can be trusted.
         why = f"sample ratio mismatch: {srm.reason}"
         if policy.srm.action is SrmAction.ROLLBACK:

@@ -365,7 +365,7 @@ class PrometheusSource:
             # The exporter labels default-entry calls segment="": only those judge the default.
             selector = fill(SELECTOR, **values) + f',segment="{sel.segment or ""}"'
             values["selector"] = selector
-            q = lambda template, **extra: self.scalar(fill(template, **values, **extra), now)
+            q = lambda template, **extra: self.scalar(fill(template, **values, **extra), now)  # noqa: B023 (called only in this iteration)
             calls = round(q(DEFAULT_QUERIES["calls"]))
             errors = round(q(DEFAULT_QUERIES["errors"]))
             moments = {}

@@ -121,7 +121,7 @@ def check_srm(policy: SrmPolicy, weight: float, stable_keys: int, canary_keys: i
               routing: RoutingCheck | None = None) -> SrmResult:
     share = weight / 100
     routing = routing or RoutingCheck()
-    if routing.split is not None and sum(routing.split[:2]):
+    if routing.split is not None and any(routing.split[:2]):
         stable_keys, canary_keys, stable_calls, canary_calls = routing.split
     p_keys = chi_square_p(stable_keys, canary_keys, share)
     p_calls = chi_square_p(stable_calls, canary_calls, share)

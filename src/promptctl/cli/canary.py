@@ -77,7 +77,7 @@ def render(analysis) -> str:
         rows.append((m.name + flag, _fmt(m.stable, kind), _fmt(m.canary, kind),
                      _interval(m, kind), _verdict(m)))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     srm = _srm_line(d.srm)
     if srm:
         lines.append(srm)

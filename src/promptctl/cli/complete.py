@@ -119,5 +119,5 @@ def install_bash_fix() -> None:
             value = super().format_completion(item)
             return value[len(self.cut):] if self.cut and value.startswith(self.cut) else value
 
-    classes.BashComplete = LineBash
+    classes.BashComplete = LineBash  # type: ignore[misc]  # click has no hook for this
     scripts["bash"] = BASH_SCRIPT

@@ -142,7 +142,7 @@ def _print_table(headers: tuple, rows: list[tuple], numeric=()) -> None:
         # of rows (rich's layout took seconds at 5,000 prompts); --json is there for machines.
         table = [headers, *rows]
         widths = [max(len(str(row[i])) for row in table) for i in range(len(headers))]
-        typer.echo("\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip()
+        typer.echo("\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip()
                              for row in table))
         return
     # On a terminal: folded, never cut: a long model name moves to the next line of its column.

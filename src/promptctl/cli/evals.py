@@ -174,7 +174,7 @@ def _chart_one(console, trend) -> None:
     # The latest runs as bars: the score's level is readable without a legend.
     bars = Table(box=None, pad_edge=False, show_header=False)
     scores = trend.series["score"]
-    for point, score in list(zip(points, scores))[-8:]:
+    for point, score in list(zip(points, scores, strict=False))[-8:]:
         width = round((score or 0.0) * 30)
         bars.add_row(point.started[:16].replace("T", " "), point.version, point.model,
                      "█" * width + "·" * (30 - width), _pct(score))

@@ -96,7 +96,7 @@ def print_list(console: Console, rows) -> None:
         cells = [header, *((r.name, r.kind or "", r.latest or "-", str(r.releases),
                             r.error or ("yes" if r.unreleased else "no")) for r in rows)]
         widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
-        console.file.write("".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() + "\n"
+        console.file.write("".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip() + "\n"
                                    for row in cells))
         return
     table = Table(*header, box=None, pad_edge=False)

@@ -223,7 +223,7 @@ def load_cases(read, paths: list[str], suite_file: str,
     if len(files) == 1 and files[0].lower().endswith((".jsonl", ".ndjson")):
         cases: Sequence[Case] = JsonlCases(texts[0], files[0], declared)
     else:
-        cases = [case for text, file in zip(texts, files)
+        cases = [case for text, file in zip(texts, files, strict=True)
                  for case in parse_dataset(text, file, declared)]
     seen: dict[str, str] = {}
     for case in cases:

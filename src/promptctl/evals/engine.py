@@ -155,7 +155,7 @@ class _Runner:
             async with limit:
                 return await self.one(case, sample, index)
 
-        out, pending = CaseList(), deque()
+        out, pending = CaseList(), deque[Any]()
         try:
             for case, sample, index in self.jobs():
                 pending.append(asyncio.ensure_future(one(case, sample, index)))

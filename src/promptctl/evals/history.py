@@ -100,7 +100,7 @@ class History:
                  run.shard, run.started, run.duration_s, _case_scores_json(run),
                  kind, int(accepted), run.suite_digest, run.params_digest,
                  summary.get("provider_errors", 0)))
-        return int(cursor.lastrowid)
+        return int(cursor.lastrowid)  # type: ignore[arg-type]  # set by the INSERT above
 
     def runs_of(self, prompt: str, digest: str, dataset_digest: str) -> list[HistoryRow]:
         """Every complete run of exactly this content on exactly this dataset, oldest first."""

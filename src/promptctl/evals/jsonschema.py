@@ -18,6 +18,14 @@ def _is_type(value: Any, kind: str) -> bool:
 
 def first_error(value: Any, schema: dict, path: str = "$") -> str | None:
     """The first way `value` breaks `schema`, as `path: message`; None when it conforms."""
+    for check in (_scalar_error, _string_error, _number_error, _object_error, _array_error):
+        error = check(value, schema, path)
+        if error:
+            return error
+    return None
+
+
+def _scalar_error(value: Any, schema: dict, path: str) -> str | None:
     kind = schema.get("type")
     if kind is not None:
         kinds = kind if isinstance(kind, list) else [kind]
@@ -27,38 +35,58 @@ def first_error(value: Any, schema: dict, path: str = "$") -> str | None:
         return f"{path}: {value!r} is not one of {schema['enum']}"
     if "const" in schema and value != schema["const"]:
         return f"{path}: must be {schema['const']!r}"
-    if isinstance(value, str):
-        if len(value) < schema.get("minLength", 0):
-            return f"{path}: shorter than {schema['minLength']}"
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            return f"{path}: longer than {schema['maxLength']}"
-        if "pattern" in schema and not re.search(schema["pattern"], value):
-            return f"{path}: does not match {schema['pattern']!r}"
-    if _is_type(value, "number"):
-        if "minimum" in schema and value < schema["minimum"]:
-            return f"{path}: below {schema['minimum']}"
-        if "maximum" in schema and value > schema["maximum"]:
-            return f"{path}: above {schema['maximum']}"
-    if isinstance(value, dict):
-        for key in schema.get("required", []):
-            if key not in value:
-                return f"{path}: missing required {key!r}"
-        props = schema.get("properties", {})
-        for key, sub in value.items():
-            if key in props:
-                error = first_error(sub, props[key], f"{path}.{key}")
-                if error:
-                    return error
-            elif schema.get("additionalProperties") is False:
-                return f"{path}: unexpected property {key!r}"
-    if isinstance(value, list):
-        if len(value) < schema.get("minItems", 0):
-            return f"{path}: fewer than {schema['minItems']} items"
-        if "items" in schema:
-            for index, item in enumerate(value):
-                error = first_error(item, schema["items"], f"{path}[{index}]")
-                if error:
-                    return error
+    return None
+
+
+def _string_error(value: Any, schema: dict, path: str) -> str | None:
+    if not isinstance(value, str):
+        return None
+    if len(value) < schema.get("minLength", 0):
+        return f"{path}: shorter than {schema['minLength']}"
+    if "maxLength" in schema and len(value) > schema["maxLength"]:
+        return f"{path}: longer than {schema['maxLength']}"
+    if "pattern" in schema and not re.search(schema["pattern"], value):
+        return f"{path}: does not match {schema['pattern']!r}"
+    return None
+
+
+def _number_error(value: Any, schema: dict, path: str) -> str | None:
+    if not _is_type(value, "number"):
+        return None
+    if "minimum" in schema and value < schema["minimum"]:
+        return f"{path}: below {schema['minimum']}"
+    if "maximum" in schema and value > schema["maximum"]:
+        return f"{path}: above {schema['maximum']}"
+    return None
+
+
+def _object_error(value: Any, schema: dict, path: str) -> str | None:
+    if not isinstance(value, dict):
+        return None
+    for key in schema.get("required", []):
+        if key not in value:
+            return f"{path}: missing required {key!r}"
+    props = schema.get("properties", {})
+    for key, sub in value.items():
+        if key in props:
+            error = first_error(sub, props[key], f"{path}.{key}")
+            if error:
+                return error
+        elif schema.get("additionalProperties") is False:
+            return f"{path}: unexpected property {key!r}"
+    return None
+
+
+def _array_error(value: Any, schema: dict, path: str) -> str | None:
+    if not isinstance(value, list):
+        return None
+    if len(value) < schema.get("minItems", 0):
+        return f"{path}: fewer than {schema['minItems']} items"
+    if "items" in schema:
+        for index, item in enumerate(value):
+            error = first_error(item, schema["items"], f"{path}[{index}]")
+            if error:
+                return error
     return None
 
 

@@ -115,7 +115,7 @@ def iter_json(report) -> Iterator[str]:
         markers.append(f"\x00cases {i}\x00")
         run["cases"] = markers[-1]
     text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
-    for marker, run in zip(markers, report.runs):
+    for marker, run in zip(markers, report.runs, strict=True):
         quoted = json.dumps(marker)
         head, text = text.split(quoted, 1)
         yield head
@@ -245,8 +245,8 @@ def _regression_line(comparison: dict) -> str:
 def to_markdown(report) -> str:
     lines = []
     for run in report.runs:
-        verdict = "✅ passed" if run.passed else "❌ failed"
-        lines += [f"### `{run.prompt}@{run.version}` — {verdict}", "",
+        outcome = "✅ passed" if run.passed else "❌ failed"
+        lines += [f"### `{run.prompt}@{run.version}` — {outcome}", "",
                   f"{run.summary['cases']} cases, {run.summary['errors']} errors, model "
                   f"`{run.model}` ({run.provider}), digest `{run.digest[:19]}`", "",
                   "| metric | value | 95% interval | gate |", "|---|---|---|---|"]

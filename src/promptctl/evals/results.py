@@ -58,7 +58,7 @@ class CaseList(Sequence):
     def __init__(self, results: Any = ()) -> None:
         self._light: list[CaseResult] = []
         self._offsets: list[int] = []
-        self._spool = None
+        self._spool: Any = None   # a temporary file once the first case arrives
         for result in results:
             self.append(result)
 
@@ -91,7 +91,7 @@ class CaseList(Sequence):
     def _full(self, i: int) -> CaseResult:
         self._spool.seek(self._offsets[i])
         heavy = pickle.load(self._spool)   # noqa: S301 (our own temporary file)
-        return replace(self._light[i], **dict(zip(_HEAVY, heavy)))
+        return replace(self._light[i], **dict(zip(_HEAVY, heavy, strict=True)))
 
 
 def light_cases(cases: Any) -> list[CaseResult]:
@@ -292,7 +292,7 @@ def paired_row(info: MetricInfo, b: list[float], c: list[float], resamples: int)
         test = "mcnemar"
     else:
         p, broke, fixed, test = p_boot, 0, 0, "paired_bootstrap"
-    diffs = [y - x for x, y in zip(b, c)]
+    diffs = [y - x for x, y in zip(b, c, strict=False)]
     sd = None if binary or len(diffs) < 2 else statistics.stdev(diffs) or None
     return {"baseline": math.fsum(b) / len(b) if b else 0.0,
             "candidate": math.fsum(c) / len(c) if c else 0.0, "n": len(b),

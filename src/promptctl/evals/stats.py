@@ -75,15 +75,15 @@ def binom_two_sided(k: int, n: int) -> float:
 
 def mcnemar(base: list[float], cand: list[float]) -> tuple[float, int, int]:
     """p-value and discordant counts (pass→fail, fail→pass) for paired pass/fail data."""
-    broke = sum(1 for b, c in zip(base, cand) if b and not c)
-    fixed = sum(1 for b, c in zip(base, cand) if c and not b)
+    broke = sum(1 for b, c in zip(base, cand, strict=False) if b and not c)
+    fixed = sum(1 for b, c in zip(base, cand, strict=False) if c and not b)
     return binom_two_sided(broke, broke + fixed), broke, fixed
 
 
 def paired_bootstrap(base: list[float], cand: list[float], resamples: int = 2000,
                      seed: int = SEED) -> tuple[float, float, float, float]:
     """Mean difference (cand - base), its 95% percentile interval, and a two-sided p."""
-    diffs = [c - b for b, c in zip(base, cand)]
+    diffs = [c - b for b, c in zip(base, cand, strict=False)]
     n = len(diffs)
     if n == 0:
         return 0.0, 0.0, 0.0, 1.0

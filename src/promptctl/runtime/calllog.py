@@ -20,7 +20,7 @@ import weakref
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, ClassVar, Iterable, Literal
 
 from ..errors import UsageError
 
@@ -82,7 +82,7 @@ class CallRecord:
     bucket: int | None = None
     threshold: int | None = None
 
-    kind = "call"
+    kind: ClassVar[Literal["call"]] = "call"
 
     def as_dict(self) -> dict:
         return {"kind": self.kind, **asdict(self)}
@@ -96,7 +96,7 @@ class FeedbackRecord:
     time: float
     scores: dict[str, float]
 
-    kind = "feedback"
+    kind: ClassVar[Literal["feedback"]] = "feedback"
 
     def as_dict(self) -> dict:
         return {"kind": self.kind, **asdict(self)}
@@ -186,7 +186,7 @@ class Call:
                         "tokens_out": tokens_out, "scores": scores, "error": _error_name(error),
                         "model": model}
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type, exc, tb) -> Literal[False]:
         if self._done:
             return False
         self._done = True
@@ -234,10 +234,10 @@ class CallLogger:
         self._thread: threading.Thread | None = None
         self._start()
         ref = weakref.ref(self)
-        atexit.register(lambda: (lg := ref()) is not None and lg.close(EXIT_TIMEOUT))
+        atexit.register(lambda: (lg := ref()) is not None and lg.close(EXIT_TIMEOUT))  # type: ignore[func-returns-value]
         if hasattr(os, "register_at_fork"):
             # A forked child inherits the buffer but not the writer thread: start a fresh one.
-            os.register_at_fork(after_in_child=lambda: (lg := ref()) is not None and lg._reset())
+            os.register_at_fork(after_in_child=lambda: (lg := ref()) is not None and lg._reset())  # type: ignore[func-returns-value]
 
     # --- app side -------------------------------------------------------------------------
 

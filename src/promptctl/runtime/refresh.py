@@ -148,6 +148,19 @@ class Refreshing:
     `_loader`, `_state`, `_status`, `_lock`, `last_error`...). Runs at open and in the
     refresh thread; nothing here runs on a request."""
 
+    # declared here for the type checker; runtime.Registry.__init__ sets them
+    env: str
+    refresh_interval: float | None
+    last_error: PromptctlError | None
+    _loader: Any
+    _cache: Any
+    _state: Any
+    _status: Status
+    _lock: threading.Lock
+    _wake: threading.Event
+    _last_good: Any   # LastGood | None; set whenever a state came from disk
+    _closed: bool
+    _thread: threading.Thread | None
 
     def _load_first(self) -> None:
         try:
@@ -251,7 +264,7 @@ class Refreshing:
         if inner is not None:
             inner.after_fork()
         if self._thread is not None and not self._closed:
-            self._thread = start(self, self.refresh_interval)
+            self._thread = start(self, self.refresh_interval)  # type: ignore[arg-type]  # a thread implies an interval
 
 
 def _promptctl_error(exc: Exception) -> PromptctlError:

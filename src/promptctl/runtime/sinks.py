@@ -300,7 +300,7 @@ class OtelSink:
                 continue
             end = int(r.time * 1e9)
             start = end - int((r.latency_ms or 0.0) * 1e6)
-            attrs = {"gen_ai.operation.name": "chat", "promptctl.call_id": r.call_id,
+            attrs: dict[str, Any] = {"gen_ai.operation.name": "chat", "promptctl.call_id": r.call_id,
                      "promptctl.prompt.name": r.name, "promptctl.prompt.version": r.version,
                      "promptctl.prompt.variant": r.variant}
             for attr, value in (("gen_ai.request.model", r.model), ("gen_ai.response.model", r.model),
@@ -312,8 +312,8 @@ class OtelSink:
                                 ("error.type", r.error)):
                 if value is not None:
                     attrs[attr] = value
-            for score, value in r.scores.items():
-                attrs[f"promptctl.score.{score}"] = float(value)
+            for score, number in r.scores.items():
+                attrs[f"promptctl.score.{score}"] = float(number)
             span = self._tracer.start_span(f"chat {r.model or r.name}", start_time=start,
                                            attributes=attrs, kind=self._client)
             if not r.success:

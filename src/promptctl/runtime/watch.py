@@ -18,6 +18,7 @@ import os
 import time
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Any
 
 from ..errors import FetchError, NotFoundError, PromptctlError
 
@@ -90,7 +91,7 @@ class HttpWatch:
         self.path = url
         self.timeout = timeout
         self.max_bytes = max_bytes
-        self._client = None
+        self._client: Any = None   # an httpx.Client once the first fetch runs
         self._validators: dict[str, str] = {}
         self._seen = _Seen()
 

@@ -181,7 +181,7 @@ def _run_one(project: Project, name: str, version: str | None, content: PromptCo
     problem = k_of_n_problem(list(suite.gates), repeat)
     if problem:
         raise UsageError(problem, file=suite_file, field="gates",
-                         fix=f"set `repeat:` in the suite or pass --repeat")
+                         fix="set `repeat:` in the suite or pass --repeat")
     run = _execute(project, name, _label(project, name, version), content, suite, cases, dataset_digest,
                    repeat, options, positions)
     run.suite_digest = suite_digest(project, suite_file)

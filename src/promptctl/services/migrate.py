@@ -176,7 +176,7 @@ def import_files(project: Project, paths: list[Path]) -> list[ImportResult]:
     from ..importing import from_dotprompt, from_prompty
     from ..model import PromptSpec
 
-    converted = []
+    converted: list = []
     for path in paths:
         suffix = path.suffix.lower()
         if suffix not in (".prompt", ".prompty"):

@@ -164,7 +164,7 @@ def score_chart(rows: list, width: int = WIDTH, height: int = HEIGHT) -> dict[st
     for i, (metric, values) in enumerate(trend.series.items()):
         dots = [{"x": x[j], "y": y(v), "title": f"{metric} {v:.1%} · {p.version} · {p.model} · "
                  f"{p.started[:16].replace('T', ' ')}"}
-                for j, (v, p) in enumerate(zip(values, points)) if v is not None]
+                for j, (v, p) in enumerate(zip(values, points, strict=False)) if v is not None]
         # earlier series are drawn wider, so a series with the same values as a later one
         # still shows as a band around it instead of vanishing under it
         lines.append({"name": metric, "colour": COLOURS[i % len(COLOURS)],
