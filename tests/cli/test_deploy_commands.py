@@ -93,11 +93,15 @@ def test_bundle_and_verify_through_the_installed_command(deploy_repo):
     assert r.returncode == 2 and "nowhere" in r.stderr
 
 
-def test_the_canary_group_takes_more_subcommands_beside_the_default():
+def test_a_default_group_takes_more_subcommands_beside_the_default():
     import typer
 
-    from promptctl.cli.deploy import DefaultStartGroup
-    group = typer.Typer(cls=DefaultStartGroup)
+    from promptctl.cli.groups import DefaultGroup
+
+    class StartGroup(DefaultGroup):
+        default_command = "start"
+
+    group = typer.Typer(cls=StartGroup)
     calls = []
 
     @group.command("start")

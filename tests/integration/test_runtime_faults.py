@@ -148,10 +148,10 @@ def test_a_hanging_bundle_server_does_not_slow_get(live_repo, tmp_path):
             time.sleep(0.001)
         reg.close()
     timings.sort()
-    # a get() that waited on the hanging fetch would take its whole 0.5 s deadline; a loaded
-    # machine delays a call by tens of ms at worst, so half the deadline tells them apart
-    assert timings[-1] < 0.25, timings[-5:]
+    # a get() that waited on the hanging fetch would take its whole 0.5 s deadline, every time;
+    # a loaded machine stalls the odd call, so the 99th percentile tells them apart
     assert len(timings) > 100
+    assert timings[int(len(timings) * 0.99)] < 0.25, timings[-5:]
     assert isinstance(reg.last_error, FetchError) and server.url in str(reg.last_error)
     assert reg.health()["status"] == "stale"
 

@@ -1,9 +1,7 @@
 """`promptctl canary analyze` and `promptctl canary watch`: the controller's commands.
 
-They join the `canary` group the deploy commands define (`cli.deploy.canary_app`),
-so `promptctl canary NAME VERSION --weight W` and `promptctl canary analyze NAME`
-live side by side. Without the deploy commands nothing is registered here; the
-functions stay importable for `register(group)`.
+They sit beside `canary start` (in `cli.deploy`) in the `canary` group, whose unknown
+first word falls through to `start`: `promptctl canary NAME VERSION --weight W`.
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ from typing import Optional
 
 import typer
 
-from . import command, state
+from .common import state
 from .complete import environments, prompt_names
 
 
@@ -172,16 +170,3 @@ def watch_line(event, interval: str) -> str:
     if event.error:
         return f"{stamp} publish {event.env} failed again: {event.error}"
     return f"{stamp} published {event.env} (retried)"
-
-
-def register(group: typer.Typer) -> None:
-    command(group, "analyze")(analyze_command)
-    command(group, "watch")(watch_command)
-
-
-def _attach() -> None:
-    from .deploy import canary_app
-    register(canary_app)
-
-
-_attach()

@@ -1,9 +1,4 @@
-"""Commands of deployment: promote, canary, rollback, status, history, bundle.
-
-`canary` is a group so the canary controller can add `canary analyze` and `canary watch`
-to `canary_app`; any first argument that is not a subcommand runs `canary start`, so
-`promptctl canary NAME VERSION --env E --weight W` works as written in the docs.
-"""
+"""Commands of deployment: promote, canary (start), rollback, status, history, bundle."""
 
 from __future__ import annotations
 
@@ -12,25 +7,10 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from . import app, command, state
-from .helpfmt import Group
+
+from .common import state
 from .complete import environments, prompt_names, versions
 
-
-class DefaultStartGroup(Group):
-    """A group that runs `start` when the first argument is not one of its subcommands."""
-
-    default_command = "start"
-
-    def parse_args(self, ctx, args):
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
-            args = [self.default_command, *args]
-        return super().parse_args(ctx, args)
-
-
-canary_app = typer.Typer(cls=DefaultStartGroup, no_args_is_help=True,
-                         help="Start, re-weight or stop a canary (and analyze/watch it).")
-app.add_typer(canary_app, name="canary")
 
 _ENV = typer.Option(..., "--env", "-e", metavar="ENV", help="Environment, e.g. production.",
                     autocompletion=environments)
@@ -62,12 +42,6 @@ def _deploy(call) -> None:
     _done(change)
 
 
-@canary_app.callback()
-def _canary_group() -> None:
-    """Start, re-weight or stop a canary: `promptctl canary NAME VERSION --env E --weight PCT`."""
-
-
-@command(app, "promote")
 def promote_cmd(name: str = typer.Argument(..., help="Prompt name.", autocompletion=prompt_names),
                 version: str = typer.Argument(..., help="Released version, e.g. 2.1.0.",
                                              autocompletion=versions),
@@ -81,7 +55,6 @@ def promote_cmd(name: str = typer.Argument(..., help="Prompt name.", autocomplet
                                    require_eval=require_eval, create_env=create_env))
 
 
-@command(canary_app, "start")
 def canary_cmd(name: str = typer.Argument(..., help="Prompt name.", autocompletion=prompt_names),
                version: str = typer.Argument(..., help="Released version to try.",
                                             autocompletion=versions),
@@ -98,7 +71,6 @@ def canary_cmd(name: str = typer.Argument(..., help="Prompt name.", autocompleti
                                   why=why, require_eval=require_eval, restart=restart))
 
 
-@command(app, "rollback")
 def rollback_cmd(name: str = typer.Argument(..., help="Prompt name.", autocompletion=prompt_names),
                  env: str = _ENV, segment: Optional[str] = _SEGMENT,
                  to: Optional[str] = typer.Option(None, "--to", help="Released version to restore."),
@@ -108,7 +80,6 @@ def rollback_cmd(name: str = typer.Argument(..., help="Prompt name.", autocomple
     _deploy(lambda: deploy.rollback(_project(), name, env, segment=segment, to=to, why=why))
 
 
-@command(app, "status")
 def status_cmd(env: Optional[str] = typer.Option(None, "--env", "-e", help="Only this environment.",
                                                 autocompletion=environments),
                as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
@@ -148,13 +119,12 @@ def _print_table(headers: tuple, rows: list[tuple], numeric=()) -> None:
     # On a terminal: folded, never cut: a long model name moves to the next line of its column.
     from rich.markup import escape
 
-    from . import console
+    from .common import console
     from .tables import fitted_table, width_for
     cells = [[escape(str(c)) for c in row] for row in rows]
     console(width=width_for(sys.stdout)).print(fitted_table(headers, cells, numeric=numeric))
 
 
-@command(app, "history")
 def history_cmd(name: str = typer.Argument(..., help="Prompt name.", autocompletion=prompt_names), env: str = _ENV,
                 segment: Optional[str] = _SEGMENT,
                 as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
@@ -174,7 +144,6 @@ def history_cmd(name: str = typer.Argument(..., help="Prompt name.", autocomplet
                  numeric=(0, 1, 2, 3, 4))
 
 
-@command(app, "bundle")
 def bundle_cmd(env: Optional[str] = typer.Option(None, "--env", "-e", autocompletion=environments,
                                                help="Environment, e.g. production (not needed with --verify)."),
                output: Path = typer.Option(Path("release.lock.json"), "-o", "--output",

@@ -6,10 +6,9 @@ import json
 
 import typer
 
-from . import app, command, state
+from .common import state
 
 
-@command(app, "doctor")
 def doctor_cmd(
     dry_run: bool = typer.Option(False, "--dry-run", help="Only show what is wrong; repair nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print the findings as JSON."),

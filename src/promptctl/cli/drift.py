@@ -7,12 +7,12 @@ from typing import Optional
 
 import typer
 
-from . import app, command, state
+from .common import check_output, fitted_console, state
+from .reports import print_comparison, progress
 
 DRIFT_FORMATS = ("table", "json", "junit", "markdown")
 
 
-@command(app, "drift")
 def drift_cmd(
     env: Optional[str] = typer.Option(None, "--env", help="Only this environment (default: all)."),
     model: Optional[str] = typer.Option(None, "--model", help="Run on this model instead of the pinned one."),
@@ -29,7 +29,6 @@ def drift_cmd(
     3 when the provider failed."""
     from ..errors import UsageError
     from ..services.drift import DriftOptions, drift
-    from .evals import _progress
 
     if as_json:
         if fmt not in ("table", "json"):
@@ -41,7 +40,7 @@ def drift_cmd(
         raise UsageError("--concurrency must be at least 1", field="--concurrency")
     options = DriftOptions(env=env, model=model, provider=provider, since=since,
                            concurrency=concurrency, accept=accept)
-    with _progress() as on_progress:
+    with progress() as on_progress:
         options.on_progress = on_progress
         report = drift(state().directory, options)
     _emit(report, fmt, output)
@@ -75,9 +74,8 @@ def _print_table(report) -> None:
     from rich.table import Table
 
     from ..evals.drift_report import headline
-    from .evals import _console, _print_comparison
 
-    console = _console()
+    console = fitted_console()
     if not report.items:
         for prompt, why in report.skipped:
             console.print(f"skipped {prompt}: {why}", markup=False)
@@ -102,14 +100,13 @@ def _print_table(report) -> None:
             if comp is not None:
                 how = f"{comp['paired']} paired cases" if comp["method"] == "paired" else "unpaired"
                 label = comp.get("baseline_label") or f"run #{comp['baseline_run']}"
-                _print_comparison(console, comp, f"vs {label} of "
+                print_comparison(console, comp, f"vs {label} of "
                                   f"{comp['baseline_started'][:16]} on {comp['baseline_model']} ({how}):")
     for prompt, why in report.skipped:
         console.print(f"skipped {prompt}: {why}", markup=False)
     console.print("[green]NO DRIFT[/]" if report.passed else "[red]DRIFT[/]")
 
 
-@command(app, "report")
 def report_cmd(
     env: Optional[str] = typer.Option(None, "--env", help="Only this environment (default: all)."),
     output: Path = typer.Option(Path("report.html"), "--output", "-o", help="The HTML file to write."),
@@ -117,7 +114,6 @@ def report_cmd(
     """Write one self-contained HTML page: what runs where, eval score history, gates,
     the latest diff, and canary call metrics when a call log is present."""
     from ..services.report_page import report_page
-    from . import check_output
 
     check_output(output)
     context = report_page(state().directory, output, env)

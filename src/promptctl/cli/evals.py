@@ -1,8 +1,4 @@
-"""`promptctl eval`: run suites (the default), `eval history` and `eval merge`.
-
-`eval` is a group whose unknown first word falls through to its `run` command, so
-`promptctl eval NAME@VERSION` and `promptctl eval history NAME` both read naturally.
-"""
+"""The commands of `promptctl eval`: run (its default), history, plan and merge."""
 
 from __future__ import annotations
 
@@ -10,48 +6,14 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from . import app, command, state
-from .helpfmt import Group
+
+from .common import fitted_console, state
 from .complete import prompt_names, refs
+from .reports import print_comparison, progress
 
 FORMATS = ("table", "json", "junit", "markdown", "html")
 
 
-class _DefaultRunGroup(Group):
-    """Anything that is not a subcommand name is the start of `eval run`'s arguments."""
-
-    def parse_args(self, ctx, args):
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
-            args = ["run", *args]
-        return super().parse_args(ctx, args)
-
-    def format_options(self, ctx, formatter):
-        # `eval NAME` is how everyone runs it: its options belong on `eval --help`
-        super().format_options(ctx, formatter)
-        run = self.commands.get("run")
-        if run is None:
-            return
-        records = [r for p in run.get_params(ctx) if p.param_type_name == "option"
-                   and (r := p.get_help_record(ctx)) and not r[0].startswith("--help")]
-        with formatter.section("Options of `eval NAME` (eval run)"):
-            formatter.write_dl(records)
-
-    def shell_complete(self, ctx, incomplete):
-        # `promptctl eval sup<Tab>` completes a prompt (the common case) as well as subcommands.
-        from click.shell_completion import CompletionItem
-        return [*super().shell_complete(ctx, incomplete),
-                *(CompletionItem(ref) for ref in refs(ctx, incomplete))]
-
-
-eval_app = typer.Typer(
-    cls=_DefaultRunGroup, no_args_is_help=True, rich_markup_mode=None,
-    short_help="Run golden-dataset evals and gate on them (eval NAME, eval history, eval merge).",
-    help="Run golden-dataset evals and gate on them.\n\n"
-         "promptctl eval NAME[@VERSION|@working] [options] is short for `promptctl eval run ...`.")
-app.add_typer(eval_app, name="eval")
-
-
-@command(eval_app, "run")
 def run_cmd(
     target: Optional[str] = typer.Argument(None, metavar="NAME[@VERSION]",
                                            help="Prompt to evaluate; @working (default) or a version.",
@@ -86,13 +48,12 @@ def run_cmd(
     options = EvalOptions(suite=suite, model=model, provider=provider, repeat=repeat,
                           concurrency=concurrency, baseline=baseline, changed_since=changed_since,
                           all=all_, shard=shard, no_cache=no_cache)
-    with _progress() as on_progress:
+    with progress() as on_progress:
         options.on_progress = on_progress
         report = evaluate(state().directory, target, options)
     _emit(report, plan)
 
 
-@command(eval_app, "history")
 def history_cmd(
     name: Optional[str] = typer.Argument(None, help="Prompt name (default: every prompt).",
                                          autocompletion=prompt_names),
@@ -130,7 +91,7 @@ def history_cmd(
                            r.model, str(r.cases), str(r.errors), f"{r.score:.3f}", result, r.source])
     headers = ("when", "prompt", "version", "digest", "model", "cases", "errors", "score", "result",
                "source")
-    _console().print(fitted_table(headers, table_rows, numeric=(3, 5, 6, 7)))
+    fitted_console().print(fitted_table(headers, table_rows, numeric=(3, 5, 6, 7)))
 
 
 def _print_chart(rows, name: Optional[str], as_json: bool) -> None:
@@ -144,7 +105,7 @@ def _print_chart(rows, name: Optional[str], as_json: bool) -> None:
     if not found:
         typer.echo("no recorded runs" + (f" for {name}" if name else ""))
         return
-    console = _console()
+    console = fitted_console()
     for trend in found.values():
         _chart_one(console, trend)
 
@@ -186,7 +147,6 @@ def _pct(value) -> str:
     return "" if value is None else f"{value:.1%}"
 
 
-@command(eval_app, "plan")
 def plan_cmd(
     name: str = typer.Argument(..., help="Prompt whose suite to size.", autocompletion=prompt_names),
     detect: Optional[float] = typer.Option(None, "--detect",
@@ -204,7 +164,6 @@ def plan_cmd(
     typer.echo("\n".join(describe(result)))
 
 
-@command(eval_app, "merge")
 def merge_cmd(
     files: List[Path] = typer.Argument(..., help="JSON results of `eval --shard I/N --format json`."),
     fmt: str = typer.Option("table", "--format", metavar="FORMAT",
@@ -223,52 +182,6 @@ def merge_cmd(
 def _plan(fmt: str, outputs: Optional[List[Path]]):
     from .output import plan_outputs
     return plan_outputs(fmt, list(outputs or []), FORMATS)
-
-
-def _console(stderr: bool = False):
-    import sys
-
-    from . import console
-    from .tables import width_for
-    return console(stderr, width_for(sys.stderr if stderr else sys.stdout))
-
-
-class _progress:
-    """A rich progress bar on stderr when it is a terminal; nothing otherwise."""
-
-    def __enter__(self):
-        import sys
-        if not sys.stderr.isatty():
-            self.bar = None
-            return None
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn,
-                                   TextColumn, TimeElapsedColumn, TimeRemainingColumn)
-        from rich.text import Text
-
-        from rich.table import Column
-
-        class Rate(ProgressColumn):
-            def render(self, task) -> Text:
-                speed = task.finished_speed or task.speed
-                if speed is None:
-                    return Text("")
-                return Text(f"{speed:.0f}/s" if speed >= 10 else f"{speed:.1f}/s")
-
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            Rate(table_column=Column(no_wrap=True)), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                            console=_console(stderr=True), transient=True)
-        self.bar.start()
-        self.tasks: dict[str, int] = {}
-
-        def update(label: str, done: int, total: int) -> None:
-            if label not in self.tasks:
-                self.tasks[label] = self.bar.add_task(label, total=total)
-            self.bar.update(self.tasks[label], completed=done)
-        return update
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
 
 def _emit(report, plan) -> None:
@@ -300,7 +213,7 @@ def _print_table(report) -> None:
     from ..evals.report import fmt_interval, metric_rows
     from .tables import fitted_table
 
-    console = _console()
+    console = fitted_console()
     for run in report.runs:
         s = run.summary
         cached = f", {s['cached']} cached" if s["cached"] else ""
@@ -319,7 +232,7 @@ def _print_table(report) -> None:
                                    numeric=(1, 2, 4)))
         _print_tags(console, run)
         if run.comparison is not None:
-            _print_comparison(console, run.comparison)
+            print_comparison(console, run.comparison)
         elif run.baseline_note:
             console.print(f"baseline: {run.baseline_note}", markup=False, soft_wrap=False)
         _print_worst(console, run)
@@ -350,29 +263,3 @@ def _print_tags(console, run) -> None:
         return
     metrics = [m.name for m in run.metrics]
     console.print(fitted_table(("by tag", *metrics), rows, numeric=range(1, len(metrics) + 1)))
-
-
-def _print_comparison(console, comp: dict, title: str | None = None) -> None:
-    from ..evals.report import adjusted_p, cut_note, fmt_interval
-    from .tables import fitted_table
-    console.print(title or f"vs baseline {comp['baseline_version']} ({comp['paired']} paired):",
-                  markup=False, soft_wrap=False)
-    from ..evals.report import power_line, verdict
-    rows = []
-    for name, m in comp["metrics"].items():
-        mark = verdict(m)
-        mark = ("[red]REGRESSION[/]" if m["regression"] else
-                f"[yellow]{mark}[/]" if mark.startswith("not detectable") else mark)
-        rows.append([name, f"{m['baseline']:.3f}", f"{m['candidate']:.3f}", f"{m['delta']:+.3f}",
-                     fmt_interval(m["low"], m["high"], signed=True), f"{m['p']:.2g}",
-                     adjusted_p(m), mark])
-    # short headers: eight columns must fit 80 (base/cand. are the baseline's and candidate's means)
-    headers = ("metric", "base", "cand.", "delta", "95% interval", "p", "Holm p", "")
-    console.print(fitted_table(headers, rows, numeric=range(1, 7)))
-    tests = sorted({m["test"] for m in comp["metrics"].values()})
-    console.print(f"p: {', '.join(tests)} test; {power_line(comp)}", markup=False, soft_wrap=False)
-    flipped = comp["flipped"]
-    if flipped:
-        note = cut_note(min(20, len(flipped)), len(flipped))
-        console.print("pass → fail: " + ", ".join(flipped[:20]) + (f" {note}" if note else ""),
-                      markup=False, soft_wrap=False)

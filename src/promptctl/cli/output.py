@@ -70,7 +70,7 @@ _SUFFIXES = {".json": "json", ".xml": "junit", ".md": "markdown", ".html": "html
 def check_format(fmt: str, output: Optional[Path], formats: tuple[str, ...]) -> str:
     """The format to write: `fmt`, or with the default table and a file, the file's suffix."""
     from ..errors import UsageError
-    from . import check_output
+    from .common import check_output
     check_output(output)
     if fmt not in formats:
         raise UsageError(f"unknown format {fmt!r}", field="--format",

@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from . import app, command, state
+from .common import state
 from .complete import prompt_names, refs, versions
 
 
@@ -18,7 +18,7 @@ def _project():
 
 
 def _console(stderr: bool = False):
-    from . import console
+    from .common import console
     return console(stderr)
 
 
@@ -26,7 +26,6 @@ def _echo_json(data) -> None:
     typer.echo(json.dumps(data, indent=2, default=str))
 
 
-@command(app, "init")
 def init_cmd(directory: Path = typer.Argument(Path("."), help="Folder for the new prompt repo.")) -> None:
     """Create a prompt repo: promptctl.yaml, prompts/, evals/, release.yaml and an example."""
     from ..services.scaffold import init
@@ -41,7 +40,6 @@ def init_cmd(directory: Path = typer.Argument(Path("."), help="Folder for the ne
                   "and promptctl bump support-reply -m 'first release'")
 
 
-@command(app, "new")
 def new_cmd(
     name: str = typer.Argument(..., help="Prompt name, e.g. support/refund."),
     chat: bool = typer.Option(False, "--chat", help="A chat prompt (messages); the default."),
@@ -85,7 +83,6 @@ def _json_scaffold(name: str):
         return new_from_text(_project(), name, example, as_json=True)
 
 
-@command(app, "import")
 def import_cmd(
     files: List[Path] = typer.Argument(..., help="dotprompt .prompt or Prompty .prompty files."),
 ) -> None:
@@ -100,7 +97,6 @@ def import_cmd(
     typer.echo("Next: promptctl check, then write a suite under evals/ (docs/migrating.md)")
 
 
-@command(app, "restore")
 def restore_cmd(
     name: str = typer.Argument(..., help="Prompt to restore.", autocompletion=prompt_names),
     version: str = typer.Argument(..., help="Released version whose files to put back.",
@@ -121,7 +117,6 @@ def restore_cmd(
                f"{done.version}), then commit")
 
 
-@command(app, "check")
 def check_cmd(
     names: Optional[List[str]] = typer.Argument(None, help="Prompts to check (default: all).",
                                             autocompletion=prompt_names),
@@ -141,7 +136,6 @@ def check_cmd(
         raise typer.Exit(1)
 
 
-@command(app, "bump")
 def bump_cmd(
     name: str = typer.Argument(..., help="Prompt to release.", autocompletion=prompt_names),
     level: str = typer.Argument("auto", help="major, minor, patch, auto, or an explicit X.Y.Z."),
@@ -156,7 +150,6 @@ def bump_cmd(
     typer.echo(f"released {release.name} {release.version} (tag {release.tag}, {release.digest[:19]})")
 
 
-@command(app, "diff")
 def diff_cmd(
     name: str = typer.Argument(..., help="Prompt to compare.", autocompletion=prompt_names),
     a: Optional[str] = typer.Argument(None, help="Old side: version, 'working' or git ref (default: latest release).",
@@ -179,7 +172,6 @@ def diff_cmd(
         raise typer.Exit(1)
 
 
-@command(app, "show")
 def show_cmd(
     ref: str = typer.Argument(..., help="NAME or NAME@VERSION (or NAME@working).",
                          autocompletion=refs),
@@ -202,7 +194,6 @@ def show_cmd(
     print_show(_console(), content, release, rendered)
 
 
-@command(app, "log")
 def log_cmd(
     name: str = typer.Argument(..., help="Prompt whose releases to list.",
                           autocompletion=prompt_names),
@@ -222,7 +213,6 @@ def log_cmd(
         print_log(_console(), name, releases)
 
 
-@command(app, "list")
 def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
     """Every prompt with its latest version and whether it has unreleased changes."""
     from ..services.prompts import list_prompts
@@ -234,7 +224,6 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print as JSON."
         print_list(_console(), rows)
 
 
-@command(app, "verify")
 def verify_cmd(
     bundles: Optional[List[Path]] = typer.Option(
         None, "--bundle", help="Also check this bundle (repeatable; default: release.lock.json if present)."),
@@ -289,7 +278,6 @@ def _read_vars(path: Path) -> dict:
     return data
 
 
-@command(app, "quickstart")
 def quickstart_cmd(directory: Path = typer.Argument(Path("promptctl-demo"), help="New folder for the demo repo.")) -> None:
     """Run the whole story offline: release, eval, promote, canary on simulated traffic, rollback."""
     from rich.markup import escape

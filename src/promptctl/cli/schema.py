@@ -7,25 +7,17 @@ from typing import Optional
 
 import typer
 
-from . import app, command, state
-from ..file_schemas import DESCRIBES, KINDS, SCHEMA_DIR, shipped_text
+from .common import state
+from ..file_schemas import DESCRIBES, SCHEMA_DIR, shipped_text
 
-schema_app = typer.Typer(no_args_is_help=True, help="Print JSON Schemas of promptctl's files.")
-app.add_typer(schema_app, name="schema")
-
-
-def _printer(kind: str):
+def printer(kind: str):
+    """The command that prints KIND's schema (one per kind of file, `schema prompt` ...)."""
     def print_schema() -> None:
         typer.echo(shipped_text(kind), nl=False)
     print_schema.__doc__ = f"Print the JSON Schema of {DESCRIBES[kind]}."
     return print_schema
 
 
-for _kind in KINDS:
-    command(schema_app, _kind)(_printer(_kind))
-
-
-@command(schema_app, "write")
 def write_cmd(directory: Optional[Path] = typer.Argument(
         None, help="Folder to write into (default: the prompt repo's .schemas).")) -> None:
     """Write (or refresh) every schema as DIR/KIND.schema.json, where new files point editors."""

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from . import app, command, state
+from .common import state
 from .complete import environments
 
 
@@ -16,7 +16,6 @@ def _project():
     return open_project(state().directory)
 
 
-@command(app, "sync")
 def sync_cmd(remote: Optional[str] = typer.Argument(None, help="Remote (default: the branch's, else origin)."),
              push: bool = typer.Option(False, "--push", help="Also push local release tags, "
                                        "eval notes and manifest commits."),
@@ -38,7 +37,6 @@ def sync_cmd(remote: Optional[str] = typer.Argument(None, help="Remote (default:
         typer.echo(f"pushed: {', '.join(report.pushed) if report.pushed else 'nothing new'}")
 
 
-@command(app, "publish")
 def publish_cmd(env: str = typer.Option(..., "--env", "-e", help="Environment, e.g. production.",
                                         autocompletion=environments),
                 as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
