@@ -131,7 +131,7 @@ def test_analyze_apply_parses_each_release_yaml_text_once(deploy_repo, monkeypat
 
     from typer.testing import CliRunner
 
-    from deploy_support import seed_failing_canary
+    from support.releases import seed_failing_canary
     from promptctl import manifest
     from promptctl.cli import app
     from promptctl.services import deploy
