@@ -137,7 +137,7 @@ def bench_big(sizes: list[int]) -> None:
 
 
 def _serve(port_queue, delay: float) -> None:
-    from evalserver import FakeLLM
+    from support.llm import FakeLLM
     server = FakeLLM(reply=lambda body: "order 1", delay=delay)
     port_queue.put(server.url)
     while True:

@@ -18,7 +18,7 @@ from typing import Callable
 import pytest
 from typer.testing import CliRunner
 
-from conftest import build_file_tree, git, git_save
+from support.repos import build_file_tree, chat_prompt, git, git_save
 from promptctl.cli import app
 
 P = "prompts/support-refund/prompt.yaml"
@@ -41,17 +41,7 @@ template: |
   {% include "_partials/policy.j2" %}
   Question: {{ question }}
 """
-CHAT = """\
-name: triage
-model: {provider: echo, name: echo-1}
-inputs:
-  ticket: string
-messages:
-  - role: system
-    content_file: system.j2
-  - role: user
-    content: "Ticket: {{ ticket }}"
-"""
+CHAT = chat_prompt("triage")
 SUITE = "dataset: cases.jsonl\nmetrics:\n  - {name: asks, type: contains}\n"
 CASES = '{"id": "a", "inputs": {"question": "q1"}, "expected": "q1"}\n'
 MANIFEST = "environments:\n  production:\n    support-refund:\n      active: 1.0.0\n"

@@ -3,38 +3,18 @@
 from __future__ import annotations
 
 import json
-import time
 
-from typer.testing import CliRunner
-
-from conftest import build_file_tree, git_save
-from promptctl.runtime.calllog import open_logger
-from promptctl.cli import app
-
-MANIFEST = """\
-environments:
-  production:
-    support-refund:
-      active: 1.0.0
-      canary: {version: 1.1.0, weight: 5, started: "2026-01-01T00:00:00+00:00"}
-"""
+from support.cli import invoke
+from support.releases import CANARY_MANIFEST as MANIFEST, seed_failing_canary
 
 
 def _canary(repo, args: list[str]):
     """`promptctl -C REPO canary ARGS...` as the installed command parses it."""
-    return CliRunner().invoke(app, ["-C", str(repo), "canary", *args])
+    return invoke(repo, "canary", *args)
 
 
 def _repo(prompt_repo):
-    build_file_tree(prompt_repo, {"release.yaml": MANIFEST})
-    git_save(prompt_repo, "canary")
-    now = time.time()
-    with open_logger(None, root=prompt_repo) as logger:
-        for i in range(300):
-            for variant, version, ok in (("stable", "1.0.0", True), ("canary", "1.1.0", i % 3 != 0)):
-                logger.log_call(name="support-refund", version=version, variant=variant,
-                                env="production", key=f"{variant}{i}", success=ok,
-                                latency_ms=100.0 + i % 7, time_=now)
+    seed_failing_canary(prompt_repo)
     return prompt_repo
 
 
@@ -64,7 +44,7 @@ def test_watch_dry_run_once(prompt_repo):
 
 
 def test_installed_cli_runs_canary_analyze(prompt_repo):
-    from conftest import run_cli
+    from support.cli import run_cli
     _repo(prompt_repo)
     result = run_cli("canary", "analyze", "support-refund", "--env", "production", cwd=prompt_repo)
     assert result.returncode == 0, result.stderr
@@ -84,7 +64,7 @@ def test_unknown_env_is_named_as_such(prompt_repo):
 def test_unreachable_webhook_still_reports_the_applied_rollback(prompt_repo):
     import socket
 
-    from conftest import git
+    from support.repos import git
     _repo(prompt_repo)
     with socket.socket() as free:        # a port nobody listens on
         free.bind(("127.0.0.1", 0))
@@ -126,7 +106,7 @@ def test_a_bad_policy_value_names_the_file_that_holds_it(prompt_repo):
 
 
 def test_a_webhook_that_is_not_a_url_is_refused_before_anything_is_applied(prompt_repo):
-    from conftest import git
+    from support.repos import git
     _repo(prompt_repo)
     head = git(prompt_repo, "rev-parse", "HEAD")
     for args in (["analyze", "support-refund", "-e", "production", "--apply", "--webhook", "hooks"],

@@ -3,15 +3,11 @@
 import json
 
 import pytest
-from conftest import run_cli
-from deploy_support import repo_snapshot
+from support.cli import run_cli
+from support.cli import invoke as cli
+from support.releases import repo_snapshot
 from typer.testing import CliRunner
 
-from promptctl.cli import app
-
-
-def cli(root, *args):
-    return CliRunner().invoke(app, ["-C", str(root), *args])
 
 
 def test_promote_canary_status_history(deploy_repo):
@@ -67,7 +63,7 @@ def test_require_eval_needs_a_passing_run_of_that_version(deploy_repo):
 
 
 def test_an_invalid_release_yaml_names_file_line_and_field(deploy_repo):
-    from conftest import git_save
+    from support.repos import git_save
     (deploy_repo / "release.yaml").write_text("environments:\n  production:\n    triage: {active: one}\n")
     git_save(deploy_repo, "hand edit")
     before = repo_snapshot(deploy_repo)
@@ -139,7 +135,7 @@ def test_bundle_with_C_writes_into_that_folder_and_verify_checks_it(deploy_repo,
 
 def test_require_eval_as_the_default_from_promptctl_yaml(deploy_repo):
     # the documented `eval: {require_eval: true}` must be accepted, and act as the default
-    from conftest import git_save
+    from support.repos import git_save
     config = deploy_repo / "promptctl.yaml"
     config.write_text(config.read_text() + "eval:\n  require_eval: true\n")
     git_save(deploy_repo, "gate every rollout")
@@ -173,7 +169,7 @@ def test_bundle_verify_needs_no_env_and_a_mangled_bundle_is_a_finding(deploy_rep
     ["tag", "-f", "-a", "support-refund/v1.1.0", "-m", "moved", "support-refund/v1.0.0^{}"],  # no digest
 ])
 def test_promote_and_the_runtime_refuse_a_tag_verify_rejects(deploy_repo, retag):
-    from conftest import git
+    from support.repos import git
     git(deploy_repo, *retag)
     assert run_cli("verify", cwd=deploy_repo).returncode == 1
     before = repo_snapshot(deploy_repo)
@@ -198,7 +194,7 @@ def test_history_of_an_env_that_does_not_exist_is_an_error(deploy_repo):
 
 
 def test_a_release_yaml_that_is_not_utf8_is_named_not_a_crash(deploy_repo):
-    from conftest import git_save
+    from support.repos import git_save
     (deploy_repo / "release.yaml").write_bytes(b"environments: {}\n# caf\xe9\n")
     git_save(deploy_repo, "latin-1 hand edit")
     before = repo_snapshot(deploy_repo)

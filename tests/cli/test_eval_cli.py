@@ -9,7 +9,9 @@ from xml.etree import ElementTree as ET
 import pytest
 from typer.testing import CliRunner
 
-from conftest import build_file_tree, git_save, repo_state, run_cli
+from support.cli import run_cli
+from support.cli import invoke
+from support.repos import build_file_tree, git_save, repo_state
 from promptctl.cli import app
 
 SUITE = """\
@@ -30,10 +32,6 @@ def repo(prompt_repo):
                                   "evals/support-refund/cases.jsonl": CASES})
     git_save(prompt_repo, "suite", tag="support-refund/v1.0.0")
     return prompt_repo
-
-
-def invoke(root, *args):
-    return CliRunner().invoke(app, ["-C", str(root), *args])
 
 
 def test_eval_name_prints_table_and_passes(repo):

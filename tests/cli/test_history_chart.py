@@ -6,36 +6,17 @@ import json
 
 from typer.testing import CliRunner
 
-from conftest import build_file_tree, git, git_save
+from support.evals import make_qa_repo, set_qa_template
 from promptctl.cli import app
 from promptctl.evals.trend import sparkline, trends
 from promptctl.services.evaluate import EvalOptions, evaluate
 from promptctl.services.project import open_project
 
-PROMPT = 'name: qa\nmodel: {provider: echo, name: m-1}\ninputs: {word: string, n: integer}\ntemplate: "%s"\n'
-
-
-def make_repo(root, cases: int):
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
-    lines = [json.dumps({"id": f"c{i}", "inputs": {"word": f"w{i}", "n": i}, "expected": f"w{i}"})
-             for i in range(cases)]
-    build_file_tree(root, {"promptctl.yaml": "", ".gitignore": ".promptctl/\n",
-                           "prompts/qa/prompt.yaml": PROMPT % "Answer: {{ word }}",
-                           "evals/qa/suite.yaml": "dataset: cases.jsonl\nmetrics: [{name: accuracy, type: contains}]\n",
-                           "evals/qa/cases.jsonl": "\n".join(lines) + "\n"})
-    git_save(root, "v1", tag="qa/v1.0.0")
-    return root
-
-
-def set_template(root, template: str) -> None:
-    (root / "prompts/qa/prompt.yaml").write_text(PROMPT % template)
-
 
 def test_chart_shows_the_drop_with_versions_and_models(tmp_path):
-    root = make_repo(tmp_path / "r", cases=20)
+    root = make_qa_repo(tmp_path / "r", cases=20)
     evaluate(open_project(root), "qa@1.0.0", EvalOptions())
-    set_template(root, "Answer: {% if n < 8 %}unknown{% else %}{{ word }}{% endif %}")
+    set_qa_template(root, "Answer: {% if n < 8 %}unknown{% else %}{{ word }}{% endif %}")
     evaluate(open_project(root), "qa", EvalOptions(model="m-2"))
     runner = CliRunner()
     out = runner.invoke(app, ["-C", str(root), "eval", "history", "qa", "--chart"])

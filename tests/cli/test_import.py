@@ -5,10 +5,9 @@ whatever cannot be converted is listed (and kept as a comment), never dropped.""
 from __future__ import annotations
 
 import yaml
-from typer.testing import CliRunner
 
-from conftest import repo_state
-from promptctl.cli import app
+from support.cli import invoke
+from support.repos import repo_state
 from promptctl.services.project import load_version, open_project
 from promptctl.services.prompts import render_text
 
@@ -66,10 +65,6 @@ You are an assistant helping {{firstName}}.
 user:
 {{question}}
 """
-
-
-def invoke(repo, *args):
-    return CliRunner().invoke(app, ["-C", str(repo), *args])
 
 
 def test_dotprompt_becomes_a_checked_chat_prompt_with_tools_and_schema(prompt_repo, tmp_path):

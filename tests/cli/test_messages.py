@@ -2,28 +2,11 @@
 nearest spelling suggested, the real line, and every problem of a prompt at once."""
 
 import pytest
-from typer.testing import CliRunner
 
-from conftest import repo_state
-from promptctl.cli import app
+from support.cli import invoke
+from support.repos import chat_prompt, repo_state
 
-runner = CliRunner()
-
-CHAT = """\
-name: triage
-model: {provider: echo, name: echo-1}
-inputs:
-  ticket: string
-messages:
-  - role: system
-    content_file: system.j2
-  - role: user
-    content: "Ticket: {{ ticket }}"
-"""
-
-
-def invoke(repo, *args):
-    return runner.invoke(app, ["-C", str(repo), *args])
+CHAT = chat_prompt("triage")
 
 
 def write_prompt(repo, text, name="triage"):

@@ -6,18 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from conftest import git, repo_state
-from promptctl.cli import app
+from support.cli import invoke
+from support.repos import git, repo_state
 
 HARDCODED = ("You are a support agent for {company}.\n"
              "Customer {user.name} asks: {question!r}\n"
              "Reply in {{JSON}} with at most {limit:d} words and a {ratio:.2f} ratio.\n")
-
-
-def invoke(repo, *args):
-    return CliRunner().invoke(app, ["-C", str(repo), *args])
 
 
 def test_new_from_text_turns_format_fields_into_jinja_inputs(prompt_repo, tmp_path):

@@ -7,11 +7,11 @@ import json
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
-from conftest import build_file_tree, git, git_save, run_cli
-from deploy_support import repo_snapshot
-from promptctl.cli import app
+from support.cli import run_cli
+from support.cli import invoke as cli
+from support.repos import build_file_tree, git, git_save
+from support.releases import repo_snapshot
 
 MANIFEST = """\
 environments:
@@ -29,10 +29,6 @@ def ops_repo(deploy_repo):
     build_file_tree(deploy_repo, {"release.yaml": MANIFEST, "promptctl.yaml": CONFIG})
     git_save(deploy_repo, "production runs 1.0.0 with a 2.0.0 canary")
     return deploy_repo
-
-
-def cli(root, *args: str):
-    return CliRunner().invoke(app, ["-C", str(root), *args])
 
 
 SR = "support-refund"

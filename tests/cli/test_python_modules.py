@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from conftest import build_file_tree, git_save, run_cli
+from support.cli import run_cli
+from support.repos import build_file_tree, git_save
 
 SUITE = """\
 dataset: cases.jsonl

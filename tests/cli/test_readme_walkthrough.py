@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from conftest import git
+from support.repos import git
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 BLOCK = re.compile(r"<!-- walkthrough(?:-file: (?P<file>\S+))? -->\s*```\w*\n(?P<body>.*?)```", re.S)

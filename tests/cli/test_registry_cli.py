@@ -5,14 +5,12 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from conftest import git, repo_state, run_cli
+from support.cli import run_cli
+from support.cli import invoke
+from support.repos import git, repo_state
 from promptctl.cli import app
 
 runner = CliRunner()
-
-
-def invoke(repo, *args):
-    return runner.invoke(app, ["-C", str(repo), *args])
 
 
 def test_bump_log_show_list_through_the_cli(prompt_repo):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from shells import complete_line, fish_complete, make_demo, missing_shell
+from support.shells import complete_line, fish_complete, make_demo, missing_shell
 
 
 @pytest.fixture(scope="module")

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 import re
+from functools import partial
 
 import pytest
-from typer.testing import CliRunner
 
-from conftest import build_file_tree, git, git_save
-from deploy_support import release
-from promptctl.cli import app
-from shells import run_in_pty
+from support.cli import invoke as invoke_app
+from support.repos import build_file_tree, git, git_save
+from support.releases import release
+from support.shells import run_in_pty
+
+invoke = partial(invoke_app, columns=80)     # every in-process run is 80 columns unless told
 
 LONG = "no_refund_promise_in_the_reply"
 PROMPT = """\
@@ -47,10 +49,6 @@ def repo(tmp_path):
     path = root / "prompts/refunds/prompt.yaml"
     path.write_text(PROMPT.replace("  MARKER\n", "  (no marker)\n"))
     return root
-
-
-def invoke(root, *args, columns=80):
-    return CliRunner().invoke(app, ["-C", str(root), *args], env={"COLUMNS": str(columns)})
 
 
 def terminal(root, *args, columns=80) -> str:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import promptctl_exe
-from shells import make_demo, read_pty
+from support.cli import promptctl_exe
+from support.shells import make_demo, read_pty
 from promptctl.cli import app
 
 ESC = "\x1b["

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from clones_support import cli, clone, make_origin, release_next
-from conftest import git, git_save
-from evalserver import FakeLLM
+from support.clones import cli, clone, make_origin, release_next
+from support.repos import git, git_save
+from support.llm import FakeLLM
 
 PROMOTE = ("promote", "support-reply", "1.0.0", "--env", "production", "--require-eval")
 

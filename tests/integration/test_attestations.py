@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from conftest import build_file_tree, git, git_save
-from deploy_support import project
+from support.repos import build_file_tree, git, git_save
+from support.releases import project
 from promptctl.errors import CheckFailed
 from promptctl.services import deploy
 from promptctl.services.evaluate import EvalOptions, evaluate

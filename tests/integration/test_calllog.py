@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import modules_loaded_by
+from support.cli import modules_loaded_by
 
 from promptctl.runtime.calllog import CallLogger, hash_key, open_logger
 from promptctl.runtime.sinks import JsonlSink, SQLiteSink, read_jsonl

@@ -3,17 +3,14 @@ webhook hears about them."""
 
 from __future__ import annotations
 
-import json
-import random
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import yaml
 
 
-from conftest import git  # noqa: E402
-from promptctl.runtime.calllog import open_logger  # noqa: E402
+from support.http import webhook_receiver  # noqa: E402
+from support.repos import git  # noqa: E402
+from support.traffic import log_canary_traffic, seeded_errors  # noqa: E402
 from promptctl.canary.decide import Action  # noqa: E402
 from promptctl.services import canary as svc  # noqa: E402
 from promptctl.services import deploy  # noqa: E402
@@ -25,26 +22,9 @@ POLICY = ("canary:\n  min_calls: 300\n  min_duration: 0\n"
           "  srm: false\n")
 
 
-class _Hook(BaseHTTPRequestHandler):
-    events: list = []
-
-    def do_POST(self):
-        self.events.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 def _traffic(root, canary_error: float, n: int, start: float) -> None:
-    rng = random.Random(7)
-    with open_logger(None, root=root) as logger:
-        for i in range(n):
-            for variant, version, p in (("stable", "1.0.0", 0.02), ("canary", "1.1.0", canary_error)):
-                logger.log_call(name="support-refund", version=version, variant=variant,
-                                env="production", key=f"{variant}{i}", success=rng.random() > p,
-                                latency_ms=100 + rng.random() * 20, time_=start + i * 0.00001)
+    log_canary_traffic(root, n, at=lambda i: start + i * 0.00001,
+                       outcome=seeded_errors(7, canary_error, lambda rng: 100 + rng.random() * 20))
 
 
 def _weight(root) -> float:
@@ -61,10 +41,8 @@ def test_apply_advances_then_rolls_back_with_commits_and_webhook(deploy_repo):
     deploy.promote(project, "support-refund", "1.0.0", "production", why="first")
     deploy.canary(project, "support-refund", "1.1.0", "production", 5, why="try 1.1.0")
 
-    server = HTTPServer(("127.0.0.1", 0), _Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    hook = f"http://127.0.0.1:{server.server_port}/"
-    try:
+    with webhook_receiver() as server:
+        hook = server.url + "/"
         start = time.time()          # after the canary commit: inside step one
         _traffic(root, 0.02, 6000, start)
         analysis = svc.analyze(open_project(root), "support-refund", "production", now=start + 600)
@@ -85,7 +63,6 @@ def test_apply_advances_then_rolls_back_with_commits_and_webhook(deploy_repo):
         assert _weight(root) == 0
         assert "canary analysis: rollback 50% -> 0%" in git(root, "log", "-1", "--format=%B")
         assert git(root, "status", "--porcelain", "release.yaml") == ""
-    finally:
-        server.shutdown()
-    assert [e["event"] for e in _Hook.events] == ["advance", "rollback"]
-    assert _Hook.events[1]["from_weight"] == 50 and _Hook.events[1]["to_weight"] == 0
+    events = [request.json() for request in server.requests]
+    assert [e["event"] for e in events] == ["advance", "rollback"]
+    assert events[1]["from_weight"] == 50 and events[1]["to_weight"] == 0

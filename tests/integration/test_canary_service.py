@@ -3,16 +3,14 @@ and a loopback webhook receiver."""
 
 from __future__ import annotations
 
-import json
 import math
-import random
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from conftest import build_file_tree, git_save
+from support.http import webhook_receiver
+from support.repos import build_file_tree, git_save
+from support.traffic import log_canary_traffic, seeded_errors
 from promptctl.runtime.calllog import open_logger
 from promptctl.canary.decide import Action, Verdict
 from promptctl.services import canary as svc
@@ -49,14 +47,8 @@ def repo(prompt_repo):
 
 
 def _traffic(root, *, canary_error: float, n: int = 2000, since: float) -> None:
-    rng = random.Random(11)
-    with open_logger(None, root=root) as logger:
-        for i in range(n):
-            for variant, version, p in (("stable", "1.0.0", 0.02), ("canary", "1.1.0", canary_error)):
-                logger.log_call(name="support-refund", version=version, variant=variant,
-                                env="production", key=f"{variant}{i}", success=rng.random() > p,
-                                latency_ms=math.exp(rng.gauss(6, 0.4)), time_=since + i * 0.01)
-        assert logger.flush()
+    log_canary_traffic(root, n, at=lambda i: since + i * 0.01,
+                       outcome=seeded_errors(11, canary_error, lambda rng: math.exp(rng.gauss(6, 0.4))))
 
 
 def test_step_start_comes_from_the_canary_commit(repo):
@@ -110,29 +102,11 @@ def test_watch_lists_only_running_canaries(repo):
     assert analyses[1].decision.action is Action.HOLD      # two failed reads: 2 ≤ max_errors
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    received: list = []
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.received.append(json.loads(body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 def test_webhook_event_reaches_a_loopback_server(repo):
-    server = HTTPServer(("127.0.0.1", 0), _Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with webhook_receiver(204) as server:
         analysis = svc.analyze(open_project(repo), "support-refund", "production", now=time.time() + 3 * 3600)
-        svc.notify(f"http://127.0.0.1:{server.server_port}/hook", svc.event(analysis))
-    finally:
-        server.shutdown()
-    [body] = _Receiver.received
+        svc.notify(f"{server.url}/hook", svc.event(analysis))
+    [body] = [request.json() for request in server.requests]
     assert body["event"] == "rollback" and body["prompt"] == "support-refund"
     assert (body["stable"], body["canary"], body["from_weight"], body["to_weight"]) == \
         ("1.0.0", "1.1.0", 5, 0)
@@ -157,7 +131,7 @@ def test_analyze_apply_parses_each_release_yaml_text_once(deploy_repo, monkeypat
 
     from typer.testing import CliRunner
 
-    from deploy_support import seed_failing_canary
+    from support.releases import seed_failing_canary
     from promptctl import manifest
     from promptctl.cli import app
     from promptctl.services import deploy

@@ -122,36 +122,21 @@ def test_log_moments_from_histogram_buckets():
 
 def test_prometheus_queries_select_the_default_entry_by_an_empty_segment():
     # A loopback stand-in for Prometheus' query API records the PromQL it is sent.
-    import json as _json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from urllib.parse import parse_qs, urlsplit
 
     from promptctl.canary.sources import PrometheusSource
+    from support.http import json_api
     seen: list[str] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
+    def answer(request):
+        seen.append(parse_qs(urlsplit(request.path).query)["query"][0])
+        return {"status": "success", "data": {"resultType": "vector", "result": []}}
 
-        def do_GET(self):
-            seen.append(parse_qs(urlsplit(self.path).query)["query"][0])
-            body = _json.dumps({"status": "success", "data": {"resultType": "vector", "result": []}})
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.end_headers()
-            self.wfile.write(body.encode())
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
+    with json_api(answer) as server:
+        url = server.url
         PrometheusSource(url).observations(SEL, parse_policy({}).metrics, NOW)
         assert seen and all('segment=""' in q for q in seen), seen
         seen.clear()
         eu = Selection("support", "production", "1.0.0", "1.1.0", since=NOW - 60, segment="eu")
         PrometheusSource(url).observations(eu, parse_policy({}).metrics, NOW)
         assert all('segment="eu"' in q for q in seen), seen
-    finally:
-        server.shutdown()
-        server.server_close()

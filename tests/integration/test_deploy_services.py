@@ -8,8 +8,8 @@ import textwrap
 import time
 
 import pytest
-from conftest import git
-from deploy_support import commit_files, project, repo_snapshot
+from support.repos import git
+from support.releases import commit_files, project, repo_snapshot
 
 from promptctl.errors import CheckFailed, ManifestError, NotFoundError, ReleaseError, RepoError, UsageError
 from promptctl.manifest import parse_manifest

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import build_file_tree, git, git_save, run_cli
-from evalserver import FakeLLM
+from support.cli import run_cli
+from support.repos import build_file_tree, git, git_save
+from support.llm import FakeLLM
 from promptctl.errors import NotFoundError, UsageError
 from promptctl.evals import drift_report
 from promptctl.services.drift import DriftOptions, drift

@@ -8,9 +8,10 @@ import json
 
 import pytest
 
-from conftest import build_file_tree, git, run_cli
-from deploy_support import release
-from evalserver import FakeLLM
+from support.cli import run_cli
+from support.repos import build_file_tree, git
+from support.releases import release
+from support.llm import FakeLLM
 from promptctl.services.drift import DriftOptions, drift
 from promptctl.services.evaluate import EvalOptions, evaluate
 from promptctl.services.project import open_project

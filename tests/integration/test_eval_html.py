@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from browser import find_browser, layout_facts
-from conftest import build_file_tree, git_save
-from deploy_support import release
+from support.browser import find_browser, layout_facts
+from support.repos import build_file_tree, git_save
+from support.releases import release
 from promptctl.services.evaluate import EvalOptions, evaluate
 from promptctl.evals.html_report import to_html
 from promptctl.services.project import open_project

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from evalserver import FakeLLM
+from support.llm import FakeLLM
 from promptctl.errors import ProviderError
 from promptctl.providers import ProviderSettings, Request, make_provider
 

@@ -2,62 +2,21 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
 
-from conftest import build_file_tree, git, git_save
-from evalserver import FakeLLM
+from support.evals import make_qa_repo, set_qa_template
+from support.repos import build_file_tree, git_save
+from support.llm import FakeLLM
 from promptctl.errors import UsageError
 from promptctl.evals import report as render
 from promptctl.services.evaluate import EvalOptions, evaluate, history, merge, require_eval
 from promptctl.services.project import open_project
 
-PROMPT = """\
-name: qa
-model: {{provider: {provider}, name: m-1, params: {{temperature: 0}}}}
-inputs:
-  word: string
-  n: integer
-template: "{template}"
-"""
-SUITE = """\
-dataset: cases.jsonl
-metrics:
-  - {name: accuracy, type: contains}
-  - {name: sim, type: similarity, method: chars, threshold: 0}
-gates: ["accuracy >= 0.7"]
-"""
-
-
-def make_repo(root: Path, provider: str = "echo", template: str = "Answer: {{ word }}",
-              cases: int = 40, config: str = "") -> Path:
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
-    lines = [json.dumps({"id": f"c{i:02d}", "inputs": {"word": f"w{i}", "n": i},
-                         "expected": f"w{i}", "tags": ["low" if i < 20 else "high"]})
-             for i in range(cases)]
-    build_file_tree(root, {
-        "promptctl.yaml": "prompts_dir: prompts\nevals_dir: evals\n" + config,
-        "release.yaml": "environments:\n  production:\n    qa: {active: 1.0.0}\n",
-        ".gitignore": ".promptctl/\n",
-        "prompts/qa/prompt.yaml": PROMPT.format(provider=provider, template=template),
-        "evals/qa/suite.yaml": SUITE,
-        "evals/qa/cases.jsonl": "\n".join(lines) + "\n",
-    })
-    git_save(root, "v1", tag="qa/v1.0.0")
-    return root
-
-
-def set_template(root: Path, template: str, provider: str = "echo") -> None:
-    (root / "prompts/qa/prompt.yaml").write_text(PROMPT.format(provider=provider, template=template))
-
-
 def test_candidate_breaking_8_of_40_is_flagged_against_version_and_environment(tmp_path):
-    root = make_repo(tmp_path / "r")
-    set_template(root, "Answer: {% if n < 8 %}unknown{% else %}{{ word }}{% endif %}")
+    root = make_qa_repo(tmp_path / "r")
+    set_qa_template(root, "Answer: {% if n < 8 %}unknown{% else %}{{ word }}{% endif %}")
     for baseline in ("1.0.0", "production"):
         run = evaluate(open_project(root), "qa", EvalOptions(baseline=baseline)).runs[0]
         comp = run.comparison
@@ -68,8 +27,8 @@ def test_candidate_breaking_8_of_40_is_flagged_against_version_and_environment(t
 
 
 def test_noise_only_change_is_not_flagged(tmp_path):
-    root = make_repo(tmp_path / "r")
-    set_template(root, "Reply: {{ word }}")
+    root = make_qa_repo(tmp_path / "r")
+    set_qa_template(root, "Reply: {{ word }}")
     run = evaluate(open_project(root), "qa@working", EvalOptions(baseline="1.0.0")).runs[0]
     assert not run.comparison["regressed"] and run.comparison["flipped"] == []
     assert run.comparison["metrics"]["sim"]["delta"] != 0   # it did change; just not a regression
@@ -77,8 +36,8 @@ def test_noise_only_change_is_not_flagged(tmp_path):
 
 
 def test_version_evaluates_tagged_content_not_the_working_tree(tmp_path):
-    root = make_repo(tmp_path / "r")
-    set_template(root, "nothing useful")
+    root = make_qa_repo(tmp_path / "r")
+    set_qa_template(root, "nothing useful")
     assert evaluate(open_project(root), "qa@1.0.0", EvalOptions()).runs[0].summary["metrics"]["accuracy"]["mean"] == 1.0
     working = evaluate(open_project(root), "qa", EvalOptions()).runs[0]
     assert working.summary["metrics"]["accuracy"]["mean"] == 0.0 and not working.passed
@@ -90,7 +49,7 @@ def test_cache_hit_means_no_second_request_and_keys_never_written(tmp_path, monk
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     with FakeLLM() as server:
-        root = make_repo(tmp_path / "r", provider="openai", cases=10,
+        root = make_qa_repo(tmp_path / "r", provider="openai", cases=10,
                          config=f"providers:\n  openai: {{base_url: '{server.url}'}}\n")
         first = evaluate(open_project(root), "qa", EvalOptions()).runs[0]
         assert len(server.requests) == 10 and first.summary["cached"] == 0
@@ -124,7 +83,7 @@ def test_a_key_echoed_in_a_completion_is_masked_in_results_html_and_cache(tmp_pa
     secret = "sk-echoed-in-answer-77"
     monkeypatch.setenv("OPENAI_API_KEY", secret)
     with FakeLLM(reply=lambda body: f"w1 and by the way your key is {secret}") as server:
-        root = make_repo(tmp_path / "r", provider="openai", cases=3,
+        root = make_qa_repo(tmp_path / "r", provider="openai", cases=3,
                          config=f"providers:\n  openai: {{base_url: '{server.url}'}}\n")
         from typer.testing import CliRunner
         from promptctl.cli import app
@@ -143,7 +102,7 @@ def test_a_key_echoed_in_a_completion_is_masked_in_results_html_and_cache(tmp_pa
 
 def test_provider_errors_are_errors_never_passes(tmp_path):
     with FakeLLM() as server:
-        root = make_repo(tmp_path / "r", provider="openai", cases=4,
+        root = make_qa_repo(tmp_path / "r", provider="openai", cases=4,
                          config=f"providers:\n  openai: {{base_url: '{server.url}', retries: 0}}\n")
         server.script = [("status", 500)]
         run = evaluate(open_project(root), "qa", EvalOptions(concurrency=1)).runs[0]
@@ -154,8 +113,8 @@ def test_provider_errors_are_errors_never_passes(tmp_path):
 
 
 def test_shards_merged_equal_the_single_run(tmp_path):
-    root = make_repo(tmp_path / "r")
-    set_template(root, "Answer: {% if n % 3 == 0 %}x{% else %}{{ word }}{% endif %}")
+    root = make_qa_repo(tmp_path / "r")
+    set_qa_template(root, "Answer: {% if n % 3 == 0 %}x{% else %}{{ word }}{% endif %}")
     single = evaluate(open_project(root), "qa", EvalOptions(record=False)).runs[0]
     files = []
     for i in (1, 2, 3):
@@ -172,8 +131,8 @@ def test_shards_merged_equal_the_single_run(tmp_path):
 
 
 def test_junit_validates(tmp_path):
-    root = make_repo(tmp_path / "r", cases=5)
-    set_template(root, "Answer: {% if n == 0 %}x{% else %}{{ word }}{% endif %}")
+    root = make_qa_repo(tmp_path / "r", cases=5)
+    set_qa_template(root, "Answer: {% if n == 0 %}x{% else %}{{ word }}{% endif %}")
     report = evaluate(open_project(root), "qa", EvalOptions(baseline="1.0.0"))
     tree = ET.fromstring(render.to_junit(report))
     assert tree.tag == "testsuites"
@@ -188,10 +147,10 @@ def test_junit_validates(tmp_path):
 
 
 def test_history_and_require_eval(tmp_path):
-    root = make_repo(tmp_path / "r", cases=5)
+    root = make_qa_repo(tmp_path / "r", cases=5)
     passing = evaluate(open_project(root), "qa", EvalOptions()).runs[0]
     assert require_eval(open_project(root), "qa", passing.digest)
-    set_template(root, "nothing")
+    set_qa_template(root, "nothing")
     failing = evaluate(open_project(root), "qa", EvalOptions()).runs[0]
     assert not failing.passed and not require_eval(open_project(root), "qa", failing.digest)
     evaluate(open_project(root), "qa", EvalOptions(shard="1/2"))
@@ -203,7 +162,7 @@ def test_history_and_require_eval(tmp_path):
 
 
 def test_changed_since_and_all(tmp_path):
-    root = make_repo(tmp_path / "r", cases=3)
+    root = make_qa_repo(tmp_path / "r", cases=3)
     build_file_tree(root, {
         "prompts/_partials/p.j2": "policy\n",
         "prompts/other/prompt.yaml": "name: other\nmodel: {provider: echo, name: e}\n"
@@ -231,7 +190,7 @@ def test_repeat_samples_each_case_and_judge_grades(tmp_path):
             return '{"score": 4, "reason": "clear"}'
         return content
     with FakeLLM(reply=reply) as server:
-        root = make_repo(tmp_path / "r", provider="openai", cases=3,
+        root = make_qa_repo(tmp_path / "r", provider="openai", cases=3,
                          config=f"providers:\n  openai: {{base_url: '{server.url}'}}\n")
         (root / "evals/qa/suite.yaml").write_text(
             "dataset: cases.jsonl\nrepeat: 2\njudge: {model: judge-1}\nmetrics:\n"
@@ -246,7 +205,7 @@ def test_repeat_samples_each_case_and_judge_grades(tmp_path):
 
 
 def test_python_provider_runs_the_apps_pipeline(tmp_path):
-    root = make_repo(tmp_path / "r", cases=4)
+    root = make_qa_repo(tmp_path / "r", cases=4)
     (root / "pipeline.py").write_text(
         "def run(prompt, **params):\n"
         "    if 'w3' in prompt:\n"
@@ -262,14 +221,14 @@ def test_python_provider_runs_the_apps_pipeline(tmp_path):
 
 
 def test_changed_since_with_a_name_skips_an_unchanged_prompt(tmp_path):
-    root = make_repo(tmp_path / "r", cases=2)
+    root = make_qa_repo(tmp_path / "r", cases=2)
     report = evaluate(open_project(root), "qa", EvalOptions(changed_since="HEAD"))
     assert report.runs == [] and report.skipped == [("qa", "unchanged since HEAD")]
     assert report.passed
 
 
 def test_history_path_is_configurable_and_settings_checked(tmp_path):
-    root = make_repo(tmp_path / "r", cases=2, config="eval: {history: ci/evals.sqlite}\n")
+    root = make_qa_repo(tmp_path / "r", cases=2, config="eval: {history: ci/evals.sqlite}\n")
     evaluate(open_project(root), "qa", EvalOptions())
     assert (root / "ci/evals.sqlite").is_file() and not (root / ".promptctl/history.sqlite").exists()
     assert len(history(open_project(root), "qa")) == 1
@@ -285,7 +244,7 @@ def test_a_failed_judge_costs_only_its_own_metric(tmp_path):
             return '{"score": 9}' if '"w0"' in content else '{"score": 5, "reason": "ok"}'
         return content
     with FakeLLM(reply=reply) as server:
-        root = make_repo(tmp_path / "r", provider="openai", cases=3,
+        root = make_qa_repo(tmp_path / "r", provider="openai", cases=3,
                          config=f"providers:\n  openai: {{base_url: '{server.url}'}}\n")
         (root / "evals/qa/suite.yaml").write_text(
             "dataset: cases.jsonl\njudge: {model: judge-1}\nmetrics:\n"
@@ -308,7 +267,7 @@ def test_a_provider_outage_exits_3_not_1(tmp_path):
     with FakeLLM() as server:
         url = server.url
     # the server is gone: every call is refused on loopback, like a provider that is down
-    root = make_repo(tmp_path / "r", provider="openai", cases=4,
+    root = make_qa_repo(tmp_path / "r", provider="openai", cases=4,
                      config=f"providers:\n  openai: {{base_url: '{url}', retries: 0}}\n")
     run = evaluate(open_project(root), "qa", EvalOptions(no_cache=True, record=False)).runs[0]
     assert run.summary["provider_errors"] == 4 and run.summary["outage"]

@@ -16,7 +16,8 @@ import time
 
 import pytest
 
-from conftest import git, run_cli
+from support.cli import run_cli
+from support.repos import git
 from promptctl import locking
 from promptctl.locking import JOURNAL_FILE
 from promptctl.manifest import parse_manifest

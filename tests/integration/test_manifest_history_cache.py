@@ -8,8 +8,9 @@ import os
 import shutil
 import subprocess
 
-from conftest import git, promptctl_exe
-from deploy_support import project
+from support.cli import promptctl_exe
+from support.repos import git
+from support.releases import project
 
 from promptctl.services import deploy
 from promptctl.workcache import CACHE_DIR

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git, run_cli
+from support.cli import run_cli
+from support.repos import git
 
 PROJECT = Path(__file__).resolve().parents[2]
 

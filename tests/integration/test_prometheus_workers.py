@@ -10,7 +10,7 @@ import time
 
 import httpx
 import pytest
-from fleet_support import free_url
+from support.http import free_url
 
 pytest.importorskip("prometheus_client")
 pytestmark = pytest.mark.timeout(60)

@@ -7,21 +7,16 @@ import sys
 import threading
 
 import pytest
-from typer.testing import CliRunner
 
-from conftest import git, git_save
-from deploy_support import project, seed_failing_canary
-from promptctl.cli import app
+from support.cli import invoke as cli
+from support.repos import git, git_save
+from support.releases import project, seed_failing_canary
 from promptctl.services import canary as svc
 from promptctl.services import deploy
 from promptctl.services.publish import publish
 from promptctl.services.project import open_project
 
 PY = sys.executable
-
-
-def cli(root, *args):
-    return CliRunner().invoke(app, ["-C", str(root), *args])
 
 
 def configure(root, targets: list[dict], env: str = "production") -> None:

@@ -8,8 +8,9 @@ import json
 import pytest
 import yaml
 
-from conftest import git, run_cli
-from deploy_support import project, recreate_tag
+from support.cli import run_cli
+from support.repos import git
+from support.releases import project, recreate_tag
 from promptctl.errors import PromptctlError, ReleaseError, ValidationError
 from promptctl.runtime.registry import Registry
 from promptctl.services import deploy, prompts

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from deploy_support import repo_snapshot
-from conftest import git, git_save, repo_state, run_cli
+from support.releases import repo_snapshot
+from support.cli import run_cli
+from support.repos import git, git_save, repo_state
 from promptctl.errors import ReleaseError, ValidationError
 from promptctl.services import prompts
 from promptctl.services.project import load_version, open_project

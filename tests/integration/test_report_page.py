@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import build_file_tree, git_save, run_cli
+from support.cli import run_cli
+from support.repos import build_file_tree, git_save
 from promptctl.runtime.calllog import open_logger
 from promptctl.errors import NotFoundError
 from promptctl.runtime.registry import Registry
@@ -153,7 +154,7 @@ def test_page_in_headless_chromium(site, tmp_path):
 
 @pytest.mark.parametrize("width", [1280, 390])
 def test_report_fits_desktop_and_phone_and_labels_never_collide(site, tmp_path, width):
-    from browser import find_browser, layout_facts
+    from support.browser import find_browser, layout_facts
     browser = find_browser()
     if browser is None:
         pytest.skip("no chromium (.ci/run installs Debian's chromium package)")
@@ -170,8 +171,8 @@ def test_report_fits_desktop_and_phone_and_labels_never_collide(site, tmp_path, 
 
 
 def test_the_latest_change_lists_tool_changes(tmp_path):
-    from deploy_support import release
-    from tools_support import make_agent_repo
+    from support.releases import release
+    from support.tools import make_agent_repo
 
     root = make_agent_repo(tmp_path / "r", "echo")
     release(root, "agent", "1.0.0")

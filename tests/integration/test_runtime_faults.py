@@ -11,9 +11,10 @@ from email.utils import formatdate
 
 import httpx
 import pytest
-from conftest import git
-from deploy_support import project, release
-from fleet_support import StaticServer, free_url, live_deploy, publish
+from support.repos import git
+from support.releases import project, release
+from support.fleet import live_deploy, publish
+from support.http import StaticServer, free_url
 
 import promptctl
 from promptctl.errors import FetchError, RenderError

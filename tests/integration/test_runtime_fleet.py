@@ -10,9 +10,11 @@ import sys
 import time
 
 import pytest
-from conftest import git_save, run_cli
-from deploy_support import project, seed_failing_canary
-from fleet_support import App, StaticServer, free_url, live_deploy, publish, run_bounded
+from support.cli import run_cli
+from support.repos import git_save
+from support.releases import project, seed_failing_canary
+from support.fleet import App, live_deploy, publish, run_bounded
+from support.http import StaticServer, free_url
 
 from promptctl.services import deploy
 

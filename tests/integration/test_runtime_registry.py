@@ -1,6 +1,5 @@
 """The runtime on real repos and bundles: routing, hot reload, last good, no git, HTTP."""
 
-import hashlib
 import json
 import logging
 import subprocess
@@ -8,25 +7,22 @@ import sys
 import textwrap
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import git, run_cli, modules_loaded_by
-from deploy_support import project
+from support.cli import modules_loaded_by, run_cli
+from support.fleet import live_deploy
+from support.http import EtagServer
+from support.repos import git
+from support.releases import project
 
 import promptctl
-from promptctl.errors import NotFoundError, RenderError
+from promptctl.errors import NotFoundError, RenderError, RepoError
 from promptctl.services import deploy
 
 
 @pytest.fixture
 def live_repo(deploy_repo):
-    p = project(deploy_repo)
-    deploy.promote(p, "support-refund", "1.0.0", "production")
-    deploy.canary(p, "support-refund", "2.0.0", "production", 50)
-    deploy.promote(p, "support-refund", "1.1.0", "production", segment="enterprise")
-    deploy.promote(p, "triage", "1.0.0", "production")
-    return deploy_repo
+    return live_deploy(deploy_repo)
 
 
 def test_get_routes_renders_and_reads_git_objects_not_the_working_tree(live_repo):
@@ -107,7 +103,7 @@ def test_fallback_serves_when_nothing_can_load(tmp_path):
     reg = promptctl.Registry.open(tmp_path, env="production", fallback="Hi {{ name }}")
     p = reg.get("anything")
     assert (p.variant, p.version, p.render(name="Ann")) == ("fallback", None, "Hi Ann")
-    with pytest.raises(promptctl.errors.RepoError):
+    with pytest.raises(RepoError, match="no promptctl.yaml"):
         promptctl.Registry.open(tmp_path, env="production")
 
 
@@ -169,40 +165,14 @@ def test_verify_bundle_catches_tampering(live_repo, tmp_path):
         promptctl.Registry.from_bundle(out, env="production")
 
 
-class _BundleServer(BaseHTTPRequestHandler):
-    body = b""
-    hits = {"200": 0, "304": 0}
-
-    def do_GET(self):   # noqa: N802 - http.server's naming
-        etag = '"' + hashlib.sha1(self.body).hexdigest() + '"'
-        if self.headers.get("If-None-Match") == etag:
-            self.hits["304"] += 1
-            self.send_response(304)
-            self.end_headers()
-            return
-        self.hits["200"] += 1
-        self.send_response(200)
-        self.send_header("ETag", etag)
-        self.send_header("Content-Length", str(len(self.body)))
-        self.end_headers()
-        self.wfile.write(self.body)
-
-    def log_message(self, *args):
-        pass
-
-
 def test_bundle_over_http_reloads_on_etag_change(live_repo, tmp_path):
     p = project(live_repo)
     deploy.bundle(p, "production", tmp_path / "a.json")
     deploy.promote(p, "triage", "1.0.0", "production", segment="vip")
     deploy.rollback(p, "support-refund", "production")
     deploy.bundle(p, "production", tmp_path / "b.json")
-    handler = type("H", (_BundleServer,), {"body": (tmp_path / "a.json").read_bytes(),
-                                           "hits": {"200": 0, "304": 0}})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_port}/release.lock.json"
+    with EtagServer((tmp_path / "a.json").read_bytes()) as handler:
+        url = f"{handler.url}/release.lock.json"
         reg = promptctl.Registry.from_bundle(url, env="production", refresh_interval=None)
         assert any(reg.get("support-refund", key=i).variant == "canary" for i in range(100))
         assert reg.refresh() is False
@@ -211,8 +181,6 @@ def test_bundle_over_http_reloads_on_etag_change(live_repo, tmp_path):
         assert reg.refresh() is True
         assert all(reg.get("support-refund", key=i).variant == "stable" for i in range(100))
         assert handler.hits["200"] == 2
-    finally:
-        server.shutdown()
 
 
 def test_importing_the_runtime_stays_light():
@@ -231,12 +199,8 @@ def test_fallback_as_chat_messages_per_name(tmp_path):
 
 
 def test_open_with_a_manifest_url_reads_content_from_git(live_repo):
-    handler = type("H", (_BundleServer,), {"body": (live_repo / "release.yaml").read_bytes(),
-                                           "hits": {"200": 0, "304": 0}})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_port}/release.yaml"
+    with EtagServer((live_repo / "release.yaml").read_bytes()) as handler:
+        url = f"{handler.url}/release.yaml"
         reg = promptctl.Registry.open(live_repo, env="production", manifest=url, refresh_interval=None)
         assert reg.get("support-refund", segment="enterprise").version == "1.1.0"
         handler.body = (b"environments: {production: {support-refund: {active: 2.0.0, segments: "
@@ -246,8 +210,6 @@ def test_open_with_a_manifest_url_reads_content_from_git(live_repo):
         handler.body = b"environments: {production: {support-refund: {active: nope}}}\n"
         assert reg.refresh() is False
         assert reg.get("support-refund").version == "2.0.0" and "nope" in str(reg.last_error)
-    finally:
-        server.shutdown()
 
 
 def test_an_env_the_manifest_does_not_have_fails_at_open(live_repo):
@@ -260,7 +222,7 @@ def test_an_env_the_manifest_does_not_have_fails_at_open(live_repo):
 
 def test_a_release_made_before_promptctl_yaml_was_committed_serves(tmp_path):
     # the first bump in a fresh repo commits only the prompt's files, not promptctl.yaml
-    from conftest import POLICY, TEXT_PROMPT, build_file_tree, git_save
+    from support.repos import POLICY, TEXT_PROMPT, build_file_tree, git_save
     root = tmp_path / "fresh"
     root.mkdir()
     git(root, "init", "-q", "-b", "main")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from deploy_support import release
-from evalserver import FakeLLM
-from tools_support import HISTORY, answer_last_order, make_agent_repo
+from support.releases import release
+from support.llm import FakeLLM
+from support.tools import HISTORY, answer_last_order, make_agent_repo
 
 import promptctl
 from promptctl.errors import RenderError, UsageError

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from support.cli import run_cli
 from promptctl import file_schemas
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -90,7 +90,7 @@ def test_schema_write_refreshes_a_repos_schemas_from_any_folder(tmp_path):
 
 
 def test_tools_placeholders_and_parts_pass_the_prompt_schema(tmp_path):
-    from tools_support import make_agent_repo
+    from support.tools import make_agent_repo
 
     root = make_agent_repo(tmp_path / "r")
     prompt = root / "prompts/agent/prompt.yaml"

@@ -8,7 +8,8 @@ import subprocess
 
 import pytest
 
-from conftest import git, repo_state, run_cli
+from support.cli import run_cli
+from support.repos import git, repo_state
 
 pytestmark = pytest.mark.skipif(shutil.which("ssh-keygen") is None,
                                 reason="ssh-keygen (openssh-client) is not installed")

@@ -89,7 +89,7 @@ def test_otel_error_type_never_carries_a_known_key(monkeypatch):
 
 def test_a_tracked_call_is_a_client_span_child_of_the_request_span(deploy_repo):
     pytest.importorskip("opentelemetry.sdk")
-    from fleet_support import live_deploy
+    from support.fleet import live_deploy
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter

@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from conftest import build_file_tree, git, git_save, run_cli
+from support.cli import run_cli
+from support.repos import build_file_tree, git, git_save
 from promptctl.runtime.registry import Registry
 from promptctl.services import deploy, prompts
 from promptctl.services.evaluate import EvalOptions, evaluate

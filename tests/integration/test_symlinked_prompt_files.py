@@ -2,15 +2,10 @@
 
 import os
 
-from typer.testing import CliRunner
 
-from conftest import git, git_save
-from promptctl.cli import app
+from support.cli import invoke
+from support.repos import git, git_save
 from promptctl.store import GitStore
-
-
-def invoke(root, *args):
-    return CliRunner().invoke(app, ["-C", str(root), *args])
 
 
 def test_a_symlink_within_the_prompts_folder_releases_with_the_same_digest(prompt_repo):

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from conftest import run_cli
-from evalserver import FakeLLM, calls_tool
-from tools_support import answer_last_order, make_agent_repo
+from support.cli import run_cli
+from support.llm import FakeLLM, calls_tool
+from support.tools import answer_last_order, make_agent_repo
 from promptctl.errors import ValidationError
 from promptctl.evals import report as render
 from promptctl.services.evaluate import EvalOptions, evaluate
@@ -124,7 +124,7 @@ def test_a_csv_dataset_holds_history_as_json_and_image_urls_as_columns(tmp_path,
     import csv
     import io
 
-    from tools_support import cases
+    from support.tools import cases
 
     root = make_agent_repo(tmp_path / "r", "openai", server.url)
     out = io.StringIO()

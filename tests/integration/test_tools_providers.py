@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from evalserver import FakeLLM, calls_tool
+from support.llm import FakeLLM, calls_tool
 from promptctl.providers import ProviderSettings, Request, make_provider
 
 TOOLS = [{"name": "lookup_order", "description": "Look up an order.",

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import run_cli
+from support.cli import run_cli
 from promptctl.services.scaffold import init
 from promptctl.services.project import open_project
 
@@ -100,7 +100,7 @@ def test_init_writes_a_pull_request_gate_and_a_weekly_drift_check(tmp_path):
 def test_the_gate_command_init_writes_passes_on_a_prompt_production_does_not_serve(tmp_path):
     # The first PR of a new repo (or one adding a prompt) has no production baseline yet:
     # the gate's own command must evaluate it on its gates, not fail with exit 2.
-    from conftest import git
+    from support.repos import git
     from promptctl.services.evaluate import EvalOptions, evaluate
     root = tmp_path / "repo"
     git(tmp_path, "init", "-q", "-b", "main", str(root))
@@ -122,7 +122,7 @@ def gate_steps(root: Path) -> dict[str, dict]:
 
 @pytest.mark.parametrize("branch", ["master", "trunk"])
 def test_the_gate_triggers_on_the_repos_own_branch(tmp_path, branch):
-    from conftest import git
+    from support.repos import git
     root = tmp_path / "repo"
     git(tmp_path, "init", "-q", "-b", branch, str(root))
     init(root)
@@ -191,8 +191,8 @@ def test_init_writes_a_scheduled_controller_that_publishes_and_pushes(tmp_path):
 
 def test_the_controller_workflow_steps_roll_back_publish_and_push(deploy_repo, tmp_path):
     # The steps canary.yml runs, in a fresh clone of a bare origin, as the runner would.
-    from conftest import git, git_save
-    from deploy_support import seed_failing_canary
+    from support.repos import git, git_save
+    from support.releases import seed_failing_canary
     config = deploy_repo / "promptctl.yaml"
     config.write_text(config.read_text() + f"publish:\n  production: [{{path: {tmp_path}/www/}}]\n")
     seed_failing_canary(deploy_repo)

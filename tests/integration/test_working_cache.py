@@ -6,8 +6,9 @@ import json
 import os
 import subprocess
 
-from conftest import git, promptctl_exe, run_cli
-from deploy_support import EDITS
+from support.cli import promptctl_exe, run_cli
+from support.repos import git
+from support.releases import EDITS
 from promptctl.services import prompts
 from promptctl.services.project import open_project
 from promptctl.workcache import CACHE_DIR, CACHE_FILE

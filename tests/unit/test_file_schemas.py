@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from promptctl import file_schemas
-from promptctl.evals.suite import parse_suite
 from promptctl.errors import ValidationError
+from promptctl.evals.suite import parse_suite
 from promptctl.files import parse_model
 from promptctl.model import PromptSpec
 
@@ -63,7 +63,7 @@ def messages(kind, data) -> list[str]:
 ])
 def test_prompt_schema_rejects_what_promptctl_rejects(old, new, found):
     text = SHORTHAND_PROMPT.replace(old, new, 1)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match=r"^prompt\.yaml:\d+: "):
         parse_model(PromptSpec, text, "prompt.yaml")
     assert any(found in m for m in messages("prompt", yaml.safe_load(text))), messages
 

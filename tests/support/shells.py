@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import promptctl_exe
+from support.cli import promptctl_exe
 
 # How each shell starts clean and loads promptctl's completion script.
 SHELLS = {
@@ -112,7 +112,7 @@ def fish_complete(line: str, cwd: Path) -> list[str]:
 
 def make_demo(root: Path) -> Path:
     """A repo from `init` with releases 1.0.0 and 1.1.0 (made in-process: faster)."""
-    from conftest import git_save
+    from support.repos import git_save
     from promptctl.services import prompts, scaffold
     from promptctl.services.project import open_project
     scaffold.init(root)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import git, git_save
+from support.repos import git, git_save
 
 from promptctl.files import WorkingTree, load_config, load_prompt
 from promptctl.tags import format_message
@@ -48,7 +48,7 @@ def commit_files(root: Path, rev: str = "HEAD") -> list[str]:
 
 def repo_snapshot(root: Path) -> dict:
     """repo_state without .promptctl/ (the gitignored lock file is expected to exist)."""
-    from conftest import repo_state
+    from support.repos import repo_state
     state = repo_state(root)
     state["files"] = {k: v for k, v in state["files"].items() if not k.startswith(".promptctl/")}
     return state
@@ -77,15 +77,10 @@ def seed_failing_canary(root: Path, calls: int = 300) -> None:
     the controller's decision is a rollback."""
     import time
 
-    from conftest import build_file_tree
-    from promptctl.runtime.calllog import open_logger
+    from support.repos import build_file_tree
+    from support.traffic import canary_fails_one_in_three, log_canary_traffic
 
     build_file_tree(root, {"release.yaml": CANARY_MANIFEST})
     git_save(root, "canary")
     now = time.time()
-    with open_logger(None, root=root) as logger:
-        for i in range(calls):
-            for variant, version, ok in (("stable", "1.0.0", True), ("canary", "1.1.0", i % 3 != 0)):
-                logger.log_call(name="support-refund", version=version, variant=variant,
-                                env="production", key=f"{variant}{i}", success=ok,
-                                latency_ms=100.0 + i % 7, time_=now)
+    log_canary_traffic(root, calls, outcome=canary_fails_one_in_three, at=lambda i: now)

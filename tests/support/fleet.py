@@ -1,6 +1,5 @@
-"""Helpers for the fleet tests: a loopback static file server (with the one-second
-Last-Modified of real static servers, and hang/drip faults), atomic publishing of a
-bundle, and app processes that report what they serve."""
+"""Helpers for the fleet tests: atomic publishing of a bundle, and app processes that
+report what they serve (the static file server they read from is `support.http`)."""
 
 from __future__ import annotations
 
@@ -10,15 +9,12 @@ import subprocess
 import sys
 import threading
 import time
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from deploy_support import project
+from support.http import BUNDLE
+from support.releases import project
 
 from promptctl.services import deploy
-
-BUNDLE = "release.lock.json"
 
 
 def live_deploy(root: Path) -> Path:
@@ -39,63 +35,6 @@ def publish(root: Path, folder: Path, *, env: str = "production") -> Path:
     deploy.bundle(project(root), env, tmp)
     os.replace(tmp, folder / BUNDLE)
     return folder / BUNDLE
-
-
-class _Handler(SimpleHTTPRequestHandler):
-    mode = {"fault": None}      # None, "hang" (accept, never answer) or "drip" (a byte at a time)
-
-    def do_GET(self):   # noqa: N802 - http.server's naming
-        fault = self.mode["fault"]
-        if fault == "hang":
-            time.sleep(30)
-            return
-        if fault == "drip":
-            self.send_response(200)
-            self.send_header("Content-Length", "100000")
-            self.end_headers()
-            for _ in range(100):
-                self.wfile.write(b" ")
-                self.wfile.flush()
-                time.sleep(0.1)
-            return
-        super().do_GET()
-
-    def log_message(self, *args):
-        pass
-
-
-class StaticServer:
-    """http.server's static handler on 127.0.0.1 in a daemon thread: ETag-less, with a
-    one-second Last-Modified and If-Modified-Since, like many real static servers."""
-
-    def __init__(self, folder: Path, name: str = BUNDLE) -> None:
-        self.folder = folder
-        handler = type("H", (_Handler,), {"mode": {"fault": None}})
-        self.mode = handler.mode
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(folder)))
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_port}/{name}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> "StaticServer":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-
-def free_url() -> str:
-    """A loopback URL nothing listens on (a bundle server that is down)."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/{BUNDLE}"
 
 
 APP = r"""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import build_file_tree, git, git_save
+from support.repos import build_file_tree, git, git_save
 
 AGENT_PROMPT = """\
 name: agent

@@ -1,16 +1,15 @@
 """A team in miniature: a bare origin and clones of it, with a prompt served by a model API.
 
 The prompt's provider is openai; evals reach a loopback server speaking its protocol
-(`evalserver.FakeLLM`) through OPENAI_BASE_URL, so no paid API is called.
+(`support.llm.FakeLLM`) through OPENAI_BASE_URL, so no paid API is called.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from typer.testing import CliRunner
-
-from conftest import build_file_tree, git, git_save
+from support.cli import invoke as cli
+from support.repos import build_file_tree, git, git_save
 
 PROMPT = """\
 name: support-reply
@@ -35,11 +34,6 @@ FILES = {
     "evals/support-reply/cases.jsonl": CASES,
     "evals/lenient/suite.yaml": "dataset: ../support-reply/cases.jsonl\nmetrics: [{type: contains, value: zzz}]\n",
 }
-
-
-def cli(root: Path, *args: str):
-    from promptctl.cli import app
-    return CliRunner().invoke(app, ["-C", str(root), *args])
 
 
 def make_origin(tmp_path: Path) -> Path:
