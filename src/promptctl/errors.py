@@ -145,25 +145,10 @@ class MetricSourceError(PromptctlError):
     exit_code: ClassVar[int] = 3
 
 
-class PublishError(PromptctlError):
-    """A publish target (a path or a command) failed; the manifest commit stands. Exit 3.
+class AfterCommitError(PromptctlError):
+    """A step after a deploy change was committed failed; the commit stands. Exit 3.
 
-    `change` is the committed deploy change when the publish ran after a commit."""
-
-    exit_code: ClassVar[int] = 3
-
-    def __init__(self, message: str | None = None, *, change: Any = None, **kw: Any) -> None:
-        self.change = change
-        super().__init__(message, **kw)
-
-    def data(self) -> dict[str, Any]:
-        return {**super().data(), "change": self.change}
-
-
-class WebhookError(PromptctlError):
-    """The canary's webhook refused or could not be reached. Exit 3.
-
-    `change` is the deploy change the notification was about, already committed."""
+    `change` is that committed change, so the caller can still report what was applied."""
 
     exit_code: ClassVar[int] = 3
 
@@ -173,3 +158,15 @@ class WebhookError(PromptctlError):
 
     def data(self) -> dict[str, Any]:
         return {**super().data(), "change": self.change}
+
+
+class PublishError(AfterCommitError):
+    """A publish target (a path or a command) failed; the manifest commit stands. Exit 3."""
+
+    exit_code: ClassVar[int] = 3
+
+
+class WebhookError(AfterCommitError):
+    """The canary's webhook refused or could not be reached, after its change was committed."""
+
+    exit_code: ClassVar[int] = 3
