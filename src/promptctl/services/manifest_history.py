@@ -7,6 +7,12 @@ as long as the file's log starts with that run: the state dir keeps the changes 
 (env, prompt, segment), and a new commit of release.yaml costs one parse. A log that no
 longer starts with the cached run (a rewritten history) is read again from the start.
 
+The first run in a clone has no cache and must read the whole log. A past release.yaml in
+the layout promptctl writes (block style, two-space indents, one line per env and prompt
+key) is cut into entries without parsing, and only entry texts not seen before are
+parsed: a commit that changes one line of a 5,000-entry file costs one entry's parse, not
+the file's. A file in any other layout is parsed whole, as before.
+
 `status` also keeps its rows by the working release.yaml's hash and HEAD: the text is read
 and hashed on every call, so an edit is always seen.
 """
@@ -15,10 +21,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
+from functools import lru_cache
+
+from pydantic import ValidationError as PydanticValidationError
 
 from ..errors import PromptctlError
-from ..manifest import Manifest, parse_manifest
+from ..manifest import ENV_RE, Entry, Manifest, parse_manifest
+from ..model import NAME_RE
 from ..workcache import CACHE_DIR, cache_key, read_cache, replace_cache_file, write_cache
 from .project import Project
 
@@ -37,6 +48,128 @@ def _targets(manifest: Manifest):
             yield entry_key(env, name, None), entry
             for segment, target in entry.segments.items():
                 yield entry_key(env, name, segment), target
+
+
+# ---------------------------------------------------------------- entries without a full parse
+
+# A line that is none of: the one top key, a blank or comment, an env or prompt key alone
+# on its line, or a line inside an entry (indented six or more).
+_FOREIGN_LINE = re.compile(r"^(?!environments:[ \t]*$|[ \t]*$|[ \t]*#| {6}|(?:  |    )[^\s#:'\"]"
+                           r"[^\n:#]*:[ \t]*$)", re.M)
+_KEY_LINE = re.compile(r"^(  |    )([^\s#:'\"][^\n:#]*):[ \t]*\n", re.M)
+_TOP_KEY = re.compile(r"^environments:", re.M)
+_ENV_RE = re.compile(ENV_RE)
+
+
+@lru_cache(maxsize=65536)
+def _plain_key(name: str, pattern: re.Pattern[str]) -> bool:
+    """`name` is a valid key and YAML reads it as that string (not `yes`, `1_000`, a date)."""
+    from ..safeyaml import load_yaml
+
+    if not pattern.fullmatch(name):
+        return False
+    try:
+        return load_yaml(name, "(key)") == name
+    except PromptctlError:
+        return False
+
+
+def split_entries(text: str) -> dict[tuple[str, str], str] | None:
+    """(env, prompt) -> the text of its entry, in file order, when `text` is in the layout
+    promptctl writes; None for any other layout (anchors, flow style, quoting, odd indents),
+    which must be parsed whole."""
+    if not text.endswith("\n"):
+        text += "\n"
+    if "&" in text or "*" in text or "\t" in text or _FOREIGN_LINE.search(text) \
+            or len(_TOP_KEY.findall(text)) != 1:
+        return None
+    parts = _KEY_LINE.split(text)
+    head, rest = parts[0], parts[1:]
+    if not _only_comments(head.replace("environments:", "", 1)):
+        return None
+    entries: dict[tuple[str, str], str] = {}
+    envs: dict[str, int] = {}     # env -> its prompts so far
+    env = None
+    for at in range(0, len(rest), 3):
+        indent, name, body = rest[at:at + 3]
+        if indent == "  ":
+            # an env given twice, with text before its first prompt, or after an empty env
+            if name in envs or not _only_comments(body) or not _plain_key(name, _ENV_RE) \
+                    or (env is not None and not envs[env]):
+                return None
+            env, envs[name] = name, 0
+        elif env is None or (env, name) in entries or not _plain_key(name, NAME_RE):
+            return None
+        else:
+            entries[(env, name)] = body
+            envs[env] += 1
+    if env is not None and not envs[env]:
+        return None
+    return entries
+
+
+def _only_comments(text: str) -> bool:
+    return all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines())
+
+
+class _VersionReader:
+    """Past release.yaml texts, oldest first, as what changed since the one before.
+
+    Entry texts already parsed are kept by (name, text): a file's history repeats most of
+    them, and an entry whose text is the previous version's did not change at all."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.parsed: dict[tuple[str, str], list | None] = {}
+        self.previous: dict[tuple[str, str], str] | None = None
+
+    def changes(self, text: str) -> tuple[list[tuple[str, list]], list[str] | None] | None:
+        """(targets changed or new, with their state; keys gone) since the previous text.
+        Gone is None when the first list holds every target (then anything else is gone).
+        None when `text` does not parse or validate: a broken hand edit in the past."""
+        entries = split_entries(text)
+        if entries is None:
+            self.previous = None
+            try:
+                manifest = parse_manifest(text or EMPTY, self.file)
+            except PromptctlError:
+                return None
+            return [(key, _state(target)) for key, target in _targets(manifest)], None
+        before = self.previous
+        edited = entries if before is None else \
+            {entry: body for entry, body in entries.items() if before.get(entry) != body}
+        changed: list[tuple[str, list]] = []
+        gone: list[str] = []
+        for (env, name), body in edited.items():
+            states = self._parse(name, body)
+            if states is None:
+                return None
+            keys = {entry_key(env, name, segment) for segment, _ in states}
+            changed.extend((entry_key(env, name, segment), state) for segment, state in states)
+            if before is not None and (env, name) in before:
+                gone.extend(k for k in self._keys(env, name, before[(env, name)]) if k not in keys)
+        if before is not None:
+            for env, name in before.keys() - entries.keys():
+                gone.extend(self._keys(env, name, before[(env, name)]))
+        self.previous = entries
+        return changed, (None if before is None else gone)
+
+    def _keys(self, env: str, name: str, body: str) -> list[str]:
+        return [entry_key(env, name, segment) for segment, _ in self.parsed[(name, body)] or ()]
+
+    def _parse(self, name: str, body: str) -> list | None:
+        """[(segment or None, state)] of one entry's text; None when it is not valid."""
+        if (name, body) not in self.parsed:
+            from ..safeyaml import load_yaml
+
+            try:
+                entry = Entry.model_validate(load_yaml(body, self.file))
+            except (PromptctlError, PydanticValidationError):
+                self.parsed[(name, body)] = None
+            else:
+                self.parsed[(name, body)] = [(segment, _state(target)) for segment, target
+                                             in [(None, entry), *entry.segments.items()]]
+        return self.parsed[(name, body)]
 
 
 def _state(target) -> list:
@@ -100,23 +233,24 @@ class ManifestHistory:
 
     def extend(self, project: Project, infos: list[dict]) -> None:
         rel = project.config.manifest
+        reader = _VersionReader(rel)
         for info in infos:
             index = len(self.infos)
             self.infos.append(info)
-            text = project.store.source_at(info["commit"]).read(rel)
-            try:
-                manifest = parse_manifest(text or EMPTY, rel)
-            except PromptctlError:
+            found = reader.changes(project.store.source_at(info["commit"]).read(rel) or "")
+            if found is None:
                 continue    # a broken hand edit in the past: skip, do not fail
-            present = set()
-            for key, target in _targets(manifest):
-                present.add(key)
-                state = _state(target)
+            changed, gone = found
+            for key, state in changed:
                 past = self.changes.setdefault(key, [])
                 if not past or past[-1][1] != state[0]:
                     past.append([index, *state])
-            for key, past in self.changes.items():
-                if key not in present and past[-1][1] is not None:
+            if gone is None:
+                present = {key for key, _ in changed}
+                gone = [key for key in self.changes if key not in present]
+            for key in gone:
+                past = self.changes[key]
+                if past[-1][1] is not None:
                     past.append([index, None, None, None, None])
 
     def rows(self, env: str, name: str, segment: str | None) -> list[tuple[dict, list]]:

@@ -1,0 +1,73 @@
+"""release.yaml's history read entry by entry must equal the history read by parsing every
+past file whole: promotes, canaries, segments coming and going, prompts removed, a broken
+hand edit, a file rewritten in flow style and back."""
+
+import random
+
+import yaml
+
+from promptctl.manifest import Manifest, dump_manifest
+from promptctl.services import manifest_history
+from promptctl.services.manifest_history import ManifestHistory
+from promptctl.store import file_log
+from support.releases import project
+from support.repos import git_save
+
+VERSIONS = ["1.0.0", "1.1.0", "2.0.0", "2.1.0"]
+
+
+def random_edit(rng: random.Random, envs: dict) -> None:
+    env = envs.setdefault(rng.choice(["production", "staging"]), {})
+    name = f"p{rng.randrange(12)}"
+    move = rng.random()
+    if move < 0.1 and env:
+        env.pop(rng.choice(sorted(env)))
+        return
+    entry = env.setdefault(name, {"active": "1.0.0"})
+    if move < 0.4:
+        entry["active"] = rng.choice(VERSIONS)
+        entry.pop("canary", None)
+    elif move < 0.7:
+        others = [v for v in VERSIONS if v != entry["active"]]
+        entry["canary"] = {"version": rng.choice(others), "weight": rng.choice([5, 50, 0])}
+    elif move < 0.85:
+        entry.setdefault("segments", {})["enterprise"] = {"active": rng.choice(VERSIONS)}
+    else:
+        segmented = sorted(n for n, e in env.items() if e.get("segments"))
+        env[segmented[0] if segmented else name].pop("segments", None)
+
+
+def build_history(root, commits: int = 60) -> None:
+    rng = random.Random(7)
+    envs: dict = {}
+    for number in range(commits):
+        random_edit(rng, envs)
+        envs = {env: prompts for env, prompts in envs.items() if prompts}
+        text = dump_manifest(Manifest.model_validate({"environments": envs}))
+        if number == 20:
+            text = text.replace("active:", "activ:", 1)                  # a broken hand edit
+        elif number in (30, 31):
+            text = yaml.safe_dump({"environments": envs}, default_flow_style=True)
+        (root / "release.yaml").write_text(text)
+        git_save(root, f"edit {number}")
+
+
+def history(root, monkeypatch, whole: bool) -> dict:
+    if whole:
+        monkeypatch.setattr(manifest_history, "split_entries", lambda text: None)
+    proj = project(root)
+    found = ManifestHistory()
+    found.extend(proj, list(reversed(file_log(proj.store, "release.yaml"))))
+    monkeypatch.undo()
+    return found.changes
+
+
+def test_entry_by_entry_equals_parsing_every_file_whole(prompt_repo, monkeypatch):
+    build_history(prompt_repo)
+    fast = history(prompt_repo, monkeypatch, whole=False)
+    whole = history(prompt_repo, monkeypatch, whole=True)
+    assert fast == whole
+    assert len(fast) > 12                       # segments and both envs took part
+    assert any(change[1] is None for past in fast.values() for change in past)   # removals
+    broken = 21                                 # its index (the first commit is the repo's)
+    assert all(change[0] != broken for past in fast.values() for change in past)
