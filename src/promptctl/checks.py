@@ -33,7 +33,8 @@ def release_problems(content: PromptContent, yaml_path: str, text: str | None = 
 def contract_problems(content: PromptContent, yaml_path: str) -> list[Problem]:
     spec = content.spec
     # a placeholder uses its `messages` input without a template naming it
-    used = used_variables(content) | {b.name for b in content.bodies if b.role == "placeholder"}
+    used = used_variables(content) | {b.name for b in content.bodies
+                                        if b.role == "placeholder" and b.name is not None}
     declared = set(spec.inputs)
     problems = [
         Problem(yaml_path, f"template uses {var!r}, which is not a declared input "
@@ -51,7 +52,7 @@ def contract_problems(content: PromptContent, yaml_path: str) -> list[Problem]:
 # ---------------------------------------------------------------- model params and output
 
 # name -> (types, low, high): the params every provider shares; others pass through unchecked
-_PARAMS: dict[str, tuple[tuple[type, ...], float | None, float | None]] = {
+_PARAMS: dict[str, tuple[tuple[type[int] | type[float], ...], float | None, float | None]] = {
     "temperature": ((int, float), 0, 2), "top_p": ((int, float), 0, 1),
     "max_tokens": ((int,), 1, None), "max_completion_tokens": ((int,), 1, None),
     "max_output_tokens": ((int,), 1, None), "n": ((int,), 1, None), "seed": ((int,), None, None),

@@ -75,17 +75,17 @@ def _input_changes(old: PromptSpec, new: PromptSpec) -> list[InputChange]:
     changes = []
     for key in sorted(old.inputs.keys() | new.inputs.keys()):
         a, b = old.inputs.get(key), new.inputs.get(key)
-        if a is None:
-            changes.append(InputChange(key, "added", None, "required" if b.required else "optional"))
-        elif b is None:
-            changes.append(InputChange(key, "removed", "required" if a.required else "optional"))
-        else:
+        if a is not None and b is not None:
             if a.required != b.required:
                 changes.append(InputChange(key, "required", a.required, b.required))
             if a.type != b.type:
                 changes.append(InputChange(key, "type", a.type, b.type))
             if a.default != b.default:
                 changes.append(InputChange(key, "default", a.default, b.default))
+        elif b is not None:
+            changes.append(InputChange(key, "added", None, "required" if b.required else "optional"))
+        elif a is not None:
+            changes.append(InputChange(key, "removed", "required" if a.required else "optional"))
     return changes
 
 
@@ -123,10 +123,10 @@ def _file_diffs(old: dict[str, str], new: dict[str, str], a: str, b: str) -> dic
     return diffs
 
 
-def _lf(text: str | None) -> str | None:
+def _lf(text: str) -> str:
     """Line endings do not count, as in the digest: a checkout with core.autocrlf=true
     must not look like an edit to diff while list and bump see none."""
-    return text.replace("\r\n", "\n") if text is not None else None
+    return text.replace("\r\n", "\n")
 
 
 def classify(diff: PromptDiff, old: PromptContent, new: PromptContent) -> tuple[BumpKind, list[str]]:
@@ -181,15 +181,15 @@ def _template_changes(old: PromptContent, new: PromptContent) -> list[tuple[Bump
 
 def _template_text(content: PromptContent) -> dict[str, str]:
     # Inline templates live inside prompt.yaml; key them by role and position instead.
-    keyed = {}
+    keyed: dict[str, str] = {}
     in_bodies: set[str] = set()
     for index, body in enumerate(content.bodies):
         key = f"body#{index}:{body.role}"
         if body.role == "placeholder":
             keyed[key] = f"{{placeholder: {body.name}}}"
             continue
-        loaders = [body.template, *(loader for _, loader, _ in body.parts), body.tool_call_id]
-        loaders = [name for name in loaders if name]
+        named = [body.template, *(loader for _, loader, _ in body.parts), body.tool_call_id]
+        loaders = [name for name in named if name]
         in_bodies.update(loaders)
         keyed[key] = "\n".join(content.templates[name] for name in loaders)
     for loader_name, text in content.templates.items():

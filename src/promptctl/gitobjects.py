@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
-from typing import Iterable
+from typing import IO, Iterable
 
 from .errors import RepoError
 
@@ -24,7 +24,7 @@ class ObjectReader:
 
     def __init__(self, cwd: str) -> None:
         self.cwd = cwd
-        self._proc: subprocess.Popen | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
 
     def read(self, name: str) -> Obj | None:
@@ -41,11 +41,12 @@ class ObjectReader:
             writer = threading.Thread(target=_send, args=(proc, payload), daemon=True)
             writer.start()
             try:
-                return [_answer(proc.stdout) for _ in names]
+                stdout = _pipe(proc.stdout)
+                return [_answer(stdout) for _ in names]
             finally:
                 writer.join()
 
-    def forget(self) -> subprocess.Popen | None:
+    def forget(self) -> subprocess.Popen[bytes] | None:
         """In a forked child: drop the parent's process without waiting for or writing to
         it, and return it so its pipe ends can be neutralised; the next read starts anew."""
         proc, self._proc = self._proc, None
@@ -56,12 +57,12 @@ class ObjectReader:
 
     def close(self) -> None:
         if self._proc is not None:
-            self._proc.stdin.close()
+            _pipe(self._proc.stdin).close()
             self._proc.wait()
-            self._proc.stdout.close()
+            _pipe(self._proc.stdout).close()
             self._proc = None
 
-    def _process(self) -> subprocess.Popen:
+    def _process(self) -> subprocess.Popen[bytes]:
         if self._proc is None or self._proc.poll() is not None:
             try:
                 self._proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=self.cwd,
@@ -78,15 +79,22 @@ class ObjectReader:
             pass    # interpreter shutdown: the pipes may be gone already
 
 
-def _send(proc: subprocess.Popen, payload: bytes) -> None:
+def _pipe(stream: IO[bytes] | None) -> IO[bytes]:
+    # the process is always started with stdin and stdout as pipes
+    assert stream is not None
+    return stream
+
+
+def _send(proc: subprocess.Popen[bytes], payload: bytes) -> None:
+    stdin = _pipe(proc.stdin)
     try:
-        proc.stdin.write(payload)
-        proc.stdin.flush()
+        stdin.write(payload)
+        stdin.flush()
     except (BrokenPipeError, ValueError):
         pass    # git died; the reader sees the closed stdout and raises
 
 
-def _answer(stdout) -> Obj | None:
+def _answer(stdout: IO[bytes]) -> Obj | None:
     header = stdout.readline()
     if not header:
         raise RepoError("git cat-file stopped answering", fix="check the repository with `git fsck`")

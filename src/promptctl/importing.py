@@ -38,6 +38,12 @@ def split_frontmatter(text: str, file: str) -> tuple[dict, str, int]:
     return data, text[match.end():], match.group(0).count("\n") + 1
 
 
+def _mapping(data: dict[str, Any], key: str) -> dict[str, Any]:
+    """`data[key]` when it is a mapping; {} when it is missing or of another kind."""
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def slug(name: str) -> str:
     out = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-_")
     return out or "imported"
@@ -155,7 +161,7 @@ def picoschema(schema: Any, notes: list[str], where: str) -> dict[str, Any]:
     if schema.get("type") in ("object", "array", "string", "number", "integer", "boolean"):
         return schema                                   # already JSON Schema
     props: dict[str, Any] = {}
-    required = []
+    required: list[str] = []
     for key, value in schema.items():
         name, optional, kind = _pico_key(str(key))
         if not name.startswith("("):
@@ -220,15 +226,15 @@ def from_dotprompt(text: str, file: str, stem: str) -> Imported:
     spec: dict[str, Any] = {"name": name, "description": str(meta.get("description") or
                                                              f"Imported from {file}.")}
     spec["model"] = _model(meta.get("model"), meta.get("config"), notes)
-    inp = meta.get("input") if isinstance(meta.get("input"), dict) else {}
+    inp = _mapping(meta, "input")
     schema = picoschema(inp.get("schema") or {}, notes, "input.schema")
-    defaults = inp.get("default") if isinstance(inp.get("default"), dict) else {}
+    defaults = _mapping(inp, "default")
     inputs = inputs_from_schema(schema, defaults)
     for var in names:
         inputs.setdefault(var, {"type": "any"})
     spec["inputs"] = inputs
     _body(spec, template, roles)
-    out = meta.get("output") if isinstance(meta.get("output"), dict) else {}
+    out = _mapping(meta, "output")
     if out.get("format") == "json" or out.get("schema"):
         spec["output"] = {"format": "json"}
         if out.get("schema"):
@@ -247,8 +253,8 @@ def from_prompty(text: str, file: str, stem: str) -> Imported:
     name = slug(str(meta.get("name") or stem))
     spec: dict[str, Any] = {"name": name, "description": str(meta.get("description") or
                                                              f"Imported from {file}.")}
-    model = meta.get("model") if isinstance(meta.get("model"), dict) else {}
-    conf = model.get("configuration") if isinstance(model.get("configuration"), dict) else {}
+    model = _mapping(meta, "model")
+    conf = _mapping(model, "configuration")
     model_name = conf.get("azure_deployment") or conf.get("name") or model.get("name") or "gpt-4o-mini"
     kind = str(conf.get("type") or "openai")
     if kind not in ("openai", "azure_openai", "azure"):
@@ -257,8 +263,8 @@ def from_prompty(text: str, file: str, stem: str) -> Imported:
                      "params": dict(model.get("parameters") or {})}
     if meta.get("template") not in (None, "jinja2") and not isinstance(meta.get("template"), dict):
         notes.append(f"template {meta['template']!r}: promptctl templates are Jinja")
-    declared = meta.get("inputs") if isinstance(meta.get("inputs"), dict) else {}
-    sample = meta.get("sample") if isinstance(meta.get("sample"), dict) else {}
+    declared = _mapping(meta, "inputs")
+    sample = _mapping(meta, "sample")
     spec["inputs"] = _prompty_inputs(declared, sample, _jinja_names(body))
     roles = [(m.start(), m.group(1)) for m in
              re.finditer(r"^(system|user|assistant|developer):[ \t]*$", body, re.M)]

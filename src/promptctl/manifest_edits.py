@@ -67,8 +67,8 @@ def now_utc() -> datetime:
 
 
 def _replace(manifest: Manifest, env: str, name: str, segment: str | None,
-             target: Target | None) -> Manifest:
-    """A new manifest where (env, name, segment) is `target` (None removes a segment)."""
+             target: Target) -> Manifest:
+    """A new manifest where (env, name, segment) is `target`."""
     envs = {k: dict(v) for k, v in manifest.environments.items()}
     prompts = envs.setdefault(env, {})
     if segment is None:
@@ -141,17 +141,21 @@ def canary(manifest: Manifest, env: str, name: str, version: str, weight: float,
                             fix="a canary needs a different version")
     old = current.canary
     now = now or now_utc()
-    same = old is not None and old.version == version and old.running
-    if same and not restart and weight == old.weight and (salt or old.salt) == old.salt:
+    # the running canary of this same version, which a new weight continues
+    same = old if old is not None and old.version == version and old.running else None
+    if same is not None and not restart and weight == same.weight and (salt or same.salt) == same.salt:
         return manifest, Change("canary", name, env, segment, version, weight=weight, noop=True)
-    if same and not restart:
-        new_canary = old.model_copy(update={"weight": weight, "salt": salt or old.salt,
-                                            "digest": digest or old.digest})
+    if same is not None and not restart:
+        new_canary = same.model_copy(update={"weight": weight, "salt": salt or same.salt,
+                                             "digest": digest or same.digest})
     else:   # a new canary, or --restart: a new measurement window (same salt: same users)
-        new_canary = Canary(version=version, digest=digest or (old.digest if same else None),
-                            weight=weight, salt=salt or (old.salt if same else None), started=now)
+        new_canary = Canary(version=version,
+                            digest=digest or (same.digest if same is not None else None),
+                            weight=weight, salt=salt or (same.salt if same is not None else None),
+                            started=now)
     new = current.model_copy(update={"canary": new_canary})
-    change = Change("canary", name, env, segment, version, weight=weight, restart=same and restart,
+    change = Change("canary", name, env, segment, version, weight=weight,
+                    restart=same is not None and restart,
                     previous=f"{old.version}@{_pct(old.weight)}%" if old and old.running else None)
     return _replace(manifest, env, name, segment, _as_target(new)), change
 

@@ -74,8 +74,8 @@ def load_prompt(source: FileSource, config: Config, name: str) -> PromptContent:
         spec = _parse_spec(text, yaml_path)
     except ValidationError as exc:
         # a schema error must not hide the template errors of the same prompt
-        problems = [*exc.problems, *_raw_template_problems(source, config, name, text, yaml_path)]
-        raise ValidationError(problems=problems) from exc
+        raise ValidationError(problems=[
+            *exc.problems, *_raw_template_problems(source, config, name, text, yaml_path)]) from exc
     problems: list[Problem] = []
     if spec.name != name:
         problems.append(Problem(yaml_path, f"is {spec.name!r} but the folder says {name!r} "
@@ -96,7 +96,8 @@ class _LazyLines:
     every prompt loaded was a quarter of verifying 10,000 releases."""
 
     def __init__(self, text: str) -> None:
-        self._text, self._lines = text, None
+        self._text = text
+        self._lines: dict[tuple, int] | None = None
 
     def get(self, key: tuple, default: int | None = None) -> int | None:
         if self._lines is None:
@@ -135,7 +136,7 @@ def _bodies(spec: PromptSpec, name: str, files: dict[str, str], yaml_path: str, 
                                lines, problems)
             bodies.append(Body("placeholder", name=msg.placeholder))
             continue
-        parts = ()
+        parts: tuple[tuple[str, str, str | None], ...] = ()
         if isinstance(msg.content, list):
             parts = tuple(_part(part, add, ("messages", i, "content", j))
                           for j, part in enumerate(msg.content))
@@ -192,7 +193,7 @@ def _raw_template_problems(source: FileSource, config: Config, name: str, text: 
 def _syntax_problem(config: Config, loader_name: str, yaml_path: str, text: str,
                     exc: TemplateSyntaxError) -> Problem:
     """A template syntax error at its real line: inline templates count from their YAML line."""
-    line = exc.lineno
+    line: int | None = exc.lineno
     field = _field_of(loader_name)
     if field is not None:
         path = tuple(int(p) if p.isdigit() else p for p in field.split("."))
@@ -209,7 +210,7 @@ def _part(part: Any, add: Any, field: tuple) -> tuple[str, str, str | None]:
 
 
 def _check_placeholder(spec: PromptSpec, input_name: str, field: tuple, yaml_path: str,
-                       lines: dict, problems: list[Problem]) -> None:
+                       lines: _LazyLines, problems: list[Problem]) -> None:
     declared = spec.inputs.get(input_name)
     if declared is None:
         message = (f"{input_name!r} is not a declared input (add `{input_name}: messages` "

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any, Mapping
 
-from jinja2 import DictLoader, StrictUndefined, TemplateSyntaxError, meta, nodes
+from jinja2 import DictLoader, StrictUndefined, Template, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -40,7 +40,7 @@ def parsing_environment() -> ImmutableSandboxedEnvironment:
     return _PARSER
 
 
-def parse(env: ImmutableSandboxedEnvironment, source: str, name: str) -> nodes.Template:
+def parse(env: ImmutableSandboxedEnvironment, source: str, name: str | None) -> nodes.Template:
     """Parse one template; raises jinja2's TemplateSyntaxError with its line."""
     return env.parse(source, name=name)
 
@@ -79,6 +79,12 @@ def undeclared_variables(ast: nodes.Template) -> set[str]:
     return meta.find_undeclared_variables(ast)
 
 
+# A body compiled: (body, its content template, its (kind, template, detail) parts, its
+# tool_call_id template)
+_CompiledBody = tuple[Body, Template | None, tuple[tuple[str, Template, str | None], ...],
+                      Template | None]
+
+
 class CompiledPrompt:
     """A prompt version's templates compiled once, rendered many times.
 
@@ -94,18 +100,18 @@ class CompiledPrompt:
                  lazy: bool = False) -> None:
         self.label = label
         # (role, loader name) pairs, the layout before Body, still compile
-        bodies = tuple(b if isinstance(b, Body) else Body(*b) for b in bodies)
-        self._templates, self._bodies, self._tool_specs = templates, bodies, tuple(tools)
-        self._parts: list | None = None
-        self._tools: list = []
-        self._plain = None
+        layout = tuple(b if isinstance(b, Body) else Body(*b) for b in bodies)
+        self._templates, self._bodies, self._tool_specs = templates, layout, tuple(tools)
+        self._parts: list[_CompiledBody] | None = None
+        self._tools: list[tuple[dict, Template]] = []
+        self._plain: list[tuple[str, Template]] | None = None
         self._defaults = {k: spec.default for k, spec in inputs.items() if not spec.required}
         self._required = tuple(k for k, spec in inputs.items() if spec.required)
-        self.is_chat = bool(bodies) and bodies[0].role != "text"
+        self.is_chat = bool(layout) and layout[0].role != "text"
         if not lazy:
             self._compile()
 
-    def _compile(self) -> None:
+    def _compile(self) -> list[_CompiledBody]:
         """Jinja's compile to Python code: lazy for the runtime, whose versions' syntax was
         checked when they were loaded, so an app with 1,000 prompts starts without compiling
         the ones it never renders."""
@@ -118,32 +124,34 @@ class CompiledPrompt:
             raise RenderError(f"{self.label}: template syntax error at {exc.name}:{exc.lineno}: "
                               f"{exc.message}") from exc
         # Messages that are only {role, content}, the common case, render in one comprehension.
-        plain = None
+        plain: list[tuple[str, Template]] | None = None
         if all(content is not None and not body_parts and call_id is None and not body.name
                and body.role != "placeholder" for body, content, body_parts, call_id in parts):
-            plain = [(body.role, content) for body, content, _, _ in parts]
+            plain = [(body.role, content) for body, content, _, _ in parts if content is not None]
         self._tools, self._plain = tools, plain
         self._parts = parts     # last: a thread seeing it set sees the rest (a race compiles twice)
+        return parts
 
     def render(self, inputs: dict[str, Any]) -> str | list[dict[str, Any]]:
-        if self._parts is None:
-            self._compile()
+        parts = self._parts if self._parts is not None else self._compile()
         values = self._values(inputs)
         # try/except, not a context manager: a generator per call shows on the request path
         try:
             if not self.is_chat:
-                return render_bounded(self._parts[0][1], values)
+                return render_bounded(parts[0][1], values)
             if self._plain is not None:
                 return [{"role": role, "content": render_bounded(tpl, values)}
                         for role, tpl in self._plain]
-            return self._messages(values)
+            return self._messages(parts, values)
         except TemplateError as exc:
             raise self._reworded(exc) from exc
 
-    def _messages(self, values: dict[str, Any]) -> list[dict[str, Any]]:
+    def _messages(self, compiled: list[_CompiledBody],
+                  values: dict[str, Any]) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []
-        for body, content, parts, call_id in self._parts:
+        for body, content, parts, call_id in compiled:
             if body.role == "placeholder":
+                assert body.name is not None    # prompt_files gives every placeholder its input
                 messages.extend(self._history(body.name, values.get(body.name)))
                 continue
             text = (render_bounded(content, values) if content is not None
@@ -192,14 +200,14 @@ class CompiledPrompt:
                               fix="pass a list of {role, content} messages") from exc
 
 
-def _compile_body(env: ImmutableSandboxedEnvironment, body: Body) -> tuple:
+def _compile_body(env: ImmutableSandboxedEnvironment, body: Body) -> _CompiledBody:
     content = env.get_template(body.template) if body.template else None
     parts = tuple((kind, env.get_template(loader), detail) for kind, loader, detail in body.parts)
     call_id = env.get_template(body.tool_call_id) if body.tool_call_id else None
     return body, content, parts, call_id
 
 
-def _render_parts(parts: tuple, values: dict[str, Any]) -> list[dict[str, Any]]:
+def _render_parts(parts: tuple[tuple[str, Template, str | None], ...], values: dict[str, Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for kind, template, detail in parts:
         text = render_bounded(template, values)

@@ -84,7 +84,7 @@ def check_nesting(text: str, file: str) -> None:
             depth += 1
             if depth > MAX_DEPTH:
                 _fail(file, f"nested more than {MAX_DEPTH} levels deep (flatten the data)",
-                      event.start_mark.line + 1)
+                      _line(event))
             stack.append([event.anchor, 1])
         elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
             depth -= 1
@@ -99,12 +99,12 @@ def check_nesting(text: str, file: str) -> None:
             if stack:
                 stack[-1][1] += 1
         elif isinstance(event, yaml.AliasEvent):
-            count = sizes.get(event.anchor, 1)
+            count = sizes.get(event.anchor, 1) if event.anchor is not None else 1
             expanded += count
             if expanded > MAX_ALIAS_NODES:
                 _fail(file, f"aliases expand to more than {MAX_ALIAS_NODES:,} values (an alias "
                             "bomb? write the values out, or use fewer nested aliases)",
-                      event.start_mark.line + 1)
+                      _line(event))
             if stack:
                 stack[-1][1] += count
 
@@ -133,6 +133,11 @@ def compose(text: str) -> yaml.Node | None:
         return yaml.compose(text, Loader=_Parser)
     except (yaml.YAMLError, ValidationError, RecursionError):
         return None
+
+
+def _line(event: yaml.Event) -> int | None:
+    """The 1-based line an event starts on (the parser always marks it; the stubs allow None)."""
+    return event.start_mark.line + 1 if event.start_mark is not None else None
 
 
 def _fail(file: str, message: str, line: int | None = None) -> None:

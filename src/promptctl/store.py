@@ -79,7 +79,9 @@ class GitTreeSource:
             folder, _, name = path.rpartition("/")
             entry = self._tree(folder).get(name)
             obj = self._store.objects.read(entry[1]) if entry and entry[0] not in _NOT_FILES else None
-            self._files[path] = (entry[0], obj[1]) if obj is not None and obj[0] == "blob" else None
+            self._files[path] = ((entry[0], obj[1])
+                                 if entry is not None and obj is not None and obj[0] == "blob"
+                                 else None)
         return self._files[path]
 
     def _tree(self, folder: str) -> dict[str, tuple[str, str]]:
@@ -103,6 +105,9 @@ class GitStore:
             self.repo = git.Repo(root, search_parent_directories=True)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
             raise RepoError(f"{root} is not in a git repository", fix="run `git init` there") from exc
+        if self.repo.working_tree_dir is None:
+            raise RepoError(f"{root} is in a bare git repository",
+                            fix="use a clone with a working tree")
         top = Path(self.repo.working_tree_dir).resolve()
         self.prefix = root.resolve().relative_to(top).as_posix().strip(".")
         # Commands run in the prompt repo's folder, so pathspecs and paths are relative to it.

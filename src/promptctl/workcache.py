@@ -29,24 +29,29 @@ CACHE_FILE = "working.json"
 
 
 def _hash(text: str | None) -> str | None:
-    return None if text is None else hashlib.blake2b(text.encode("utf-8", "surrogatepass"),
-                                                      digest_size=16).hexdigest()
+    return None if text is None else _digest(text)
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 class _Recorder:
     """A source that notes what each read and listing returned."""
 
     def __init__(self, inner: FileSource) -> None:
-        self.inner, self.reads = inner, []
+        self.inner = inner
+        # (op: "r" a read, "l" a listing, path, hash); saved as JSON lists
+        self.reads: list[tuple[str, str, str | None]] = []
 
     def read(self, path: str) -> str | None:
         text = self.inner.read(path)
-        self.reads.append(["r", path, _hash(text)])
+        self.reads.append(("r", path, _hash(text)))
         return text
 
     def listdir(self, path: str) -> list[str]:
         names = self.inner.listdir(path)
-        self.reads.append(["l", path, _hash("\0".join(names))])
+        self.reads.append(("l", path, _hash("\0".join(names))))
         return names
 
 
@@ -124,7 +129,7 @@ class WorkingCache:
 
 def cache_key(*parts: str) -> str:
     """A key for a cache file: promptctl's own code and whatever else the answers depend on."""
-    return _hash("\n".join([_code_stamp(), *parts]))
+    return _digest("\n".join([_code_stamp(), *parts]))
 
 
 def read_cache(path: Path, key: str) -> dict:

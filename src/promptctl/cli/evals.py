@@ -126,8 +126,10 @@ def _chart_one(console, trend) -> None:
         table.add_column(col)
     for metric, values in trend.series.items():
         first, last = first_last(values)
-        change = "" if first is None else f"{(last - first) * 100:+.1f} pts"
-        style = "red" if first is not None and last < first - 0.02 else ""
+        change, style = "", ""
+        if first is not None and last is not None:     # both, or neither when no run scored
+            change = f"{(last - first) * 100:+.1f} pts"
+            style = "red" if last < first - 0.02 else ""
         line = f"[{style}]{sparkline(values)}[/]" if style else sparkline(values)
         table.add_row(metric, line, _pct(first), _pct(last), change)
     for label, attribute in (("version", "version"), ("model", "model")):

@@ -147,7 +147,9 @@ def bump_cmd(
     """Release a prompt: commit its files and create an immutable annotated tag."""
     from ..services.prompts import bump
     release = bump(_project(), name, level, pre, message, sign=sign)
-    typer.echo(f"released {release.name} {release.version} (tag {release.tag}, {release.digest[:19]})")
+    # bump writes the digest into the tag it creates, so a fresh release always has one
+    digest = release.digest[:19] if release.digest else "no digest"
+    typer.echo(f"released {release.name} {release.version} (tag {release.tag}, {digest})")
 
 
 def diff_cmd(

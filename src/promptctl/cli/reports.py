@@ -3,16 +3,21 @@ stderr and the comparison of a run with its baseline."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Callable
+
 from .common import fitted_console
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 class progress:
     """A rich progress bar on stderr when it is a terminal; nothing otherwise."""
 
-    def __enter__(self):
+    def __enter__(self) -> Callable[[str, int, int], None] | None:
         import sys
+        self.bar: Progress | None = None
         if not sys.stderr.isatty():
-            self.bar = None
             return None
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn,
                                    TextColumn, TimeElapsedColumn, TimeRemainingColumn)
@@ -27,16 +32,17 @@ class progress:
                     return Text("")
                 return Text(f"{speed:.0f}/s" if speed >= 10 else f"{speed:.1f}/s")
 
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            Rate(table_column=Column(no_wrap=True)), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                            console=fitted_console(stderr=True), transient=True)
-        self.bar.start()
-        self.tasks: dict[str, int] = {}
+        bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       Rate(table_column=Column(no_wrap=True)), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                       console=fitted_console(stderr=True), transient=True)
+        bar.start()
+        self.bar = bar
+        self.tasks: dict[str, TaskID] = {}
 
         def update(label: str, done: int, total: int) -> None:
             if label not in self.tasks:
-                self.tasks[label] = self.bar.add_task(label, total=total)
-            self.bar.update(self.tasks[label], completed=done)
+                self.tasks[label] = bar.add_task(label, total=total)
+            bar.update(self.tasks[label], completed=done)
         return update
 
     def __exit__(self, *exc) -> None:

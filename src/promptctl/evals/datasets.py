@@ -152,10 +152,9 @@ def _yaml(text: str, file: str) -> list[tuple[int, Any]]:
     from ..files import key_lines, load_yaml
 
     data = load_yaml(text, file)
+    prefix: tuple[str, ...] = ()
     if isinstance(data, dict) and "cases" in data:
         data, prefix = data["cases"], ("cases",)
-    else:
-        prefix = ()
     if not isinstance(data, list):
         raise ValidationError(problems=[Problem(file, "expected a list of cases", line=1)])
     lines = key_lines(text)
@@ -170,15 +169,15 @@ def _case(row: Any, file: str, line: int, declared: set[str] | None = None) -> C
         raise bad("a case must be a mapping: {inputs: {...}, expected: ...} or flat "
                   "{<input>: ..., expected: ...}")
     if "inputs" in row:
-        unknown = set(row) - CASE_KEYS
-        if unknown:
-            raise bad(f"unknown field {sorted(unknown)[0]!r} (a case has id, inputs, expected, "
-                      "tags, metadata)", sorted(unknown)[0])
+        extra = sorted(set(row) - CASE_KEYS)
+        if extra:
+            raise bad(f"unknown field {extra[0]!r} (a case has id, inputs, expected, "
+                      "tags, metadata)", extra[0])
         inputs = row.get("inputs", {})
     else:
         inputs = {k: v for k, v in row.items() if k not in CASE_KEYS}
         unknown = sorted(set(inputs) - declared) if declared is not None else []
-        if unknown:
+        if unknown and declared is not None:
             raise bad(_not_an_input(unknown[0], declared), unknown[0])
     if not isinstance(inputs, dict):
         raise bad("must be a mapping of the prompt's variables", "inputs")
@@ -282,7 +281,7 @@ class JsonlCases(Sequence):
         return _case(_json_row(line, self._file, number), self._file, number, self._declared)
 
 
-def input_problems(cases: list[Case], inputs: dict[str, Any]) -> list[Problem]:
+def input_problems(cases: Sequence[Case], inputs: dict[str, Any]) -> list[Problem]:
     """Cases that lack a required input of the prompt's contract, or whose conversation
     (a `messages` input) is malformed: each would fail to render."""
     from ..render import check_messages
@@ -291,8 +290,8 @@ def input_problems(cases: list[Case], inputs: dict[str, Any]) -> list[Problem]:
     conversations = [name for name, spec in inputs.items() if spec.type == "messages"]
     problems = []
     for case in cases:
-        file, _, line = case.source.rpartition(":")
-        file, line = (file, int(line)) if line.isdigit() else (case.source, None)
+        where, _, number = case.source.rpartition(":")
+        file, line = (where, int(number)) if number.isdigit() else (case.source, None)
         missing = [name for name in required if name not in case.inputs]
         if missing:
             problems.append(Problem(file, f"case {case.id!r} has no input {missing[0]!r} "

@@ -145,7 +145,8 @@ def iter_junit(report) -> Iterator[str]:
     suites = [(_junit_suite(run), run) for run in report.runs]
     root = ET.Element("testsuites", name="promptctl eval")
     for key in ("tests", "failures", "errors"):
-        root.set(key, str(sum(int(suite.get(key)) for suite, _ in suites)))
+        # _junit_suite sets every count, so the default is never used
+        root.set(key, str(sum(int(suite.get(key, "0")) for suite, _ in suites)))
     if not suites:
         yield ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
         return

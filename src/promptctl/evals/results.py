@@ -48,7 +48,7 @@ _NO_CALLS: list = []
 _HEAVY = ("inputs", "expected", "output", "reasons", "tool_calls")
 
 
-class CaseList(Sequence):
+class CaseList(Sequence[CaseResult]):
     """A run's case results with the bulky fields (inputs, expected, output, reasons,
     tool calls) spooled to a temporary file: summaries, gates, comparisons and history read the light
     copies kept in memory; report writers iterate full results one at a time. 100,000
@@ -124,7 +124,7 @@ class RunResult:
     metrics: list[MetricInfo]
     gates: list[str]
     max_errors: int
-    cases: list[CaseResult]
+    cases: Sequence[CaseResult]      # a CaseList from a run; a list from merged shards or JSON
     shard: str | None = None
     started: str = ""
     duration_s: float = 0.0

@@ -364,8 +364,11 @@ def python(params: dict, ctx: Context) -> Callable[[Observation], Score]:
     return score
 
 
-# name -> (factory, allowed params, required params)
-SCORERS: dict[str, tuple[Callable, set[str], set[str]]] = {
+Factory = Callable[[dict, Context], Callable[[Observation], Score]]
+
+# name -> (factory, allowed params, required params); llm_judge has no factory, as the
+# engine asks the judge model itself
+SCORERS: dict[str, tuple[Factory | None, set[str] | None, set[str]]] = {
     "exact": (exact, {"value", "strip", "ignore_case"}, set()),
     "contains": (_contains(False, False), {"value", "values", "mode", "ignore_case"}, set()),
     "icontains": (_contains(True, False), {"value", "values", "mode"}, set()),
@@ -449,6 +452,9 @@ def build(metric, ctx: Context) -> Callable[[Observation], Score]:
     from ..errors import PromptctlError
 
     factory = SCORERS[metric.type][0]
+    if factory is None:
+        raise PromptctlError(f"scorer {metric.type!r} is scored by the judge model, not built",
+                             field=metric.name)
     try:
         return factory(metric.params, ctx)
     except PromptctlError as exc:

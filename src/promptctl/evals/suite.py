@@ -22,8 +22,8 @@ class MetricSpec(StrictModel):
 
     name: str = ""
     type: str
-    weight: float = Field(1.0, ge=0)
-    threshold: float = Field(0.5, ge=0, le=1)   # a case passes this metric when its score >= threshold
+    weight: float = Field(default=1.0, ge=0)
+    threshold: float = Field(default=0.5, ge=0, le=1)   # a case passes this metric when its score >= threshold
     direction: Literal["higher", "lower"] = "higher"
     params: dict[str, Any] = Field(default_factory=dict)
 
@@ -37,8 +37,8 @@ class MetricSpec(StrictModel):
         kept = {k: v for k, v in value.items() if k in fixed}
         extra = {k: v for k, v in value.items() if k not in fixed}
         if extra:
-            params = value.get("params") if isinstance(value.get("params"), dict) else {}
-            kept["params"] = {**params, **extra}
+            params = value.get("params")
+            kept["params"] = {**(params if isinstance(params, dict) else {}), **extra}
         kind = kept.get("type")
         if isinstance(kind, str):
             kept.setdefault("name", kind)
@@ -62,9 +62,9 @@ class Gate(StrictModel):
 
 
 class BaselinePolicy(StrictModel):
-    tolerance: float = Field(0.02, ge=0, le=1)   # drops at or below this never count
-    alpha: float = Field(0.05, gt=0, lt=1)       # significance level of the paired test
-    resamples: int = Field(2000, ge=100)
+    tolerance: float = Field(default=0.02, ge=0, le=1)   # drops at or below this never count
+    alpha: float = Field(default=0.05, gt=0, lt=1)       # significance level of the paired test
+    resamples: int = Field(default=2000, ge=100)
 
 
 class JudgeSpec(StrictModel):
@@ -135,7 +135,8 @@ def parse_gate(text: str) -> Gate:
     match = GATE_RE.match(text)
     if not match:
         raise ValueError(f"gate {text!r} is not `metric OP number`")
-    return Gate(metric=match[1], op=match[2], value=float(match[3]))
+    # validated, not constructed: GATE_RE admits exactly the operators `op` allows
+    return Gate.model_validate({"metric": match[1], "op": match[2], "value": float(match[3])})
 
 
 def parse_suite(text: str, file: str) -> Suite:
@@ -163,26 +164,25 @@ def _raw_problems(data: dict, text: str, file: str, typed: Suite | None = None) 
 
     lines = key_lines(text)
     problems = []
-    metrics = data.get("metrics") if isinstance(data.get("metrics"), list) else []
+    metrics = _list(data, "metrics")
     if typed is None and "metrics" not in data:
         metrics = [{"type": "exact", "name": "exact"}]
-    names = {(m.get("name") or m.get("type")) for m in metrics if isinstance(m, dict)}
-    names = {n for n in names if isinstance(n, str)} | set(BUILTIN_METRICS)
-    gates = data.get("gates") if isinstance(data.get("gates"), list) else []
-    for i, gate in enumerate(gates):
+    named = {(m.get("name") or m.get("type")) for m in metrics if isinstance(m, dict)}
+    names = {n for n in named if isinstance(n, str)} | set(BUILTIN_METRICS)
+    for i, gate in enumerate(_list(data, "gates")):
         if not isinstance(gate, str):
             continue   # the schema reported it
-        where = {"line": lines.get(("gates", i)), "field": f"gates.{i}"}
+        line, field = lines.get(("gates", i)), f"gates.{i}"
         try:
             parsed = parse_gate(gate)
         except ValueError as exc:
-            problems.append(Problem(file, str(exc), **where))
+            problems.append(Problem(file, str(exc), line=line, field=field))
             continue
         if parsed.metric not in names and not _k_of_n_known(parsed.metric, names):
             guess = did_you_mean(parsed.metric, names)
             hint = f"did you mean {guess!r}? known: " if guess else "known: "
             problems.append(Problem(file, f"unknown metric {parsed.metric!r} ({hint}"
-                                          f"{', '.join(sorted(names))})", **where))
+                                          f"{', '.join(sorted(names))})", line=line, field=field))
     for i, metric in enumerate(metrics):
         kind = metric.get("type") if isinstance(metric, dict) else None
         if not isinstance(kind, str):
@@ -201,6 +201,12 @@ def _raw_problems(data: dict, text: str, file: str, typed: Suite | None = None) 
             problems.append(Problem(file, message, line=lines.get(("metrics", i)),
                                     field=f"metrics.{i}"))
     return problems
+
+
+def _list(data: dict, key: str) -> list:
+    """`data[key]` when it is a list; [] when it is missing or of another kind."""
+    value = data.get(key)
+    return value if isinstance(value, list) else []
 
 
 def _k_of_n_known(name: str, names: set[str]) -> bool:

@@ -57,6 +57,9 @@ class ResolvedPrompt:
         self.key = key
         self.model = model
         if version is None:   # fallback
+            if compiled is None:
+                raise UsageError(f"{name}: a fallback prompt needs its compiled template",
+                                 field="compiled", fix="pass compiled=")
             self.name, self.version, self.provider, self.params, self.digest = name, None, None, {}, None
             self._compiled, self._contract = compiled, _NO_CONTRACT
         else:
@@ -122,14 +125,15 @@ class ResolvedPrompt:
         messages = [{"role": "user", "content": rendered}] if isinstance(rendered, str) else rendered
         contract = self._contract
         # deep copies: the app may edit the payload; the cached version must not change
-        extras = {"tools": copy.deepcopy(self.render_tools(**inputs)),
-                  "tool_choice": contract.tool_choice,
-                  "output": self.output if contract.output["format"] == "json" else None}
+        tools = copy.deepcopy(self.render_tools(**inputs))
+        output = self.output if contract.output["format"] == "json" else None
         if kind == "openai":
-            body = payloads.openai_body(self.model, messages, dict(self.params),
-                                        name=self.name, **extras)
+            body = payloads.openai_body(self.model, messages, dict(self.params), tools=tools,
+                                        tool_choice=contract.tool_choice, output=output,
+                                        name=self.name)
             return payloads.sdk_kwargs(body, payloads.OPENAI_KEYWORDS)
-        body = payloads.anthropic_body(self.model, messages, dict(self.params), **extras)
+        body = payloads.anthropic_body(self.model, messages, dict(self.params), tools=tools,
+                                       tool_choice=contract.tool_choice, output=output)
         return payloads.sdk_kwargs(body, payloads.ANTHROPIC_KEYWORDS)
 
     def __repr__(self) -> str:
@@ -397,8 +401,14 @@ class Registry(refresh.Refreshing):
             self.last_error = exc
             log.error("promptctl: cannot load the registry, serving the fallback: %s", exc)
         ref = weakref.ref(self)
+
+        def after_fork() -> None:
+            registry = ref()
+            if registry is not None:
+                registry._after_fork()
+
         if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=lambda: (r := ref()) is not None and r._after_fork())
+            os.register_at_fork(after_in_child=after_fork)
         if refresh_interval is not None:
             self._thread = refresh.start(self, refresh_interval)
 

@@ -464,12 +464,12 @@ def verify_manifest(project: Project, releases: dict | None = None) -> list[Prob
     return problems
 
 
-def _version_problems(project: Project, releases: dict, name: str, version: str,
-                      digest: str | None, where: str) -> list[Problem]:
+def _version_problems(project: Project, releases: dict[tuple[str, str], Release], name: str,
+                      version: str, digest: str | None, where: str) -> list[Problem]:
     try:
         release = releases.get((name, version))
-        if release is None:
-            project.store.release(name, version)    # its own not-found error (and name check)
+        if release is None:     # its own not-found error (and name check)
+            release = project.store.release(name, version)
         content = load_release(project, release)
     except PromptctlError as exc:
         return [Problem(where, exc.message, field=f"{name}@{version}")]

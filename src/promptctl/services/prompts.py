@@ -83,13 +83,12 @@ def _next(project: Project, content: PromptContent, level: str, pre: str | None)
     releases = project.store.releases(name)
     latest = latest_release(project, name)
     wanted = parse_level(level)
-    unchanged = latest is not None and latest.digest == content.digest
-    if unchanged and _finalises(latest, pre):
+    if latest is not None and latest.digest == content.digest:
+        if not _finalises(latest, pre):
+            raise ReleaseError(f"nothing changed in {name} since {latest.version}",
+                               fix="edit the prompt first; releases are immutable")
         # 2.1.0-rc.2 → 2.1.0 re-releases the tested content as final: nothing to change.
         wanted = latest.version.split("-", 1)[0] if wanted is None else wanted
-    elif unchanged:
-        raise ReleaseError(f"nothing changed in {name} since {latest.version}",
-                           fix="edit the prompt first; releases are immutable")
     if wanted is None:
         wanted = suggest_level(project, content, latest)
     return next_version([r.version for r in releases], wanted, pre)
