@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pydantic import BaseModel, Field, RootModel, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
-from .errors import NotFoundError, Problem, PromptctlError, RepoError, ValidationError
+from .canary.policy import CanarySettings, settings_error
+from .errors import NotFoundError, Problem, RepoError, ValidationError
 from .model import Config, StrictModel
 from .wording import reword
 from .yamlfile import key_lines, line_of, parse_model
@@ -84,9 +85,10 @@ class CallLogSettings(StrictModel):
     path: str | None = Field(default=None, description=".sqlite/.db or .jsonl file")
 
 
-# section -> (model, the wording of an unknown key, when tests and users know another one)
+# section -> (model, the wording of an unknown key, when tests and users know another one);
+# `canary:` is the canary policy's own model (canary.policy), worded there
 SECTIONS: dict[str, type[BaseModel]] = {"eval": EvalSettings, "providers": Providers,
-                                        "call_log": CallLogSettings}
+                                        "call_log": CallLogSettings, "canary": CanarySettings}
 _UNKNOWN = {"eval": lambda key: f"unknown setting (known: {', '.join(EvalSettings.model_fields)})",
             "providers": lambda key: f"unknown provider setting {key!r} (known: "
                                      f"{', '.join(sorted(ProviderSettings.model_fields))})"}
@@ -149,6 +151,12 @@ def call_log_settings(config: Config) -> CallLogSettings:
     return section(config, "call_log")
 
 
+def canary_settings(config: Config) -> CanarySettings:
+    """promptctl.yaml's own `canary:` layer (a manifest entry may override it: see
+    canary.policy.parse_policy)."""
+    return section(config, "canary")
+
+
 def _sections(config: Config) -> tuple[dict[str, Any], dict[str, list[Problem]]]:
     # a Config built in code (a bundle, a test) has no text: validated on first use, no lines
     if config._sections is None:
@@ -168,15 +176,13 @@ def _validate_sections(config: Config, text: str) -> None:
     found = _cross_checks(config, lines)
     for name, problem in found:
         problems.setdefault(name, []).append(problem)
-    for name, check in _CHECKS.items():
-        failed = _checked(check, config, lines)
-        if failed is not None:
-            problems.setdefault(name, []).append(failed)
     config._sections = (typed, {k: v for k, v in problems.items() if v})
 
 
 def _problem(name: str, err: Any, model: type[BaseModel], lines: dict) -> Problem:
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    if name == "canary":
+        return _canary_problem({**err, "loc": loc}, lines)
     if err["type"] == "extra_forbidden" and name in _UNKNOWN:
         key = str(loc[-1])
         if name == "providers":   # named on the provider, as `check` always has
@@ -190,6 +196,14 @@ def _problem(name: str, err: Any, model: type[BaseModel], lines: dict) -> Proble
     path = (name, *loc)
     return Problem(CONFIG_FILE, message, line=line_of(lines, path),
                    field=".".join(str(p) for p in path))
+
+
+def _canary_problem(err: Any, lines: dict) -> Problem:
+    # worded as a release.yaml override's error is (canary.policy), at the key's own line
+    found = settings_error(err)
+    message = f"{found.message} ({found.fix})" if found.fix else found.message
+    return Problem(CONFIG_FILE, message, line=line_of(lines, ("canary", *err["loc"])),
+                   field=found.field)
 
 
 def _cross_checks(config: Config, lines: dict) -> list[tuple[str, Problem]]:
@@ -209,25 +223,3 @@ def _cross_checks(config: Config, lines: dict) -> list[tuple[str, Problem]]:
         found.append(("providers", Problem(CONFIG_FILE, message, line=line_of(lines, path),
                                            field=".".join(path))))
     return found
-
-
-def _checked(check: Callable[[Config], None], config: Config, lines: dict) -> Problem | None:
-    """A section whose own module parses it (the canary policy): its error, with a line."""
-    try:
-        check(config)
-    except PromptctlError as exc:
-        field = exc.field or ""
-        path = tuple(field.split(".")) if field else ()
-        message = f"{exc.message} ({exc.fix})" if exc.fix else exc.message
-        return Problem(CONFIG_FILE, message, line=line_of(lines, path), field=field or None)
-    return None
-
-
-def _canary_policy(config: Config) -> None:
-    from .canary.policy import check_webhook, parse_policy
-
-    parse_policy(config.canary)
-    check_webhook(config.canary.get("webhook"))
-
-
-_CHECKS: dict[str, Callable[[Config], None]] = {"canary": _canary_policy}

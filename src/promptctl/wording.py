@@ -24,7 +24,7 @@ _TYPE_WORDS = {
     "string_type": "a string", "int_type": "a whole number", "int_parsing": "a whole number",
     "int_from_float": "a whole number", "float_type": "a number", "float_parsing": "a number",
     "bool_type": "true or false", "bool_parsing": "true or false", "dict_type": "a mapping",
-    "list_type": "a list", "model_type": "a mapping", "model_attributes_type": "a mapping",
+    "list_type": "a list", "tuple_type": "a list", "model_type": "a mapping", "model_attributes_type": "a mapping",
 }
 
 _BOUNDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<",

@@ -135,3 +135,30 @@ def test_a_broken_manifest_is_one_line_with_file_line_and_field(prompt_repo):
             result = _canary(prompt_repo, args)
             assert result.exit_code == 2, result.output
             assert result.output.startswith(message), result.output
+
+
+def test_check_reports_a_bad_canary_setting_at_its_line(prompt_repo):
+    _repo(prompt_repo)
+    config = prompt_repo / "promptctl.yaml"
+    good = config.read_text()
+    config.write_text(good + "canary:\n  min_duration: 5m\n  metrics:\n    csat: {mode: dry}\n")
+    result = invoke(prompt_repo, "check")
+    assert result.exit_code == 1, result.output
+    line = good.count("\n") + 4   # the line of `csat:`
+    assert (f"promptctl.yaml:{line}: canary.metrics.csat.mode: 'dry' is not a valid mode "
+            "(use gate, observe)") in result.output
+
+
+def test_a_bad_override_in_release_yaml_is_refused_naming_release_yaml(prompt_repo):
+    _repo(prompt_repo)
+    (prompt_repo / "release.yaml").write_text(
+        MANIFEST + "      analysis: {metrics: {latency: {tolerence: 0.2}}}\n")
+    result = _canary(prompt_repo, ["analyze", "support-refund", "-e", "production"])
+    assert result.exit_code == 2
+    assert ("error: release.yaml: environments.production.support-refund.analysis.metrics.latency: "
+            "unknown key 'tolerence' (did you mean 'tolerance'? use one of ") in result.output
+    (prompt_repo / "release.yaml").write_text(MANIFEST + "      analysis: {deadline: soon}\n")
+    result = _canary(prompt_repo, ["analyze", "support-refund", "-e", "production"])
+    assert result.exit_code == 2
+    assert ("error: release.yaml: environments.production.support-refund.analysis.deadline: "
+            "'soon' is not a duration (write e.g. 5m or 24h)") in result.output

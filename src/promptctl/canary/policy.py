@@ -1,14 +1,24 @@
-"""The canary policy: metrics, steps and limits, parsed from `canary:` mappings (pure)."""
+"""The canary policy: metrics, steps and limits (pure).
+
+`CanarySettings` types a `canary:` mapping as written (promptctl.yaml's, or a release.yaml
+entry's `analysis:` override); `parse_policy` merges the layers and builds the frozen
+`Policy` the controller reads. An unset setting keeps the Policy default."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Mapping
+from typing import Annotated, Any, Literal, Mapping
+from urllib.parse import urlsplit
 
-from .srm import SrmPolicy, parse_srm
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator
+from pydantic import ValidationError as PydanticValidationError
+
+from .srm import Fraction, SrmPolicy, SrmSettings
 from ..errors import UsageError
+from ..model import StrictModel
+from ..wording import did_you_mean, fields_at, reword
 
 
 class Direction(str, Enum):
@@ -80,18 +90,139 @@ class Policy:
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800, None: 1}
+_DURATION_FIX = "write e.g. 5m or 24h"
 
 
-def parse_duration(value: Any, field_name: str = "duration") -> float:
-    """Seconds from `90`, `"90s"`, `"5m"`, `"24h"`, `"2d"`."""
-    if isinstance(value, bool):
-        raise UsageError(f"{value!r} is not a duration", field=field_name, fix="write e.g. 5m or 24h")
+def _seconds(value: Any) -> float | None:
+    """Seconds from `90`, `"90s"`, `"5m"`, `"24h"`, `"2d"`; None when it is no duration."""
+    if isinstance(value, bool):   # a bool is an int to Python, never a duration to a reader
+        return None
     if isinstance(value, (int, float)):
         return float(value)
     match = _DURATION.match(str(value))
-    if not match:
-        raise UsageError(f"{value!r} is not a duration", field=field_name, fix="write e.g. 5m or 24h")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+    return float(match.group(1)) * _UNITS[match.group(2)] if match else None
+
+
+def parse_duration(value: Any, field_name: str = "duration") -> float:
+    """Seconds from `90`, `"90s"`, `"5m"`, `"24h"`, `"2d"`; UsageError naming `field_name`."""
+    seconds = _seconds(value)
+    if seconds is None:
+        raise UsageError(f"{value!r} is not a duration", field=field_name, fix=_DURATION_FIX)
+    return seconds
+
+
+def _duration(value: Any) -> float:
+    seconds = _seconds(value)
+    if seconds is None:
+        raise ValueError(f"{value!r} is not a duration ({_DURATION_FIX})")
+    return seconds
+
+
+def _increasing(steps: tuple[float, ...]) -> tuple[float, ...]:
+    if not steps or any(not 0 < s <= 100 for s in steps) or list(steps) != sorted(set(steps)):
+        raise ValueError("must be increasing percentages in (0, 100] (e.g. [5, 50, 100])")
+    return steps
+
+
+def _not_negative(value: float) -> float:
+    if value < 0:
+        raise ValueError(f"must be at least 0 (got {value!r})")
+    return value
+
+
+def _http_url(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:   # e.g. an unclosed IPv6 bracket
+        ok = False
+    if not ok:
+        raise ValueError(f"{url!r} is not an http(s) URL (for example https://hooks.example.com/promptctl)")
+    return url
+
+
+Duration = Annotated[float, BeforeValidator(_duration)]
+Steps = Annotated[tuple[float, ...], AfterValidator(_increasing)]
+Count = Annotated[int, AfterValidator(_not_negative)]
+WebhookUrl = Annotated[str, AfterValidator(_http_url)]
+
+
+class MetricSettings(StrictModel):
+    """`canary.metrics.<name>:`; an unset kind or direction follows from the name."""
+
+    kind: MetricKind | None = None
+    direction: Direction | None = None
+    tolerance: Annotated[float, AfterValidator(_not_negative)] | None = None
+    min: float | None = None
+    max: float | None = None
+    critical: bool = False
+    required: bool = True
+    query: dict[str, str] | None = Field(None, description="PromQL templates: count, sum, sum_sq")
+    mode: Literal["gate", "observe"] | None = None
+
+    def policy(self, name: str) -> MetricPolicy:
+        kind = self.kind or (MetricKind(name) if name in ("error_rate", "latency") else MetricKind.SCORE)
+        direction = self.direction or (Direction.HIGHER if kind is MetricKind.SCORE else Direction.LOWER)
+        return MetricPolicy(name=name, kind=kind, direction=direction,
+                            tolerance=self.tolerance or 0.0, min=self.min, max=self.max,
+                            critical=self.critical, required=self.required,
+                            query=None if self.query is None else dict(self.query),
+                            mode=self.mode or "gate")
+
+
+class CanarySettings(StrictModel):
+    """`canary:` as written. `metrics.X: null` (or false) drops X, `true` keeps its defaults;
+    `metrics: null` drops every metric; `srm: false` turns the check off (None here)."""
+
+    steps: Steps = Policy.steps
+    min_calls: Count = Policy.min_calls
+    min_duration: Duration = Policy.min_duration
+    deadline: Duration | None = Policy.deadline
+    metrics: dict[str, MetricSettings | None] | None = None
+    alpha: Fraction = Policy.alpha
+    min_keys: Count = Policy.min_keys
+    max_errors: Count = Policy.max_errors
+    n_star: Count | None = Policy.n_star
+    srm: SrmSettings | None = Field(default_factory=SrmSettings)
+    webhook: WebhookUrl | None = None
+    source: dict[str, Any] | None = Field(None, description="{type: prometheus, url: ...}; "
+                                                            "default: the call log")
+    interval: Any = None   # accepted as older files wrote it; `watch --interval` sets the pace
+
+    @field_validator("min_calls", "min_keys", "max_errors", mode="before")
+    @classmethod
+    def _null_is_default(cls, value: Any, info: ValidationInfo) -> Any:
+        # an explicit null has always meant the default
+        return cls.model_fields[info.field_name or ""].default if value is None else value
+
+    @field_validator("deadline", mode="before")
+    @classmethod
+    def _no_deadline(cls, value: Any) -> Any:
+        return None if value is False else value
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _dropped_metrics(cls, value: Any) -> Any:
+        if value is False:
+            return None
+        if not isinstance(value, Mapping):
+            return value
+        return {name: {} if spec is True else None if spec is False else spec
+                for name, spec in value.items()}
+
+    @field_validator("srm", mode="before")
+    @classmethod
+    def _srm_switch(cls, value: Any) -> Any:
+        return None if value is False else {} if value is None or value is True else value
+
+    def policy(self) -> Policy:
+        metrics = self.metrics or {}
+        return Policy(steps=self.steps, min_calls=self.min_calls, min_duration=self.min_duration,
+                      deadline=self.deadline, alpha=self.alpha, min_keys=self.min_keys,
+                      max_errors=self.max_errors, n_star=self.n_star,
+                      metrics=tuple(spec.policy(name) for name, spec in metrics.items()
+                                    if spec is not None),
+                      srm=SrmPolicy(enabled=False) if self.srm is None else self.srm.policy())
 
 
 def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -104,106 +235,51 @@ def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _number(raw: Mapping[str, Any], key: str, where: str, cast=float, minimum=None) -> Any:
-    value = raw[key]
-    try:
-        number = cast(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"{value!r} is not a number", field=f"{where}.{key}") from None
-    if minimum is not None and number < minimum:
-        raise UsageError(f"must be at least {minimum}", field=f"{where}.{key}")
-    return number
-
-
-_POLICY_KEYS = {"steps", "min_calls", "min_duration", "deadline", "metrics", "alpha",
-                "min_keys", "max_errors", "n_star", "source", "webhook", "interval", "srm"}
-_METRIC_KEYS = {"kind", "direction", "tolerance", "min", "max", "critical", "required", "query",
-                "mode"}
-
-
 def parse_policy(*layers: Mapping[str, Any] | None) -> Policy:
-    """A Policy from the `canary:` dicts, later layers overriding earlier ones
-    (promptctl.yaml first, then the manifest entry's override). `metrics.X: null` drops X."""
+    """A Policy from the `canary:` dicts, later layers overriding earlier ones (promptctl.yaml
+    first, then the manifest entry's override) over DEFAULT_METRICS. Each layer is checked on
+    its own, so the first problem (a UsageError `canary.<field>`) is the layer's own."""
     raw: dict[str, Any] = {"metrics": DEFAULT_METRICS}
     for layer in layers:
         if layer:
+            canary_settings(layer)
             raw = _merge(raw, layer)
-    unknown = sorted(set(raw) - _POLICY_KEYS)
-    if unknown:
-        raise UsageError(f"unknown key {unknown[0]!r}", field="canary",
-                         fix=f"use one of {', '.join(sorted(_POLICY_KEYS))}")
-    kw: dict[str, Any] = {}
-    if "steps" in raw:
-        try:
-            steps = tuple(float(s) for s in raw["steps"])
-        except (TypeError, ValueError):
-            raise UsageError("must be a list of percentages", field="canary.steps") from None
-        if not steps or any(not 0 < s <= 100 for s in steps) or list(steps) != sorted(set(steps)):
-            raise UsageError("must be increasing percentages in (0, 100]", field="canary.steps")
-        kw["steps"] = steps
-    for key in ("min_calls", "min_keys", "max_errors", "n_star"):
-        if raw.get(key) is not None:
-            kw[key] = _number(raw, key, "canary", int, 0)
-    if "alpha" in raw:
-        kw["alpha"] = _number(raw, "alpha", "canary")
-        if not 0 < kw["alpha"] < 1:
-            raise UsageError("must be between 0 and 1", field="canary.alpha")
-    if "min_duration" in raw:
-        kw["min_duration"] = parse_duration(raw["min_duration"], "canary.min_duration")
-    if "deadline" in raw:
-        kw["deadline"] = (None if raw["deadline"] in (None, False)
-                          else parse_duration(raw["deadline"], "canary.deadline"))
-    if "srm" in raw:
-        kw["srm"] = parse_srm(raw["srm"])
-    metrics = raw.get("metrics") or {}
-    if not isinstance(metrics, Mapping):
-        raise UsageError("must be a mapping of metric name to settings", field="canary.metrics")
-    kw["metrics"] = tuple(_parse_metric(name, spec) for name, spec in metrics.items()
-                          if spec not in (None, False))
-    return Policy(**kw)
+    return canary_settings(raw).policy()
 
 
-def _parse_metric(name: str, spec: Any) -> MetricPolicy:
-    where = f"canary.metrics.{name}"
-    spec = {} if spec is True else spec
-    if not isinstance(spec, Mapping):
-        raise UsageError("must be a mapping", field=where)
-    unknown = sorted(set(spec) - _METRIC_KEYS)
-    if unknown:
-        raise UsageError(f"unknown key {unknown[0]!r}", field=where,
-                         fix=f"use one of {', '.join(sorted(_METRIC_KEYS))}")
+def canary_settings(raw: Any) -> CanarySettings:
+    """One `canary:` layer, typed; UsageError with its first problem."""
     try:
-        kind = MetricKind(spec.get("kind") or (name if name in ("error_rate", "latency") else "score"))
-        direction = Direction(spec.get("direction") or
-                              ("higher" if kind is MetricKind.SCORE else "lower"))
+        return CanarySettings.model_validate(raw)
+    except PydanticValidationError as exc:
+        raise settings_error(exc.errors()[0]) from exc
+
+
+def settings_error(err: Any) -> UsageError:
+    """One pydantic error of CanarySettings as the error it prints: `canary.<field>: what
+    (fix)`. An unknown key, a metric's kind and its direction are named on the mapping
+    that holds them, as they always have been."""
+    loc = tuple(err["loc"])
+    if err["type"] == "extra_forbidden":
+        key, where = str(loc[-1]), loc[:-1]
+        known = sorted(fields_at(CanarySettings, where))
+        guess = did_you_mean(key, known)
+        hint = f"did you mean {guess!r}? " if guess else ""
+        return UsageError(f"unknown key {key!r}", field=_field(where),
+                          fix=f"{hint}use one of {', '.join(known)}")
+    message = reword(err, CanarySettings)
+    if len(loc) == 3 and loc[0] == "metrics" and loc[2] in ("kind", "direction"):
+        return UsageError(message, field=_field(loc[:2]))
+    return UsageError(message, field=_field(loc))
+
+
+def _field(loc: tuple) -> str:
+    return ".".join(["canary", *(str(part) for part in loc)])
+
+
+def check_webhook(url: str, field_name: str) -> str:
+    """`url` when it is http(s), for a webhook given outside promptctl.yaml (a flag)."""
+    try:
+        return _http_url(url)
     except ValueError as exc:
-        raise UsageError(str(exc), field=where) from None
-    kw: dict[str, Any] = {}
-    for key in ("tolerance", "min", "max"):
-        if spec.get(key) is not None:
-            kw[key] = _number(spec, key, where, float, 0.0 if key == "tolerance" else None)
-    for key in ("critical", "required"):
-        if key in spec:
-            kw[key] = bool(spec[key])
-    if spec.get("mode") is not None:
-        if spec["mode"] not in ("gate", "observe"):
-            raise UsageError(f"{spec['mode']!r} is not a mode", field=f"{where}.mode",
-                             fix="use gate or observe")
-        kw["mode"] = spec["mode"]
-    if spec.get("query") is not None:
-        if not isinstance(spec["query"], Mapping):
-            raise UsageError("must map count/sum/sum_sq to PromQL", field=f"{where}.query")
-        kw["query"] = dict(spec["query"])
-    return MetricPolicy(name=name, kind=kind, direction=direction, **kw)
-
-
-def check_webhook(url: Any, field_name: str = "canary.webhook") -> str | None:
-    """The webhook URL to notify, None when unset; UsageError unless it is http(s)."""
-    if url is None:
-        return None
-    from urllib.parse import urlsplit
-    parts = urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"{url!r} is not an http(s) URL", field=field_name,
-                         fix="for example https://hooks.example.com/promptctl")
-    return url
+        raise UsageError(str(exc), field=field_name) from exc

@@ -16,9 +16,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Mapping
+from typing import Annotated, Any
 
-from ..errors import UsageError
+from pydantic import AfterValidator
+
+from ..model import StrictModel
 
 MIN_EXPECTED = 5.0      # the chi-square approximation needs this many expected per side
 
@@ -77,32 +79,24 @@ class SrmResult:
                 "reason": self.reason}
 
 
-def parse_srm(raw: Any) -> SrmPolicy:
-    """`srm: {alpha: 0.001, action: hold|rollback}` of the canary policy."""
-    if raw is None or raw is True:
-        return SrmPolicy()
-    if raw is False:
-        return SrmPolicy(enabled=False)
-    if not isinstance(raw, Mapping):
-        raise UsageError("must be a mapping like {alpha: 0.001, action: hold}", field="canary.srm")
-    unknown = sorted(set(raw) - {"alpha", "action"})
-    if unknown:
-        raise UsageError(f"unknown key {unknown[0]!r}", field="canary.srm", fix="use alpha, action")
-    kw: dict[str, Any] = {}
-    if raw.get("alpha") is not None:
-        try:
-            kw["alpha"] = float(raw["alpha"])
-        except (TypeError, ValueError):
-            raise UsageError(f"{raw['alpha']!r} is not a number", field="canary.srm.alpha") from None
-        if not 0 < kw["alpha"] < 1:
-            raise UsageError("must be between 0 and 1", field="canary.srm.alpha")
-    if raw.get("action") is not None:
-        try:
-            kw["action"] = SrmAction(str(raw["action"]))
-        except ValueError:
-            raise UsageError(f"{raw['action']!r} is not an action", field="canary.srm.action",
-                             fix="use hold or rollback") from None
-    return SrmPolicy(**kw)
+def fraction(value: float) -> float:
+    """An error level: strictly between 0 and 1 (0 never rejects, 1 always does)."""
+    if not 0 < value < 1:
+        raise ValueError(f"{value!r} must be between 0 and 1 (e.g. 0.05)")
+    return value
+
+
+Fraction = Annotated[float, AfterValidator(fraction)]
+
+
+class SrmSettings(StrictModel):
+    """`canary.srm:` as written; an unset field keeps the SrmPolicy default."""
+
+    alpha: Fraction | None = None
+    action: SrmAction | None = None
+
+    def policy(self) -> SrmPolicy:
+        return SrmPolicy(**{k: v for k, v in self if v is not None})
 
 
 def chi_square_p(stable: float, canary: float, share: float) -> float | None:

@@ -246,9 +246,9 @@ def analyze_target(project: Project, target: CanaryTarget, now: float, log: Path
 def _policy(project: Project, target: CanaryTarget, raw: dict) -> Policy:
     """The merged policy; a bad value is blamed on the file that holds it (promptctl.yaml's
     own canary: was checked when it was loaded)."""
-    from ..config import section
+    from ..config import canary_settings
 
-    section(project.config, "canary")
+    canary_settings(project.config)
     try:
         return parse_policy(raw, target.overrides)
     except UsageError as exc:
@@ -262,12 +262,11 @@ def webhook_url(project: Project, override: str | None = None) -> str | None:
     """The webhook to notify, checked before any decision is applied (a typo must not turn
     a committed rollback into an error)."""
     from ..canary.policy import check_webhook
-    from ..config import section
+    from ..config import canary_settings
 
     if override:
         return check_webhook(override, "--webhook")
-    section(project.config, "canary")   # promptctl.yaml's canary.webhook, checked when loaded
-    return (project.config.canary or {}).get("webhook")
+    return canary_settings(project.config).webhook   # checked when promptctl.yaml was loaded
 
 
 def event(analysis: Analysis) -> dict:
