@@ -56,7 +56,7 @@ class GitTreeSource:
             blob = self._blob(path)
         if blob is None:
             return None
-        from .files import decode_text
+        from .sources import decode_text
 
         return decode_text(blob[1], path)
 
@@ -226,7 +226,7 @@ class GitStore:
         return found
 
     def release(self, name: str, version: str) -> Release:
-        from .files import check_name
+        from .prompt_files import check_name
 
         check_name(name)
         for release in self.releases(name):

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import NotFoundError, UsageError, ValidationError
-from ..files import list_prompt_names
 from ..model import PromptContent
+from ..prompt_files import list_prompt_names
 from .project import WORKING, Project, load_version, split_ref
 
 HISTORY_FILE = "history.sqlite"

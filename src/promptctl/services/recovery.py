@@ -174,7 +174,7 @@ def finish_tag(project: Project, name: str, version: str, commit: str, digest: s
                message: str, sign: bool = False) -> None:
     """Tag a landed release commit, after proving it holds the content the bump released."""
     from ..errors import ReleaseError
-    from ..files import load_prompt
+    from ..prompt_files import load_prompt
     from ..tags import format_message, format_tag
 
     store = project.store
@@ -229,7 +229,7 @@ def untagged_releases(project: Project, name: str | None = None,
 
 def released_digest(project: Project, found: UntaggedRelease) -> str | None:
     """The digest of the prompt in an untagged release commit, None when it does not load."""
-    from ..files import load_prompt
+    from ..prompt_files import load_prompt
 
     try:
         return load_prompt(project.store.source_at(found.commit), project.config, found.name).digest
