@@ -15,9 +15,9 @@ import statistics
 import time
 
 from promptctl.errors import PromptctlError
-from promptctl.files import load_yaml
 from promptctl.model import Body
 from promptctl.render import CompiledPrompt
+from promptctl.safeyaml import load_yaml
 
 PROMPT = ("name: support-refund\nmodel: {provider: openai, name: gpt-4o, params: {temperature: 0}}\n"
           "inputs:\n  question: string\ntemplate: |\n  Answer: {{ question }}\n")
@@ -65,7 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
     rounds = parser.parse_args().rounds
-    print("YAML files (promptctl.files.load_yaml):")
+    print("YAML files (promptctl.safeyaml.load_yaml):")
     measure(YAML, lambda text: load_yaml(text, "prompt.yaml"), rounds)
     print("templates (CompiledPrompt.render):")
     measure(TEMPLATES, lambda source: CompiledPrompt("p@1", {"t": source}, (Body("text", "t"),), {})

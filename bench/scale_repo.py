@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from promptctl.files import content_digest  # noqa: E402
+from promptctl.prompt_files import content_digest  # noqa: E402
 from promptctl.tags import format_message  # noqa: E402
 
 IDENTITY = "Bench <bench@example.com> 1700000000 +0000"

@@ -23,7 +23,7 @@ def used_variables(content: PromptContent) -> set[str]:
 
 def release_problems(content: PromptContent, yaml_path: str, text: str | None = None) -> list[Problem]:
     """Everything `check` and `bump` judge in a loaded prompt beyond its schema."""
-    from .files import key_lines
+    from .yamlfile import key_lines
 
     lines = key_lines(text) if text else {}
     problems = contract_problems(content, yaml_path) + spec_problems(content, yaml_path, lines)

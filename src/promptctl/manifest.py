@@ -139,7 +139,7 @@ def parse_manifest(text: str, file: str = "release.yaml") -> Manifest:
 def _parse_manifest(text: str, file: str) -> Manifest:
     # status reads the working file, HEAD's and the history: mostly the same text, and a
     # manifest of thousands of entries is worth parsing once (edits build new models)
-    from .files import parse_model
+    from .yamlfile import parse_model
 
     return parse_model(Manifest, text, file)
 

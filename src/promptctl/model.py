@@ -1,6 +1,6 @@
 """Typed structures for everything promptctl reads from files.
 
-pydantic models validate at the boundary (`files.py` turns their errors into
+pydantic models validate at the boundary (`yamlfile.py` turns their errors into
 `file:line: field: message`); everything past that boundary trusts them.
 """
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import git
@@ -29,6 +30,32 @@ _REF_FORMAT = _SEP.join([
 
 
 _SYMLINK = "120000"
+# what `GitStore.log` asks git for: one record per commit, the free-form message last
+_LOG_FORMAT = _SEP.join(["%H", "%h", "%an", "%aI", "%ct", "%s", "%B"]) + _END
+_LOG_FIELDS = 7
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One commit as `git log` shows it."""
+    commit: str
+    short: str         # the abbreviated hash git prints (`%h`, honours core.abbrev)
+    author: str
+    date: str          # author date, ISO 8601
+    committed: int     # commit time, unix seconds
+    subject: str       # git's subject (`%s`): the first paragraph on one line
+    message: str       # the whole message, stripped
+
+    @property
+    def first_line(self) -> str:
+        lines = self.message.splitlines()
+        return lines[0] if lines else ""
+
+    @property
+    def trailers(self) -> dict[str, str]:
+        """The `Promptctl-Key: value` lines a deploy commit records after its subject."""
+        lines = self.message.splitlines()[1:]
+        return dict(ln.split(": ", 1) for ln in lines if ln.startswith("Promptctl-") and ": " in ln)
 
 
 class GitTreeSource:
@@ -56,7 +83,7 @@ class GitTreeSource:
             blob = self._blob(path)
         if blob is None:
             return None
-        from .files import decode_text
+        from .sources import decode_text
 
         return decode_text(blob[1], path)
 
@@ -141,6 +168,32 @@ class GitStore:
         status, out, err = self._git.execute(command, with_extended_output=True,
                                              with_exceptions=False, **kwargs)
         return status, out, err
+
+    def log(self, rev_range: str | None = None, paths: tuple[str, ...] = (),
+            grep: str | None = None, limit: int | None = None,
+            remotes: bool = False) -> list[LogEntry]:
+        """Commits newest first, read by one `git log`: of `rev_range` (default HEAD; every
+        remote-tracking branch with `remotes`), touching `paths`, whose message matches the
+        extended regex `grep`, at most `limit` of them."""
+        args = ["log", f"--format={_LOG_FORMAT}"]
+        if limit is not None:
+            args.append(f"--max-count={limit}")
+        if remotes:
+            args.append("--remotes")
+        if grep is not None:
+            args += ["-E", f"--grep={grep}"]
+        if rev_range is not None:
+            args.append(rev_range)
+        if paths:
+            args += ["--", *paths]
+        try:
+            command, kwargs = _inheriting(tuple(args))
+            out = self._git.execute(command, **kwargs)
+        except git.GitCommandError as exc:
+            detail = (exc.stderr or "").strip().replace("\n", " ") or str(exc)
+            what = "".join(f" {arg}" for arg in (rev_range, *paths) if arg)
+            raise RepoError(f"git log{what} failed: {detail}") from exc
+        return [entry for record in out.split(_END) if (entry := _log_entry(record)) is not None]
 
     def has_commits(self) -> bool:
         return self.repo.head.is_valid()
@@ -231,7 +284,7 @@ class GitStore:
         return found
 
     def release(self, name: str, version: str) -> Release:
-        from .files import check_name
+        from .prompt_files import check_name
 
         check_name(name)
         for release in self.releases(name):
@@ -250,9 +303,8 @@ class GitStore:
             return None
         # Only commits that came from a remote: a local release commit without its tag is an
         # interrupted bump (`promptctl doctor` tags it), not a tag left behind by a clone.
-        subjects = self.run_git("log", "--remotes", "--format=%s", "-E",
-                                f"--grep={release_subject_grep(name)}")
-        missing = sorted({f"{n}@{v}" for n, v in _release_subjects(subjects.splitlines())
+        subjects = [e.subject for e in self.log(remotes=True, grep=release_subject_grep(name))]
+        missing = sorted({f"{n}@{v}" for n, v in _release_subjects(subjects)
                           if (name is None or n == name) and (n, v) not in known})
         if missing:
             more = f" (+{len(missing) - 3} more)" if len(missing) > 3 else ""
@@ -443,28 +495,9 @@ def _release_from_ref(fields: list[str], tag_format: str) -> Release | None:
     )
 
 
-# ---------------------------------------------------------------- history of one file
-# The manifest's git log is its audit trail.
-
-def file_log(store: GitStore, path: str) -> list[dict]:
-    """Commits touching `path`, newest first: commit, author, date, committed (unix seconds
-    of the commit itself), subject, trailers."""
-    fmt = _SEP.join(["%H", "%an", "%aI", "%ct", "%B"]) + _END
-    try:
-        out = store._git.execute(["git", "log", f"--format={fmt}", "--", path],
-                                 strip_newline_in_stdout=False)
-    except git.GitCommandError as exc:
-        detail = (exc.stderr or "").strip().replace("\n", " ") or str(exc)
-        raise RepoError(f"git log {path} failed: {detail}") from exc
-    rows = []
-    for record in out.split(_END):
-        fields = record.lstrip("\n").split(_SEP)
-        if len(fields) != 5:
-            continue
-        commit, author, date, committed, body = fields
-        lines = body.strip().splitlines()
-        trailers = dict(ln.split(": ", 1) for ln in lines[1:] if ln.startswith("Promptctl-") and ": " in ln)
-        rows.append({"commit": commit, "author": author, "date": date, "committed": int(committed),
-                     "subject": lines[0] if lines else "", "trailers": trailers})
-    return rows
-
+def _log_entry(record: str) -> LogEntry | None:
+    fields = record.lstrip("\n").split(_SEP, _LOG_FIELDS - 1)
+    if len(fields) != _LOG_FIELDS:
+        return None     # the newline after the last record
+    commit, short, author, date, committed, subject, message = fields
+    return LogEntry(commit, short, author, date, int(committed), subject, message.strip())

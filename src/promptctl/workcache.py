@@ -20,8 +20,9 @@ import tempfile
 from pathlib import Path
 
 from .errors import ValidationError
-from .files import FileSource, load_prompt
 from .model import Config, PromptContent
+from .prompt_files import load_prompt
+from .sources import FileSource
 
 FORMAT = 1
 CACHE_DIR = "read-cache"
@@ -60,7 +61,8 @@ def _code_stamp() -> str:
     from . import __version__
 
     stamps = [__version__, str(FORMAT)]
-    for module in ("files.py", "model.py", "render.py", "manifest.py", "workcache.py"):
+    for module in ("sources.py", "yamlfile.py", "prompt_files.py", "config.py", "model.py",
+                   "render.py", "manifest.py", "workcache.py"):
         try:
             info = os.stat(Path(__file__).with_name(module))
             stamps.append(f"{info.st_mtime_ns}:{info.st_size}")

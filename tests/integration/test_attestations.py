@@ -100,7 +100,7 @@ def test_merged_shards_are_attested_as_one_complete_run(deploy_repo, tmp_path):
         files[-1].write_text(json.dumps(report.to_dict()))
     with pytest.raises(CheckFailed):
         deploy.promote(project(deploy_repo), "support-refund", "1.0.0", "production", require_eval=True)
-    merged = merge(deploy_repo, files).runs[0]
+    merged = merge(project(deploy_repo), files).runs[0]
     assert merged.attested == ["support-refund/v1.0.0"] and merged.shard is None
     [line] = note_lines(deploy_repo, "support-refund/v1.0.0")
     assert line["suite"] == "evals/support-refund/suite.yaml" and line["passed"]

@@ -122,7 +122,7 @@ def test_shards_merged_equal_the_single_run(tmp_path):
         assert len(part.runs[0].cases) in (13, 14)
         files.append(tmp_path / f"shard{i}.json")
         files[-1].write_text(render.to_json(part))
-    merged = merge(root, files).runs[0]
+    merged = merge(open_project(root), files).runs[0]
     assert sorted(c.key for c in merged.cases) == sorted(c.key for c in single.cases)
     assert merged.summary == single.summary
     assert merged.shard is None and merged.passed == single.passed

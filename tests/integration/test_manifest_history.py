@@ -8,8 +8,7 @@ import yaml
 
 from promptctl.manifest import Manifest, dump_manifest
 from promptctl.services import manifest_history
-from promptctl.services.manifest_history import ManifestHistory
-from promptctl.store import file_log
+from promptctl.services.manifest_history import ManifestHistory, commit_info
 from support.releases import project
 from support.repos import git_save
 
@@ -57,7 +56,7 @@ def history(root, monkeypatch, whole: bool) -> dict:
         monkeypatch.setattr(manifest_history, "split_entries", lambda text: None)
     proj = project(root)
     found = ManifestHistory()
-    found.extend(proj, list(reversed(file_log(proj.store, "release.yaml"))))
+    found.extend(proj, [commit_info(e) for e in reversed(proj.store.log(paths=("release.yaml",)))])
     monkeypatch.undo()
     return found.changes
 

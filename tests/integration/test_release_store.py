@@ -199,3 +199,21 @@ def test_eval_notes_on_a_release_tag_this_clone_lacks_are_reported(deploy_repo):
     assert project.store.unfetched("support-refund", notes_ref) is None
     git(deploy_repo, "tag", "-d", "triage/v1.0.0")
     assert "eval notes for release tags" in project.store.unfetched("support-refund", notes_ref)
+
+
+def test_the_store_reads_the_log_in_one_shape(prompt_repo):
+    project = open_project(prompt_repo)
+    prompts.bump(project, "support-refund", message="first")
+    edit(prompt_repo, "prompts/support-refund/prompt.yaml", "Question:", "Customer question:")
+    git(prompt_repo, "add", "-A")
+    git(prompt_repo, "commit", "-q", "-m", "hand edit\nwrapped\n\nPromptctl-Env: staging")
+    store = project.store
+    [last] = store.log("HEAD", limit=1)
+    assert last.commit == store.head() and last.short == git(prompt_repo, "log", "-1", "--format=%h")
+    assert (last.subject, last.first_line) == ("hand edit wrapped", "hand edit")   # git's %s joins
+    assert last.trailers == {"Promptctl-Env": "staging"} and last.committed > 0
+    git(prompt_repo, "commit", "-q", "--allow-empty", "-m", "unrelated")
+    assert [e.subject for e in store.log(grep=r"^hand (edit|cut)")] == ["hand edit wrapped"]
+    touched = store.log(paths=("prompts/support-refund/prompt.yaml",))
+    assert touched[0].first_line == "hand edit" and "unrelated" not in [e.subject for e in touched]
+    assert store.log(remotes=True) == []

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from support.repos import git, git_save
 
-from promptctl.files import WorkingTree, load_config, load_prompt
+from promptctl.config import load_config
+from promptctl.prompt_files import load_prompt
+from promptctl.sources import WorkingTree
 from promptctl.tags import format_message
 
 EDITS = {

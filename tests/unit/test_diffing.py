@@ -3,8 +3,9 @@
 import pytest
 
 from promptctl.diffing import diff_prompts
-from promptctl.files import DictSource, load_prompt
 from promptctl.model import Config
+from promptctl.prompt_files import load_prompt
+from promptctl.sources import DictSource
 from promptctl.versions import BumpKind
 
 BASE = """\

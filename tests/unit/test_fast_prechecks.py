@@ -8,7 +8,7 @@ import yaml
 from jinja2 import TemplateSyntaxError, meta
 
 from promptctl.errors import ValidationError
-from promptctl.files import load_yaml
+from promptctl.safeyaml import load_yaml
 from promptctl.render import only_plain_variables, parse, parsing_environment
 from promptctl import safeyaml
 from promptctl.safeyaml import MAX_DEPTH, check_nesting, within_limits_by_counting

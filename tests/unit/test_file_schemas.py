@@ -9,8 +9,8 @@ import yaml
 from promptctl import file_schemas
 from promptctl.errors import ValidationError
 from promptctl.evals.suite import parse_suite
-from promptctl.files import parse_model
 from promptctl.model import PromptSpec
+from promptctl.yamlfile import parse_model
 
 REGENERATE = "python -c 'from promptctl.file_schemas import regenerate_shipped as r; r()'"
 

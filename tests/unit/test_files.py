@@ -2,9 +2,11 @@
 
 import pytest
 
+from promptctl.config import load_config
 from promptctl.errors import NotFoundError, ValidationError
-from promptctl.files import DictSource, content_digest, load_config, load_prompt
 from promptctl.model import Config
+from promptctl.prompt_files import content_digest, load_prompt
+from promptctl.sources import DictSource
 
 CONFIG = Config()
 GOOD = """\
@@ -104,7 +106,7 @@ def test_config_tag_format_must_name_both_fields():
 ])
 def test_an_input_default_must_honour_the_contract(inputs, words):
     from promptctl.errors import ValidationError
-    from promptctl.files import parse_model
+    from promptctl.yamlfile import parse_model
     from promptctl.model import PromptSpec
     text = f"name: p\nmodel: {{name: m}}\ntemplate: '{{{{ q }}}}'\ninputs: {inputs}\n"
     with pytest.raises(ValidationError) as info:
@@ -113,7 +115,7 @@ def test_an_input_default_must_honour_the_contract(inputs, words):
 
 
 def test_defaults_of_the_right_type_pass():
-    from promptctl.files import parse_model
+    from promptctl.yamlfile import parse_model
     from promptctl.model import PromptSpec
     text = ("name: p\nmodel: {name: m}\ntemplate: '{{ a }}{{ b }}{{ c }}'\n"
             "inputs: {a: {type: number, default: 2}, b: {type: list, default: []}, c: {default: x}}\n")

@@ -1,6 +1,6 @@
 """The layers' import rules: the runtime apps import stays free of the CLI and the eval
 engine, and the core (versions, tags, manifest, routing, model, errors, the canary's
-decision and statistics) stays free of the services, the git store and GitPython.
+decision and statistics, the file loaders) stays free of the services, the git store and GitPython.
 
 Each rule is checked twice: every import statement a module's source holds (at the top or
 inside a function, so a lazy import cannot slip past), and what a fresh interpreter has
@@ -20,7 +20,9 @@ from support.cli import modules_loaded_by
 
 RUNTIME_MUST_NOT = ("typer", "rich", "click", "promptctl.cli", "promptctl.evals")
 CORE = ("promptctl.versions", "promptctl.tags", "promptctl.manifest", "promptctl.runtime.routing",
-        "promptctl.model", "promptctl.errors", "promptctl.canary.decide", "promptctl.canary.stats")
+        "promptctl.model", "promptctl.errors", "promptctl.canary.decide", "promptctl.canary.stats",
+        "promptctl.sources", "promptctl.yamlfile", "promptctl.prompt_files", "promptctl.config",
+        "promptctl.safeyaml")
 CORE_MUST_NOT = ("promptctl.services", "promptctl.store", "git")
 
 

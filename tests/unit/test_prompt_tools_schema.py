@@ -3,9 +3,10 @@
 import pytest
 
 from promptctl.errors import RenderError, ValidationError
-from promptctl.files import DictSource, load_prompt
 from promptctl.model import Config
+from promptctl.prompt_files import load_prompt
 from promptctl.render import compile_content
+from promptctl.sources import DictSource
 
 AGENT = """\
 name: agent

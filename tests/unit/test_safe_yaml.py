@@ -5,7 +5,8 @@ import time
 import pytest
 
 from promptctl.errors import ValidationError
-from promptctl.files import key_lines, load_yaml
+from promptctl.safeyaml import load_yaml
+from promptctl.yamlfile import key_lines
 
 LAUGHS = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n' + "".join(
     f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n"

@@ -29,7 +29,7 @@ def _quiet(func):
 
 @_quiet
 def prompt_names(ctx: Any, incomplete: str) -> list[str]:
-    from ..files import list_prompt_names
+    from ..prompt_files import list_prompt_names
     project = _project(ctx)
     return list_prompt_names(project.root, project.config)
 

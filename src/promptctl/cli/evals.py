@@ -159,9 +159,11 @@ def plan_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """How small a drop the suite can detect, and how many cases a drop of --detect needs."""
-    from ..services.eval_plan import describe, plan
+    from ..services.eval_plan import check_detect, describe, plan
+    from ..services.project import open_project
 
-    result = plan(state().directory, name, detect)
+    check_detect(detect)
+    result = plan(open_project(state().directory), name, detect)
     if as_json:
         import json
         typer.echo(json.dumps(result, indent=2))
@@ -178,10 +180,14 @@ def merge_cmd(
     no_record: bool = typer.Option(False, "--no-record", help="Do not record the merged run in history."),
 ) -> None:
     """Merge shard results into whole runs, re-check the gates, and record them."""
-    from ..services.evaluate import merge
+    from ..services.evaluate import join_shards, record_merged
+    from ..services.project import open_project
 
     plan = _plan(fmt, output)
-    _emit(merge(state().directory, files, record=not no_record), plan)
+    report = join_shards(files)
+    if not no_record and report.runs:   # only recording needs the repo
+        record_merged(open_project(state().directory), report)
+    _emit(report, plan)
 
 
 def _plan(fmt: str, outputs: Optional[List[Path]]):

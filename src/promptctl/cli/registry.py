@@ -268,7 +268,7 @@ def _allowed_signers(path: Optional[Path]) -> Optional[Path]:
 
 def _read_vars(path: Path) -> dict:
     from ..errors import NotFoundError, ValidationError
-    from ..files import load_yaml
+    from ..safeyaml import load_yaml
     full = state().directory / path
     try:
         data = load_yaml(full.read_text(encoding="utf-8"), str(path))

@@ -29,7 +29,7 @@ def write_cmd(directory: Optional[Path] = typer.Argument(
 def _default_dir() -> Path:
     # The modelines point at the repo root's .schemas/, wherever in the repo this runs.
     from ..errors import RepoError
-    from ..files import find_root
+    from ..config import find_root
     try:
         return find_root(state().directory) / SCHEMA_DIR
     except RepoError:

@@ -149,7 +149,8 @@ def _check_csv_shape(text: str, file: str) -> None:
 
 
 def _yaml(text: str, file: str) -> list[tuple[int, Any]]:
-    from ..files import key_lines, load_yaml
+    from ..safeyaml import load_yaml
+    from ..yamlfile import key_lines
 
     data = load_yaml(text, file)
     prefix: tuple[str, ...] = ()

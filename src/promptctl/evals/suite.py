@@ -8,8 +8,8 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from ..errors import Problem, ValidationError
-from ..files import key_lines, parse_model
 from ..model import StrictModel
+from ..yamlfile import key_lines, parse_model
 
 SUITE_FILE = "suite.yaml"
 GATE_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*(>=|<=|>|<|==)\s*(-?[0-9.]+)\s*$")
@@ -143,7 +143,7 @@ def parse_suite(text: str, file: str) -> Suite:
     """Validate a suite file; gates must name known metrics and scorers must exist.
 
     Every problem is reported at once: a schema error does not hide a bad gate."""
-    from ..files import load_yaml
+    from ..safeyaml import load_yaml
 
     try:
         suite: Suite = parse_model(Suite, text, file)
@@ -269,7 +269,7 @@ def check_suite(project, name: str) -> list[Problem]:
 
 def _working_spec(project, name: str):
     from ..errors import PromptctlError
-    from ..files import load_prompt
+    from ..prompt_files import load_prompt
     try:
         return load_prompt(project.working, project.config, name).spec
     except PromptctlError:

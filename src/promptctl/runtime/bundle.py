@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ValidationError, Problem
-from ..files import DictSource, load_prompt
 from ..manifest import Manifest
 from ..model import Config, PromptContent
+from ..prompt_files import load_prompt
+from ..sources import DictSource
 
 FORMAT = "promptctl-bundle/1"
 

@@ -231,7 +231,8 @@ class _GitLoader:
 
     def __init__(self, root: Path, manifest: str | os.PathLike | None,
                  timeout: float = DEFAULT_FETCH_TIMEOUT) -> None:
-        from ..files import WorkingTree, load_config
+        from ..config import load_config
+        from ..sources import WorkingTree
         from ..store import GitStore   # the git path is the only one importing GitPython
 
         self.root = root
@@ -266,7 +267,7 @@ class _GitLoader:
             return self._load(text, env, cache)
 
     def _load(self, text: str, env: str, cache: dict) -> _State:
-        from ..files import load_prompt
+        from ..prompt_files import load_prompt
 
         manifest = parse_manifest(text, str(self.watch.path))
         known = _by_version(cache)
@@ -304,7 +305,7 @@ class _GitLoader:
     def _config_at(self, source: Any) -> Any:
         """promptctl.yaml as released; a first bump may predate committing it (bump commits
         only the prompt's files), so fall back to the repo's current one, as the CLI does."""
-        from ..files import CONFIG_FILE, load_config
+        from ..config import CONFIG_FILE, load_config
 
         text = source.read(CONFIG_FILE)
         if text is None:
@@ -418,7 +419,7 @@ class Registry(refresh.Refreshing):
              manifest: str | os.PathLike | None = None, call_log: Any = None,
              fetch_timeout: float = DEFAULT_FETCH_TIMEOUT) -> "Registry":
         """Manifest from the repo (or `manifest=` path/URL), content from git tags."""
-        from ..files import find_root
+        from ..config import find_root
 
         def make() -> _GitLoader:
             return _GitLoader(find_root(Path(repo_path)), manifest, fetch_timeout)

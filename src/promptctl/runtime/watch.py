@@ -28,7 +28,7 @@ MAX_BYTES = 64 * 1024 * 1024
 
 
 def _decode(data: bytes, where: str) -> str:
-    from ..files import decode_text
+    from ..sources import decode_text
 
     return decode_text(data, where)
 

@@ -142,19 +142,17 @@ def find_canary(project: Project, name: str, env: str, segment: str | None = Non
 def step_started(project: Project, target: CanaryTarget) -> float:
     """When the current weight was set: the last manifest commit that set this canary's
     weight (from the deploy commits' trailers), else the canary's `started`."""
-    from ..store import file_log   # GitPython only when the log must be read
-
     try:
-        log = file_log(project.store, project.config.manifest)
+        log = project.store.log(paths=(project.config.manifest,))
     except PromptctlError:      # no commits yet, or git missing: the manifest's own date
         return target.started
     want = {"Promptctl-Action": "canary", "Promptctl-Prompt": target.name,
             "Promptctl-Env": target.env, "Promptctl-Version": target.version}
-    for row in log:
-        trailers = row["trailers"]
+    for entry in log:
+        trailers = entry.trailers
         if all(trailers.get(k) == v for k, v in want.items()) and \
                 trailers.get("Promptctl-Segment") == target.segment:
-            return max(float(row["committed"]), target.started)
+            return max(float(entry.committed), target.started)
     return target.started
 
 

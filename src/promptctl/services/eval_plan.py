@@ -7,21 +7,24 @@ for a pass/fail drop where the broken cases are not offset by fixed ones.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from ..errors import NotFoundError, UsageError
 from .evaluate import load_suite
-from .project import open_project
+from .project import Project
 
 
-def plan(directory: Path | str, name: str, detect: float | None = None) -> dict[str, Any]:
-    from ..evals import stats
-
+def check_detect(detect: float | None) -> None:
+    """Refuse a --detect that is not a drop; the CLI asks before it opens the repo."""
     if detect is not None and not 0 < detect <= 1:
         raise UsageError(f"{detect:g} is not a drop between 0 and 1", field="--detect",
                          fix="for example --detect 0.05 (five points)")
-    project = open_project(directory)
+
+
+def plan(project: Project, name: str, detect: float | None = None) -> dict[str, Any]:
+    from ..evals import stats
+
+    check_detect(detect)
     suite_file = f"{project.config.evals_dir}/{name}/suite.yaml"
     if project.working.read(suite_file) is None:
         raise NotFoundError(f"no eval suite for {name!r}", file=suite_file,

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import NotFoundError, UsageError, ValidationError
-from ..files import list_prompt_names
 from ..model import PromptContent
-from .project import WORKING, Project, load_version, open_project, split_ref
+from ..prompt_files import list_prompt_names
+from .project import WORKING, Project, load_version, split_ref
 
 HISTORY_FILE = "history.sqlite"
 CACHE_FILE = "cache.sqlite"
@@ -394,9 +394,19 @@ def history(project: Project, name: str | None, limit: int = 20) -> list:
     return attested_rows(project, name, local)[:limit]
 
 
-def merge(directory: Path | str, files: list[Path], record: bool = True) -> EvalReport:
-    """`promptctl eval merge`: join shard JSON results into whole runs, re-summarised."""
-    from ..evals.results import RunResult, summarise
+def merge(project: Project, files: list[Path], record: bool = True) -> EvalReport:
+    """`promptctl eval merge`: join shard JSON results into whole runs, re-summarised, and
+    record (and attest) them."""
+    report = join_shards(files)
+    if record:
+        record_merged(project, report)
+    return report
+
+
+def join_shards(files: list[Path]) -> EvalReport:
+    """Shard JSON results joined into whole runs, re-summarised; needs no repo, so
+    `eval merge --no-record` works anywhere."""
+    from ..evals.results import RunResult
 
     groups: dict[tuple, list] = {}
     for file in files:
@@ -414,25 +424,33 @@ def merge(directory: Path | str, files: list[Path], record: bool = True) -> Eval
     report = EvalReport()
     for parts in groups.values():
         _check_complete(parts)
-        first = parts[0]
-        seen: set = set()
-        cases = []
-        for part in parts:
-            for case in part.cases:
-                if case.key not in seen:
-                    seen.add(case.key)
-                    cases.append(case)
-        cases.sort(key=lambda c: (c.index, c.sample))
-        merged = replace(first, cases=cases, shard=None, comparison=None,
-                         duration_s=round(max(p.duration_s for p in parts), 3))
-        merged.summary = summarise(merged)
-        report.runs.append(merged)
-    if record and report.runs:
-        project = open_project(directory)
-        for run in report.runs:
-            _record(project, run)
-            _attest_merged(project, run)
+        report.runs.append(_joined(parts))
     return report
+
+
+def _joined(parts: list) -> Any:
+    """The shards of one run as that run: each case once, in suite order."""
+    from ..evals.results import summarise
+
+    seen: set = set()
+    cases = []
+    for part in parts:
+        for case in part.cases:
+            if case.key not in seen:
+                seen.add(case.key)
+                cases.append(case)
+    cases.sort(key=lambda c: (c.index, c.sample))
+    merged = replace(parts[0], cases=cases, shard=None, comparison=None,
+                     duration_s=round(max(p.duration_s for p in parts), 3))
+    merged.summary = summarise(merged)
+    return merged
+
+
+def record_merged(project: Project, report: EvalReport) -> None:
+    """Record merged runs in this machine's history and attest the complete ones."""
+    for run in report.runs:
+        _record(project, run)
+        _attest_merged(project, run)
 
 
 def _attest_merged(project: Project, run) -> None:

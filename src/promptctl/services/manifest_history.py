@@ -24,6 +24,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError as PydanticValidationError
 
@@ -32,6 +33,9 @@ from ..manifest import ENV_RE, Entry, Manifest, parse_manifest
 from ..model import NAME_RE
 from ..workcache import CACHE_DIR, cache_key, read_cache, replace_cache_file, write_cache
 from .project import Project
+
+if TYPE_CHECKING:
+    from ..store import LogEntry   # GitPython only when the log must be read
 
 HISTORY_FILE = "manifest-history.json"
 ROWS_FILE = "manifest-rows.json"
@@ -282,9 +286,7 @@ def manifest_history(project: Project) -> ManifestHistory:
     history = ManifestHistory.read(path, key)
     if history.head == head:
         return history
-    from ..store import file_log   # GitPython only when the log must be read
-
-    infos = list(reversed(file_log(project.store, project.config.manifest)))
+    infos = [commit_info(e) for e in reversed(project.store.log(paths=(project.config.manifest,)))]
     known = [i["commit"] for i in history.infos]
     if [i["commit"] for i in infos[:len(known)]] != known:
         history = ManifestHistory()     # the log was rewritten: read it all again
@@ -292,6 +294,12 @@ def manifest_history(project: Project) -> ManifestHistory:
     history.head = head
     replace_cache_file(path, history.text(key))
     return history
+
+
+def commit_info(entry: LogEntry) -> dict:
+    """A commit as the cache keeps it (and `history` shows it): the message's first line."""
+    return {"commit": entry.commit, "author": entry.author, "date": entry.date,
+            "committed": entry.committed, "subject": entry.first_line, "trailers": entry.trailers}
 
 
 def working_rows(project: Project, text: str, build) -> dict:

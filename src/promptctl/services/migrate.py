@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import UsageError
-from ..files import PROMPT_FILE, check_name
+from ..prompt_files import PROMPT_FILE, check_name
 from .project import Project
 
 # `{name}`, `{name!r}`, `{name:>10}`, `{user.name}`, `{row[0]}` of str.format and f-strings;
@@ -172,7 +172,7 @@ def import_files(project: Project, paths: list[Path]) -> list[ImportResult]:
     """Each dotprompt `.prompt` / Prompty `.prompty` file as prompts/<name>/prompt.yaml.
     Every file is converted and validated before anything is written."""
     from ..errors import ValidationError
-    from ..files import parse_model
+    from ..yamlfile import parse_model
     from ..importing import from_dotprompt, from_prompty
     from ..model import PromptSpec
 

@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from ..config import find_root, load_config
 from ..errors import NotFoundError, ReleaseError
-from ..files import WorkingTree, find_root, load_config, load_prompt, prompt_dir
 from ..model import Config, PromptContent, Release
+from ..prompt_files import load_prompt, prompt_dir
+from ..sources import WorkingTree
 from ..versions import is_partial_version, looks_like_version
 
 WORKING = "working"
@@ -67,7 +69,7 @@ def load_working(project: Project, name: str) -> PromptContent:
 
 
 def _closest_prompt(project: Project, name: str) -> str | None:
-    from ..files import list_prompt_names
+    from ..prompt_files import list_prompt_names
     from ..wording import did_you_mean
     return did_you_mean(name, list_prompt_names(project.root, project.config))
 

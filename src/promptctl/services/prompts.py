@@ -9,8 +9,8 @@ from typing import Any
 from ..checks import release_problems
 from ..collect import fewer_collections
 from ..errors import Problem, PromptctlError, ReleaseError, ValidationError
-from ..files import PROMPT_FILE, list_prompt_names
 from ..model import PromptContent, Release
+from ..prompt_files import PROMPT_FILE, list_prompt_names
 from ..tags import format_message, format_tag
 from ..versions import BumpKind, next_version, parse_level, sort_versions
 from . import project as _project

@@ -139,8 +139,8 @@ def _traffic(root: Path, canary_error_rate: float, batch: int, users: int = 4000
 
 
 def _manifest_log(project) -> str:
-    out = project.store.run_git("log", "--format=%h %s", "--", project.config.manifest)
-    return "git log release.yaml:\n" + "\n".join(f"    {line}" for line in out.splitlines())
+    log = project.store.log(paths=(project.config.manifest,))
+    return "git log release.yaml:\n" + "\n".join(f"    {e.short} {e.subject}" for e in log)
 
 
 def _demo_policy(directory: Path) -> None:

@@ -119,7 +119,8 @@ def _head_subject(project: Project) -> tuple[str, str]:
     store = project.store
     if not store.has_commits():
         return "", ""
-    return store.head(), store.run_git("log", "-1", "--format=%s", "HEAD")
+    [last] = store.log("HEAD", limit=1)
+    return last.commit, last.subject
 
 
 def _landed(project: Project, record: dict[str, Any]) -> bool:
@@ -174,7 +175,7 @@ def finish_tag(project: Project, name: str, version: str, commit: str, digest: s
                message: str, sign: bool = False) -> None:
     """Tag a landed release commit, after proving it holds the content the bump released."""
     from ..errors import ReleaseError
-    from ..files import load_prompt
+    from ..prompt_files import load_prompt
     from ..tags import format_message, format_tag
 
     store = project.store
@@ -214,11 +215,9 @@ def untagged_releases(project: Project, name: str | None = None,
     from ..store import release_subject_grep
 
     out = []
-    log = store.run_git("log", "--format=%H%x1f%s", "-E", f"--grep={release_subject_grep(name)}",
-                        "HEAD")
-    for line in log.splitlines():
-        sha, _, subject = line.partition("\x1f")
-        match = _RELEASE_SUBJECT.match(subject)
+    for entry in store.log("HEAD", grep=release_subject_grep(name)):
+        sha = entry.commit
+        match = _RELEASE_SUBJECT.match(entry.subject)
         if not match or (name is not None and match[1] != name):
             continue
         if releases.get((match[1], match[2])) == sha:
@@ -229,7 +228,7 @@ def untagged_releases(project: Project, name: str | None = None,
 
 def released_digest(project: Project, found: UntaggedRelease) -> str | None:
     """The digest of the prompt in an untagged release commit, None when it does not load."""
-    from ..files import load_prompt
+    from ..prompt_files import load_prompt
 
     try:
         return load_prompt(project.store.source_at(found.commit), project.config, found.name).digest

@@ -42,7 +42,7 @@ def report_page(project: Project, output: Path, env: str | None = None) -> dict[
 
 
 def build_context(project: Project, env: str | None = None) -> dict[str, Any]:
-    from ..files import list_prompt_names
+    from ..prompt_files import list_prompt_names
     from .deploy import read_manifest, status
 
     manifest = read_manifest(project)

@@ -6,9 +6,10 @@ import subprocess
 from importlib import resources
 from pathlib import Path
 
+from ..config import CONFIG_FILE
 from ..errors import NotFoundError, UsageError
-from ..files import CONFIG_FILE, PROMPT_FILE, check_name
 from ..file_schemas import KINDS, SCHEMA_DIR, file_name, shipped_text, with_modeline
+from ..prompt_files import PROMPT_FILE, check_name
 from .project import Project
 
 # Dotfiles and dot-folders do not survive packaging as-is: `gitignore`, `github/…` gain a dot.
@@ -157,7 +158,8 @@ def _template_files(kind: str) -> dict[str, str]:
 def _refuse_inside_prompts(directory: Path) -> None:
     """A repo made inside another's prompts/ or evals/ would be read as prompts of that one."""
     from ..errors import PromptctlError
-    from ..files import WorkingTree, find_root, load_config
+    from ..config import find_root, load_config
+    from ..sources import WorkingTree
 
     try:
         outer = find_root(directory)

@@ -178,10 +178,10 @@ def _fast_forward(project: Project, remote: str, branch: str | None,
 def _diverged(project: Project, remote: str, branch: str, theirs: str) -> ManifestError:
     store = project.store
     rel = project.config.manifest
-    mine = store.run_git("log", "--format=%s", f"{theirs}..HEAD", "--", rel).splitlines()
-    them = store.run_git("log", "--format=%s", f"HEAD..{theirs}", "--", rel).splitlines()
+    mine = store.log(f"{theirs}..HEAD", paths=(rel,), limit=1)
+    them = store.log(f"HEAD..{theirs}", paths=(rel,), limit=1)
     if mine and them:
-        what = (f"{rel} changed here ({mine[0]!r}) and on {remote} ({them[0]!r}) since they "
+        what = (f"{rel} changed here ({mine[0].subject!r}) and on {remote} ({them[0].subject!r}) since they "
                 "split: two deploys were committed in two places")
     else:
         what = f"{branch} and {remote}/{branch} have diverged"
