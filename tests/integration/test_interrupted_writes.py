@@ -213,3 +213,18 @@ def test_doctor_repairs_what_an_older_interrupted_promptctl_left(deploy_repo):
     assert run_cli("verify", cwd=root).returncode == 0
     r = run_cli("doctor", cwd=root)
     assert r.returncode == 0 and "nothing to repair" in r.stdout
+
+
+def test_a_bump_killed_after_its_commit_keeps_a_message_of_several_lines(deploy_repo, monkeypatch):
+    """git joins a subject's wrapped lines; the journal keeps the first line: both must be
+    read alike, or a committed release would be taken for one never made."""
+    seen: list[str] = []
+    monkeypatch.setattr(locking, "reporter", seen.append)
+    with open(deploy_repo / "prompts/support-refund/prompt.yaml", "a") as fh:
+        fh.write("# an edit\n")
+    _run_killed(deploy_repo, lambda p: prompts.bump(p, "support-refund", "patch",
+                                                    message="Shorter answers\nfor the refund bot"),
+                "bump:committed", 0.0)
+    recovery.recover_if_pending(open_project(deploy_repo))
+    _assert_whole(deploy_repo, seen)
+    assert any("tagged support-refund/v2.0.1" in m for m in seen), seen

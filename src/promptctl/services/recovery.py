@@ -120,7 +120,7 @@ def _head_subject(project: Project) -> tuple[str, str]:
     if not store.has_commits():
         return "", ""
     [last] = store.log("HEAD", limit=1)
-    return last.commit, last.subject
+    return last.commit, last.first_line   # what the journal keeps: git joins a wrapped subject
 
 
 def _landed(project: Project, record: dict[str, Any]) -> bool:
