@@ -19,6 +19,9 @@ from .errors import RepoError
 Obj = tuple[str, bytes]      # (type, content)
 
 
+_PIPE_ROOM = 4096   # PIPE_BUF: what a pipe always takes without its reader
+
+
 class ObjectReader:
     """Objects by name: a sha, or `<rev>:<path>` (path from the repo's top folder)."""
 
@@ -37,11 +40,15 @@ class ObjectReader:
         with self._lock:
             proc = self._process()
             payload = "".join(f"{n}\n" for n in names).encode()
+            stdout = _pipe(proc.stdout)
+            if len(payload) <= _PIPE_ROOM:
+                # fits in the empty pipe at once: the write cannot wait on git's answers
+                _send(proc, payload)
+                return [_answer(stdout) for _ in names]
             # A writer thread: git answers while we still send, and both pipes are bounded.
             writer = threading.Thread(target=_send, args=(proc, payload), daemon=True)
             writer.start()
             try:
-                stdout = _pipe(proc.stdout)
                 return [_answer(stdout) for _ in names]
             finally:
                 writer.join()
