@@ -3,7 +3,7 @@
 
 Builds repos of 100, 1,000 and 5,000 prompts × 10 releases (up to 50,000 annotated tags
 with real digests, chat prompts, a shared partial, and a release.yaml history with
-canaries and segments; see scale_repo.py), checks each with `promptctl verify`, then
+canaries and segments, committed --history + 2 times; see scale_repo.py), checks each with `promptctl verify`, then
 times every command as a fresh process (CLI start included) against
 `git for-each-ref refs/tags`. Sizes are interleaved run by run, so a busy machine
 slows all of them alike; figures are medians of CPU (the process and its children,
@@ -15,9 +15,11 @@ git included) and wall time, each printed with its target:
 
 Every bump is undone (tag deleted, commit reset), so each run sees the same repo.
 `list` and `status` keep what they found in .promptctl/read-cache/; their "(cold)" rows
-are timed with that folder removed first, the others with it as the previous run left it.
+are timed with that folder removed first (a new clone's first run: "status (cold)" reads
+every past release.yaml), the others with it as the previous run left it.
 
 Usage: python bench/registry_scale.py [--prompts 100,1000,5000] [--releases 10] [--runs 3]
+                                      [--history 300]
 """
 
 from __future__ import annotations
@@ -138,6 +140,8 @@ def main() -> None:
     parser.add_argument("--prompts", default="100,1000,5000")
     parser.add_argument("--releases", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--history", type=int, default=300,
+                        help="release.yaml commits after the releases (one promote each)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.prompts.split(",")]
     exe = shutil.which("promptctl") or sys.exit("install promptctl first: pip install -e .")
@@ -146,10 +150,11 @@ def main() -> None:
         for size in sizes:
             start = time.perf_counter()
             repos[size] = Repo(Path(tmp) / f"repo{size}", args.releases, exe)
-            build_repo(repos[size].root, size, args.releases)
+            build_repo(repos[size].root, size, args.releases, args.history)
             built = time.perf_counter() - start
             checked = run([exe, "verify"], repos[size].root)[2].strip()
-            print(f"built {size} prompts x {args.releases} releases in {built:.1f} s; {checked}")
+            print(f"built {size} prompts x {args.releases} releases, release.yaml committed "
+                  f"{args.history + 2} times, in {built:.1f} s; {checked}")
         samples: dict = {}
         for _ in range(args.runs):          # interleaved: every size and command each run
             for size in sizes:

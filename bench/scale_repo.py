@@ -5,11 +5,14 @@ commit changing every prompt, then one tag per prompt. Every 5th prompt is a cha
 with its system message in a file, every 7th includes a shared partial, and release.yaml
 is committed twice (rounds R-1 and R), so `status` and `history` read a manifest history:
 production serves R-1 with a 5% canary of R on every 10th prompt and a segment on every
-50th; staging serves R. Building 5,000 × 10 takes seconds, not 50,000 porcelain calls.
+50th; staging serves R. `history` more commits then each move one production prompt to
+an older release, as a team's promotes do. Building 5,000 × 10 takes seconds, not 50,000
+porcelain calls.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -60,7 +63,13 @@ def manifest_text(prompts: int, releases: int, final: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_repo(root: Path, prompts: int, releases: int) -> None:
+def promoted(text: str, step: int, prompts: int, releases: int) -> str:
+    """release.yaml after one more promote: a production prompt moved to an older release."""
+    name, version = prompt_name(step * 7919 % prompts), step % max(1, releases - 2) + 1
+    return re.sub(rf"(?m)^(    {name}:\n      active: )[0-9.]+", rf"\g<1>{version}.0.0", text, count=1)
+
+
+def build_repo(root: Path, prompts: int, releases: int, history: int = 0) -> None:
     root.mkdir(parents=True)
     subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
     stream: list[bytes] = []
@@ -92,6 +101,14 @@ def build_repo(root: Path, prompts: int, releases: int) -> None:
             digest = content_digest(prompt_files(i, release))
             stream.append(f"tag {name}/v{version}\nfrom :{release}\ntagger {IDENTITY}\n".encode())
             data(format_message(name, version, digest, f"release {release}"))
+    text = manifest_text(prompts, releases, True)
+    for step in range(history):
+        text = promoted(text, step, prompts, releases)
+        mark = releases + step + 1
+        stream.append(f"commit refs/heads/main\nmark :{mark}\ncommitter {IDENTITY}\n".encode())
+        data(f"promote {step}")
+        stream.append(f"from :{mark - 1}\n".encode())
+        put("release.yaml", text)
     subprocess.run(["git", "fast-import", "--quiet"], cwd=root, input=b"".join(stream), check=True)
     subprocess.run(["git", "checkout", "-q", "main"], cwd=root, check=True)
     subprocess.run(["git", "pack-refs", "--all"], cwd=root, check=True)
