@@ -222,10 +222,11 @@ def execute_suite(project: Project, name: str, version: str, content: PromptCont
                   positions: dict[str, int]):
     """Run one version of a prompt on a loaded suite and return its RunResult (not recorded):
     the step `eval` and `drift` share."""
-    from ..evals import engine, scorers
+    from ..evals import engine
     from ..evals.attestation import params_digest
     from ..evals.cache import ResponseCache
     from ..evals.results import RunResult, summarise
+    from ..evals.scoring import Context
     from ..providers import make_provider
     from ..render import compile_content, output_request, tool_dict
 
@@ -258,8 +259,8 @@ def execute_suite(project: Project, name: str, version: str, content: PromptCont
         concurrency=options.concurrency or suite.concurrency, cache=cache, judge=judge,
         judge_model=suite.judge.model or model, judge_params=dict(suite.judge.params),
         prices=project.config.prices,
-        context=scorers.Context(root=project.root, output_schema=spec.output.json_schema,
-                                tools=tuple(tool_dict(t) for t in spec.tools)),
+        context=Context(root=project.root, output_schema=spec.output.json_schema,
+                        tools=tuple(tool_dict(t) for t in spec.tools)),
         on_progress=(lambda done, total: progress(f"{name}@{version}", done, total))
         if progress else None, positions=positions,
         tools=compiled.render_tools if spec.tools else None, tool_choice=spec.tool_choice,
