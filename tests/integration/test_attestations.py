@@ -91,7 +91,7 @@ def test_the_notes_ref_is_configurable(deploy_repo):
 
 
 def test_merged_shards_are_attested_as_one_complete_run(deploy_repo, tmp_path):
-    from promptctl.services.evaluate import merge
+    from promptctl.services.eval_shards import merge
     files = []
     for i in (1, 2):
         report = evaluate(open_project(deploy_repo), "support-refund@1.0.0", EvalOptions(shard=f"{i}/2"))

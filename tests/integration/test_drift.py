@@ -14,7 +14,8 @@ from support.llm import FakeLLM
 from promptctl.errors import NotFoundError, UsageError
 from promptctl.evals import drift_report
 from promptctl.services.drift import DriftOptions, drift
-from promptctl.services.evaluate import EvalOptions, evaluate, history
+from promptctl.services.eval_history import history
+from promptctl.services.evaluate import EvalOptions, evaluate
 from promptctl.services.project import open_project
 
 PROMPT = """\

@@ -11,7 +11,9 @@ from support.repos import build_file_tree, git_save
 from support.llm import FakeLLM
 from promptctl.errors import UsageError
 from promptctl.evals import report as render
-from promptctl.services.evaluate import EvalOptions, evaluate, history, merge, require_eval
+from promptctl.services.eval_history import history, require_eval
+from promptctl.services.eval_shards import merge
+from promptctl.services.evaluate import EvalOptions, evaluate
 from promptctl.services.project import open_project
 
 def test_candidate_breaking_8_of_40_is_flagged_against_version_and_environment(tmp_path):

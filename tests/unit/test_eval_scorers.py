@@ -6,15 +6,17 @@ import pytest
 
 from promptctl.evals import scorers
 from promptctl.evals.datasets import Case
+from promptctl.evals.judge import judge_messages, parse_judge
+from promptctl.evals.scoring import Context, Observation
 from promptctl.evals.suite import MetricSpec
 
 
 def score(kind: str, output: str, expected=None, latency_ms=0.0, cost=0.0, **params):
     metric = MetricSpec.model_validate({"type": kind, **params})
     assert scorers.check_params(metric) is None
-    fn = scorers.build(metric, scorers.Context(output_schema={"type": "object",
-                                                              "required": ["label"]}))
-    value, reason = fn(scorers.Observation(output, Case("c1", {}, expected), latency_ms, cost))
+    fn = scorers.build(metric, Context(output_schema={"type": "object",
+                                                   "required": ["label"]}))
+    value, reason = fn(Observation(output, Case("c1", {}, expected), latency_ms, cost))
     assert 0.0 <= value <= 1.0 and isinstance(reason, str)
     return value, reason
 
@@ -73,9 +75,9 @@ def test_python_scorer_loads_from_repo(tmp_path, monkeypatch):
         "    return (1.0 if word in output else 0.2), f'looked for {word}'\n")
     metric = MetricSpec.model_validate({"type": "python", "function": "my_scorers:polite",
                                         "word": "thanks"})
-    fn = scorers.build(metric, scorers.Context(root=tmp_path))
-    assert fn(scorers.Observation("thanks!", Case("c", {}))) == (1.0, "looked for thanks")
-    assert fn(scorers.Observation("no", Case("c", {}))) == (0.2, "looked for thanks")
+    fn = scorers.build(metric, Context(root=tmp_path))
+    assert fn(Observation("thanks!", Case("c", {}))) == (1.0, "looked for thanks")
+    assert fn(Observation("no", Case("c", {}))) == (0.2, "looked for thanks")
 
 
 @pytest.mark.parametrize("spec,message", [
@@ -91,20 +93,20 @@ def test_bad_params_are_named(spec, message):
 def test_judge_reply_is_scaled_and_reason_kept():
     metric = MetricSpec.model_validate({"type": "llm_judge", "rubric": "Is it polite?",
                                         "scale": [1, 5]})
-    assert scorers.parse_judge(metric, 'Sure: {"score": 4, "reason": "mostly polite"}') == \
+    assert parse_judge(metric, 'Sure: {"score": 4, "reason": "mostly polite"}') == \
         (0.75, "mostly polite")
-    assert scorers.parse_judge(metric, "5") == (1.0, "5")
+    assert parse_judge(metric, "5") == (1.0, "5")
     with pytest.raises(ValueError):
-        scorers.parse_judge(metric, "no idea")
-    messages = scorers.judge_messages(metric, scorers.Observation("hi", Case("c", {"q": "x"}, "ref")))
+        parse_judge(metric, "no idea")
+    messages = judge_messages(metric, Observation("hi", Case("c", {"q": "x"}, "ref")))
     assert "Is it polite?" in messages[0]["content"] and "Reference answer:\nref" in messages[0]["content"]
 
 
 def test_params_may_read_case_fields():
     metric = MetricSpec.model_validate({"type": "contains", "value": "{{ expected }}-{{ inputs.n }}"})
-    fn = scorers.build(metric, scorers.Context())
-    assert fn(scorers.Observation("label: bug-2", Case("c", {"n": 2}, "bug")))[0] == 1.0
-    assert fn(scorers.Observation("label: bug-3", Case("c", {"n": 2}, "bug")))[0] == 0.0
+    fn = scorers.build(metric, Context())
+    assert fn(Observation("label: bug-2", Case("c", {"n": 2}, "bug")))[0] == 1.0
+    assert fn(Observation("label: bug-3", Case("c", {"n": 2}, "bug")))[0] == 0.0
 
 
 @pytest.mark.parametrize("reply,score", [("Score: 4", 0.75), ("4/5", 0.75), ("I give it 3 out of 5", 0.5),
@@ -116,13 +118,13 @@ def test_a_judge_reply_without_json_needs_an_explicit_score(reply, score):
     metric = MetricSpec.model_validate({"type": "llm_judge", "rubric": "Polite?", "scale": [1, 5]})
     if score is None:
         with pytest.raises(ValueError, match="judge reply has no score"):
-            scorers.parse_judge(metric, reply)
+            parse_judge(metric, reply)
     else:
-        assert scorers.parse_judge(metric, reply)[0] == score
+        assert parse_judge(metric, reply)[0] == score
 
 
 @pytest.mark.parametrize("reply", ['{"score": 7}', '{"score": 0}', "Score: 9", '{"score": "nan"}'])
 def test_an_out_of_range_judge_score_is_an_error_not_a_clamped_grade(reply):
     metric = MetricSpec.model_validate({"type": "llm_judge", "rubric": "Polite?", "scale": [1, 5]})
     with pytest.raises(ValueError, match="outside the scale"):
-        scorers.parse_judge(metric, reply)
+        parse_judge(metric, reply)

@@ -7,6 +7,8 @@ import pytest
 from promptctl import payloads
 from promptctl.evals import scorers
 from promptctl.evals.datasets import Case
+from promptctl.evals.judge import judge_messages
+from promptctl.evals.scoring import Context, Observation
 from promptctl.evals.suite import MetricSpec
 
 TOOLS = ({"name": "lookup_order", "parameters": {
@@ -17,8 +19,8 @@ TOOLS = ({"name": "lookup_order", "parameters": {
 def score(kind, output="", calls=(), expected=None, **params):
     metric = MetricSpec.model_validate({"type": kind, **params})
     assert scorers.check_params(metric) is None
-    fn = scorers.build(metric, scorers.Context(tools=TOOLS))
-    return fn(scorers.Observation(output, Case("c", {}, expected), tool_calls=tuple(calls)))
+    fn = scorers.build(metric, Context(tools=TOOLS))
+    return fn(Observation(output, Case("c", {}, expected), tool_calls=tuple(calls)))
 
 
 def call(name="lookup_order", **arguments):
@@ -93,8 +95,8 @@ def test_params_in_the_prompt_win_over_the_derived_fields():
 
 def test_a_judge_grades_a_tool_call_reply_on_its_calls():
     metric = MetricSpec.model_validate({"type": "llm_judge", "rubric": "right tool?"})
-    obs = scorers.Observation("", Case("c", {}), tool_calls=(call(order_id="A"),))
-    text = scorers.judge_messages(metric, obs)[0]["content"]
+    obs = Observation("", Case("c", {}), tool_calls=(call(order_id="A"),))
+    text = judge_messages(metric, obs)[0]["content"]
     assert '(called lookup_order with {"order_id": "A"})' in text
-    plain = scorers.judge_messages(metric, scorers.Observation(" hi \n", Case("c", {})))[0]["content"]
+    plain = judge_messages(metric, Observation(" hi \n", Case("c", {})))[0]["content"]
     assert "<<<\n hi \n\n>>>" in plain   # text answers are graded exactly as before

@@ -65,7 +65,7 @@ def history_cmd(
     chart: bool = typer.Option(False, "--chart", help="Chart each metric over time, by version and model."),
 ) -> None:
     """List recorded eval runs, newest first; --chart shows scores over time."""
-    from ..services.evaluate import history
+    from ..services.eval_history import history
     from ..services.project import open_project
 
     if limit is not None and limit < 1:
@@ -180,7 +180,7 @@ def merge_cmd(
     no_record: bool = typer.Option(False, "--no-record", help="Do not record the merged run in history."),
 ) -> None:
     """Merge shard results into whole runs, re-check the gates, and record them."""
-    from ..services.evaluate import join_shards, record_merged
+    from ..services.eval_shards import join_shards, record_merged
     from ..services.project import open_project
 
     plan = _plan(fmt, output)

@@ -44,9 +44,9 @@ class ResponseCache:
             if "tool_calls" not in columns:   # caches written before tool calls were kept
                 self._db.execute("ALTER TABLE responses ADD COLUMN tool_calls TEXT")
         except sqlite3.DatabaseError as exc:
-            from .history import _unreadable
+            from .history import unreadable
             self._db.close()
-            raise _unreadable(path, exc, "response cache") from exc
+            raise unreadable(path, exc, "response cache") from exc
         self._pending: dict[str, tuple] = {}
 
     def get(self, key: str) -> Response | None:

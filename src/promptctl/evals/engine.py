@@ -15,10 +15,12 @@ from typing import Any, Callable
 from ..errors import PromptctlError, ProviderError, UsageError
 from ..providers.base import Provider, Request, Response, SyncProvider
 from ..redaction import redactor
-from . import scorers as scoring
+from . import scorers
 from .cache import ResponseCache, cache_key
 from .datasets import Case
+from .judge import judge_messages, parse_judge
 from .results import CaseList, CaseResult, MetricInfo
+from .scoring import Context, Observation
 from .suite import MetricSpec
 
 Progress = Callable[[int, int], None]
@@ -41,7 +43,7 @@ class Plan:
     judge_model: str = ""
     judge_params: dict[str, Any] = field(default_factory=dict)
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
-    context: scoring.Context = field(default_factory=scoring.Context)
+    context: Context = field(default_factory=Context)
     on_progress: Progress | None = None
     # case id -> index before sharding; without shards a case's index is its position
     positions: dict[str, int] = field(default_factory=dict)
@@ -67,7 +69,7 @@ class _Runner:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.infos = metric_infos(plan.metrics)
-        self.sync_scorers = [(m.name, scoring.build(m, plan.context))
+        self.sync_scorers = [(m.name, scorers.build(m, plan.context))
                              for m in plan.metrics if m.type != "llm_judge"]
         self.judged = [m for m in plan.metrics if m.type == "llm_judge"]
         self.inflight: dict[str, asyncio.Future] = {}
@@ -90,7 +92,7 @@ class _Runner:
         return CaseResult(id=case.id, sample=sample, inputs=case.inputs, expected=case.expected,
                           tags=list(case.tags), output=None, error=None, index=index)
 
-    def fill(self, result: CaseResult, response: Response) -> scoring.Observation:
+    def fill(self, result: CaseResult, response: Response) -> Observation:
         result.output = response.text
         result.latency_ms = round(response.latency_ms, 3)
         result.tokens_in, result.tokens_out = response.tokens_in, response.tokens_out
@@ -98,7 +100,7 @@ class _Runner:
                             response.tokens_out)
         result.cached = response.cached
         result.tool_calls = list(response.tool_calls)
-        obs = scoring.Observation(response.text, _case_of(result), result.latency_ms,
+        obs = Observation(response.text, _case_of(result), result.latency_ms,
                                   result.cost, response.tokens_out, tuple(response.tool_calls))
         for name, scorer in self.sync_scorers:
             try:
@@ -217,16 +219,16 @@ class _Runner:
             response.tool_calls = json.loads(self.redact(json.dumps(response.tool_calls)))
         return response
 
-    async def judge(self, metric: MetricSpec, obs: scoring.Observation) -> tuple[float, str]:
+    async def judge(self, metric: MetricSpec, obs: Observation) -> tuple[float, str]:
         judge = self.plan.judge
         if judge is None:
             raise PromptctlError("llm_judge needs a judge model", field="judge",
                                  fix="set judge.provider and judge.model in suite.yaml")
         model = metric.params.get("model") or self.plan.judge_model
-        request = Request.of(model, scoring.judge_messages(metric, obs), self.plan.judge_params)
+        request = Request.of(model, judge_messages(metric, obs), self.plan.judge_params)
         response = await self.call(judge, request, 0)
         try:
-            return scoring.parse_judge(metric, response.text)
+            return parse_judge(metric, response.text)
         except ValueError as exc:
             raise PromptctlError(f"judge: {exc}") from exc
 

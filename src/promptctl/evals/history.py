@@ -73,7 +73,7 @@ class History:
             self._db.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
             self._db.close()
-            raise _unreadable(path, exc, "eval history") from exc
+            raise unreadable(path, exc, "eval history") from exc
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
         for name, kind in ((CASE_SCORES, "TEXT"), *ADDED):
             if name not in columns:
@@ -165,7 +165,7 @@ def _case_scores_json(run: RunResult) -> str:
     return f"[{items}]"
 
 
-def _unreadable(path: Path, exc: Exception, what: str):
+def unreadable(path: Path, exc: Exception, what: str):
     from ..errors import ValidationError
     return ValidationError(f"cannot open the {what}: {exc}", file=str(path),
                            fix="move the file away; promptctl starts a new one")

@@ -16,7 +16,9 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from ..errors import NotFoundError, UsageError
-from .evaluate import HISTORY_FILE, EvalOptions, load_suite, state_path
+from .eval_history import HISTORY_FILE, state_path
+from .eval_run import load_suite
+from .evaluate import EvalOptions
 from .project import Project, load_version
 
 ERRORS, REGRESSED, GATE_FAILED = "provider errors", "regressed", "gate failed"
@@ -176,7 +178,7 @@ def _check(project: Project, served: Served, suite_file: str, since: str | None,
     from ..evals.attestation import params_digest
     from ..evals.history import History
     from . import drift_baseline
-    from .evaluate import execute_suite, suite_digest
+    from .eval_run import execute_suite, suite_digest
 
     content = load_version(project, served.name, served.version)
     suite, cases, dataset_digest = load_suite(project, suite_file, set(content.spec.inputs))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import NotFoundError, UsageError
-from .evaluate import load_suite
+from .eval_run import load_suite
 from .project import Project
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NotFoundError, PromptctlError
-from .evaluate import HISTORY_FILE, state_path
+from .eval_history import HISTORY_FILE, state_path
 from .project import Project
 
 TEMPLATE = "report/report.html.j2"
