@@ -1,5 +1,5 @@
 """What apps import: the registry (`get`, `render`, `track`), and beside it how it routes
-(`routing`), logs calls (`calllog`, `sinks`), loads bundles (`bundle`) and keeps its
+(`routing`), logs calls (`calllog`, `sinks`, `sqlite_sink`), loads bundles (`bundle`) and keeps its
 manifest fresh (`watch`, `refresh`). Nothing here imports the CLI, rich or the eval engine.
 
 `promptctl.runtime.Registry` and the registry's other names resolve lazily, so reading
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 
-_SUBMODULES = {"bundle", "calllog", "refresh", "registry", "routing", "sinks", "watch"}
+_SUBMODULES = {"bundle", "calllog", "refresh", "registry", "routing", "sinks", "sqlite_sink", "watch"}
 
 
 def __getattr__(name: str):

@@ -440,7 +440,8 @@ def open_sink(target: Any, root: Path | None = None) -> Any:
             path = Path(root) / path
         if path.suffix == ".jsonl":
             return sinks.JsonlSink(path)
-        return sinks.SQLiteSink(path)
+        from .sqlite_sink import SQLiteSink
+        return SQLiteSink(path)
     raise UsageError(f"cannot log calls to {target!r}",
                      fix="give a .sqlite/.db or .jsonl path, 'otel', 'prometheus' or a callable")
 
