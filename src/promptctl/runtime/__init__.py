@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import importlib
 
-_SUBMODULES = {"bundle", "calllog", "refresh", "registry", "routing", "sinks", "sqlite_sink", "watch"}
+_SUBMODULES = {"bundle", "call_records", "calllog", "log_target", "refresh", "registry", "routing",
+               "sinks", "sqlite_sink", "watch"}
 
 
 def __getattr__(name: str):

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .calllog import CallRecord, FeedbackRecord, Record
+from .call_records import CallRecord, FeedbackRecord, Record
 from ..errors import UsageError
 from .sqlite_sink import SQLiteSink  # noqa: F401 - apps import it from promptctl.sinks
 
@@ -217,7 +217,7 @@ class _LiveSpan:
         self._sink, self._span, self._token, self._model = sink, span, token, model
 
     def end(self, fields: dict) -> None:
-        from .calllog import _count, _scores
+        from .call_records import _count, _scores
 
         span = self._span
         try:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .calllog import Record
+from .call_records import Record
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
