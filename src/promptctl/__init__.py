@@ -12,9 +12,12 @@ __all__ = ["Registry", "ResolvedPrompt", "PromptctlError", "__version__"]
 
 
 def __getattr__(name: str):
-    if name in ("Registry", "ResolvedPrompt"):
-        from .runtime import registry as runtime
-        return getattr(runtime, name)
+    if name == "Registry":
+        from .runtime.registry import Registry
+        return Registry
+    if name == "ResolvedPrompt":
+        from .runtime.resolved_prompt import ResolvedPrompt
+        return ResolvedPrompt
     if name == "PromptctlError":
         from .errors import PromptctlError
         return PromptctlError

@@ -68,7 +68,7 @@ def breaking(names: set[str], forbidden: tuple[str, ...]) -> list[str]:
 def test_the_relative_import_resolver_sees_what_a_module_imports():
     # the checks below are only as good as this: a relative import resolves to its module
     names = imported_names("promptctl.runtime.sinks")
-    assert "promptctl.runtime.calllog" in names and "promptctl.errors" in names
+    assert "promptctl.runtime.call_records" in names and "promptctl.errors" in names
     assert breaking({"promptctl.cli.app", "rich", "richer"}, RUNTIME_MUST_NOT) == \
         ["promptctl.cli.app", "rich"]
 

@@ -1,4 +1,5 @@
-"""Call logging for apps: records, the `track` context manager, and a buffered logger.
+"""Call logging for apps: the `track` context manager and the buffered logger. The records
+are defined in `call_records`; the sink they go to is chosen in `log_target`.
 
 The app thread only builds a small record and puts it on a bounded queue; a daemon
 thread batches records into a sink. A full queue drops the record (counted) rather
@@ -10,99 +11,22 @@ must not break or slow the code it observes. Heavy imports stay out of this modu
 from __future__ import annotations
 
 import atexit
-import hashlib
 import logging
 import os
-import itertools
 import threading
 import time
 import weakref
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterable, Literal
+from typing import Any, Callable, Iterable, Literal
 
-from ..errors import UsageError
+from .call_records import (CallRecord, FeedbackRecord, Record, _count, _error_name, _number,
+                           _scores, hash_key, new_call_id)
+from .log_target import open_sink, resolve_target
 
-ENV_VAR = "PROMPTCTL_CALL_LOG"
-DEFAULT_PATH = Path(".promptctl") / "calls.sqlite"
 _log = logging.getLogger("promptctl.calllog")
 _perf = time.perf_counter
-
-
-def hash_key(key: Any) -> str | None:
-    """The routing key as stored: sha256 truncated to 16 hex digits, never the raw key."""
-    if key is None:
-        return None
-    return hashlib.sha256(str(key).encode("utf-8")).hexdigest()[:16]
-
-
-_id_prefix = os.urandom(8).hex()
-_id_counter = itertools.count()
-
-
-def _new_id_prefix() -> None:
-    global _id_prefix, _id_counter
-    _id_prefix = os.urandom(8).hex()
-    _id_counter = itertools.count()
-
-
-if hasattr(os, "register_at_fork"):
-    # a forked child must not hand out its parent's ids
-    os.register_at_fork(after_in_child=_new_id_prefix)
-
-
-def new_call_id() -> str:
-    """Unique per call: a random per-process prefix and a counter (cheaper than uuid4)."""
-    return f"{_id_prefix}{next(_id_counter):012x}"
-
-
-@dataclass(slots=True)
-class CallRecord:
-    """One call of a prompt, as every sink stores it."""
-
-    call_id: str
-    time: float                 # unix seconds when the call ended
-    name: str
-    version: str
-    variant: str = "stable"
-    env: str | None = None
-    segment: str | None = None
-    digest: str | None = None
-    model: str | None = None
-    key_hash: str | None = None
-    latency_ms: float | None = None
-    success: bool = True
-    error: str | None = None
-    tokens_in: int | None = None
-    tokens_out: int | None = None
-    scores: dict[str, float] = field(default_factory=dict)
-    # Where routing put the key (0-9999) and the canary's bound then (weight x 100): a call
-    # whose variant contradicts them was misrouted. None when no canary was running.
-    bucket: int | None = None
-    threshold: int | None = None
-
-    kind: ClassVar[Literal["call"]] = "call"
-
-    def as_dict(self) -> dict:
-        return {"kind": self.kind, **asdict(self)}
-
-
-@dataclass(slots=True)
-class FeedbackRecord:
-    """A quality signal that arrived after the call (thumbs down, escalation), joined by call id."""
-
-    call_id: str
-    time: float
-    scores: dict[str, float]
-
-    kind: ClassVar[Literal["feedback"]] = "feedback"
-
-    def as_dict(self) -> dict:
-        return {"kind": self.kind, **asdict(self)}
-
-
-Record = CallRecord | FeedbackRecord
 
 
 @dataclass
@@ -115,35 +39,6 @@ class LoggerStats:
     failed: int = 0           # records in batches the sink refused
     sink_errors: int = 0      # failed batches
     last_error: str | None = None
-
-
-def _error_name(error: Any) -> str | None:
-    if error is None or error is False:
-        return None
-    if isinstance(error, BaseException):
-        return type(error).__name__
-    if isinstance(error, type) and issubclass(error, BaseException):
-        return error.__name__
-    from ..redaction import redact   # app error text may hold a key; it goes to logs and spans
-    return redact(str(error))
-
-
-# The app's values are not validated by raising (logging never breaks the app): a value
-# that is not a number is dropped, so it can neither crash nor skew the canary analysis.
-def _number(value: Any) -> float | None:
-    if isinstance(value, (int, float)) and value == value and abs(value) != float("inf"):
-        return value
-    return None
-
-
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _scores(scores: Any) -> dict[str, float]:
-    if not isinstance(scores, dict):
-        return {}
-    return {str(k): v for k, v in scores.items() if _number(v) is not None}
 
 
 class Call:
@@ -414,62 +309,6 @@ def _live_sinks(sink: Any) -> tuple:
     if hasattr(sink, "start_call"):
         return (sink,)
     return tuple(s for child in getattr(sink, "sinks", ()) for s in _live_sinks(child))
-
-
-def default_log_path(root: Path | None = None) -> Path:
-    return Path(root or ".") / DEFAULT_PATH
-
-
-def open_sink(target: Any, root: Path | None = None) -> Any:
-    """A sink for `target`: a path (.jsonl → JSONL, else SQLite), "otel", "prometheus",
-    a sink object (has `write`), a callable taking a list of records, or a list of these."""
-    from . import sinks
-    if isinstance(target, (list, tuple)):
-        return sinks.FanoutSink([open_sink(t, root) for t in target])
-    if hasattr(target, "write"):
-        return target
-    if callable(target):
-        return sinks.CallableSink(target)
-    if isinstance(target, str) and target in ("otel", "opentelemetry"):
-        return sinks.OtelSink()
-    if isinstance(target, str) and target == "prometheus":
-        return sinks.PrometheusSink()
-    if isinstance(target, (str, Path)):
-        path = Path(target)
-        if not path.is_absolute() and root is not None:
-            path = Path(root) / path
-        if path.suffix == ".jsonl":
-            return sinks.JsonlSink(path)
-        return sinks.SQLiteSink(path)
-    raise UsageError(f"cannot log calls to {target!r}",
-                     fix="give a .sqlite/.db or .jsonl path, 'otel', 'prometheus' or a callable")
-
-
-def resolve_target(target: Any, root: Path | None = None) -> Any:
-    """The explicit target, else $PROMPTCTL_CALL_LOG, else promptctl.yaml's
-    `call_log: {path: ...}`, else <root>/.promptctl/calls.sqlite."""
-    if target is not None:
-        return target
-    from_env = os.environ.get(ENV_VAR)
-    if from_env:
-        return from_env
-    configured = _configured_path(root)
-    return configured if configured is not None else default_log_path(root)
-
-
-def _configured_path(root: Path | None) -> Path | None:
-    # Read once when a logger opens, never per call; `canary analyze` reads the same key.
-    from ..config import call_log_settings, load_config
-    from ..errors import PromptctlError
-    from ..sources import WorkingTree
-    try:
-        path = call_log_settings(load_config(WorkingTree(Path(root or ".")))).path
-    except (OSError, PromptctlError):
-        # a broken promptctl.yaml must not break the app: use the default
-        return None
-    if not path:
-        return None
-    return Path(path) if Path(path).is_absolute() else Path(root or ".") / path
 
 
 def open_logger(target: str | Path | Callable[[list[Record]], Any] | Iterable | None = None,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 
-from ..runtime.calllog import ENV_VAR, default_log_path
+from ..runtime.log_target import ENV_VAR, default_log_path
 from ..canary.decide import (
     Action,
     Decision,

@@ -269,10 +269,10 @@ FROM calls GROUP BY name, env, segment, version, variant ORDER BY name, env, seg
 def _call_stats(project: Project) -> list[dict[str, Any]]:
     """Per variant: calls, error rate, mean latency, from the SQLite call log when present."""
     try:
-        from ..runtime import calllog
+        from ..runtime import log_target
     except ImportError:                 # a build without the call log module
         return []
-    target = calllog.resolve_target(None, project.root)
+    target = log_target.resolve_target(None, project.root)
     if not isinstance(target, (str, Path)) or str(target).endswith(".jsonl"):
         return []
     path = Path(target)
