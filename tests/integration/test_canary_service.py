@@ -118,7 +118,7 @@ def test_a_manifest_entry_overrides_the_project_policy(repo):
         "      segments:", "      analysis: {steps: [5, 100]}\n      segments:", 1))
     git_save(repo, "per-entry policy")
     project = open_project(repo)
-    from promptctl.services.deploy import read_manifest
+    from promptctl.services.working_manifest import read_manifest
     assert read_manifest(project).entry("production", "support-refund").analysis == {"steps": [5, 100]}
     since = svc.step_started(project, svc.find_canary(project, "support-refund", "production"))
     _traffic(repo, canary_error=0.02, n=3000, since=since)
@@ -134,7 +134,7 @@ def test_analyze_apply_parses_each_release_yaml_text_once(deploy_repo, monkeypat
     from support.releases import seed_failing_canary
     from promptctl import manifest
     from promptctl.cli import app
-    from promptctl.services import deploy
+    from promptctl.services import working_manifest
 
     seed_failing_canary(deploy_repo)
     parsed: Counter = Counter()
@@ -144,7 +144,7 @@ def test_analyze_apply_parses_each_release_yaml_text_once(deploy_repo, monkeypat
         parsed[text] += 1
         return real(text, *args, **kwargs)
 
-    monkeypatch.setattr(deploy, "parse_manifest", counting)
+    monkeypatch.setattr(working_manifest, "parse_manifest", counting)
     monkeypatch.setattr(manifest, "parse_manifest", counting)   # readers that import it late
     r = CliRunner().invoke(app, ["-C", str(deploy_repo), "canary", "analyze", "support-refund",
                                  "--env", "production", "--apply"])

@@ -22,7 +22,7 @@ from promptctl import locking
 from promptctl.locking import JOURNAL_FILE
 from promptctl.manifest import parse_manifest
 from promptctl.services import canary as canary_svc
-from promptctl.services import deploy, prompts, recovery
+from promptctl.services import deploy, prompts, recovery, working_manifest
 from promptctl.services.project import open_project
 
 BUMP_STEPS = ["bump:journaled", "git:staged", "bump:committed", "bump:tagged"]
@@ -120,7 +120,7 @@ def test_kill_9_during_bump_promote_and_analyze_apply_recovers(deploy_repo, monk
         kills += 1
         _recover(root, i, seen)
         project = open_project(root)
-        current = deploy.read_manifest(project).exact("production", "support-refund")
+        current = working_manifest.read_manifest(project).exact("production", "support-refund")
         if current is None or current.active != target:
             deploy.promote(project, "support-refund", target, "production")
         _assert_whole(root, seen)

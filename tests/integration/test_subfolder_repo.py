@@ -5,7 +5,7 @@ from pathlib import Path
 from support.cli import run_cli
 from support.repos import build_file_tree, git, git_save
 from promptctl.runtime.registry import Registry
-from promptctl.services import deploy, prompts
+from promptctl.services import deploy, deploy_status, prompts
 from promptctl.services.evaluate import EvalOptions, evaluate
 from promptctl.services.project import load_version, open_project
 from promptctl.services.scaffold import init
@@ -39,7 +39,7 @@ def test_release_promote_and_serve_from_a_subfolder(tmp_path):
 
     deploy.promote(project, "support-reply", "1.1.0", "production", why="go")
     assert git(root, "show", "--name-only", "--format=", "HEAD").splitlines() == ["llm/release.yaml"]
-    assert [(r.action, r.active) for r in deploy.history(project, "support-reply", "production")] == [
+    assert [(r.action, r.active) for r in deploy_status.history(project, "support-reply", "production")] == [
         ("promote", "1.1.0")]
     reg = Registry.open(root / "llm", env="production")
     assert reg.get("support-reply").version == "1.1.0"

@@ -83,7 +83,7 @@ def _read_manifest(project: Project) -> dict:
     if not path.exists():
         raise NotFoundError(f"no {project.config.manifest}", file=str(path),
                             fix="promote a version first")
-    from .deploy import read_manifest
+    from .working_manifest import read_manifest
 
     return read_manifest(project).environments
 

@@ -341,7 +341,7 @@ def verify(project: Project, bundles: list[Path] | None = None, *, require_signe
 
 def _verify(project: Project, bundles: list[Path] | None, require_signed: bool,
             allowed_signers: Path | None) -> VerifyReport:
-    from .deploy import verify_bundle, verify_manifest
+    from .bundle import verify_bundle, verify_manifest
     if bundles is None:
         default = project.root / DEFAULT_BUNDLE
         bundles = [default] if default.is_file() else []
