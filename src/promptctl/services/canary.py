@@ -31,7 +31,9 @@ from ..canary.decide import (
     decide,
     parse_policy,
 )
-from ..canary.sources import PrometheusSource, Selection, read_call_log
+from ..canary.prometheus_source import PrometheusSource
+from ..canary.selection import Selection
+from ..canary.sources import read_call_log
 from ..errors import MetricSourceError, NotFoundError, PromptctlError, UsageError, WebhookError
 from .project import Project, open_project
 
