@@ -22,6 +22,7 @@ from promptctl import locking
 from promptctl.locking import JOURNAL_FILE
 from promptctl.manifest import parse_manifest
 from promptctl.services import canary as canary_svc
+from promptctl.services import canary_targets
 from promptctl.services import deploy, prompts, recovery, working_manifest
 from promptctl.services.project import open_project
 
@@ -134,7 +135,7 @@ def test_kill_9_during_bump_promote_and_analyze_apply_recovers(deploy_repo, monk
     log.write_text("")
     for i, (step, delay) in enumerate(_kills(rng, MANIFEST_STEPS, 16)):
         project = open_project(root)
-        if not canary_svc.running_canaries(project):
+        if not canary_targets.running_canaries(project):
             deploy.canary(project, "support-refund", "2.0.0", "production", 5)
 
         def apply(p):
@@ -145,9 +146,9 @@ def test_kill_9_during_bump_promote_and_analyze_apply_recovers(deploy_repo, monk
         kills += 1
         _recover(root, i, seen)
         project = open_project(root)
-        if canary_svc.running_canaries(project):
+        if canary_targets.running_canaries(project):
             apply(project)
-        assert canary_svc.running_canaries(open_project(root)) == []
+        assert canary_targets.running_canaries(open_project(root)) == []
         _assert_whole(root, seen)
     _fsck_clean(root)
 

@@ -331,17 +331,18 @@ def _score_means(db) -> dict[tuple, dict[str, dict[str, float]]]:
 def _srm_checks(project: Project, env: str | None) -> list[dict[str, Any]]:
     """The sample-ratio check of every running canary, as `canary analyze` makes it."""
     from ..errors import PromptctlError
-    from . import canary
+    from .canary import analyze_target
+    from .canary_targets import running_canaries
 
     out = []
     try:
-        targets = canary.running_canaries(project, env)
+        targets = running_canaries(project, env)
     except PromptctlError:
         return []
     for target in targets:
         try:
-            decision = canary.analyze_target(project, target, datetime.now(timezone.utc).timestamp(),
-                                       None, 0).decision
+            decision = analyze_target(project, target, datetime.now(timezone.utc).timestamp(),
+                                      None, 0).decision
         except PromptctlError:
             continue
         if decision.srm is not None and decision.srm.verdict != "off":
