@@ -23,7 +23,7 @@ from promptctl.locking import JOURNAL_FILE
 from promptctl.manifest import parse_manifest
 from promptctl.services import canary as canary_svc
 from promptctl.services import canary_targets
-from promptctl.services import deploy, prompts, recovery, working_manifest
+from promptctl.services import bump, deploy, recovery, working_manifest
 from promptctl.services.project import open_project
 
 BUMP_STEPS = ["bump:journaled", "git:staged", "bump:committed", "bump:tagged"]
@@ -99,12 +99,12 @@ def test_kill_9_during_bump_promote_and_analyze_apply_recovers(deploy_repo, monk
     for i, (step, delay) in enumerate(_kills(rng, BUMP_STEPS, 18)):
         with open(text, "a") as fh:
             fh.write(f"# edit {i}\n")
-        _run_killed(root, lambda p: prompts.bump(p, "support-refund", "patch"), step, delay)
+        _run_killed(root, lambda p: bump.bump(p, "support-refund", "patch"), step, delay)
         kills += 1
         _recover(root, i, seen)
         project = open_project(root)
         if project.store.dirty_paths(["prompts/support-refund"]):
-            prompts.bump(project, "support-refund", "patch")     # the next command succeeds
+            bump.bump(project, "support-refund", "patch")     # the next command succeeds
         _assert_whole(root, seen)
     versions = [r.version for r in open_project(root).store.releases("support-refund")]
     assert len(versions) == len(set(versions))
