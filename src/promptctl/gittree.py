@@ -1,7 +1,6 @@
-"""A commit's files as a FileSource: the blobs and trees `GitStore.source_at` reads.
+"""A commit's files as a FileSource (`GitTreeSource`), as `GitStore.source_at` gives them.
 
-Reads go through the store's long-lived `git cat-file --batch`; the store's `preload`
-fills many sources' folders in a few batches (it writes `trees` and `files` directly).
+Its `trees` and `files` caches are public: `GitStore.preload` fills them in batches.
 """
 
 from __future__ import annotations
