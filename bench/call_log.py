@@ -19,7 +19,8 @@ from pathlib import Path
 
 from promptctl.runtime.calllog import CallRecord, hash_key, new_call_id, open_logger
 from promptctl.canary.decide import decide, parse_policy
-from promptctl.canary.sources import Selection, read_sqlite
+from promptctl.canary.selection import Selection
+from promptctl.canary.sqlite_source import read_sqlite
 from promptctl.runtime.sinks import SQLiteSink
 
 

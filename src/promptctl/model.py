@@ -328,9 +328,9 @@ class Config(StrictModel):
     @field_validator("notes_ref")
     @classmethod
     def _notes_ref(cls, value: str) -> str:
-        from .tags import _BAD_REF
+        from .tags import BAD_REF
 
-        if not value.startswith("refs/notes/") or _BAD_REF.search(value.removeprefix("refs/")):
+        if not value.startswith("refs/notes/") or BAD_REF.search(value.removeprefix("refs/")):
             raise ValueError("must be a git notes ref such as refs/notes/promptctl")
         return value
 

@@ -2,121 +2,29 @@
 
 Reads files at any revision, lists release tags in one `for-each-ref` call, commits
 exactly the paths it is given and creates annotated tags. It never moves or deletes a tag.
+The records it asks git for, and their parsers, are in `gitrecords`; a commit's files as a
+FileSource in `gittree`.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import git
 
 from .errors import NotFoundError, ReleaseError, RepoError
 from .gitobjects import ObjectReader, tree_entries
+from .gitrecords import (LOG_FORMAT, REF_FORMAT, LogEntry, parse_log, parse_releases,
+                         release_subject_grep, release_subjects)
+from .gittree import NOT_FILES, GitTreeSource
 from .locking import child_fds, crash_point
 from .model import DEFAULT_TAG_FORMAT, Release
-from .tags import parse_body, parse_digest, parse_tag, ref_pattern
+from .tags import parse_tag, ref_pattern
 
-_SEP, _END = "\x1f", "\x1e"
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")
-_NOT_FILES = ("40000", "160000")     # tree and submodule entries
 _WALK_FROM = 8     # folders of one commit from which reading its prompts/ tree once pays
-_REF_FORMAT = _SEP.join([
-    "%(refname)", "%(objecttype)", "%(objectname)", "%(*objectname)",
-    "%(taggerdate:iso-strict)", "%(taggername)", "%(creatordate:iso-strict)", "%(contents)",
-]) + _END
-
-
-_SYMLINK = "120000"
-# what `GitStore.log` asks git for: one record per commit, the free-form message last
-_LOG_FORMAT = _SEP.join(["%H", "%h", "%an", "%aI", "%ct", "%s", "%B"]) + _END
-_LOG_FIELDS = 7
-
-
-@dataclass(frozen=True)
-class LogEntry:
-    """One commit as `git log` shows it."""
-    commit: str
-    short: str         # the abbreviated hash git prints (`%h`, honours core.abbrev)
-    author: str
-    date: str          # author date, ISO 8601
-    committed: int     # commit time, unix seconds
-    subject: str       # git's subject (`%s`): the first paragraph on one line
-    message: str       # the whole message, stripped
-
-    @property
-    def first_line(self) -> str:
-        lines = self.message.splitlines()
-        return lines[0] if lines else ""
-
-    @property
-    def trailers(self) -> dict[str, str]:
-        """The `Promptctl-Key: value` lines a deploy commit records after its subject."""
-        lines = self.message.splitlines()[1:]
-        return dict(ln.split(": ", 1) for ln in lines if ln.startswith("Promptctl-") and ": " in ln)
-
-
-class GitTreeSource:
-    """A FileSource reading blobs of one commit: what was released, not what is on disk.
-
-    Reads go through the store's `git cat-file --batch`; `GitStore.preload` fills many
-    sources' prompt folders at once, so a loop over releases makes no round trip per file.
-    """
-
-    def __init__(self, store: "GitStore", commit: str) -> None:
-        self.commit = commit
-        self._store = store
-        self._files: dict[str, tuple[str, bytes] | None] = {}   # path -> (mode, content)
-        self._trees: dict[str, dict[str, tuple[str, str]]] = {}  # folder -> name -> (mode, sha)
-
-    def object_name(self, path: str) -> str:
-        return f"{self.commit}:{self._store.prefix}{'/' if self._store.prefix else ''}{path}"
-
-    def read(self, path: str) -> str | None:
-        blob = self._blob(path)
-        for _ in range(8):   # a committed symlink: read its target, as the working tree does
-            if blob is None or blob[0] != _SYMLINK:
-                break
-            path = self._link_target(path, blob[1].decode("utf-8", "replace"))
-            blob = self._blob(path)
-        if blob is None:
-            return None
-        from .sources import decode_text
-
-        return decode_text(blob[1], path)
-
-    def _link_target(self, path: str, target: str) -> str:
-        import posixpath
-
-        from .errors import Problem, ValidationError
-        joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
-        if target.startswith("/") or joined.startswith("../") or joined == "..":
-            problem = Problem(path, f"is a symlink to {target!r}, outside the repo (commit the "
-                                    "file itself instead)")
-            raise ValidationError(problems=[problem])
-        return joined
-
-    def listdir(self, path: str) -> list[str]:
-        return sorted(name for name, (mode, _) in self._tree(path).items() if mode not in _NOT_FILES)
-
-    def _blob(self, path: str) -> tuple[str, bytes] | None:
-        if path not in self._files:
-            folder, _, name = path.rpartition("/")
-            entry = self._tree(folder).get(name)
-            obj = self._store.objects.read(entry[1]) if entry and entry[0] not in _NOT_FILES else None
-            self._files[path] = ((entry[0], obj[1])
-                                 if entry is not None and obj is not None and obj[0] == "blob"
-                                 else None)
-        return self._files[path]
-
-    def _tree(self, folder: str) -> dict[str, tuple[str, str]]:
-        if folder not in self._trees:
-            obj = self._store.objects.read(self.object_name(folder))
-            self._trees[folder] = ({name: (mode, sha) for mode, name, sha in tree_entries(obj[1])}
-                                   if obj is not None and obj[0] == "tree" else {})
-        return self._trees[folder]
 
 
 class GitStore:
@@ -137,15 +45,16 @@ class GitStore:
                             fix="use a clone with a working tree")
         top = Path(self.repo.working_tree_dir).resolve()
         self.prefix = root.resolve().relative_to(top).as_posix().strip(".")
-        # Commands run in the prompt repo's folder, so pathspecs and paths are relative to it.
-        self._git = git.Git(str(root.resolve()))
+        # Commands run in the prompt repo's folder, so pathspecs and paths are relative to it
+        # (`repo.git` runs at the top of the repository).
+        self.git = git.Git(str(root.resolve()))
         self.objects = ObjectReader(str(top))
         self._sources: dict[str, GitTreeSource] = {}
 
     def after_fork(self) -> None:
         """In a forked child: stop using the parent's `git cat-file` pipes (GitPython keeps
         them open per Repo), so two processes never interleave requests on one pipe."""
-        for runner in (self.repo.git, self._git):
+        for runner in (self.repo.git, self.git):
             _detach_persistent(runner)
         proc = self.objects.forget()
         if proc is not None:
@@ -156,7 +65,7 @@ class GitStore:
     def run_git(self, *args: str) -> str:
         try:
             command, kwargs = _inheriting(args)
-            return self._git.execute(command, **kwargs)
+            return self.git.execute(command, **kwargs)
         except git.GitCommandError as exc:
             detail = (exc.stderr or "").strip().replace("\n", " ") or str(exc)
             raise RepoError(f"git {' '.join(args[:2])} failed: {detail}") from exc
@@ -165,7 +74,7 @@ class GitStore:
         """(exit status, stdout, stderr) of a git command that may fail as an answer
         (`merge-base --is-ancestor`, a remote that lacks a ref)."""
         command, kwargs = _inheriting(args)
-        status, out, err = self._git.execute(command, with_extended_output=True,
+        status, out, err = self.git.execute(command, with_extended_output=True,
                                              with_exceptions=False, **kwargs)
         return status, out, err
 
@@ -175,7 +84,7 @@ class GitStore:
         """Commits newest first, read by one `git log`: of `rev_range` (default HEAD; every
         remote-tracking branch with `remotes`), touching `paths`, whose message matches the
         extended regex `grep`, at most `limit` of them."""
-        args = ["log", f"--format={_LOG_FORMAT}"]
+        args = ["log", f"--format={LOG_FORMAT}"]
         if limit is not None:
             args.append(f"--max-count={limit}")
         if remotes:
@@ -188,12 +97,12 @@ class GitStore:
             args += ["--", *paths]
         try:
             command, kwargs = _inheriting(tuple(args))
-            out = self._git.execute(command, **kwargs)
+            out = self.git.execute(command, **kwargs)
         except git.GitCommandError as exc:
             detail = (exc.stderr or "").strip().replace("\n", " ") or str(exc)
             what = "".join(f" {arg}" for arg in (rev_range, *paths) if arg)
             raise RepoError(f"git log{what} failed: {detail}") from exc
-        return [entry for record in out.split(_END) if (entry := _log_entry(record)) is not None]
+        return parse_log(out)
 
     def has_commits(self) -> bool:
         return self.repo.head.is_valid()
@@ -224,7 +133,7 @@ class GitStore:
         todo = []
         for commit, folder in dict.fromkeys(folders):
             source = self.source_at(commit)
-            if folder not in source._trees:
+            if folder not in source.trees:
                 todo.append((source, folder))
         names = self._folder_names(todo, base)
         trees = self.objects.read_many(names)
@@ -233,13 +142,13 @@ class GitStore:
             entries = {}
             if obj is not None and obj[0] == "tree":
                 entries = {name: (mode, sha) for mode, name, sha in tree_entries(obj[1])}
-            source._trees[folder] = entries
+            source.trees[folder] = entries
             for name, (mode, sha) in entries.items():
-                if mode not in _NOT_FILES:
+                if mode not in NOT_FILES:
                     wanted.setdefault(sha, []).append((source, f"{folder}/{name}", mode))
         for sha, obj in zip(wanted, self.objects.read_many(list(wanted)), strict=True):
             for source, path, mode in wanted[sha]:
-                source._files[path] = (mode, obj[1]) if obj is not None and obj[0] == "blob" else None
+                source.files[path] = (mode, obj[1]) if obj is not None and obj[0] == "blob" else None
 
     def _folder_names(self, todo: list[tuple[GitTreeSource, str]], base: str) -> list[str]:
         """An object name per folder: `<subtree sha>[:<rest>]` when its base tree is walked."""
@@ -271,17 +180,9 @@ class GitStore:
     def releases(self, name: str | None = None) -> list[Release]:
         """Release tags (of one prompt, or all), parsed from a single for-each-ref call."""
         pattern = ref_pattern(self.tag_format, name)
-        out = self._git.execute(["git", "for-each-ref", f"--format={_REF_FORMAT}", pattern],
+        out = self.git.execute(["git", "for-each-ref", f"--format={REF_FORMAT}", pattern],
                                     strip_newline_in_stdout=False)
-        found = []
-        for record in out.split(_END):
-            fields = record.lstrip("\n").split(_SEP)
-            if len(fields) != 8:
-                continue
-            release = _release_from_ref(fields, self.tag_format)
-            if release and (name is None or release.name == name):
-                found.append(release)
-        return found
+        return parse_releases(out, self.tag_format, name)
 
     def release(self, name: str, version: str) -> Release:
         from .prompt_files import check_name
@@ -304,7 +205,7 @@ class GitStore:
         # Only commits that came from a remote: a local release commit without its tag is an
         # interrupted bump (`promptctl doctor` tags it), not a tag left behind by a clone.
         subjects = [e.subject for e in self.log(remotes=True, grep=release_subject_grep(name))]
-        missing = sorted({f"{n}@{v}" for n, v in _release_subjects(subjects)
+        missing = sorted({f"{n}@{v}" for n, v in release_subjects(subjects)
                           if (name is None or n == name) and (n, v) not in known})
         if missing:
             more = f" (+{len(missing) - 3} more)" if len(missing) > 3 else ""
@@ -317,7 +218,7 @@ class GitStore:
     def _release_tag_objects(self) -> set[str]:
         # names and objects only: parsing every tag's message (releases()) was most of a
         # one-prompt command's time at 50,000 tags
-        out = self._git.execute(["git", "for-each-ref", "--format=%(refname:lstrip=2) %(objectname)",
+        out = self.git.execute(["git", "for-each-ref", "--format=%(refname:lstrip=2) %(objectname)",
                                  ref_pattern(self.tag_format)])
         return {obj for tag, _, obj in (line.rpartition(" ") for line in out.splitlines())
                 if parse_tag(tag, self.tag_format)}
@@ -383,7 +284,7 @@ class GitStore:
         """None when git verifies the tag's signature, else why not (one line)."""
         config = ["-c", f"gpg.ssh.allowedSignersFile={allowed_signers}"] if allowed_signers else []
         try:
-            self._git.execute(["git", *config, "verify-tag", tag])
+            self.git.execute(["git", *config, "verify-tag", tag])
         except git.GitCommandError as exc:
             lines = [ln.strip() for ln in (exc.stderr or "").splitlines() if ln.strip()]
             if not lines or any("no signature found" in ln for ln in lines):
@@ -398,14 +299,14 @@ class GitStore:
     def note(self, ref: str, obj: str) -> str | None:
         """The note `ref` holds for an object (a tag object's sha), None when it has none."""
         try:
-            return self._git.execute(["git", "notes", f"--ref={ref}", "show", obj])
+            return self.git.execute(["git", "notes", f"--ref={ref}", "show", obj])
         except git.GitCommandError:
             return None
 
     def noted_objects(self, ref: str) -> set[str]:
         """Every object that has a note under `ref` (empty when the ref does not exist)."""
         try:
-            out = self._git.execute(["git", "notes", f"--ref={ref}", "list"])
+            out = self.git.execute(["git", "notes", f"--ref={ref}", "list"])
         except git.GitCommandError:
             return set()
         return {line.split()[1] for line in out.splitlines() if len(line.split()) == 2}
@@ -415,28 +316,15 @@ class GitStore:
         lent when git has none (CI runners rarely set user.name), the line says who ran."""
         current = self.note(ref, obj)
         text = (current.rstrip("\n") + "\n" if current else "") + line
-        self.run_git(*self._identity(), "notes", f"--ref={ref}", "add", "-f", "-m", text, obj)
+        self.run_git(*self.identity(), "notes", f"--ref={ref}", "add", "-f", "-m", text, obj)
 
-    def _identity(self) -> list[str]:
+    def identity(self) -> list[str]:
+        """`-c` options lending git an identity when it has none (empty when it has one)."""
         try:
-            self._git.execute(["git", "var", "GIT_COMMITTER_IDENT"])
+            self.git.execute(["git", "var", "GIT_COMMITTER_IDENT"])
             return []
         except git.GitCommandError:
             return ["-c", "user.name=promptctl", "-c", "user.email=promptctl@localhost"]
-
-
-def release_subject_grep(name: str | None = None) -> str:
-    """A `git log -E --grep` that keeps at least the `release NAME VERSION` commits (of one
-    prompt): git filters the log, Python no longer reads every commit's subject."""
-    who = "[^ ]+" if name is None else re.sub(r"([][.*+?(){}|^$\\])", r"\\\1", name)
-    return f"^release {who} [0-9]"
-
-
-def _release_subjects(subjects: list[str]) -> list[tuple[str, str]]:
-    """(name, version) of `release NAME VERSION[: message]` commit subjects (bump writes them)."""
-    from .versions import SEMVER_PATTERN
-    pattern = re.compile(rf"^release (\S+) ({SEMVER_PATTERN})(?::|$)")
-    return [(m[1], m[2]) for m in map(pattern.match, subjects) if m]
 
 
 def _inheriting(args: tuple[str, ...]) -> tuple[list[str], dict]:
@@ -479,25 +367,3 @@ def _put_back(index: Path, saved: bytes | None) -> None:
         index.write_bytes(saved)
 
 
-def _release_from_ref(fields: list[str], tag_format: str) -> Release | None:
-    refname, objtype, objname, peeled, tagdate, tagger, created, contents = fields
-    tag = refname.removeprefix("refs/tags/")
-    parsed = parse_tag(tag, tag_format)
-    if parsed is None:
-        return None
-    annotated = objtype == "tag"
-    return Release(
-        name=parsed[0], version=parsed[1], tag=tag,
-        digest=parse_digest(contents) if annotated else None,
-        message=parse_body(contents) if annotated else "",
-        commit=peeled if annotated else objname,
-        tag_sha=objname, date=tagdate or created, author=tagger, annotated=annotated,
-    )
-
-
-def _log_entry(record: str) -> LogEntry | None:
-    fields = record.lstrip("\n").split(_SEP, _LOG_FIELDS - 1)
-    if len(fields) != _LOG_FIELDS:
-        return None     # the newline after the last record
-    commit, short, author, date, committed, subject, message = fields
-    return LogEntry(commit, short, author, date, int(committed), subject, message.strip())

@@ -19,7 +19,7 @@ def format_tag(name: str, version: str, fmt: str = DEFAULT_TAG_FORMAT) -> str:
 
 _PLACEHOLDER = re.compile(r"\{(name|version)\}")
 # What git refuses in a ref name (git check-ref-format), checked on the literal parts.
-_BAD_REF = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|/\.|^[/.-]|[/.]$|\.lock(/|$)")
+BAD_REF = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|/\.|^[/.-]|[/.]$|\.lock(/|$)")
 
 
 def check_format(fmt: str) -> str | None:
@@ -31,7 +31,7 @@ def check_format(fmt: str) -> str | None:
     if re.search(r"\{(name|version)\}\{(name|version)\}", fmt):
         return "put a separator between {name} and {version} (e.g. {name}/v{version})"
     sample = format_tag("support/refund", "2.1.0-rc.1+build.5", fmt)
-    if _BAD_REF.search(sample):
+    if BAD_REF.search(sample):
         return f"{sample!r} would not be a valid git tag name"
     return None
 

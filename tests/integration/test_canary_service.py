@@ -14,6 +14,7 @@ from support.traffic import log_canary_traffic, seeded_errors
 from promptctl.runtime.calllog import open_logger
 from promptctl.canary.decide import Action, Verdict
 from promptctl.services import canary as svc
+from promptctl.services import canary_notify, canary_targets, canary_watch
 from promptctl.services.project import open_project
 
 MANIFEST = """\
@@ -53,7 +54,7 @@ def _traffic(root, *, canary_error: float, n: int = 2000, since: float) -> None:
 
 def test_step_start_comes_from_the_canary_commit(repo):
     project = open_project(repo)
-    target = svc.find_canary(project, "support-refund", "production")
+    target = canary_targets.find_canary(project, "support-refund", "production")
     assert (target.stable, target.version, target.weight) == ("1.0.0", "1.1.0", 5)
     committed = svc.step_started(project, target)
     assert abs(committed - time.time()) < 120
@@ -73,7 +74,7 @@ def test_no_data_holds_then_deadline_rolls_back(repo):
 
 def test_healthy_canary_advances_and_broken_one_rolls_back(repo, tmp_path, monkeypatch):
     project = open_project(repo)
-    since = svc.step_started(project, svc.find_canary(project, "support-refund", "production"))
+    since = svc.step_started(project, canary_targets.find_canary(project, "support-refund", "production"))
     _traffic(repo, canary_error=0.02, n=6000, since=since)
     healthy = svc.analyze(open_project(repo), "support-refund", "production", now=since + 600)
     assert healthy.decision.action is Action.ADVANCE and healthy.decision.weight == 50
@@ -96,7 +97,7 @@ def test_missing_log_counts_as_a_source_error(repo):
 
 
 def test_watch_lists_only_running_canaries(repo):
-    analyses = list(svc.watch(open_project(repo), iterations=2, apply_decisions=False, sleep=lambda s: None))
+    analyses = list(canary_watch.watch(open_project(repo), iterations=2, apply_decisions=False, sleep=lambda s: None))
     assert [(a.target.name, a.target.segment) for a in analyses] == \
         [("support-refund", None)] * 2
     assert analyses[1].decision.action is Action.HOLD      # two failed reads: 2 ≤ max_errors
@@ -105,7 +106,7 @@ def test_watch_lists_only_running_canaries(repo):
 def test_webhook_event_reaches_a_loopback_server(repo):
     with webhook_receiver(204) as server:
         analysis = svc.analyze(open_project(repo), "support-refund", "production", now=time.time() + 3 * 3600)
-        svc.notify(f"{server.url}/hook", svc.event(analysis))
+        canary_notify.notify(f"{server.url}/hook", canary_notify.event(analysis))
     [body] = [request.json() for request in server.requests]
     assert body["event"] == "rollback" and body["prompt"] == "support-refund"
     assert (body["stable"], body["canary"], body["from_weight"], body["to_weight"]) == \
@@ -118,9 +119,9 @@ def test_a_manifest_entry_overrides_the_project_policy(repo):
         "      segments:", "      analysis: {steps: [5, 100]}\n      segments:", 1))
     git_save(repo, "per-entry policy")
     project = open_project(repo)
-    from promptctl.services.deploy import read_manifest
+    from promptctl.services.working_manifest import read_manifest
     assert read_manifest(project).entry("production", "support-refund").analysis == {"steps": [5, 100]}
-    since = svc.step_started(project, svc.find_canary(project, "support-refund", "production"))
+    since = svc.step_started(project, canary_targets.find_canary(project, "support-refund", "production"))
     _traffic(repo, canary_error=0.02, n=3000, since=since)
     healthy = svc.analyze(open_project(repo), "support-refund", "production", now=since + 600)
     assert healthy.decision.action is Action.ADVANCE and healthy.decision.weight == 100
@@ -134,7 +135,7 @@ def test_analyze_apply_parses_each_release_yaml_text_once(deploy_repo, monkeypat
     from support.releases import seed_failing_canary
     from promptctl import manifest
     from promptctl.cli import app
-    from promptctl.services import deploy
+    from promptctl.services import working_manifest
 
     seed_failing_canary(deploy_repo)
     parsed: Counter = Counter()
@@ -144,7 +145,7 @@ def test_analyze_apply_parses_each_release_yaml_text_once(deploy_repo, monkeypat
         parsed[text] += 1
         return real(text, *args, **kwargs)
 
-    monkeypatch.setattr(deploy, "parse_manifest", counting)
+    monkeypatch.setattr(working_manifest, "parse_manifest", counting)
     monkeypatch.setattr(manifest, "parse_manifest", counting)   # readers that import it late
     r = CliRunner().invoke(app, ["-C", str(deploy_repo), "canary", "analyze", "support-refund",
                                  "--env", "production", "--apply"])

@@ -8,7 +8,9 @@ import pytest
 
 from promptctl.runtime.calllog import CallLogger
 from promptctl.canary.decide import Action, decide, parse_policy
-from promptctl.canary.sources import Selection, log_moments_from_buckets, read_call_log
+from promptctl.canary.prometheus_source import log_moments_from_buckets
+from promptctl.canary.selection import Selection
+from promptctl.canary.sources import read_call_log
 from promptctl.errors import MetricSourceError
 from promptctl.runtime.sinks import FanoutSink, JsonlSink, SQLiteSink
 
@@ -124,7 +126,7 @@ def test_prometheus_queries_select_the_default_entry_by_an_empty_segment():
     # A loopback stand-in for Prometheus' query API records the PromQL it is sent.
     from urllib.parse import parse_qs, urlsplit
 
-    from promptctl.canary.sources import PrometheusSource
+    from promptctl.canary.prometheus_source import PrometheusSource
     from support.http import json_api
     seen: list[str] = []
 

@@ -13,7 +13,7 @@ from support.releases import commit_files, project, repo_snapshot
 
 from promptctl.errors import CheckFailed, ManifestError, NotFoundError, ReleaseError, RepoError, UsageError
 from promptctl.manifest import parse_manifest
-from promptctl.services import deploy
+from promptctl.services import deploy, deploy_status
 
 
 def manifest(root):
@@ -40,7 +40,7 @@ def test_round_trip_promote_canary_rollback_history(deploy_repo):
     assert git(deploy_repo, "log", "-1", "--format=%s") == \
         "rollback support-refund to 1.0.0 in production: customers complained"
 
-    rows = deploy.history(p, "support-refund", "production")
+    rows = deploy_status.history(p, "support-refund", "production")
     assert [(r.action, r.active, r.why) for r in rows] == [
         ("rollback", "1.0.0", "customers complained"), ("promote", "2.0.0", "new tone"),
         ("stop", "1.0.0", "errors up"), ("canary", "1.0.0", ""), ("canary", "1.0.0", "try it"),
@@ -62,13 +62,13 @@ def test_status_reports_active_canary_and_since(deploy_repo):
     deploy.promote(p, "support-refund", "1.0.0", "production")
     deploy.promote(p, "support-refund", "1.1.0", "production", segment="enterprise")
     deploy.canary(p, "support-refund", "2.0.0", "production", 12.5)
-    rows = {(r.name, r.segment): r for r in deploy.status(p, "production")}
+    rows = {(r.name, r.segment): r for r in deploy_status.status(p, "production")}
     default = rows[("support-refund", None)]
     assert (default.active, default.canary, default.weight) == ("1.0.0", "2.0.0", 12.5)
     assert default.since and default.canary_started
     assert rows[("support-refund", "enterprise")].active == "1.1.0"
     with pytest.raises(NotFoundError, match="staging"):
-        deploy.status(p, "staging")
+        deploy_status.status(p, "staging")
 
 
 @pytest.mark.parametrize("call, error", [
@@ -190,11 +190,11 @@ def test_kill_9_during_writes_leaves_a_whole_manifest(tmp_path):
 
 PROMOTER = textwrap.dedent("""
     from promptctl.services.project import open_project
-    from promptctl.services import deploy
+    from promptctl.services import deploy, deploy_status
     import sys
     p = open_project(sys.argv[1])
     versions = ["1.0.0", "1.1.0"]
-    active = [r.active for r in deploy.status(p) if r.env == "production"]
+    active = [r.active for r in deploy_status.status(p) if r.env == "production"]
     i = 1 if active == ["1.0.0"] else 0
     # One whole promote first: under load the kill could otherwise land before any commit.
     deploy.promote(p, "support-refund", versions[i % 2], "production"); i += 1

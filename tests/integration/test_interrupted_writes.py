@@ -22,7 +22,8 @@ from promptctl import locking
 from promptctl.locking import JOURNAL_FILE
 from promptctl.manifest import parse_manifest
 from promptctl.services import canary as canary_svc
-from promptctl.services import deploy, prompts, recovery
+from promptctl.services import canary_targets
+from promptctl.services import bump, deploy, recovery, working_manifest
 from promptctl.services.project import open_project
 
 BUMP_STEPS = ["bump:journaled", "git:staged", "bump:committed", "bump:tagged"]
@@ -98,12 +99,12 @@ def test_kill_9_during_bump_promote_and_analyze_apply_recovers(deploy_repo, monk
     for i, (step, delay) in enumerate(_kills(rng, BUMP_STEPS, 18)):
         with open(text, "a") as fh:
             fh.write(f"# edit {i}\n")
-        _run_killed(root, lambda p: prompts.bump(p, "support-refund", "patch"), step, delay)
+        _run_killed(root, lambda p: bump.bump(p, "support-refund", "patch"), step, delay)
         kills += 1
         _recover(root, i, seen)
         project = open_project(root)
         if project.store.dirty_paths(["prompts/support-refund"]):
-            prompts.bump(project, "support-refund", "patch")     # the next command succeeds
+            bump.bump(project, "support-refund", "patch")     # the next command succeeds
         _assert_whole(root, seen)
     versions = [r.version for r in open_project(root).store.releases("support-refund")]
     assert len(versions) == len(set(versions))
@@ -120,7 +121,7 @@ def test_kill_9_during_bump_promote_and_analyze_apply_recovers(deploy_repo, monk
         kills += 1
         _recover(root, i, seen)
         project = open_project(root)
-        current = deploy.read_manifest(project).exact("production", "support-refund")
+        current = working_manifest.read_manifest(project).exact("production", "support-refund")
         if current is None or current.active != target:
             deploy.promote(project, "support-refund", target, "production")
         _assert_whole(root, seen)
@@ -134,7 +135,7 @@ def test_kill_9_during_bump_promote_and_analyze_apply_recovers(deploy_repo, monk
     log.write_text("")
     for i, (step, delay) in enumerate(_kills(rng, MANIFEST_STEPS, 16)):
         project = open_project(root)
-        if not canary_svc.running_canaries(project):
+        if not canary_targets.running_canaries(project):
             deploy.canary(project, "support-refund", "2.0.0", "production", 5)
 
         def apply(p):
@@ -145,9 +146,9 @@ def test_kill_9_during_bump_promote_and_analyze_apply_recovers(deploy_repo, monk
         kills += 1
         _recover(root, i, seen)
         project = open_project(root)
-        if canary_svc.running_canaries(project):
+        if canary_targets.running_canaries(project):
             apply(project)
-        assert canary_svc.running_canaries(open_project(root)) == []
+        assert canary_targets.running_canaries(open_project(root)) == []
         _assert_whole(root, seen)
     _fsck_clean(root)
 
@@ -222,8 +223,8 @@ def test_a_bump_killed_after_its_commit_keeps_a_message_of_several_lines(deploy_
     monkeypatch.setattr(locking, "reporter", seen.append)
     with open(deploy_repo / "prompts/support-refund/prompt.yaml", "a") as fh:
         fh.write("# an edit\n")
-    _run_killed(deploy_repo, lambda p: prompts.bump(p, "support-refund", "patch",
-                                                    message="Shorter answers\nfor the refund bot"),
+    _run_killed(deploy_repo, lambda p: bump.bump(p, "support-refund", "patch",
+                                                 message="Shorter answers\nfor the refund bot"),
                 "bump:committed", 0.0)
     recovery.recover_if_pending(open_project(deploy_repo))
     _assert_whole(deploy_repo, seen)

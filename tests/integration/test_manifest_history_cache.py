@@ -12,7 +12,7 @@ from support.cli import promptctl_exe
 from support.repos import git
 from support.releases import project
 
-from promptctl.services import deploy
+from promptctl.services import deploy, deploy_status
 from promptctl.workcache import CACHE_DIR
 
 
@@ -24,11 +24,11 @@ def fresh(repo, call):
 
 
 def status(p):
-    return [r.as_dict() for r in deploy.status(p)]
+    return [r.as_dict() for r in deploy_status.status(p)]
 
 
 def history(p):
-    return [r.as_dict() for r in deploy.history(p, "support-refund", "production")]
+    return [r.as_dict() for r in deploy_status.history(p, "support-refund", "production")]
 
 
 def test_new_commits_extend_the_cached_history(deploy_repo):

@@ -16,7 +16,9 @@ import httpx
 import pytest
 
 from promptctl.canary.decide import decide, parse_policy
-from promptctl.canary.sources import PrometheusSource, Selection, read_sqlite
+from promptctl.canary.prometheus_source import PrometheusSource
+from promptctl.canary.selection import Selection
+from promptctl.canary.sqlite_source import read_sqlite
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(shutil.which("prometheus") is None,

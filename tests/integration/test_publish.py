@@ -11,7 +11,7 @@ import pytest
 from support.cli import invoke as cli
 from support.repos import git, git_save
 from support.releases import project, seed_failing_canary
-from promptctl.services import canary as svc
+from promptctl.services import canary_watch
 from promptctl.services import deploy
 from promptctl.services.publish import publish
 from promptctl.services.project import open_project
@@ -123,7 +123,7 @@ def test_watch_retries_a_failed_publish_at_the_next_tick(deploy_repo):
              "shutil.copy(sys.argv[1], 'published.json')"
     configure(deploy_repo, [{"command": [PY, "-c", script, "{bundle}"]}])
     seed_failing_canary(deploy_repo)
-    events = list(svc.watch_events(open_project(deploy_repo), iterations=2, sleep=lambda s: flag.touch()))
+    events = list(canary_watch.watch_events(open_project(deploy_repo), iterations=2, sleep=lambda s: flag.touch()))
     kinds = [e.kind for e in events]
     assert kinds == ["look", "analysis", "applied", "publish", "idle"], kinds
     assert "bucket down" in events[1].analysis.error

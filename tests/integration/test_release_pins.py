@@ -13,7 +13,7 @@ from support.repos import git
 from support.releases import project, recreate_tag
 from promptctl.errors import PromptctlError, ReleaseError, ValidationError
 from promptctl.runtime.registry import Registry
-from promptctl.services import deploy, prompts
+from promptctl.services import bundle, deploy, prompts
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def test_bundle_records_pins_and_from_bundle_checks_them(deploy_repo, tmp_path):
     git(root, "commit", "-qam", "hand-written manifest")
     assert Registry.open(root, env="production").get("support-refund").version == "1.0.0"
     out = tmp_path / "bundle.json"
-    deploy.bundle(project(root), "production", out)
+    bundle.bundle(project(root), "production", out)
     data = json.loads(out.read_text())
     pin = data["manifest"]["environments"]["production"]["support-refund"]["digest"]
     assert pin == data["versions"][0]["digest"]

@@ -9,7 +9,7 @@ from support.releases import repo_snapshot
 from support.cli import run_cli
 from support.repos import git, git_save, repo_state
 from promptctl.errors import ReleaseError, ValidationError
-from promptctl.services import prompts
+from promptctl.services import bump, prompts, verify
 from promptctl.services.project import load_version, open_project
 
 
@@ -22,13 +22,13 @@ def edit(root: Path, rel: str, old: str, new: str) -> None:
 
 def test_bump_commits_only_the_prompt_and_tags_it(prompt_repo):
     project = open_project(prompt_repo)
-    first = prompts.bump(project, "support-refund", message="first")
+    first = bump.bump(project, "support-refund", message="first")
     assert (first.version, first.tag, first.annotated) == ("1.0.0", "support-refund/v1.0.0", True)
     edit(prompt_repo, "prompts/support-refund/prompt.yaml", "Question:", "Customer question:")
     (prompt_repo / "prompts/triage/system.j2").write_text("unrelated edit\n")
     (prompt_repo / "notes.txt").write_text("staged elsewhere\n")
     git(prompt_repo, "add", "notes.txt")
-    second = prompts.bump(project, "support-refund", message="clearer")
+    second = bump.bump(project, "support-refund", message="clearer")
     assert second.version == "1.1.0"
     committed = git(prompt_repo, "show", "--name-only", "--format=", "HEAD").splitlines()
     assert committed == ["prompts/support-refund/prompt.yaml"]
@@ -39,19 +39,19 @@ def test_bump_commits_only_the_prompt_and_tags_it(prompt_repo):
 
 def test_bump_refuses_without_changes_and_changes_nothing(prompt_repo):
     project = open_project(prompt_repo)
-    prompts.bump(project, "support-refund")
+    bump.bump(project, "support-refund")
     before = repo_state(prompt_repo)
     with pytest.raises(ReleaseError, match="nothing changed"):
-        prompts.bump(project, "support-refund", "patch")
+        bump.bump(project, "support-refund", "patch")
     assert repo_state(prompt_repo) == before
 
 
 def test_partial_change_changes_digest_and_is_released_with_the_prompt(prompt_repo):
     project = open_project(prompt_repo)
-    first = prompts.bump(project, "support-refund")
+    first = bump.bump(project, "support-refund")
     (prompt_repo / "prompts/_partials/policy.j2").write_text("Never promise refunds or credits.\n")
     assert prompts.list_prompts(project)[0].unreleased is True
-    second = prompts.bump(project, "support-refund", message="policy")
+    second = bump.bump(project, "support-refund", message="policy")
     assert second.digest != first.digest
     committed = git(prompt_repo, "show", "--name-only", "--format=", "HEAD").splitlines()
     assert committed == ["prompts/_partials/policy.j2"]
@@ -65,23 +65,23 @@ def test_invalid_prompt_is_refused_before_any_write(prompt_repo):
          "Question: {{ question }} {{ order_id }}")
     before = repo_state(prompt_repo)
     with pytest.raises(ValidationError) as info:
-        prompts.bump(project, "support-refund")
+        bump.bump(project, "support-refund")
     assert "order_id" in str(info.value.problems[0])
     assert repo_state(prompt_repo) == before
 
 
 def test_verify_finds_moved_and_lightweight_tags(prompt_repo):
     project = open_project(prompt_repo)
-    prompts.bump(project, "support-refund")
-    prompts.bump(project, "triage")
-    assert prompts.verify(project).findings == []
+    bump.bump(project, "support-refund")
+    bump.bump(project, "triage")
+    assert verify.verify(project).findings == []
     edit(prompt_repo, "prompts/triage/system.j2", "bug", "defect")
     git(prompt_repo, "commit", "-qam", "sneaky edit")
     # Re-point the release at other content, keeping an annotated tag and its digest line.
     message = git(prompt_repo, "tag", "-l", "--format=%(contents)", "triage/v1.0.0")
     git(prompt_repo, "tag", "-f", "-a", "triage/v1.0.0", "-m", message, "HEAD")
     git(prompt_repo, "tag", "support-refund/v9.0.0")
-    report = prompts.verify(project)
+    report = verify.verify(project)
     problems = {f.tag: f.problem for f in report.findings}
     assert "moved or rewritten" in problems["triage/v1.0.0"]
     assert "lightweight" in problems["support-refund/v9.0.0"]
@@ -90,7 +90,7 @@ def test_verify_finds_moved_and_lightweight_tags(prompt_repo):
 
 def test_diff_between_versions_and_auto_major(prompt_repo):
     project = open_project(prompt_repo)
-    prompts.bump(project, "support-refund")
+    bump.bump(project, "support-refund")
     edit(prompt_repo, "prompts/support-refund/prompt.yaml", "  question: {type: string}\n",
          "  question: {type: string}\n  order_id: {type: string}\n")
     edit(prompt_repo, "prompts/support-refund/prompt.yaml", "Question: {{ question }}",
@@ -99,7 +99,7 @@ def test_diff_between_versions_and_auto_major(prompt_repo):
     assert result.level.label == "major"
     assert [(c.name, c.change) for c in result.inputs] == [("order_id", "added")]
     assert "+Question: Hi? (order 42)" in result.rendered
-    release = prompts.bump(project, "support-refund", "auto")
+    release = bump.bump(project, "support-refund", "auto")
     assert release.version == "2.0.0"
     between = prompts.diff(project, "support-refund", "1.0.0", "2.0.0")
     assert between.level.label == "major" and between.old_label == "1.0.0"
@@ -107,7 +107,7 @@ def test_diff_between_versions_and_auto_major(prompt_repo):
 
 def test_list_on_repo_with_releases(prompt_repo):
     project = open_project(prompt_repo)
-    prompts.bump(project, "triage", "2.0.0")
+    bump.bump(project, "triage", "2.0.0")
     rows = {r.name: r for r in prompts.list_prompts(project)}
     assert rows["triage"].latest == "2.0.0" and rows["triage"].unreleased is False
     assert rows["support-refund"].latest is None and rows["support-refund"].unreleased is True
@@ -117,23 +117,23 @@ def test_first_bump_in_a_repo_without_commits(tmp_path):
     from promptctl.services.scaffold import init
     init(tmp_path / "fresh")
     project = open_project(tmp_path / "fresh")
-    release = prompts.bump(project, "support-reply")
+    release = bump.bump(project, "support-reply")
     assert release.version == "1.0.0"
-    assert prompts.verify(project).findings == []
+    assert verify.verify(project).findings == []
 
 
 def test_release_candidates_then_final_with_the_same_content(prompt_repo):
     project = open_project(prompt_repo)
-    assert prompts.bump(project, "triage", pre="rc").version == "1.0.0-rc.1"
+    assert bump.bump(project, "triage", pre="rc").version == "1.0.0-rc.1"
     with pytest.raises(ReleaseError, match="nothing changed"):
-        prompts.bump(project, "triage", pre="rc")
+        bump.bump(project, "triage", pre="rc")
     edit(prompt_repo, "prompts/triage/system.j2", "bug", "defect")
-    rc2 = prompts.bump(project, "triage", pre="rc")
+    rc2 = bump.bump(project, "triage", pre="rc")
     assert rc2.version == "1.0.0-rc.2"
-    final = prompts.bump(project, "triage")
+    final = bump.bump(project, "triage")
     assert final.version == "1.0.0" and final.digest == rc2.digest and final.commit == rc2.commit
     with pytest.raises(ReleaseError, match="nothing changed"):
-        prompts.bump(project, "triage")
+        bump.bump(project, "triage")
 
 
 def test_version_first_tag_format_releases_and_lists(prompt_repo):
@@ -203,7 +203,7 @@ def test_eval_notes_on_a_release_tag_this_clone_lacks_are_reported(deploy_repo):
 
 def test_the_store_reads_the_log_in_one_shape(prompt_repo):
     project = open_project(prompt_repo)
-    prompts.bump(project, "support-refund", message="first")
+    bump.bump(project, "support-refund", message="first")
     edit(prompt_repo, "prompts/support-refund/prompt.yaml", "Question:", "Customer question:")
     git(prompt_repo, "add", "-A")
     git(prompt_repo, "commit", "-q", "-m", "hand edit\nwrapped\n\nPromptctl-Env: staging")

@@ -17,7 +17,7 @@ from support.releases import project
 
 import promptctl
 from promptctl.errors import NotFoundError, RenderError, RepoError
-from promptctl.services import deploy
+from promptctl.services import bundle, deploy
 
 
 @pytest.fixture
@@ -141,7 +141,7 @@ NO_GIT_APP = textwrap.dedent("""
 
 def test_bundle_only_app_without_git_on_path(live_repo, tmp_path):
     out = tmp_path / "release.lock.json"
-    data = deploy.bundle(project(live_repo), "production", out)
+    data = bundle.bundle(project(live_repo), "production", out)
     assert sorted((v["name"], v["version"]) for v in data["versions"]) == [
         ("support-refund", "1.0.0"), ("support-refund", "1.1.0"), ("support-refund", "2.0.0"),
         ("triage", "1.0.0")]
@@ -154,12 +154,12 @@ def test_bundle_only_app_without_git_on_path(live_repo, tmp_path):
 
 def test_verify_bundle_catches_tampering(live_repo, tmp_path):
     out = tmp_path / "release.lock.json"
-    deploy.bundle(project(live_repo), "production", out)
-    assert deploy.verify_bundle(project(live_repo), out) == []
+    bundle.bundle(project(live_repo), "production", out)
+    assert bundle.verify_bundle(project(live_repo), out) == []
     data = json.loads(out.read_text())
     data["versions"][0]["files"]["support-refund/prompt.yaml"] += "# sneaky\n"
     out.write_text(json.dumps(data))
-    problems = deploy.verify_bundle(project(live_repo), out)
+    problems = bundle.verify_bundle(project(live_repo), out)
     assert problems and "digest" in str(problems[0])
     with pytest.raises(Exception, match="digest"):
         promptctl.Registry.from_bundle(out, env="production")
@@ -167,10 +167,10 @@ def test_verify_bundle_catches_tampering(live_repo, tmp_path):
 
 def test_bundle_over_http_reloads_on_etag_change(live_repo, tmp_path):
     p = project(live_repo)
-    deploy.bundle(p, "production", tmp_path / "a.json")
+    bundle.bundle(p, "production", tmp_path / "a.json")
     deploy.promote(p, "triage", "1.0.0", "production", segment="vip")
     deploy.rollback(p, "support-refund", "production")
-    deploy.bundle(p, "production", tmp_path / "b.json")
+    bundle.bundle(p, "production", tmp_path / "b.json")
     with EtagServer((tmp_path / "a.json").read_bytes()) as handler:
         url = f"{handler.url}/release.lock.json"
         reg = promptctl.Registry.from_bundle(url, env="production", refresh_interval=None)
@@ -248,7 +248,7 @@ def test_changing_params_of_one_call_does_not_leak_into_the_next(live_repo):
 def test_the_issue_spelling_of_the_api_works(live_repo, tmp_path):
     # Registry.open(repo_path, env=...), Registry.from_bundle(path, env=...) as docs/runtime.md names them
     out = tmp_path / "release.lock.json"
-    deploy.bundle(project(live_repo), "production", out)
+    bundle.bundle(project(live_repo), "production", out)
     assert promptctl.Registry.open(repo_path=live_repo, env="production").get("triage").version == "1.0.0"
     assert promptctl.Registry.from_bundle(path=out, env="production").get("triage").version == "1.0.0"
 

@@ -5,7 +5,7 @@ from pathlib import Path
 from support.cli import run_cli
 from support.repos import build_file_tree, git, git_save
 from promptctl.runtime.registry import Registry
-from promptctl.services import deploy, prompts
+from promptctl.services import bump, deploy, deploy_status, verify
 from promptctl.services.evaluate import EvalOptions, evaluate
 from promptctl.services.project import load_version, open_project
 from promptctl.services.scaffold import init
@@ -24,22 +24,22 @@ def app_repo(tmp_path) -> Path:
 def test_release_promote_and_serve_from_a_subfolder(tmp_path):
     root = app_repo(tmp_path)
     project = open_project(root / "llm")
-    first = prompts.bump(project, "support-reply", message="first")
+    first = bump.bump(project, "support-reply", message="first")
     assert first.version == "1.0.0"
     system = root / "llm/prompts/support-reply/system.j2"
     system.write_text(system.read_text() + "Be brief.\n")
     (root / "src/app.py").write_text("print('changed')\n")
-    second = prompts.bump(project, "support-reply")
+    second = bump.bump(project, "support-reply")
     assert second.version == "1.1.0"
     assert git(root, "show", "--name-only", "--format=", "HEAD").splitlines() == [
         "llm/prompts/support-reply/system.j2"]
     assert "M src/app.py" in git(root, "status", "--porcelain")   # app code left alone
-    assert prompts.verify(project).findings == []
+    assert verify.verify(project).findings == []
     assert load_version(project, "support-reply", "1.0.0").digest == first.digest
 
     deploy.promote(project, "support-reply", "1.1.0", "production", why="go")
     assert git(root, "show", "--name-only", "--format=", "HEAD").splitlines() == ["llm/release.yaml"]
-    assert [(r.action, r.active) for r in deploy.history(project, "support-reply", "production")] == [
+    assert [(r.action, r.active) for r in deploy_status.history(project, "support-reply", "production")] == [
         ("promote", "1.1.0")]
     reg = Registry.open(root / "llm", env="production")
     assert reg.get("support-reply").version == "1.1.0"
@@ -69,7 +69,7 @@ def test_app_code_staged_outside_the_prompt_folder_stays_out_of_a_release(tmp_pa
     git(root, "add", "src/app.py")
     system = root / "llm/prompts/support-reply/system.j2"
     system.write_text(system.read_text() + "Be brief.\n")
-    prompts.bump(project, "support-reply", message="first")
+    bump.bump(project, "support-reply", message="first")
     committed = git(root, "show", "--name-only", "--format=", "HEAD").splitlines()
     assert committed == ["llm/prompts/support-reply/system.j2"]
     assert "M  src/app.py" in git(root, "status", "--porcelain")   # still staged, not released

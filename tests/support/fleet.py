@@ -14,7 +14,7 @@ from pathlib import Path
 from support.http import BUNDLE
 from support.releases import project
 
-from promptctl.services import deploy
+from promptctl.services import bundle, deploy
 
 
 def live_deploy(root: Path) -> Path:
@@ -32,7 +32,7 @@ def publish(root: Path, folder: Path, *, env: str = "production") -> Path:
     """Bundle the committed manifest and copy it into `folder` atomically (temp + rename)."""
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{BUNDLE}.tmp"
-    deploy.bundle(project(root), env, tmp)
+    bundle.bundle(project(root), env, tmp)
     os.replace(tmp, folder / BUNDLE)
     return folder / BUNDLE
 

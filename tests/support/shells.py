@@ -113,14 +113,14 @@ def fish_complete(line: str, cwd: Path) -> list[str]:
 def make_demo(root: Path) -> Path:
     """A repo from `init` with releases 1.0.0 and 1.1.0 (made in-process: faster)."""
     from support.repos import git_save
-    from promptctl.services import prompts, scaffold
+    from promptctl.services import bump, scaffold
     from promptctl.services.project import open_project
     scaffold.init(root)
     git_save(root, "init")
-    prompts.bump(open_project(root), "support-reply", "auto")
+    bump.bump(open_project(root), "support-reply", "auto")
     system = root / "prompts/support-reply/system.j2"
     system.write_text(system.read_text().replace("at most three sentences", "at most two"))
-    prompts.bump(open_project(root), "support-reply", "auto")
+    bump.bump(open_project(root), "support-reply", "auto")
     return root
 
 

@@ -2,8 +2,8 @@
 
 Vocabulary follows Argo Rollouts / Flagger: a canary takes `steps` of traffic weight;
 at each step the analysis advances it, promotes it, holds it, or rolls it back.
-Metric data comes in as `Observations` (see canary_sources for the call log and
-Prometheus readers); nothing here touches disk, network or the clock.
+Metric data comes in as `Observations` (see `sqlite_source`, `jsonl_source` and
+`prometheus_source` for the call log and Prometheus readers); nothing here touches disk, network or the clock.
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ def render(analysis) -> str:
 
 
 def as_json(analysis) -> dict:
-    from ..services.canary import event
+    from ..services.canary_notify import event
     return {**event(analysis), "error": analysis.error,
             "step_started": analysis.step_started}
 
@@ -140,7 +140,7 @@ def watch_command(
 ) -> None:
     """Analyze every running canary every INTERVAL and apply the decisions, until stopped."""
     from ..canary.decide import parse_duration
-    from ..services import canary as svc
+    from ..services.canary_watch import watch_events
     seconds = parse_duration(interval, "--interval")
     if seconds <= 0:   # a zero interval would spin a CPU re-reading the log
         from ..errors import UsageError
@@ -149,9 +149,9 @@ def watch_command(
     from ..services.project import open_project
     project = open_project(state().directory)
     try:
-        for event in svc.watch_events(project, env=env, interval=seconds,
-                                      apply_decisions=not dry_run, webhook=webhook,
-                                      call_log=call_log, iterations=1 if once else iterations):
+        for event in watch_events(project, env=env, interval=seconds,
+                                  apply_decisions=not dry_run, webhook=webhook,
+                                  call_log=call_log, iterations=1 if once else iterations):
             typer.echo(watch_line(event, interval))
     except KeyboardInterrupt:
         raise typer.Exit(0) from None

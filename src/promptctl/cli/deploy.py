@@ -84,8 +84,8 @@ def status_cmd(env: Optional[str] = typer.Option(None, "--env", "-e", help="Only
                                                 autocompletion=environments),
                as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """What runs where: active, canary and weight, since when, model pin."""
-    from ..services import deploy
-    rows = deploy.status(_project(), env)
+    from ..services.deploy_status import status
+    rows = status(_project(), env)
     if as_json:
         typer.echo(json.dumps([r.as_dict() for r in rows], indent=2))
         return
@@ -129,8 +129,8 @@ def history_cmd(name: str = typer.Argument(..., help="Prompt name.", autocomplet
                 segment: Optional[str] = _SEGMENT,
                 as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Every change of a prompt's entry in an env: version, who, when, why (newest first)."""
-    from ..services import deploy
-    rows = deploy.history(_project(), name, env, segment)
+    from ..services.deploy_status import history
+    rows = history(_project(), name, env, segment)
     if as_json:
         typer.echo(json.dumps([r.as_dict() for r in rows], indent=2))
         return
@@ -151,16 +151,16 @@ def bundle_cmd(env: Optional[str] = typer.Option(None, "--env", "-e", autocomple
                verify: bool = typer.Option(False, "--verify",
                                            help="Check an existing bundle against the tags instead.")) -> None:
     """Write every version ENV references, with content and digests, for git-less apps."""
-    from ..services import deploy
+    from ..services import bundle
     project = _project()
     target = state().directory / output     # relative to -C DIR, as git -C does
     if verify:
-        deploy.check_bundle(project, target)
+        bundle.check_bundle(project, target)
         typer.echo(f"{target}: ok")
         return
     if env is None:
         from ..errors import UsageError
         raise UsageError("missing option", field="--env", fix="name the environment to bundle, e.g. --env production")
-    data = deploy.bundle(project, env, target)
+    data = bundle.bundle(project, env, target)
     typer.echo(f"wrote {target} ({len(data['versions'])} versions, manifest {data['manifest_commit'][:8]})")
 

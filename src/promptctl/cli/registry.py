@@ -123,7 +123,7 @@ def check_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
 ) -> None:
     """Validate prompts, templates, input contracts and datasets without calling a model."""
-    from ..services.prompts import check
+    from ..services.check import check
     checked, problems = check(_project(), names)
     if as_json:
         _echo_json({"checked": checked, "problems": [p.as_dict() for p in problems]})
@@ -145,7 +145,7 @@ def bump_cmd(
                                                     "from user.signingkey / gpg.format)."),
 ) -> None:
     """Release a prompt: commit its files and create an immutable annotated tag."""
-    from ..services.prompts import bump
+    from ..services.bump import bump
     release = bump(_project(), name, level, pre, message, sign=sign)
     # bump writes the digest into the tag it creates, so a fresh release always has one
     digest = release.digest[:19] if release.digest else "no digest"
@@ -236,7 +236,7 @@ def verify_cmd(
         None, "--allowed-signers", help="SSH allowed-signers file (default: git's gpg.ssh.allowedSignersFile)."),
 ) -> None:
     """Prove immutability: release tags, the manifest and bundles match their recorded digests."""
-    from ..services.prompts import verify
+    from ..services.verify import verify
     signers = _allowed_signers(allowed_signers)
     report = verify(_project(), [state().directory / b for b in bundles] if bundles else None,
                     require_signed=require_signed or signers is not None, allowed_signers=signers)

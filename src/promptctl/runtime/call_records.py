@@ -86,7 +86,7 @@ class FeedbackRecord:
 Record = CallRecord | FeedbackRecord
 
 
-def _error_name(error: Any) -> str | None:
+def error_name(error: Any) -> str | None:
     if error is None or error is False:
         return None
     if isinstance(error, BaseException):
@@ -99,17 +99,17 @@ def _error_name(error: Any) -> str | None:
 
 # The app's values are not validated by raising (logging never breaks the app): a value
 # that is not a number is dropped, so it can neither crash nor skew the canary analysis.
-def _number(value: Any) -> float | None:
+def number_or_none(value: Any) -> float | None:
     if isinstance(value, (int, float)) and value == value and abs(value) != float("inf"):
         return value
     return None
 
 
-def _count(value: Any) -> int | None:
+def count_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _scores(scores: Any) -> dict[str, float]:
+def clean_scores(scores: Any) -> dict[str, float]:
     if not isinstance(scores, dict):
         return {}
-    return {str(k): v for k, v in scores.items() if _number(v) is not None}
+    return {str(k): v for k, v in scores.items() if number_or_none(v) is not None}

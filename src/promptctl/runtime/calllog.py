@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal
 
-from .call_records import (CallRecord, FeedbackRecord, Record, _count, _error_name, _number,
-                           _scores, hash_key, new_call_id)
-from .log_target import open_sink, resolve_target
+from .call_records import (CallRecord, FeedbackRecord, Record, count_or_none, error_name, number_or_none,
+                           clean_scores, hash_key, new_call_id)
+from .log_target import DEFAULT_PATH, ENV_VAR, default_log_path, open_sink, resolve_target  # noqa: F401 - promptctl.calllog names apps used
 
 _log = logging.getLogger("promptctl.calllog")
 _perf = time.perf_counter
@@ -78,7 +78,7 @@ class Call:
                error: Any = None, model: str | None = None) -> None:
         self._latency = (_perf() - self._t0) * 1000.0
         self._fields = {"success": bool(success) and error is None, "tokens_in": tokens_in,
-                        "tokens_out": tokens_out, "scores": scores, "error": _error_name(error),
+                        "tokens_out": tokens_out, "scores": scores, "error": error_name(error),
                         "model": model}
 
     def __exit__(self, exc_type, exc, tb) -> Literal[False]:
@@ -178,18 +178,18 @@ class CallLogger:
             digest or get(p, "digest", None),
             model or get(p, "model", None),
             hash_key(key if key is not None else get(p, "key", None)),
-            _number(latency_ms),
+            number_or_none(latency_ms),
             bool(success) and error is None,
-            _error_name(error) if error is not None else None,
-            _count(tokens_in), _count(tokens_out),
-            _scores(scores) if scores else {},
-            _count(bucket if bucket is not None else get(p, "bucket", None)),
-            _count(threshold if threshold is not None else get(p, "threshold", None)),
+            error_name(error) if error is not None else None,
+            count_or_none(tokens_in), count_or_none(tokens_out),
+            clean_scores(scores) if scores else {},
+            count_or_none(bucket if bucket is not None else get(p, "bucket", None)),
+            count_or_none(threshold if threshold is not None else get(p, "threshold", None)),
         )
 
     def attach(self, call_id: str, scores: dict[str, float]) -> None:
         """Attach quality signals that arrived after the call (stored as a feedback record)."""
-        self.submit(FeedbackRecord(call_id=call_id, time=time.time(), scores=_scores(scores)))
+        self.submit(FeedbackRecord(call_id=call_id, time=time.time(), scores=clean_scores(scores)))
 
     def submit(self, record: Record) -> None:
         stats = self.stats

@@ -11,12 +11,12 @@ from typing import Any, Mapping
 
 from ..errors import NotFoundError, PromptctlError, ValidationError
 from ..manifest import Manifest, parse_manifest
-from .route_table import _State, _Version, build_routes, compile_version
+from .route_table import RouteState, CompiledVersion, build_routes, compile_version
 from .watch import DEFAULT_FETCH_TIMEOUT
 from .watch import watch as _watch
 
 
-class _GitLoader:
+class GitLoader:
     """Manifest from the repo's release.yaml (or a URL); content from release tags only."""
 
     def __init__(self, root: Path, manifest: str | os.PathLike | None,
@@ -31,7 +31,7 @@ class _GitLoader:
         self.watch = _watch(manifest or root / self.config.manifest, timeout=timeout)
         self._configs: dict = {}
 
-    def committed(self, text: str, new: "_State", old: "_State") -> bool:
+    def committed(self, text: str, new: "RouteState", old: "RouteState") -> bool:
         """The repo's own release.yaml as committed at HEAD (hand edits are not, yet)."""
         try:
             relative = Path(self.watch.path).resolve().relative_to(self.root.resolve())
@@ -50,13 +50,13 @@ class _GitLoader:
         self.store.after_fork()
         self.watch.after_fork()
 
-    def load(self, text: str, env: str, cache: dict) -> _State:
+    def load(self, text: str, env: str, cache: dict) -> RouteState:
         from ..collect import fewer_collections
 
         with fewer_collections():
             return self._load(text, env, cache)
 
-    def _load(self, text: str, env: str, cache: dict) -> _State:
+    def _load(self, text: str, env: str, cache: dict) -> RouteState:
         from ..prompt_files import load_prompt
 
         manifest = parse_manifest(text, str(self.watch.path))
@@ -79,7 +79,7 @@ class _GitLoader:
         self.store.forget()     # the compiled versions are kept; their files are not needed
         versions = _by_version(cache)
         _check_pins(manifest, env, versions, str(self.watch.path))
-        return _State(manifest, build_routes(manifest, env, versions), self.store.head())
+        return RouteState(manifest, build_routes(manifest, env, versions), self.store.head())
 
     def _missing_fix(self, name: str) -> str:
         # a tag that exists upstream but was not fetched must not be released again
@@ -105,11 +105,11 @@ class _GitLoader:
         return self._configs[text]
 
 
-class _BundleLoader:
+class BundleLoader:
     def __init__(self, location: str | os.PathLike, timeout: float = DEFAULT_FETCH_TIMEOUT) -> None:
         self.watch = _watch(location, timeout=timeout)
 
-    def committed(self, text: str, new: "_State", old: "_State") -> bool:
+    def committed(self, text: str, new: "RouteState", old: "RouteState") -> bool:
         # A bundle is built from a committed manifest: one from a new commit may drop an entry
         # on purpose; an env with nothing in it is never what a serving app should switch to.
         return bool(new.routes) and bool(new.origin) and new.origin != old.origin
@@ -120,7 +120,7 @@ class _BundleLoader:
     def after_fork(self) -> None:
         self.watch.after_fork()
 
-    def load(self, text: str, env: str, cache: dict) -> _State:
+    def load(self, text: str, env: str, cache: dict) -> RouteState:
         from .bundle import parse_bundle
         from ..collect import fewer_collections
 
@@ -132,10 +132,10 @@ class _BundleLoader:
             if key not in cache:
                 cache[key] = compile_version(content, version)
             versions[(name, version)] = cache[key]
-        return _State(bundle.manifest, build_routes(bundle.manifest, env, versions), bundle.manifest_commit)
+        return RouteState(bundle.manifest, build_routes(bundle.manifest, env, versions), bundle.manifest_commit)
 
 
-def _check_pins(manifest: Manifest, env: str, versions: Mapping[tuple[str, str], _Version],
+def _check_pins(manifest: Manifest, env: str, versions: Mapping[tuple[str, str], CompiledVersion],
                 where: str) -> None:
     """A tag re-created on other content must not be served: release.yaml pins each digest."""
     from .bundle import pin_problems

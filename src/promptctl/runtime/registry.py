@@ -26,11 +26,11 @@ from . import refresh, routing
 from ..errors import NotFoundError, PromptctlError
 from ..manifest import Manifest
 from ..model import Body
-from .loaders import _BundleLoader, _GitLoader
+from .loaders import BundleLoader, GitLoader
 from .refresh import LastGood
 from ..render import CompiledPrompt
 from .resolved_prompt import ResolvedPrompt
-from .route_table import _State
+from .route_table import RouteState
 from .watch import DEFAULT_FETCH_TIMEOUT
 
 log = logging.getLogger("promptctl.runtime")
@@ -51,9 +51,9 @@ class Registry(refresh.Refreshing):
         self._call_log = call_log
         self.refresh_interval = refresh_interval
         self._loader = loader
-        self._cache: dict = {}            # (name, version, digest) -> _Version, never evicted
+        self._cache: dict = {}            # (name, version, digest) -> CompiledVersion, never evicted
         self._lock = threading.Lock()     # one refresh at a time; get() never takes it
-        self._state: _State | None = None
+        self._state: RouteState | None = None
         self._status = refresh.Status()
         self._last_good = last_good
         self._stale_after = 3 * (refresh_interval or 1.0) + 2 * fetch_timeout
@@ -91,8 +91,8 @@ class Registry(refresh.Refreshing):
         """Manifest from the repo (or `manifest=` path/URL), content from git tags."""
         from ..config import find_root
 
-        def make() -> _GitLoader:
-            return _GitLoader(find_root(Path(repo_path)), manifest, fetch_timeout)
+        def make() -> GitLoader:
+            return GitLoader(find_root(Path(repo_path)), manifest, fetch_timeout)
         return cls(_Lazy(make), env, refresh_interval, fallback, call_log, fetch_timeout=fetch_timeout)
 
     @classmethod
@@ -108,7 +108,7 @@ class Registry(refresh.Refreshing):
             text = os.fspath(path)
             source = text if text.startswith(("http://", "https://")) else str(Path(text).absolute())
             last_good = LastGood(folder, source, env)
-        return cls(_Lazy(lambda: _BundleLoader(path, fetch_timeout)), env, refresh_interval, fallback,
+        return cls(_Lazy(lambda: BundleLoader(path, fetch_timeout)), env, refresh_interval, fallback,
                    call_log, last_good=last_good, fetch_timeout=fetch_timeout)
 
     # ------------------------------------------------------------ serving

@@ -13,7 +13,7 @@ from ..errors import RenderError, UsageError
 from ..render import CompiledPrompt
 
 if TYPE_CHECKING:
-    from .route_table import _Version
+    from .route_table import CompiledVersion
 
 
 class ResolvedPrompt:
@@ -22,7 +22,7 @@ class ResolvedPrompt:
     __slots__ = ("name", "version", "variant", "model", "provider", "params", "digest",
                  "env", "segment", "key", "kind", "bucket", "threshold", "_compiled", "_contract")
 
-    def __init__(self, version: "_Version | None", variant: str, model: str | None, env: str,
+    def __init__(self, version: "CompiledVersion | None", variant: str, model: str | None, env: str,
                  segment: str | None, key: Any, *, name: str = "", compiled: CompiledPrompt | None = None,
                  bucket: int | None = None, threshold: int | None = None) -> None:
         self.variant = variant
@@ -39,7 +39,7 @@ class ResolvedPrompt:
                 raise UsageError(f"{name}: a fallback prompt needs its compiled template",
                                  field="compiled", fix="pass compiled=")
             self.name, self.version, self.provider, self.params, self.digest = name, None, None, {}, None
-            self._compiled, self._contract = compiled, _NO_CONTRACT
+            self._compiled, self._contract = compiled, NO_CONTRACT
         else:
             self.name, self.version, self.provider = version.name, version.version, version.provider
             # a copy: apps tweak params per call (max_tokens...); the cached version must not change
@@ -129,7 +129,7 @@ def _guarded(label: str, render: Callable[[dict], Any], inputs: dict[str, Any]) 
 
 
 @dataclass(frozen=True, slots=True)
-class _Contract:
+class Contract:
     """What a version declares beside its templates, as the runtime hands it out."""
 
     tools: tuple = ()
@@ -139,4 +139,4 @@ class _Contract:
     metadata: dict = field(default_factory=dict)
 
 
-_NO_CONTRACT = _Contract()
+NO_CONTRACT = Contract()

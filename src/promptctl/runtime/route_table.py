@@ -12,11 +12,11 @@ from . import routing
 from ..manifest import Manifest, Target
 from ..model import PromptContent
 from ..render import CompiledPrompt, compile_content, tool_dict
-from .resolved_prompt import _NO_CONTRACT, _Contract
+from .resolved_prompt import NO_CONTRACT, Contract
 
 
 @dataclass(frozen=True, slots=True)
-class _Version:
+class CompiledVersion:
     name: str
     version: str
     digest: str
@@ -24,38 +24,38 @@ class _Version:
     model: str
     params: dict
     compiled: CompiledPrompt
-    contract: _Contract = _NO_CONTRACT
+    contract: Contract = NO_CONTRACT
 
 
 @dataclass(frozen=True, slots=True)
 class _Route:
     segment: str | None
-    stable: _Version
-    canary: _Version | None
+    stable: CompiledVersion
+    canary: CompiledVersion | None
     limit: int          # canary buckets: weight x 100
     salt: str
     model_pin: str | None
 
 
 @dataclass(frozen=True, slots=True)
-class _State:
+class RouteState:
     manifest: Manifest
     routes: dict
     origin: str         # commit or source the manifest came from
 
 
-def compile_version(content: PromptContent, version: str) -> _Version:
+def compile_version(content: PromptContent, version: str) -> CompiledVersion:
     spec = content.spec
     compiled = compile_content(content, f"{content.name}@{version}", lazy=True)
-    contract = _Contract(tuple(tool_dict(t) for t in spec.tools), spec.tool_choice,
+    contract = Contract(tuple(tool_dict(t) for t in spec.tools), spec.tool_choice,
                          {"format": spec.output.format, "schema": spec.output.json_schema,
                           "strict": spec.output.strict},
                          dict(spec.config), dict(spec.metadata))
-    return _Version(content.name, version, content.digest, spec.model.provider, spec.model.name,
+    return CompiledVersion(content.name, version, content.digest, spec.model.provider, spec.model.name,
                     dict(spec.model.params), compiled, contract)
 
 
-def build_routes(manifest: Manifest, env: str, versions: Mapping[tuple[str, str], _Version]) -> dict:
+def build_routes(manifest: Manifest, env: str, versions: Mapping[tuple[str, str], CompiledVersion]) -> dict:
     routes: dict = {}
     for name, entry in manifest.environments.get(env, {}).items():
         routes[(name, None)] = _route(name, env, None, entry, versions)
@@ -65,7 +65,7 @@ def build_routes(manifest: Manifest, env: str, versions: Mapping[tuple[str, str]
 
 
 def _route(name: str, env: str, segment: str | None, target: Target,
-           versions: Mapping[tuple[str, str], _Version]) -> _Route:
+           versions: Mapping[tuple[str, str], CompiledVersion]) -> _Route:
     canary = target.canary
     if canary is None or not canary.running:
         return _Route(segment, versions[(name, target.active)], None, 0, "", target.model)

@@ -217,7 +217,7 @@ class _LiveSpan:
         self._sink, self._span, self._token, self._model = sink, span, token, model
 
     def end(self, fields: dict) -> None:
-        from .call_records import _count, _scores
+        from .call_records import count_or_none, clean_scores
 
         span = self._span
         try:
@@ -226,12 +226,12 @@ class _LiveSpan:
             pass
         model = fields.get("model") or self._model
         for attr, value in (("gen_ai.response.model", model),
-                            ("gen_ai.usage.input_tokens", _count(fields.get("tokens_in"))),
-                            ("gen_ai.usage.output_tokens", _count(fields.get("tokens_out"))),
+                            ("gen_ai.usage.input_tokens", count_or_none(fields.get("tokens_in"))),
+                            ("gen_ai.usage.output_tokens", count_or_none(fields.get("tokens_out"))),
                             ("error.type", fields.get("error"))):
             if value is not None:
                 span.set_attribute(attr, value)
-        for score, value in _scores(fields.get("scores")).items():
+        for score, value in clean_scores(fields.get("scores")).items():
             span.set_attribute(f"promptctl.score.{score}", float(value))
         if not fields.get("success", True):
             span.set_status(self._sink._error_status)

@@ -1,4 +1,4 @@
-"""Services of deployment: promote, canary, rollback, status, history, bundle, verify.
+"""Services of deployment: promote, canary, rollback.
 
 Every write runs the same transaction (`_edit`): under the manifest lock, read the
 committed release.yaml, apply a pure edit, validate, write temp + fsync + rename, and
@@ -9,25 +9,21 @@ two processes editing different entries both land.
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from .. import manifest as mf
 from .. import manifest_edits as edits
-from ..errors import CheckFailed, ManifestError, NotFoundError, Problem, PromptctlError, ReleaseError
-from ..manifest import Manifest, dump_manifest, parse_manifest
+from ..errors import ManifestError, PromptctlError, ReleaseError
+from ..manifest import Manifest, dump_manifest
 from ..manifest_edits import Change
 from ..manifest_io import write_atomic
-from ..model import ENV_NAME_RULE, PromptContent, Release
-from .project import Project, load_release, preload_releases
+from ..model import ENV_NAME_RULE, PromptContent
+from .deploy_status import previous_active
+from .project import Project, load_release
+from .working_manifest import EMPTY, manifest_of
 
-EMPTY = "environments: {}\n"
-
-
-# ---------------------------------------------------------------- writes
 
 def promote(project: Project, name: str, version: str, env: str, *, segment: str | None = None,
             why: str = "", require_eval: bool | None = None, create_env: bool = False) -> Change:
@@ -249,239 +245,3 @@ def _eval_gate(project: Project, name: str, version: str, content: PromptContent
     if require:
         from .evidence import require as require_attestation
         require_attestation(project, name, version, content, env, segment)
-
-
-# ---------------------------------------------------------------- history
-
-@dataclass
-class HistoryRow:
-    commit: str
-    date: str
-    author: str
-    action: str
-    active: str | None
-    canary: str | None
-    weight: float | None
-    why: str
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-def history(project: Project, name: str, env: str, segment: str | None = None) -> list[HistoryRow]:
-    """Every commit that changed this entry: newest first."""
-    from .manifest_history import manifest_history
-
-    rows = [_row(info, state) for info, state in manifest_history(project).rows(env, name, segment)]
-    if not rows:
-        _known_env(project, env)
-    return list(reversed(rows))
-
-
-def _known_env(project: Project, env: str) -> None:
-    """A typo in --env is an error (exit 2), as in `status`, not an empty answer."""
-    known = read_manifest(project).environments
-    if env not in known:
-        raise NotFoundError(f"no environment {env!r} in {project.config.manifest}",
-                            fix=f"known: {', '.join(known) or 'none yet'}")
-
-
-def _row(info: dict, state: list) -> HistoryRow:
-    """A history row from a commit and the entry's [hash, active, canary, weight] after it."""
-    trailers = info["trailers"]
-    subject = info["subject"]
-    action = trailers.get("Promptctl-Action", "edit")
-    if "Promptctl-Action" in trailers:
-        why = subject.split(": ", 1)[1] if ": " in subject else ""
-    else:
-        why = subject     # a hand edit: its subject is all we know
-    _, active, canary, weight = state
-    return HistoryRow(info["commit"], info["date"], info["author"], action, active, canary,
-                      weight, why)
-
-
-def previous_active(project: Project, name: str, env: str, segment: str | None,
-                    current: str) -> str | None:
-    """The active version this entry had before `current`, from the manifest's git history."""
-    for row in history(project, name, env, segment):
-        if row.active is not None and row.active != current:
-            return row.active
-    return None
-
-
-# ---------------------------------------------------------------- status
-
-@dataclass
-class StatusRow:
-    env: str
-    name: str
-    segment: str | None
-    active: str
-    since: str | None
-    canary: str | None
-    weight: float | None
-    canary_started: str | None
-    model: str | None
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-def status(project: Project, env: str | None = None) -> list[StatusRow]:
-    from .manifest_history import manifest_history, working_rows
-
-    rel = project.config.manifest
-    current = working_rows(project, project.working.read(rel) or EMPTY,
-                           lambda manifest: _status_rows(manifest, manifest_history(project)))
-    if env is not None and env not in current["envs"]:
-        raise NotFoundError(f"no environment {env!r} in {rel}",
-                            fix=f"known: {', '.join(current['envs']) or 'none yet'}")
-    return [StatusRow(*row) for row in current["rows"] if env is None or row[0] == env]
-
-
-def _status_rows(manifest: Manifest, history) -> dict:
-    """What status shows of a manifest, as JSON (kept by the text's hash and HEAD)."""
-    since = history.active_since()
-    rows = []
-    for env_name, prompts in manifest.environments.items():
-        for name, entry in prompts.items():
-            for segment, target in [(None, entry), *entry.segments.items()]:
-                c = target.canary
-                rows.append([env_name, name, segment, target.active,
-                             since.get((env_name, name, segment, target.active)),
-                             c.version if c else None, c.weight if c else None,
-                             c.started.isoformat() if c and c.started else None, target.model])
-    return {"envs": list(manifest.environments), "rows": rows}
-
-
-def read_manifest(project: Project) -> Manifest:
-    """The working release.yaml (an empty one when missing), parsed once per text."""
-    return manifest_of(project, project.working.read(project.config.manifest) or EMPTY)
-
-
-def manifest_of(project: Project, text: str) -> Manifest:
-    """`text` as release.yaml; a command that reads the same text again (analyze, then the
-    edit that applies its decision) reuses the model. Only the latest text is kept, so a
-    long `canary watch` does not pile up manifests."""
-    rel = project.config.manifest
-    cached = project.loaded.get(("manifest", rel))
-    if cached is not None and cached[0] == text:
-        return cached[1]
-    manifest = parse_manifest(text, rel)
-    project.loaded[("manifest", rel)] = (text, manifest)
-    return manifest
-
-
-# ---------------------------------------------------------------- bundle and verify
-
-def bundle(project: Project, env: str, output: Path) -> dict[str, Any]:
-    """Write one env's committed manifest and every version it references to `output`."""
-    from ..collect import fewer_collections
-
-    with fewer_collections():
-        return _bundle(project, env, output)
-
-
-def _bundle(project: Project, env: str, output: Path) -> dict[str, Any]:
-    from datetime import datetime, timezone
-
-    from ..runtime.bundle import bundle_data, referenced_versions
-
-    store = project.store
-    rel = project.config.manifest
-    commit = store.head()
-    manifest = parse_manifest(store.source_at(commit).read(rel) or EMPTY, f"{rel}@HEAD")
-    if env not in manifest.environments:
-        raise NotFoundError(f"no environment {env!r} in the committed {rel}",
-                            fix="promote something to it first")
-    releases = release_map(project)
-    wanted = referenced_versions(manifest, env)
-    preload_releases(project, [releases[k] for k in wanted if k in releases])
-    contents = {}
-    for name, version in wanted:
-        release = releases.get((name, version)) or store.release(name, version)
-        contents[(name, version)] = (load_release(project, release), release.tag)
-    _refuse_swapped(manifest, env, {k: c.digest for k, (c, _) in contents.items()}, rel)
-    created = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    data = bundle_data(env, manifest, commit, created, contents, project.config.prompts_dir)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(output, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-    return data
-
-
-def _refuse_swapped(manifest: Manifest, env: str, digests: dict, rel: str) -> None:
-    from ..runtime.bundle import pin_problems
-
-    swapped = pin_problems(manifest, env, digests)
-    if swapped:
-        raise ReleaseError(f"{rel}: {env}: {swapped[0]}: its tag was re-created on other content",
-                           fix="run `promptctl verify`; release the new content as a new version")
-
-
-def verify_bundle(project: Project, path: Path, releases: dict | None = None) -> list[Problem]:
-    """A bundle's own digests, and each version against its tag in this repo."""
-    from ..runtime.bundle import parse_bundle
-    from ..errors import ValidationError
-
-    file = str(path)
-    try:
-        parsed = parse_bundle(path.read_text(encoding="utf-8"), file)
-    except FileNotFoundError:
-        return [Problem(file, "bundle not found")]
-    except ValidationError as exc:
-        return exc.problems or [Problem(file, exc.message)]
-    releases = releases if releases is not None else release_map(project)
-    preload_releases(project, [releases[k] for k in parsed.contents if k in releases])
-    problems = []
-    for (name, version), content in parsed.contents.items():
-        problems += _version_problems(project, releases, name, version, content.digest, file)
-    return problems
-
-
-def release_map(project: Project) -> dict[tuple[str, str], Release]:
-    """(name, version) -> release, from one ref listing (not one per referenced version)."""
-    return {(r.name, r.version): r for r in project.store.releases()}
-
-
-def verify_manifest(project: Project, releases: dict | None = None) -> list[Problem]:
-    """Every version release.yaml references has a tag whose content matches its digest."""
-    from ..runtime.bundle import pins, referenced_versions
-
-    rel = project.config.manifest
-    try:
-        manifest = read_manifest(project)
-    except PromptctlError as exc:
-        return getattr(exc, "problems", None) or [Problem(rel, exc.message)]
-    releases = releases if releases is not None else release_map(project)
-    wanted = {env: referenced_versions(manifest, env) for env in manifest.environments}
-    preload_releases(project, [releases[k] for refs in wanted.values() for k in refs if k in releases])
-    problems = []
-    for env, refs in wanted.items():
-        pinned = pins(manifest, env)
-        for name, version in refs:
-            problems += _version_problems(project, releases, name, version,
-                                          pinned.get((name, version)), f"{rel}: {env}")
-    return problems
-
-
-def _version_problems(project: Project, releases: dict[tuple[str, str], Release], name: str,
-                      version: str, digest: str | None, where: str) -> list[Problem]:
-    try:
-        release = releases.get((name, version))
-        if release is None:     # its own not-found error (and name check)
-            release = project.store.release(name, version)
-        content = load_release(project, release)
-    except PromptctlError as exc:
-        return [Problem(where, exc.message, field=f"{name}@{version}")]
-    if digest is not None and content.digest != digest:
-        return [Problem(where, f"records digest {digest} but tag {release.tag} holds "
-                               f"{content.digest}: the tag was re-created", field=f"{name}@{version}")]
-    return []
-
-
-def check_bundle(project: Project, path: Path) -> None:
-    """verify_bundle as a gate: CheckFailed (exit 1) naming the first problem."""
-    problems = verify_bundle(project, path)
-    if problems:
-        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise CheckFailed(f"{problems[0]}{more}")

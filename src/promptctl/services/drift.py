@@ -155,7 +155,7 @@ def parse_since(text: str | None) -> str | None:
 
 def drift(project: Project, options: DriftOptions) -> DriftReport:
     """`promptctl drift`: re-run every served version live and compare with its history."""
-    from .deploy import read_manifest
+    from .working_manifest import read_manifest
 
     since = parse_since(options.since)
     manifest = read_manifest(project)

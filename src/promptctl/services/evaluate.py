@@ -189,7 +189,7 @@ def resolve_baseline(project: Project, name: str, baseline: str) -> str | None:
     bare = baseline.removeprefix("v")
     if looks_like_version(bare) or baseline == WORKING:
         return bare
-    from .deploy import read_manifest
+    from .working_manifest import read_manifest
 
     envs = read_manifest(project).environments
     if baseline not in envs:

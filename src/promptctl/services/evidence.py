@@ -74,7 +74,7 @@ def _served_model(project: Project, name: str, content: PromptContent, env: str 
                   segment: str | None) -> str:
     """The env's model pin for this entry, else the prompt's own model (what the runtime does)."""
     if env is not None:
-        from .deploy import read_manifest
+        from .working_manifest import read_manifest
         try:
             target = read_manifest(project).exact(env, name, segment)
         except PromptctlError:

@@ -35,7 +35,7 @@ from ..workcache import CACHE_DIR, cache_key, read_cache, replace_cache_file, wr
 from .project import Project
 
 if TYPE_CHECKING:
-    from ..store import LogEntry   # GitPython only when the log must be read
+    from ..gitrecords import LogEntry   # GitPython only when the log must be read
 
 HISTORY_FILE = "manifest-history.json"
 ROWS_FILE = "manifest-rows.json"

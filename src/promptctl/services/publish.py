@@ -50,7 +50,7 @@ def bundle_path(project: Project, env: str) -> Path:
 def publish(project: Project, env: str) -> PublishReport:
     """Write the env's bundle from the committed manifest, then run every target; the first
     failure (after trying them all) is a PublishError naming its target."""
-    from .deploy import bundle
+    from .bundle import bundle
 
     configured = targets(project, env)
     if not configured:

@@ -12,7 +12,10 @@ from typing import Iterator
 
 from ..errors import UsageError
 from . import prompts, scaffold
+from .bump import bump
+from .check import check
 from .project import open_project
+from .verify import verify
 
 DEMO_PROMPT = "support-reply"
 DEMO_STEPS = (5, 50, 100)
@@ -45,20 +48,20 @@ def quickstart(directory: Path) -> Iterator[tuple[str, str]]:
     yield "init", f"created a prompt repo in {directory} (git init, example prompt, suite, dataset)"
 
     project = open_project(directory)
-    names, problems = prompts.check(project)
+    names, problems = check(project)
     yield "check", f"{len(names)} prompt(s), {len(problems)} problem(s)"
 
-    first = prompts.bump(project, DEMO_PROMPT, "auto", message="first release")
+    first = bump(project, DEMO_PROMPT, "auto", message="first release")
     yield "bump", f"{first.name} {first.version} tagged {first.tag}"
 
     system = directory / "prompts" / DEMO_PROMPT / "system.j2"
     system.write_text(system.read_text().replace("at most three sentences", "at most two short sentences"))
     diff = prompts.diff(project, DEMO_PROMPT)
     yield "diff", f"suggested bump: {diff.level.label} ({'; '.join(diff.reasons)})"
-    second = prompts.bump(project, DEMO_PROMPT, "auto", message="tighter answers")
+    second = bump(project, DEMO_PROMPT, "auto", message="tighter answers")
     yield "bump", f"{second.name} {second.version} tagged {second.tag}"
 
-    report = prompts.verify(project)
+    report = verify(project)
     yield "verify", f"{report.checked} release tag(s), {len(report.findings)} finding(s)"
 
     yield from _evaluate_and_deploy(project, first.version, second.version)
@@ -82,7 +85,7 @@ def _evaluate_and_deploy(project, stable: str, candidate: str) -> Iterator[tuple
 
     system = project.root / "prompts" / DEMO_PROMPT / "system.j2"
     system.write_text(system.read_text() + "Answer in French.\n")
-    broken = prompts.bump(project, DEMO_PROMPT, "auto", message="answer in French")
+    broken = bump(project, DEMO_PROMPT, "auto", message="answer in French")
     yield "bump", f"{broken.name} {broken.version} tagged {broken.tag}"
     change = deploy.canary(project, DEMO_PROMPT, broken.version, "production", 5,
                            why="try French answers on 5% of users")

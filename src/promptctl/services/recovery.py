@@ -212,7 +212,7 @@ def untagged_releases(project: Project, name: str | None = None,
         return []
     releases = {(r.name, r.version): r.commit
                 for r in (listed if listed is not None else store.releases(name))}
-    from ..store import release_subject_grep
+    from ..gitrecords import release_subject_grep
 
     out = []
     for entry in store.log("HEAD", grep=release_subject_grep(name)):

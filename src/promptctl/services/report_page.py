@@ -43,7 +43,8 @@ def report_page(project: Project, output: Path, env: str | None = None) -> dict[
 
 def build_context(project: Project, env: str | None = None) -> dict[str, Any]:
     from ..prompt_files import list_prompt_names
-    from .deploy import read_manifest, status
+    from .deploy_status import status
+    from .working_manifest import read_manifest
 
     manifest = read_manifest(project)
     if env is not None and env not in manifest.environments:
@@ -120,7 +121,7 @@ def _served(row, rows: list) -> dict[str, Any]:
 def _timeline(project: Project, name: str, served: list, limit: int = 30) -> list[dict[str, Any]]:
     """The manifest's decisions for this prompt (promote, canary, weight, rollback) from its
     git log, newest first: when, by whom, the numbers, and why."""
-    from .deploy import history
+    from .deploy_status import history
 
     out = []
     for where in sorted({(r.env, r.segment) for r in served}):
@@ -330,17 +331,18 @@ def _score_means(db) -> dict[tuple, dict[str, dict[str, float]]]:
 def _srm_checks(project: Project, env: str | None) -> list[dict[str, Any]]:
     """The sample-ratio check of every running canary, as `canary analyze` makes it."""
     from ..errors import PromptctlError
-    from . import canary
+    from .canary import analyze_target
+    from .canary_targets import running_canaries
 
     out = []
     try:
-        targets = canary.running_canaries(project, env)
+        targets = running_canaries(project, env)
     except PromptctlError:
         return []
     for target in targets:
         try:
-            decision = canary.analyze_target(project, target, datetime.now(timezone.utc).timestamp(),
-                                       None, 0).decision
+            decision = analyze_target(project, target, datetime.now(timezone.utc).timestamp(),
+                                      None, 0).decision
         except PromptctlError:
             continue
         if decision.srm is not None and decision.srm.verdict != "off":

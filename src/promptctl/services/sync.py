@@ -93,7 +93,7 @@ def _current_branch(project: Project) -> str | None:
 
 
 def _network(project: Project, *args: str) -> tuple[str, str]:
-    status, out, err = project.store._git.execute(
+    status, out, err = project.store.git.execute(
         ["git", *args], with_extended_output=True, with_exceptions=False, env=_NO_PROMPT)
     if status != 0:
         detail = " ".join((err or out or "").split()) or f"exit status {status}"
@@ -148,7 +148,7 @@ def _merge_notes(project: Project, notes_ref: str, fetched: str) -> str:
     if _is_ancestor(project, local, theirs):
         store.run_git("update-ref", notes_ref, theirs, local)
         return "fast-forwarded"
-    store.run_git(*store._identity(), "notes", f"--ref={notes_ref}", "merge", "-q",
+    store.run_git(*store.identity(), "notes", f"--ref={notes_ref}", "merge", "-q",
                   "-s", "cat_sort_uniq", fetched)
     return "merged with local notes"
 
