@@ -1,7 +1,7 @@
 """A real server with promptctl on its request path, and a rollback across its workers.
 
     pip install -e '.[fleet]'          # gunicorn, uvicorn, fastapi: this bench only
-    python bench/fleet.py [--trials 10] [--rounds 3] [--seconds 4] [--workers 4] [--connections 16]
+    python bench/fleet.py [--trials 10] [--rounds 5] [--seconds 4] [--workers 4] [--connections 16]
 
 Builds a prompt repo (bench-chat 1.0.0 stable, 1.1.0 as a 50 % canary) whose `publish:`
 target is a folder served by a loopback static server (`python -m http.server`), and starts
@@ -232,7 +232,7 @@ def propagation(root: Path, served: Path, port: int, connections: int) -> tuple[
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--connections", type=int, default=16)
