@@ -65,6 +65,9 @@ _TOP_KEY = re.compile(r"^environments:", re.M)
 _ENV_RE = re.compile(ENV_RE)
 
 
+_PLAIN_PROMPT_KEYS: set[str] = set()
+
+
 @lru_cache(maxsize=65536)
 def _plain_key(name: str, pattern: re.Pattern[str]) -> bool:
     """`name` is a valid key and YAML reads it as that string (not `yes`, `1_000`, a date)."""
@@ -92,23 +95,30 @@ def split_entries(text: str) -> dict[tuple[str, str], str] | None:
     if not _only_comments(head.replace("environments:", "", 1)):
         return None
     entries: dict[tuple[str, str], str] = {}
-    envs: dict[str, int] = {}     # env -> its prompts so far
-    env = None
-    for at in range(0, len(rest), 3):
-        indent, name, body = rest[at:at + 3]
-        if indent == "  ":
-            # an env given twice, with text before its first prompt, or after an empty env
-            if name in envs or not _only_comments(body) or not _plain_key(name, _ENV_RE) \
-                    or (env is not None and not envs[env]):
+    envs: set[str] = set()
+    env, count, env_start = None, 0, 0
+    unchecked = []                # names not yet known to be plain prompt keys
+    for indent, name, body in zip(rest[0::3], rest[1::3], rest[2::3], strict=True):
+        if indent == "    ":
+            if env is None:
                 return None
-            env, envs[name] = name, 0
-        elif env is None or (env, name) in entries or not _plain_key(name, NAME_RE):
-            return None
-        else:
             entries[(env, name)] = body
-            envs[env] += 1
-    if env is not None and not envs[env]:
-        return None
+            count += 1
+            if name not in _PLAIN_PROMPT_KEYS:
+                unchecked.append(name)
+            continue
+        # an env given twice, with text before its first prompt, or after an empty env
+        if name in envs or not _only_comments(body) or not _plain_key(name, _ENV_RE) \
+                or (env is not None and count == env_start):
+            return None
+        env, env_start = name, count
+        envs.add(name)
+    if len(entries) != count or (env is not None and count == env_start):
+        return None               # a prompt given twice in one env, or an empty last env
+    for name in unchecked:
+        if not _plain_key(name, NAME_RE):
+            return None
+        _PLAIN_PROMPT_KEYS.add(name)
     return entries
 
 
@@ -140,11 +150,11 @@ class _VersionReader:
                 return None
             return [(key, _state(target)) for key, target in _targets(manifest)], None
         before = self.previous
-        edited = entries if before is None else \
-            {entry: body for entry, body in entries.items() if before.get(entry) != body}
+        # set operations on the items views run in C: a commit changes a few of thousands
+        edited = list(entries.items()) if before is None else sorted(entries.items() - before.items())
         changed: list[tuple[str, list]] = []
         gone: list[str] = []
-        for (env, name), body in edited.items():
+        for (env, name), body in edited:
             states = self._parse(name, body)
             if states is None:
                 return None
