@@ -46,27 +46,30 @@ def open_sink(target: Any, root: Path | None = None) -> Any:
 
 
 def resolve_target(target: Any, root: Path | None = None) -> Any:
-    """The explicit target, else $PROMPTCTL_CALL_LOG, else promptctl.yaml's
-    `call_log: {path: ...}`, else <root>/.promptctl/calls.sqlite."""
+    """The explicit target, else the call log file (`log_path`)."""
     if target is not None:
         return target
-    from_env = os.environ.get(ENV_VAR)
-    if from_env:
-        return from_env
-    configured = _configured_path(root)
-    return configured if configured is not None else default_log_path(root)
+    return log_path(root, None if os.environ.get(ENV_VAR) else _configured_path(root))
 
 
-def _configured_path(root: Path | None) -> Path | None:
-    # Read once when a logger opens, never per call; `canary analyze` reads the same key.
+def log_path(root: Path | None, configured: str | None) -> Path:
+    """The call log file, as the app writes it and `canary analyze` reads it:
+    $PROMPTCTL_CALL_LOG, else `configured` (promptctl.yaml's `call_log: {path}`), else
+    <root>/.promptctl/calls.sqlite; a relative path is relative to the repo's root."""
+    chosen = os.environ.get(ENV_VAR) or configured
+    if not chosen:
+        return default_log_path(root)
+    path = Path(chosen)
+    return path if path.is_absolute() else Path(root or ".") / path
+
+
+def _configured_path(root: Path | None) -> str | None:
+    # Read once when a logger opens, never per call.
     from ..config import call_log_settings, load_config
     from ..errors import PromptctlError
     from ..sources import WorkingTree
     try:
-        path = call_log_settings(load_config(WorkingTree(Path(root or ".")))).path
+        return call_log_settings(load_config(WorkingTree(Path(root or ".")))).path
     except (OSError, PromptctlError):
         # a broken promptctl.yaml must not break the app: use the default
         return None
-    if not path:
-        return None
-    return Path(path) if Path(path).is_absolute() else Path(root or ".") / path

@@ -11,14 +11,13 @@ message, and posts the webhook (`canary_notify`). The running canaries are read 
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 
-from ..runtime.log_target import ENV_VAR, default_log_path
+from ..runtime.log_target import log_path
 from ..canary.decide import (
     Action,
     Decision,
@@ -68,14 +67,10 @@ def step_started(project: Project, target: CanaryTarget) -> float:
 
 
 def call_log_path(project: Project) -> Path:
-    """$PROMPTCTL_CALL_LOG, else promptctl.yaml `call_log: {path}`, else the default."""
+    """The call log the app writes (`log_target.log_path`)."""
     from ..config import call_log_settings
 
-    configured = os.environ.get(ENV_VAR) or call_log_settings(project.config).path
-    if configured:
-        path = Path(configured)
-        return path if path.is_absolute() else project.root / path
-    return default_log_path(project.root)
+    return log_path(project.root, call_log_settings(project.config).path)
 
 
 # Earlier looks re-read at these fractions of the step so far: the running intersection
