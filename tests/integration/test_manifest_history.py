@@ -70,3 +70,48 @@ def test_entry_by_entry_equals_parsing_every_file_whole(prompt_repo, monkeypatch
     assert any(change[1] is None for past in fast.values() for change in past)   # removals
     broken = 21                                 # its index (the first commit is the repo's)
     assert all(change[0] != broken for past in fast.values() for change in past)
+
+
+def hand_edited(rng: random.Random, text: str, number: int) -> str:
+    """The file as people touch it: comments and blank lines between entries, kept for a
+    while, some moved (a commit may change the file in two places)."""
+    lines = text.splitlines(keepends=True)
+    for _ in range(rng.randrange(3)):
+        at = rng.randrange(1, len(lines) + 1)
+        lines.insert(at, rng.choice(["\n", f"    # note {number}\n", "# reviewed\n"]))
+    return "".join(lines)
+
+
+def build_edited_history(root, commits: int = 80) -> None:
+    rng = random.Random(11)
+    envs: dict = {}
+    for number in range(commits):
+        random_edit(rng, envs)
+        if number % 9 == 4 and envs:     # a prompt added in the middle of its env
+            env = envs[sorted(envs)[0]]
+            items = list(env.items())
+            items.insert(rng.randrange(len(items) + 1), (f"q{number}", {"active": "1.0.0"}))
+            env.clear()
+            env.update(items)
+        envs = {env: prompts for env, prompts in envs.items() if prompts}
+        text = dump_manifest(Manifest.model_validate({"environments": envs}))
+        if number % 5:
+            text = hand_edited(rng, text, number // 10)
+        (root / "release.yaml").write_text(text)
+        git_save(root, f"edit {number}")
+
+
+def test_comments_insertions_and_removals_anywhere_give_the_same_history(prompt_repo, monkeypatch):
+    build_edited_history(prompt_repo)
+    cuts = []
+    real = manifest_history._VersionReader._by_region
+
+    def counted(self, text):
+        step = real(self, text)
+        cuts.append(step is not None)
+        return step
+    monkeypatch.setattr(manifest_history._VersionReader, "_by_region", counted)
+    fast = history(prompt_repo, monkeypatch, whole=False)
+    assert sum(cuts) > len(cuts) / 3           # most commits were read by their changed part
+    whole = history(prompt_repo, monkeypatch, whole=True)
+    assert fast == whole

@@ -10,8 +10,9 @@ longer starts with the cached run (a rewritten history) is read again from the s
 The first run in a clone has no cache and must read the whole log. A past release.yaml in
 the layout promptctl writes (block style, two-space indents, one line per env and prompt
 key) is cut into entries without parsing, and only entry texts not seen before are
-parsed: a commit that changes one line of a 5,000-entry file costs one entry's parse, not
-the file's. A file in any other layout is parsed whole, as before.
+parsed; where a commit changed the file in one stretch (a promote), only the entries in
+that stretch are cut again. A commit that changes one line of a 5,000-entry file costs
+one entry's parse, not the file's. A file in any other layout is parsed whole, as before.
 
 `status` also keeps its rows by the working release.yaml's hash and HEAD: the text is read
 and hashed on every call, so an edit is always seen.
@@ -126,47 +127,162 @@ def _only_comments(text: str) -> bool:
     return all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines())
 
 
+_ENV_LINE = re.compile(r"^  ([^\s#:'\"][^\n:#]*):[ \t]*$", re.M)
+_NEXT_KEY = re.compile(r"\n(?=  [^\s#]|    [^\s#])")   # the end of a line before a key line
+_BLOCK = 4096
+
+
+def _common_prefix(a: str, b: str) -> int:
+    """How many leading characters `a` and `b` share (compared a block at a time)."""
+    n, i = min(len(a), len(b)), 0
+    while i < n and a[i:i + _BLOCK] == b[i:i + _BLOCK]:
+        i += _BLOCK
+    end = min(i + _BLOCK, n)
+    while i < end and a[i] == b[i]:
+        i += 1
+    return min(i, n)
+
+
+def _common_suffix(a: str, b: str, limit: int) -> int:
+    """How many trailing characters `a` and `b` share, at most `limit`."""
+    i = 0
+    while i + _BLOCK <= limit and a[len(a) - i - _BLOCK:len(a) - i] == b[len(b) - i - _BLOCK:len(b) - i]:
+        i += _BLOCK
+    while i < limit and a[len(a) - i - 1] == b[len(b) - i - 1]:
+        i += 1
+    return i
+
+
+def _entry_start(text: str, at: int) -> int | None:
+    """The start of the prompt key line of the entry holding offset `at`; None when an env
+    key or the top of the file comes first."""
+    pos = text.rfind("\n", 0, at) + 1
+    while pos > 0:
+        if text.startswith("    ", pos) and text[pos + 4] not in " #\n":
+            return pos
+        if text.startswith("  ", pos) and text[pos + 2] not in " #\n":
+            return None     # an env key line
+        pos = text.rfind("\n", 0, pos - 1) + 1
+    return None
+
+
+def _region_items(region: str) -> list[tuple[str, str]] | None:
+    """(prompt, entry text) of a run of whole entries; None unless it is only that."""
+    if "&" in region or "*" in region or "\t" in region or _FOREIGN_LINE.search(region) \
+            or _TOP_KEY.search(region):
+        return None
+    parts = _KEY_LINE.split(region)
+    if parts[0] or any(indent != "    " for indent in parts[1::3]):
+        return None
+    return list(zip(parts[2::3], parts[3::3], strict=True))
+
+
+@dataclass
+class _Step:
+    """One past release.yaml as entries, and which of them changed since the one before."""
+    entries: dict[tuple[str, str], str]
+    envs: list[tuple[int, str]]         # (offset of its key line, env)
+    counts: dict[str, int]              # env -> its prompts
+    edited: list[tuple[tuple[str, str], str]]
+    removed: list[tuple[str, str]]
+
+
 class _VersionReader:
     """Past release.yaml texts, oldest first, as what changed since the one before.
 
     Entry texts already parsed are kept by (name, text): a file's history repeats most of
-    them, and an entry whose text is the previous version's did not change at all."""
+    them. Where a text differs from the one before in one place (a promote), only the
+    entries around that place are cut again; the rest of the file is the same text."""
 
     def __init__(self, file: str) -> None:
         self.file = file
         self.parsed: dict[tuple[str, str], list | None] = {}
-        self.previous: dict[tuple[str, str], str] | None = None
+        self.last: _Step | None = None
+        self.last_text = ""
 
     def changes(self, text: str) -> tuple[list[tuple[str, list]], list[str] | None] | None:
         """(targets changed or new, with their state; keys gone) since the previous text.
         Gone is None when the first list holds every target (then anything else is gone).
         None when `text` does not parse or validate: a broken hand edit in the past."""
-        entries = split_entries(text)
-        if entries is None:
-            self.previous = None
+        whole = text if text.endswith("\n") else text + "\n"
+        before = self.last
+        step = self._by_region(whole) if before is not None else None
+        if step is None:
+            step = self._by_split(whole)
+        if step is None:
+            self.last = None
             try:
                 manifest = parse_manifest(text or EMPTY, self.file)
             except PromptctlError:
                 return None
             return [(key, _state(target)) for key, target in _targets(manifest)], None
-        before = self.previous
-        # set operations on the items views run in C: a commit changes a few of thousands
-        edited = list(entries.items()) if before is None else sorted(entries.items() - before.items())
         changed: list[tuple[str, list]] = []
         gone: list[str] = []
-        for (env, name), body in edited:
+        old = before.entries if before is not None else {}
+        for (env, name), body in step.edited:
             states = self._parse(name, body)
             if states is None:
                 return None
             keys = {entry_key(env, name, segment) for segment, _ in states}
             changed.extend((entry_key(env, name, segment), state) for segment, state in states)
-            if before is not None and (env, name) in before:
-                gone.extend(k for k in self._keys(env, name, before[(env, name)]) if k not in keys)
-        if before is not None:
-            for env, name in before.keys() - entries.keys():
-                gone.extend(self._keys(env, name, before[(env, name)]))
-        self.previous = entries
+            if (env, name) in old:
+                gone.extend(k for k in self._keys(env, name, old[(env, name)]) if k not in keys)
+        for env, name in step.removed:
+            gone.extend(self._keys(env, name, old[(env, name)]))
+        self.last, self.last_text = step, whole
         return changed, (None if before is None else gone)
+
+    def _by_split(self, text: str) -> _Step | None:
+        entries = split_entries(text)
+        if entries is None:
+            return None
+        counts: dict[str, int] = {}
+        for env, _ in entries:
+            counts[env] = counts.get(env, 0) + 1
+        envs = [(m.start(), m.group(1)) for m in _ENV_LINE.finditer(text)]
+        before = self.last
+        if before is None:
+            return _Step(entries, envs, counts, list(entries.items()), [])
+        # set operations on the items views run in C: a commit changes a few of thousands
+        return _Step(entries, envs, counts, sorted(entries.items() - before.entries.items()),
+                     sorted(before.entries.keys() - entries.keys()))
+
+    def _by_region(self, text: str) -> _Step | None:
+        """The step from the previous text by re-cutting only the entries that changed;
+        None when the change touches an env key or anything but whole prompt entries."""
+        last, old = self.last, self.last_text
+        assert last is not None
+        if text == old:
+            return _Step(last.entries, last.envs, last.counts, [], [])
+        head = _common_prefix(old, text)
+        tail = _common_suffix(old, text, min(len(old), len(text)) - head)
+        start = _entry_start(old, head)
+        if start is None:
+            return None
+        found = _NEXT_KEY.search(old, len(old) - tail)
+        old_end = found.start() + 1 if found else len(old)
+        shift = len(text) - len(old)
+        was, now = _region_items(old[start:old_end]), _region_items(text[start:old_end + shift])
+        env = next((e for offset, e in reversed(last.envs) if offset < start), None)
+        if was is None or now is None or env is None:
+            return None
+        names, had = {name for name, _ in now}, {name for name, _ in was}
+        gone_names = had - names
+        count = last.counts[env] - len(was) + len(now)
+        if len(names) != len(now) or count == 0 or any(
+                (env, name) in last.entries for name in names - had):
+            return None     # a prompt given twice, or an env left empty: the full parser decides
+        if any(name not in _PLAIN_PROMPT_KEYS and not _plain_key(name, NAME_RE) for name in names):
+            return None
+        _PLAIN_PROMPT_KEYS.update(names)
+        entries = dict(last.entries)
+        for name in gone_names:
+            del entries[(env, name)]
+        edited = [((env, name), body) for name, body in now if last.entries.get((env, name)) != body]
+        entries.update(edited)
+        envs = [(offset if offset < start else offset + shift, e) for offset, e in last.envs]
+        return _Step(entries, envs, {**last.counts, env: count}, edited,
+                     sorted((env, name) for name in gone_names))
 
     def _keys(self, env: str, name: str, body: str) -> list[str]:
         return [entry_key(env, name, segment) for segment, _ in self.parsed[(name, body)] or ()]
