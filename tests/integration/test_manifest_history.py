@@ -9,8 +9,10 @@ import yaml
 from promptctl.manifest import Manifest, dump_manifest
 from promptctl.services import manifest_history
 from promptctl.services.manifest_history import ManifestHistory, commit_info
+from support.cli import run_cli
+from support.clones import clone
 from support.releases import project
-from support.repos import git_save
+from support.repos import git, git_save
 
 VERSIONS = ["1.0.0", "1.1.0", "2.0.0", "2.1.0"]
 
@@ -115,3 +117,25 @@ def test_comments_insertions_and_removals_anywhere_give_the_same_history(prompt_
     assert sum(cuts) > len(cuts) / 3           # most commits were read by their changed part
     whole = history(prompt_repo, monkeypatch, whole=True)
     assert fast == whole
+
+
+def test_a_new_clone_reads_the_same_history_as_the_clone_that_wrote_it(prompt_repo, tmp_path):
+    """The cache lives in .promptctl/ (not in git): a clone from the bare origin starts
+    cold, in another process, and must see what the first clone sees, whose cache was
+    extended commit run by commit run."""
+    build_edited_history(prompt_repo, commits=20)
+    run_cli("status", cwd=prompt_repo, check=True)
+    build_history(prompt_repo, commits=20)
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    git(prompt_repo, "remote", "add", "origin", str(origin))
+    git(prompt_repo, "push", "-q", "origin", "main")
+    second = clone(origin, tmp_path / "second")
+    commands = [("status", "--json")] + [("history", f"p{i}", "--env", env, "--json")
+                                         for i in range(0, 12, 3) for env in ("production", "staging")]
+    for args in commands:
+        run_cli(*args, cwd=prompt_repo)                      # the first clone's cache is warm
+    for args in commands:
+        mine, theirs = run_cli(*args, cwd=prompt_repo), run_cli(*args, cwd=second)
+        assert (theirs.returncode, theirs.stdout) == (mine.returncode, mine.stdout), args
+    assert '"active"' in run_cli("status", "--json", cwd=second).stdout
