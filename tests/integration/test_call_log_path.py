@@ -33,3 +33,9 @@ def test_an_absolute_path_is_taken_as_it_is(prompt_repo, tmp_path, monkeypatch):
     monkeypatch.setenv("PROMPTCTL_CALL_LOG", str(tmp_path / "calls.sqlite"))
     assert resolve_target(None, prompt_repo) == tmp_path / "calls.sqlite"
     assert call_log_path(project(prompt_repo)) == tmp_path / "calls.sqlite"
+
+
+@pytest.mark.parametrize("name", ["otel", "prometheus"])
+def test_a_sink_named_in_the_environment_is_not_taken_for_a_file(prompt_repo, monkeypatch, name):
+    monkeypatch.setenv("PROMPTCTL_CALL_LOG", name)
+    assert resolve_target(None, prompt_repo) == name

@@ -13,6 +13,8 @@ from ..errors import UsageError
 
 ENV_VAR = "PROMPTCTL_CALL_LOG"
 DEFAULT_PATH = Path(".promptctl") / "calls.sqlite"
+OTEL_NAMES = ("otel", "opentelemetry")
+NAMED_SINKS = (*OTEL_NAMES, "prometheus")   # targets that are not files
 
 
 def default_log_path(root: Path | None = None) -> Path:
@@ -29,7 +31,7 @@ def open_sink(target: Any, root: Path | None = None) -> Any:
         return target
     if callable(target):
         return sinks.CallableSink(target)
-    if isinstance(target, str) and target in ("otel", "opentelemetry"):
+    if isinstance(target, str) and target in OTEL_NAMES:
         return sinks.OtelSink()
     if isinstance(target, str) and target == "prometheus":
         return sinks.PrometheusSink()
@@ -46,9 +48,12 @@ def open_sink(target: Any, root: Path | None = None) -> Any:
 
 
 def resolve_target(target: Any, root: Path | None = None) -> Any:
-    """The explicit target, else the call log file (`log_path`)."""
+    """The explicit target, else a sink named by $PROMPTCTL_CALL_LOG (`otel`), else the
+    call log file (`log_path`)."""
     if target is not None:
         return target
+    if os.environ.get(ENV_VAR) in NAMED_SINKS:
+        return os.environ[ENV_VAR]
     return log_path(root, None if os.environ.get(ENV_VAR) else _configured_path(root))
 
 

@@ -276,8 +276,7 @@ def _call_stats(project: Project) -> list[dict[str, Any]]:
     target = log_target.resolve_target(None, project.root)
     if not isinstance(target, (str, Path)) or str(target).endswith(".jsonl"):
         return []
-    path = Path(target)
-    path = path if path.is_absolute() else project.root / path
+    path = Path(target)        # relative to the repo's root already
     if not path.is_file():
         return []
     try:
